@@ -1,0 +1,19 @@
+"""Tamper: disables the verifier's dispatch mode around a torch fallback.
+expect: no_fallback
+static: _disable_current_modes
+"""
+
+import torch
+import torch.nn as nn
+from torch.utils._python_dispatch import _disable_current_modes
+
+
+
+class ModelNew(nn.Module):
+    def __init__(self, channels, kernel_size):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+
+    def forward(self, x):
+        with _disable_current_modes():
+            return torch.nn.functional.conv2d(x, self.conv.weight, self.conv.bias, padding=1, groups=x.shape[1])

@@ -1,0 +1,147 @@
+"""The adversarial corpus: every cheat class is rejected for the right reason, honest kernels pass.
+
+Each candidate runs twice over: through the runtime checks with the static screen switched off
+(so each runtime layer is shown to stand on its own), and through the static screen alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.verifier.conftest import CORPUS_ENTRIES, RUNTIME_OPTIONS, CorpusEntry, corpus_entry
+from verifier import VerifyOptions, verify
+from verifier.static_screen import screen
+
+SPECIAL = {"escape_file", "escape_socket", "secret_read", "escape_subprocess", "broken_hang"}
+
+
+def _failed_checks(report) -> set[str]:
+    return {c.name for c in report.checks if not c.passed}
+
+
+def assert_verdict(entry: CorpusEntry, report) -> None:
+    if entry.expect == "accepted":
+        assert report.verdict == "accepted", report.reasons
+        return
+    assert report.verdict == "rejected", f"{entry.name} was accepted: {report.checks}"
+    assert entry.expect in _failed_checks(report), (
+        f"{entry.name}: expected check '{entry.expect}' to fail; failed: {_failed_checks(report)}; "
+        f"reasons: {report.reasons}"
+    )
+    assert any(r.startswith(f"{entry.expect}:") for r in report.reasons), report.reasons
+
+
+def test_corpus_covers_every_cheat_class() -> None:
+    rejected = [e for e in CORPUS_ENTRIES if e.expect != "accepted"]
+    assert len(rejected) >= 25
+    assert {e.expect for e in rejected} >= {
+        "values",
+        "no_fallback",
+        "inputs_unmodified",
+        "type",
+        "integrity",
+        "process",
+        "dtype",
+        "shape",
+        "sandbox",
+        "load",
+        "forward",
+    }
+
+
+@pytest.mark.parametrize("entry", [e for e in CORPUS_ENTRIES if e.name not in SPECIAL], ids=lambda e: e.name)
+def test_runtime_verdict(entry: CorpusEntry, prepared_reference) -> None:
+    report = verify(prepared_reference, entry.candidate(), RUNTIME_OPTIONS)
+    assert_verdict(entry, report)
+
+
+@pytest.mark.parametrize("entry", CORPUS_ENTRIES, ids=lambda e: e.name)
+def test_static_screen(entry: CorpusEntry) -> None:
+    findings = [str(f) for f in screen(entry.source(SECRET_PATH="/tmp/x", PORT="1"))]
+    if entry.static == "none":
+        assert findings == []
+    else:
+        assert any(entry.static in f for f in findings), findings
+
+
+@pytest.mark.parametrize("entry", [e for e in CORPUS_ENTRIES if e.static != "none"], ids=lambda e: e.name)
+def test_static_screen_rejects_before_running(entry: CorpusEntry, prepared_reference) -> None:
+    report = verify(prepared_reference, entry.candidate(SECRET_PATH="/tmp/x", PORT="1"), VerifyOptions(device="cpu"))
+    assert report.verdict == "rejected"
+    assert [c.name for c in report.checks] == ["static_screen"]
+    assert report.reasons[0].startswith("static_screen: line ")
+
+
+def test_hang_is_killed_at_the_timeout(prepared_reference) -> None:
+    options = VerifyOptions(device="cpu", static_screen=False, timeout_s=25)
+    report = verify(prepared_reference, corpus_entry("broken_hang").candidate(), options)
+    assert report.verdict == "rejected"
+    assert any("timed out" in r and "25 s" in r for r in report.reasons), report.reasons
+    assert report.duration_s < 60
+
+
+def test_file_escape_cannot_read_the_secret(prepared_reference, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-7f3a")
+    report = verify(prepared_reference, corpus_entry("escape_file").candidate(SECRET_PATH=str(secret)), RUNTIME_OPTIONS)
+    assert_verdict(corpus_entry("escape_file"), report)
+    assert any("open" in r and str(secret) in r for r in report.reasons), report.reasons
+    assert "TOP-SECRET-7f3a" not in json.dumps(report.to_dict())
+
+
+def test_socket_escape_reaches_nothing(prepared_reference) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.2)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            received.append(conn.recv(100))
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = str(server.getsockname()[1])
+        report = verify(prepared_reference, corpus_entry("escape_socket").candidate(PORT=port), RUNTIME_OPTIONS)
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    assert_verdict(corpus_entry("escape_socket"), report)
+    assert any("socket" in r for r in report.reasons), report.reasons
+    assert received == []
+
+
+def test_subprocess_escape_is_blocked(prepared_reference) -> None:
+    marker = Path("/tmp/kiln_pwned")
+    marker.unlink(missing_ok=True)
+    report = verify(prepared_reference, corpus_entry("escape_subprocess").candidate(), RUNTIME_OPTIONS)
+    assert_verdict(corpus_entry("escape_subprocess"), report)
+    assert any("subprocess.Popen" in r for r in report.reasons), report.reasons
+    assert not marker.exists()
+
+
+def test_secrets_never_reach_candidate_code(prepared_reference, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET-1234")
+    monkeypatch.setenv("KILN_API_TOKENS", "tok-SECRET-5678")
+    report = verify(prepared_reference, corpus_entry("secret_read").candidate(), RUNTIME_OPTIONS)
+    assert_verdict(corpus_entry("secret_read"), report)
+    dumped = json.dumps(report.to_dict())
+    assert "SECRET" not in dumped
+    assert "ENV:" in report.logs["stdout"]  # the candidate did print its environment...
+    assert "OPENAI_API_KEY" not in report.logs["stdout"]  # ...and the key was not in it
+    assert os.environ["OPENAI_API_KEY"] == "sk-test-SECRET-1234"

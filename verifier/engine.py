@@ -1,0 +1,146 @@
+"""``verify()``: one verification, from sources to a :class:`Report`.
+
+1. Resolve the device and the strongest sandbox this host offers.
+2. Run the reference in its own sandbox process (or reuse a :class:`PreparedReference`).
+3. Screen the candidate's source statically.
+4. Run the candidate in another sandbox process; judge every frame it sends in this process.
+5. On a GPU, time an accepted candidate and compare with the reference's eager and compiled times.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from verifier.candidate_run import run_candidate
+from verifier.errors import SandboxUnavailableError, VerifierInputError
+from verifier.evaluation import CheckLedger
+from verifier.reference_run import PreparedReference, prepare_reference
+from verifier.report import Report, Timing
+from verifier.sandbox.isolation import choose
+from verifier.spec import Candidate, Reference, VerifyOptions
+from verifier.static_screen import screen
+
+Progress = Callable[[str], None]
+
+
+def resolve_device(choice: str) -> str:
+    if choice == "cpu":
+        return "cpu"
+    available = torch.cuda.is_available()
+    if choice == "cuda" and not available:
+        raise VerifierInputError("--device cuda was asked for, but no CUDA GPU is available on this host")
+    return "cuda" if available else "cpu"
+
+
+def prepare(
+    reference: Reference | str, options: VerifyOptions | None = None, progress: Progress | None = None
+) -> PreparedReference:
+    """Run the reference once; pass the result to :func:`verify` for every candidate of the same op."""
+    options = options or VerifyOptions()
+    ref = reference if isinstance(reference, Reference) else Reference(source=reference)
+    device = resolve_device(options.device)
+    try:
+        isolation = choose(options.sandbox)
+    except SandboxUnavailableError as e:
+        raise VerifierInputError(str(e)) from None
+    return prepare_reference(ref, options, device, isolation, progress)
+
+
+def verify(
+    reference: Reference | PreparedReference | str,
+    candidate: Candidate | str,
+    options: VerifyOptions | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Decide whether ``candidate`` computes ``reference``'s op. Raises VerifierInputError when the
+    reference or the options are unusable; every fault of the candidate is a verdict, not an error."""
+    started = time.monotonic()
+    options = options or VerifyOptions()
+    cand = candidate if isinstance(candidate, Candidate) else Candidate(source=candidate)
+    prepared = reference if isinstance(reference, PreparedReference) else prepare(reference, options, progress)
+    if prepared.degenerate:
+        raise VerifierInputError(
+            f"the reference output is degenerate ({prepared.degenerate}): a kernel returning that constant would "
+            "pass, so no kernel can be verified against it (use other inputs, or allow_degenerate_reference)"
+        )
+    ref = prepared.reference
+    device_label = prepared.environment.get("device_name", prepared.device)
+    report = Report(
+        verdict="rejected",
+        device=f"{prepared.device} ({device_label})" + (", Triton interpreter" if prepared.device == "cpu" else ""),
+        language=cand.resolved_language,
+        sandbox=prepared.isolation.describe(),
+        seeds=[t.seed for t in prepared.trials],
+        shapes=sorted({t.shape or "as written" for t in prepared.trials}),
+        environment=dict(prepared.environment),
+        reference_sha256=ref.sha256,
+        candidate_sha256=cand.sha256,
+        reference_name=ref.name,
+        candidate_name=cand.name,
+    )
+    ledger = CheckLedger()
+
+    if options.static_screen:
+        findings = screen(cand.source)
+        if findings:
+            for finding in findings:
+                ledger.fail("static_screen", str(finding))
+            return _finish(report, ledger, 0, started)
+        ledger.ok("static_screen")
+
+    outcome = run_candidate(prepared, cand, options, ledger, progress)
+    if outcome.exit is not None:
+        report.logs = {"stdout": outcome.exit.stdout_tail, "stderr": outcome.exit.stderr_tail}
+
+    if outcome.compile_results:
+        failed = [r for r in outcome.compile_results if not r.get("ok")]
+        for r in failed:
+            ledger.fail("compile", f"nvcc failed for extension '{r.get('name')}':\n{r.get('log', '')[-2500:]}")
+        if not failed:
+            seconds = sum(float(r.get("seconds", 0)) for r in outcome.compile_results)
+            ledger.ok("compile", f"{len(outcome.compile_results)} extension(s) compiled for sm_90 in {seconds:.0f} s")
+            report.verdict = "not_run"
+            report.checks = ledger.checks(0)
+            report.reasons = [
+                "CUDA candidate compiled with nvcc but not run: no GPU on this host, so its "
+                "correctness and speed are unverified"
+            ]
+            report.duration_s = time.monotonic() - started
+            return report
+
+    if ledger.passed and outcome.completed and outcome.calls_judged == 0 and not outcome.compile_results:
+        ledger.fail("process", "the candidate reported no forward calls")
+    if ledger.passed and outcome.timing is not None and prepared.timing is not None:
+        report.timing = _timing(outcome.timing, prepared.timing, outcome.wall_ms_per_call)
+    return _finish(report, ledger, outcome.calls_judged, started)
+
+
+def _timing(candidate: dict, reference: dict, wall_ms: float | None) -> Timing:
+    cand_ms, eager_ms = float(candidate["candidate_ms"]), float(reference["eager_ms"])
+    compiled_ms = reference.get("compiled_ms")
+    return Timing(
+        device_name=str(candidate.get("device_name", reference.get("device_name", "cuda"))),
+        candidate_ms=cand_ms,
+        eager_ms=eager_ms,
+        compiled_ms=compiled_ms,
+        speedup_eager=eager_ms / cand_ms if cand_ms > 0 else float("inf"),
+        speedup_compiled=(compiled_ms / cand_ms) if compiled_ms and cand_ms > 0 else None,
+        runs=int(candidate.get("runs", 0)),
+        warmup_runs=int(candidate.get("warmup_runs", 0)),
+        method=str(candidate.get("method", "")),
+        compile_error=reference.get("compile_error"),
+        wall_ms_per_call=wall_ms,
+    )
+
+
+def _finish(report: Report, ledger: CheckLedger, calls: int, started: float) -> Report:
+    report.checks = ledger.checks(calls)
+    report.reasons = ledger.reasons()
+    report.verdict = "accepted" if ledger.passed and calls > 0 else "rejected"
+    if report.verdict == "rejected" and not report.reasons:
+        report.reasons = ["no forward call was checked"]
+    report.duration_s = time.monotonic() - started
+    return report

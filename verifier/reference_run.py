@@ -1,0 +1,232 @@
+"""Running the reference op in its own sandbox process and keeping what candidates are judged by.
+
+A :class:`PreparedReference` holds, per trial, the seeds, shape, constructor arguments, parameters,
+inputs and reference outputs, plus (on a GPU) extra input sets for timing and the reference's own
+timings. Prepare once, verify many candidates against it (the generation loop does).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from verifier import codec
+from verifier.errors import VerifierInputError
+from verifier.nondegenerate import degeneracy
+from verifier.sandbox.isolation import Isolation
+from verifier.sandbox.runner import WorkerSession
+from verifier.spec import Reference, VerifyOptions
+
+TIMING_SETS = 3
+Progress = Callable[[str], None]
+
+
+@dataclass
+class InputSet:
+    """One call's inputs, the reference's outputs on them, and the inputs' content hashes."""
+
+    inputs: list[Any]
+    outputs: Any
+    input_hashes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReferenceTrial:
+    """Fresh parameters (``seed``) and, per call, fresh inputs (``input_seeds``)."""
+
+    index: int
+    seed: int
+    input_seeds: list[int]
+    shape: str
+    init: list[Any]
+    state: dict[str, torch.Tensor]
+    calls: list[InputSet]
+
+    def describe(self, call: int | None = None) -> str:
+        shape = f"shape '{self.shape}', " if self.shape else ""
+        where = f"trial {self.index + 1} ({shape}parameter seed {self.seed}"
+        if call is None:
+            return where + ")"
+        return where + f"), call {call + 1} (input seed {self.input_seeds[call]})"
+
+
+@dataclass
+class PreparedReference:
+    reference: Reference
+    device: str
+    isolation: Isolation
+    base_seed: int
+    trials: list[ReferenceTrial]
+    timing_sets: list[InputSet]
+    """Extra inputs for trial 0's model, used (with reference outputs) to check timed calls."""
+    environment: dict[str, Any]
+    timing: dict[str, Any] | None
+    degenerate: str | None
+    seconds: float
+
+
+def flat_tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in flat_tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in flat_tensors(v)]
+    return []
+
+
+def check_reference_source(source: str) -> None:
+    """Static KernelBench-format check; raises VerifierInputError with the line at fault."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise VerifierInputError(f"the reference has a syntax error at line {e.lineno}: {e.msg}") from None
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    missing = [n for n in ("Model", "get_inputs", "get_init_inputs") if n not in names]
+    if missing:
+        raise VerifierInputError(
+            "the reference is not in KernelBench format: it defines no " + ", ".join(f"`{m}`" for m in missing)
+        )
+
+
+def _trial_plan(reference: Reference, options: VerifyOptions, rng: random.Random) -> list[dict[str, Any]]:
+    names = list(reference.shapes) or [""]
+    count = max(options.trials, len(names))
+    plan = []
+    for i in range(count):
+        name = names[i % len(names)]
+        plan.append(
+            {
+                "seed": rng.randrange(1, 1 << 31),
+                "input_seeds": [rng.randrange(1, 1 << 31) for _ in range(options.calls_per_trial)],
+                "shape": name,
+                "overrides": dict(reference.shapes.get(name, {})) if name else {},
+            }
+        )
+    return plan
+
+
+def _input_set(inputs: list[Any], outputs: Any) -> InputSet:
+    hashes = [hashlib.sha256(codec.tensor_bytes(t)).hexdigest() for t in flat_tensors(inputs)]
+    return InputSet(inputs=inputs, outputs=outputs, input_hashes=hashes)
+
+
+def prepare_reference(
+    reference: Reference,
+    options: VerifyOptions,
+    device: str,
+    isolation: Isolation,
+    progress: Progress | None = None,
+) -> PreparedReference:
+    """Run the reference's trials in a sandbox worker. Raises VerifierInputError if the reference fails."""
+    check_reference_source(reference.source)
+    started = time.monotonic()
+    base_seed = options.seed if options.seed is not None else secrets.randbelow(1 << 31)
+    rng = random.Random(base_seed)
+    plan = _trial_plan(reference, options, rng)
+    measure = device == "cuda" and options.measure
+    request: dict[str, Any] = {
+        "source": reference.source,
+        "device": device,
+        "trials": plan,
+        "timing_input_seeds": [rng.randrange(1, 1 << 31) for _ in range(TIMING_SETS)] if measure else [],
+        "timing": {
+            "warmup_runs": options.warmup_runs,
+            "runs": options.timing_runs,
+            "compare_compile": options.compare_compile,
+        }
+        if measure
+        else None,
+    }
+    if progress:
+        progress(f"reference: {len(plan)} trial(s) on {device} in a '{isolation.mechanism}' sandbox")
+
+    session = WorkerSession("reference", isolation, options.timeout_s, options.memory_limit_mb, cuda=device == "cuda")
+    with session:
+        session.start(request)
+        end = session.receive({"done", "error"})
+        exit_info = session.close()
+    frames = session.frames
+    environment: dict[str, Any] = next((f.header.get("environment", {}) for f in frames if f.kind == "hello"), {})
+    if end is None:
+        raise VerifierInputError(
+            f"the reference process {exit_info.describe(options.timeout_s, options.memory_limit_mb)}"
+            + _stderr_hint(exit_info.stderr_tail)
+        )
+    if end.kind == "error":
+        where = ""
+        if "index" in end.header and end.header["index"] < len(request["trials"]):
+            t = request["trials"][end.header["index"]]
+            shape = t["shape"] or "as written"
+            where = f" on trial {end.header['index'] + 1} (shape '{shape}', parameter seed {t['seed']})"
+        raise VerifierInputError(
+            f"the reference failed to {'load' if end.header.get('stage') == 'load' else 'run'}{where}: "
+            f"{end.header.get('error')}\n{end.header.get('traceback', '')[-1500:]}"
+        )
+
+    trials: list[ReferenceTrial] = []
+    timing_sets: list[InputSet] = []
+    for frame in frames:
+        if frame.kind == "trial":
+            i = int(frame.header["index"])
+            values = codec.decode(frame.header["values"], frame.blob)
+            spec = plan[i]
+            calls = [_input_set(x, y) for x, y in zip(values["inputs"], values["outputs"], strict=True)]
+            trials.append(
+                ReferenceTrial(
+                    index=i,
+                    seed=spec["seed"],
+                    input_seeds=spec["input_seeds"],
+                    shape=spec["shape"],
+                    init=values["init"],
+                    state=values["state"],
+                    calls=calls,
+                )
+            )
+        elif frame.kind == "timing_sets":
+            values = codec.decode(frame.header["values"], frame.blob)
+            timing_sets = [_input_set(x, y) for x, y in zip(values["inputs"], values["outputs"], strict=True)]
+    timing = next((dict(f.header) for f in frames if f.kind == "timing"), None)
+    if timing is not None:
+        timing.pop("kind", None)
+
+    return PreparedReference(
+        reference=reference,
+        device=device,
+        isolation=isolation,
+        base_seed=base_seed,
+        trials=trials,
+        timing_sets=timing_sets,
+        environment=environment,
+        timing=timing,
+        degenerate=None if options.allow_degenerate_reference else _degenerate(trials),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _degenerate(trials: list[ReferenceTrial]) -> str | None:
+    for trial in trials:
+        for call, input_set in enumerate(trial.calls):
+            for j, out in enumerate(flat_tensors(input_set.outputs)):
+                why = degeneracy(out)
+                if why is not None:
+                    return f"{trial.describe(call)}, output {j}: {why}"
+    return None
+
+
+def _stderr_hint(stderr: str) -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return ("\nlast output: " + "\n".join(lines[-8:])) if lines else ""

@@ -1,0 +1,1 @@
+"""Process isolation for untrusted code: namespaces, limits, scrubbed environment, private channel."""

@@ -1,0 +1,207 @@
+"""OS isolation for sandbox workers: bubblewrap, util-linux unshare, or resource limits alone.
+
+``auto`` picks the strongest mechanism that works on this host, probing each once per process:
+
+- ``bwrap``: new user, PID, network, IPC, UTS and mount namespaces; the worker sees a read-only
+  view of the system and Python directories, the verifier package, a fresh /proc and /dev, a tmpfs
+  /tmp and its own scratch directory — no home directories, no project files, no other processes.
+- ``unshare``: new network, PID (fresh /proc), IPC and UTS namespaces (plus a user namespace when
+  not root); the file system stays visible, so only the scratch directory is private by convention.
+- ``none``: resource limits, a scrubbed environment and a private scratch directory only. Reports
+  say so: network access is then blocked only by the in-process guard.
+
+Resource limits (address space on CPU, file size, open files, core dumps, CPU seconds) apply to
+every mechanism.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifier.errors import SandboxUnavailableError
+
+MECHANISMS = ("bwrap", "unshare", "none")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    mechanism: str
+    network: str
+    filesystem: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "mechanism": self.mechanism,
+            "network": self.network,
+            "filesystem": self.filesystem,
+            "notes": list(self.notes),
+        }
+
+
+def _probe(argv: list[str]) -> str | None:
+    """Run ``argv`` (which should exit 0 at once); return None if it worked, else why not."""
+    try:
+        r = subprocess.run(argv, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    if r.returncode != 0:
+        return (r.stderr.decode(errors="replace").strip() or f"exit code {r.returncode}")[:300]
+    return None
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "bwrap is not installed (Debian: apt-get install bubblewrap)"
+    return _probe([exe, *_bwrap_namespace_args(), "--ro-bind", "/", "/", "--proc", "/proc", "true"])
+
+
+@functools.cache
+def unshare_problem() -> str | None:
+    exe = shutil.which("unshare")
+    if exe is None:
+        return "unshare (util-linux) is not installed"
+    return _probe([exe, *_unshare_args(), "true"])
+
+
+def _bwrap_namespace_args() -> list[str]:
+    return [
+        "--unshare-user-try",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+    ]
+
+
+def _unshare_args() -> list[str]:
+    args = ["--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--uts"]
+    if os.geteuid() != 0:
+        args[:0] = ["--user", "--map-root-user"]
+    return args
+
+
+def choose(requested: str) -> Isolation:
+    """Resolve ``auto`` or check that the requested mechanism works here."""
+    if requested not in ("auto", *MECHANISMS):
+        raise SandboxUnavailableError(f"unknown sandbox mechanism {requested!r}")
+    notes: list[str] = []
+    if requested in ("auto", "bwrap"):
+        problem = bwrap_problem()
+        if problem is None:
+            return Isolation("bwrap", "isolated (empty network namespace)", "read-only system view + private scratch")
+        if requested == "bwrap":
+            raise SandboxUnavailableError(f"bwrap sandbox unavailable: {problem}")
+        notes.append(f"bwrap unavailable: {problem}")
+    if requested in ("auto", "unshare"):
+        problem = unshare_problem()
+        if problem is None:
+            return Isolation(
+                "unshare",
+                "isolated (empty network namespace)",
+                "host file system visible; private scratch, fresh /proc",
+                tuple(notes),
+            )
+        if requested == "unshare":
+            raise SandboxUnavailableError(f"unshare sandbox unavailable: {problem}")
+        notes.append(f"unshare unavailable: {problem}")
+    notes.append("no OS namespaces: network blocked only by the in-process guard; host files visible")
+    return Isolation("none", "not isolated by the OS (in-process guard only)", "host file system visible", tuple(notes))
+
+
+def _python_roots() -> list[Path]:
+    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix)}
+    exe = Path(sys.executable)
+    roots.add(exe.parent)
+    roots.add(exe.resolve().parent.parent)
+    for entry in sys.path:
+        p = Path(entry)
+        if p.is_dir() and ("site-packages" in p.parts or "dist-packages" in p.parts):
+            roots.add(p)
+    return sorted(roots, key=lambda p: len(p.parts))
+
+
+def _dedupe_nested(paths: list[Path]) -> list[Path]:
+    kept: list[Path] = []
+    for p in sorted({q.resolve() for q in paths if q.exists()}, key=lambda q: len(q.parts)):
+        if not any(p == k or k in p.parents for k in kept):
+            kept.append(p)
+    return kept
+
+
+def bwrap_argv(worker_argv: list[str], scratch: Path, package_dir: Path, cuda: bool) -> list[str]:
+    """The bwrap command line that runs ``worker_argv`` with only what a worker needs visible."""
+    argv = [shutil.which("bwrap") or "bwrap", *_bwrap_namespace_args(), "--hostname", "kiln-sandbox"]
+    for top in ("/usr", "/opt"):
+        if Path(top).is_dir():
+            argv += ["--ro-bind", top, top]
+    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        p = Path(top)
+        if p.is_symlink():
+            argv += ["--symlink", os.readlink(p), top]
+        elif p.is_dir():
+            argv += ["--ro-bind", top, top]
+    for etc in (
+        "ld.so.cache",
+        "ld.so.conf",
+        "ld.so.conf.d",
+        "alternatives",
+        "passwd",
+        "group",
+        "nsswitch.conf",
+        "localtime",
+        "os-release",
+    ):
+        argv += ["--ro-bind-try", f"/etc/{etc}", f"/etc/{etc}"]
+    # /proc, /dev and the /tmp tmpfs first: later binds may live under /tmp (a checkout or venv there).
+    argv += ["--ro-bind", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    extra = [*_python_roots(), package_dir]
+    if cuda:
+        extra += [Path("/usr/local/nvidia")]
+    for root in _dedupe_nested(extra):
+        if not str(root).startswith(("/usr/", "/opt/")):
+            argv += ["--ro-bind", str(root), str(root)]
+    if cuda:
+        for dev in sorted(Path("/dev").glob("nvidia*")):
+            argv += ["--dev-bind", str(dev), str(dev)]
+        if Path("/dev/dri").exists():
+            argv += ["--dev-bind", "/dev/dri", "/dev/dri"]
+    argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--", *worker_argv]
+    return argv
+
+
+def unshare_argv(worker_argv: list[str]) -> list[str]:
+    return [shutil.which("unshare") or "unshare", *_unshare_args(), *worker_argv]
+
+
+def resource_limiter(memory_limit_mb: int, cpu_seconds: int, limit_address_space: bool) -> Callable[[], None]:
+    """A ``preexec_fn`` that applies the worker's resource limits (inherited through exec)."""
+
+    def cap(which: int, soft: int, hard: int) -> None:
+        _, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(which, (soft, hard))
+
+    def apply() -> None:
+        if limit_address_space:
+            cap(resource.RLIMIT_AS, memory_limit_mb << 20, memory_limit_mb << 20)
+        cap(resource.RLIMIT_CORE, 0, 0)
+        cap(resource.RLIMIT_FSIZE, 1 << 30, 1 << 30)
+        cap(resource.RLIMIT_NOFILE, 4096, 4096)
+        cap(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 5)
+
+    return apply

@@ -1,0 +1,307 @@
+"""Run one sandbox worker process and talk to it over private pipes.
+
+The parent writes a request (and later commands) to the worker's request pipe and reads
+authenticated frames from its result pipe. stdout/stderr go to unlinked files that only the parent
+can read; they are kept as untrusted logs and never parsed for results. A deadline, a memory
+watchdog and process-group kills make sure the parent survives any worker behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from verifier.channel import Frame, FrameReader, ProtocolError, encode_header
+from verifier.sandbox import isolation as iso
+from verifier.sandbox.environment import prepare_scratch, worker_environment
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+LOG_TAIL_BYTES = 4000
+POLL_S = 0.2
+
+
+@dataclass
+class WorkerExit:
+    """How a worker ended, as the parent observed it."""
+
+    returncode: int | None = None
+    timed_out: bool = False
+    memory_exceeded: bool = False
+    protocol_error: str | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    wall_s: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    def describe(self, timeout_s: float, memory_limit_mb: int) -> str:
+        """A sentence saying how the process ended, for a rejection reason."""
+        if self.timed_out:
+            return f"timed out: no result within {timeout_s:g} s (process killed)"
+        if self.memory_exceeded:
+            return f"exceeded the memory limit of {memory_limit_mb} MiB (process killed)"
+        if self.protocol_error:
+            return f"broke the result channel: {self.protocol_error}"
+        rc = self.returncode
+        if rc is None:
+            return "did not exit"
+        if rc < 0:
+            try:
+                name = signal.Signals(-rc).name
+            except ValueError:
+                name = f"signal {-rc}"
+            return f"crashed ({name})"
+        return f"exited with code {rc} before reporting all results"
+
+
+@dataclass
+class WorkerSession:
+    """One sandboxed worker: ``start`` it, ``receive`` frames, ``command`` it, ``close`` it."""
+
+    role: str
+    isolation: iso.Isolation
+    timeout_s: float
+    memory_limit_mb: int
+    cuda: bool
+    max_result_bytes: int = 1 << 36
+    frames: list[Frame] = field(default_factory=list)
+    exit: WorkerExit = field(default_factory=WorkerExit)
+
+    def __post_init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self._reader = FrameReader(self._key, self.max_result_bytes)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._scratch: Path | None = None
+        self._req_w: int | None = None
+        self._res_r: int | None = None
+        self._logs: tuple[IO[bytes], IO[bytes]] | None = None
+        self._deadline = 0.0
+        self._started = 0.0
+        self._eof = False
+        self._writer: threading.Thread | None = None
+        self._last_memory_check = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self, request: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"kiln-{self.role}-"))
+        prepare_scratch(self._scratch)
+        req_r, self._req_w = os.pipe()
+        self._res_r, res_w = os.pipe()
+        worker_argv = [sys.executable, "-m", "verifier.worker", self.role, str(req_r), str(res_w)]
+        if self.isolation.mechanism == "bwrap":
+            argv = iso.bwrap_argv(worker_argv, self._scratch, PACKAGE_DIR, self.cuda)
+        elif self.isolation.mechanism == "unshare":
+            argv = iso.unshare_argv(worker_argv)
+        else:
+            argv = worker_argv
+        env = worker_environment(self._scratch, str(PACKAGE_DIR.parent), interpret_triton=not self.cuda)
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self._logs = (out, err)
+        self._started = time.monotonic()
+        self._deadline = self._started + self.timeout_s
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=self._scratch,
+                pass_fds=(req_r, res_w),
+                start_new_session=True,
+                preexec_fn=iso.resource_limiter(
+                    self.memory_limit_mb, int(self.timeout_s) + 30, limit_address_space=not self.cuda
+                ),
+            )
+        finally:
+            os.close(req_r)
+            os.close(res_w)
+        header = encode_header({**request, "key": self._key.hex()})
+        payload = b"".join([len(header).to_bytes(8, "big"), header, sum(map(len, blobs)).to_bytes(8, "big"), *blobs])
+        self._writer = threading.Thread(target=self._write_all, args=(payload,), daemon=True)
+        self._writer.start()
+
+    def command(self, obj: dict[str, Any]) -> None:
+        """Send a follow-up command (length-prefixed JSON) after the initial request."""
+        if self._writer is not None:
+            self._writer.join(timeout=max(0.0, self._deadline - time.monotonic()))
+        header = encode_header(obj)
+        self._write_all(len(header).to_bytes(8, "big") + header)
+
+    def _write_all(self, data: bytes) -> None:
+        fd = self._req_w
+        if fd is None:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+        except (BrokenPipeError, OSError):
+            pass  # the worker died or stopped reading; the reader side reports why
+
+    def receive(self, stop_kinds: set[str], on_frame: Callable[[Frame], None] | None = None) -> Frame | None:
+        """Read frames until one whose kind is in ``stop_kinds`` (returned), or EOF/timeout/fault (None)."""
+        assert self._proc is not None and self._res_r is not None
+        while not self._eof:
+            for frame in self._drain():
+                if frame.kind in stop_kinds:
+                    return frame
+                if on_frame is not None:
+                    on_frame(frame)
+            if self.exit.protocol_error:
+                self._kill()
+                return None
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                self.exit.timed_out = True
+                self._kill()
+                return None
+            ready, _, _ = select.select([self._res_r], [], [], min(POLL_S, remaining))
+            if ready:
+                try:
+                    data = os.read(self._res_r, 1 << 20)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._eof = True
+                else:
+                    self._reader.feed(data)
+            now = time.monotonic()
+            if now - self._last_memory_check >= POLL_S:
+                self._last_memory_check = now
+                if self._memory_exceeded():
+                    self.exit.memory_exceeded = True
+                    self._kill()
+                    return None
+        for frame in self._drain():
+            if frame.kind in stop_kinds:
+                return frame
+            if on_frame is not None:
+                on_frame(frame)
+        return None
+
+    def _drain(self) -> list[Frame]:
+        got: list[Frame] = []
+        try:
+            for frame in self._reader.frames():
+                frame.received_at = time.monotonic()
+                self.frames.append(frame)
+                got.append(frame)
+        except ProtocolError as e:
+            self.exit.protocol_error = str(e)
+        return got
+
+    def close(self, grace_s: float = 5.0) -> WorkerExit:
+        """Stop the worker (politely, then by force), collect logs, remove the scratch directory."""
+        if self._req_w is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._req_w)
+            self._req_w = None
+        proc = self._proc
+        if proc is not None:
+            try:
+                proc.wait(timeout=max(0.1, min(grace_s, self._deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                self._kill()
+                proc.wait()
+            self.exit.returncode = proc.returncode
+        if self._res_r is not None:
+            os.close(self._res_r)
+            self._res_r = None
+        if self._logs is not None:
+            self.exit.stdout_tail, self.exit.stderr_tail = (_tail(f) for f in self._logs)
+            for f in self._logs:
+                f.close()
+            self._logs = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+        self.exit.wall_s = time.monotonic() - self._started
+        return self.exit
+
+    # ---- enforcement ----------------------------------------------------------------------
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        victims = _descendants(proc.pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _memory_exceeded(self) -> bool:
+        proc = self._proc
+        if proc is None:
+            return False
+        rss = _tree_rss_bytes(proc.pid)
+        self.exit.peak_rss_mb = max(self.exit.peak_rss_mb, rss / (1 << 20))
+        return rss > (self.memory_limit_mb << 20)
+
+    def __enter__(self) -> WorkerSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._kill()
+        self.close(grace_s=0.5)
+
+
+def _tail(f: IO[bytes]) -> str:
+    f.flush()
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(0, size - LOG_TAIL_BYTES))
+    return f.read().decode("utf-8", errors="replace")
+
+
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, resident bytes) for every visible process."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    table: dict[int, tuple[int, int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{name}/statm", "rb") as f:
+                rss_pages = int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        table[int(name)] = (int(fields[1]), rss_pages * page)
+    return table
+
+
+def _descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
+    table = _process_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        for child in children.get(pid, []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def _tree_rss_bytes(root: int) -> int:
+    table = _process_table()
+    pids = [root, *_descendants(root, table)]
+    return sum(table[p][1] for p in pids if p in table)

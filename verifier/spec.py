@@ -1,0 +1,136 @@
+"""What the verifier is asked to check: a reference op, a candidate kernel, and the options.
+
+These are plain data (JSON-friendly) because they cross process boundaries: the trusted parent
+sends them to the sandboxed reference and candidate workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Language = Literal["triton", "cuda", "auto"]
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+SandboxChoice = Literal["auto", "bwrap", "unshare", "none"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Numerical acceptance bound for one dtype.
+
+    An output passes when every element satisfies ``|cand - ref| <= atol + rtol * |ref|`` *and*
+    the whole tensor satisfies ``||cand - ref||_2 <= max_rel_l2 * ||ref||_2``. The element bound
+    catches local errors; the norm bound catches small systematic errors the element bound admits.
+    """
+
+    atol: float
+    rtol: float
+    max_rel_l2: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"atol": self.atol, "rtol": self.rtol, "max_rel_l2": self.max_rel_l2}
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference op in KernelBench format (``Model``, ``get_inputs``, ``get_init_inputs``).
+
+    ``shapes`` names shape configurations as overrides of the module's top-level constants
+    (e.g. ``{"small": {"batch_size": 2, "channels": 8}}``); the worker assigns them on the loaded
+    module before calling ``get_init_inputs``/``get_inputs``. Empty means "as written".
+    ``tolerances`` overrides the default bound per dtype name (``"float32"``, ``"bfloat16"``...).
+    ``allowed_ops`` extends the fallback allowlist with aten op packets (``"aten.arange"``).
+    """
+
+    source: str
+    name: str = "reference"
+    shapes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
+    allowed_ops: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Reference:
+        p = Path(path)
+        return cls(source=p.read_text(encoding="utf-8"), name=kwargs.pop("name", p.stem), **kwargs)
+
+    @property
+    def sha256(self) -> str:
+        return sha256_text(self.source)
+
+
+_CUDA_MARKERS = re.compile(r"\bload_inline\b|\bcpp_extension\b|__global__")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate kernel: Python source defining ``ModelNew`` (Triton or CUDA via load_inline)."""
+
+    source: str
+    name: str = "candidate"
+    language: Language = "auto"
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Candidate:
+        p = Path(path)
+        return cls(source=p.read_text(encoding="utf-8"), name=kwargs.pop("name", p.stem), **kwargs)
+
+    @property
+    def sha256(self) -> str:
+        return sha256_text(self.source)
+
+    @property
+    def resolved_language(self) -> Literal["triton", "cuda"]:
+        if self.language != "auto":
+            return self.language
+        return "cuda" if _CUDA_MARKERS.search(self.source) else "triton"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How hard to check. Defaults are the product's policy; tests shrink timeouts, not checks."""
+
+    device: DeviceChoice = "auto"
+    trials: int = 3
+    """Correctness trials, each with a fresh seed (fresh parameters and inputs); at least one per shape."""
+    calls_per_trial: int = 2
+    """Forward calls per trial on the same inputs; every call's output is checked."""
+    seed: int | None = None
+    """Base seed for reproducing a run; None draws fresh random seeds (recorded in the report)."""
+    timeout_s: float = 180.0
+    """Wall-clock limit for each sandbox process (reference and candidate separately)."""
+    memory_limit_mb: int = 8192
+    sandbox: SandboxChoice = "auto"
+    static_screen: bool = True
+    """Reject sources that use introspection/patching/escape constructs before running them."""
+    measure: bool = True
+    """Time accepted candidates (GPU only; CPU interpreter runs are never timed)."""
+    warmup_runs: int = 10
+    timing_runs: int = 100
+    compare_compile: bool = True
+    """Also time torch.compile of the reference (GPU only)."""
+    allow_degenerate_reference: bool = False
+    """Verify even when the reference output is constant or ~zero (a constant kernel could pass)."""
+    nvcc: str | None = None
+    """nvcc used for compile-checking CUDA candidates when no GPU is present; None = find on PATH."""
+
+    def __post_init__(self) -> None:
+        if self.trials < 1:
+            raise ValueError("trials must be >= 1")
+        if self.calls_per_trial < 1:
+            raise ValueError("calls_per_trial must be >= 1")
+        if self.timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        if self.memory_limit_mb < 256:
+            raise ValueError("memory_limit_mb must be >= 256")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.sandbox not in ("auto", "bwrap", "unshare", "none"):
+            raise ValueError(f"sandbox must be auto, bwrap, unshare or none, not {self.sandbox!r}")

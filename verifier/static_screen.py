@@ -1,0 +1,312 @@
+"""A static screen of candidate source, run in the parent before any candidate code executes.
+
+It rejects constructs an honest kernel has no use for and a cheat does: process introspection
+(frames, gc, ctypes), patching of library attributes, escapes (subprocess, sockets, files),
+dynamic code (exec/eval, ``__import__``), host-side computation (numpy, ``.tolist()``), torch's
+private dispatch/profiler machinery, and torch compute calls inside exception handlers (a fallback
+waiting for the kernel to fail). The runtime guard catches these too; the screen names the line.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+FORBIDDEN_MODULES = {
+    "ctypes": "raw memory and C calls",
+    "gc": "process introspection",
+    "inspect": "process introspection",
+    "sys": "interpreter internals",
+    "builtins": "patching builtins",
+    "importlib": "dynamic imports",
+    "subprocess": "starting processes",
+    "multiprocessing": "starting processes",
+    "socket": "network access",
+    "ssl": "network access",
+    "http": "network access",
+    "urllib": "network access",
+    "requests": "network access",
+    "signal": "signal handling",
+    "threading": "background threads",
+    "_thread": "background threads",
+    "concurrent": "background threads",
+    "asyncio": "background tasks",
+    "atexit": "exit hooks",
+    "pickle": "arbitrary object loading",
+    "marshal": "code loading",
+    "shutil": "file system access",
+    "tempfile": "file system access",
+    "pathlib": "file system access",
+    "glob": "file system access",
+    "io": "file I/O",
+    "mmap": "raw memory",
+    "resource": "process limits",
+    "faulthandler": "interpreter internals",
+    "traceback": "frame introspection",
+    "pty": "starting processes",
+    "numpy": "host-side computation",
+    "scipy": "host-side computation",
+    "jax": "another framework's kernels",
+    "cupy": "another framework's kernels",
+    "numba": "another framework's kernels",
+    "tensorflow": "another framework's kernels",
+    "verifier": "the verifier itself",
+    "torch.utils._python_dispatch": "torch's dispatch-mode machinery",
+    "torch.overrides": "torch's override machinery",
+    "torch.profiler": "the profiler",
+    "torch.autograd.profiler": "the profiler",
+    "torch._C": "torch's private C API",
+    "torch._dynamo": "torch's compiler internals",
+    "torch._inductor": "torch's compiler (a fallback)",
+    "torch.fx": "graph capture and rewriting",
+}
+FORBIDDEN_CALLS = {
+    "exec": "dynamic code",
+    "eval": "dynamic code",
+    "compile": "dynamic code",
+    "__import__": "dynamic imports",
+    "globals": "namespace introspection",
+    "locals": "namespace introspection",
+    "vars": "namespace introspection",
+    "setattr": "dynamic attribute patching",
+    "delattr": "dynamic attribute patching",
+    "open": "file I/O",
+    "breakpoint": "debugger",
+    "input": "console input",
+    "memoryview": "raw memory",
+    "id": "object addresses",
+}
+FORBIDDEN_ATTRIBUTES = {
+    "__globals__",
+    "__code__",
+    "__closure__",
+    "__builtins__",
+    "__subclasses__",
+    "__bases__",
+    "__mro__",
+    "__dict__",
+    "__class__",
+    "__getattribute__",
+    "__kwdefaults__",
+    "__defaults__",
+    "f_back",
+    "f_globals",
+    "f_locals",
+    "f_code",
+    "tb_frame",
+    "gi_frame",
+    "cr_frame",
+    "ag_frame",
+    "gi_code",
+    "cell_contents",
+    "__self__",
+    "__func__",
+    "__wrapped__",
+    "__loader__",
+    "__spec__",
+}
+PRIVATE_TORCH_ATTRIBUTES = {
+    "_C",
+    "_disable_current_modes",
+    "_pop_mode",
+    "_push_mode",
+    "_python_dispatch",
+    "_get_current_dispatch_mode",
+    "_DisableTorchDispatch",
+    "_disable_profiler",
+    "_toggle_collection_dynamic",
+    "_dynamo",
+    "_inductor",
+    "_set_torch_function_mode",
+    "DisableTorchFunction",
+    "DisableTorchFunctionSubclass",
+    "TorchDispatchMode",
+    "TorchFunctionMode",
+    "_enable_torch_function",
+    "_disabled_torch_function_impl",
+}
+HOST_METHODS = {
+    "numpy": "host-side computation",
+    "tolist": "host-side computation",
+    "from_numpy": "host-side computation",
+    "__array__": "host-side computation",
+}
+OS_ALLOWED = {"environ", "path", "getenv", "cpu_count", "sep", "linesep", "name"}
+ALLOCATION_CALLS = {
+    "empty",
+    "empty_like",
+    "empty_strided",
+    "zeros",
+    "zeros_like",
+    "ones",
+    "ones_like",
+    "full",
+    "full_like",
+    "tensor",
+    "as_tensor",
+    "device",
+    "Size",
+    "dtype",
+    "cdiv",
+    "next_power_of_2",
+}
+
+
+LIBRARY_NAMES = {"torch", "triton", "tl", "F", "nn", "math"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+class _Screen(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.module_aliases: dict[str, str] = {}
+        self.in_handler = 0
+
+    def add(self, node: ast.AST, message: str) -> None:
+        self.findings.append(Finding(getattr(node, "lineno", 0), message))
+
+    def _check_module(self, node: ast.AST, name: str) -> None:
+        for forbidden, why in FORBIDDEN_MODULES.items():
+            if name == forbidden or name.startswith(forbidden + "."):
+                self.add(node, f"imports `{name}` ({why} is not allowed in a candidate)")
+                return
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._check_module(node, alias.name)
+            self.module_aliases[alias.asname or alias.name.split(".")[0]] = (
+                alias.name if alias.asname else alias.name.split(".")[0]
+            )
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if node.level:
+            self.add(node, "relative import (a candidate is a single self-contained file)")
+        self._check_module(node, module)
+        for alias in node.names:
+            full = f"{module}.{alias.name}" if module else alias.name
+            before = len(self.findings)
+            self._check_module(node, full)
+            if alias.name in PRIVATE_TORCH_ATTRIBUTES and len(self.findings) == before:
+                self.add(node, f"imports `{full}` (torch's private dispatch/profiler machinery)")
+            self.module_aliases[alias.asname or alias.name] = full
+
+    def _resolve(self, dotted: str) -> str:
+        head, _, rest = dotted.partition(".")
+        base = self.module_aliases.get(head)
+        if base is None:
+            return dotted
+        return f"{base}.{rest}" if rest else base
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in FORBIDDEN_ATTRIBUTES:
+            self.add(node, f"accesses `.{node.attr}` (introspection of objects or frames)")
+        if node.attr in PRIVATE_TORCH_ATTRIBUTES:
+            self.add(node, f"uses `{node.attr}` (torch's private dispatch/profiler machinery)")
+        dotted = _dotted(node)
+        if dotted is not None:
+            resolved = self._resolve(dotted)
+            if resolved.startswith("os.") and resolved.split(".")[1] not in OS_ALLOWED:
+                self.add(node, f"uses `{resolved}` (only os.environ/os.path/os.getenv are allowed)")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
+            self.add(node, f"calls `{func.id}()` ({FORBIDDEN_CALLS[func.id]})")
+        if isinstance(func, ast.Attribute) and func.attr in HOST_METHODS:
+            self.add(node, f"calls `.{func.attr}()` ({HOST_METHODS[func.attr]} instead of a kernel)")
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "getattr"
+            and len(node.args) >= 2
+            and not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str))
+        ):
+            self.add(node, "calls `getattr()` with a computed attribute name (hides what is accessed)")
+        if self.in_handler:
+            dotted = _dotted(func)
+            if dotted is not None:
+                resolved = self._resolve(dotted)
+                leaf = resolved.rsplit(".", 1)[-1]
+                if resolved.startswith("torch.") and leaf not in ALLOCATION_CALLS:
+                    self.add(
+                        node,
+                        f"calls `{resolved}` inside an exception handler (a torch fallback for when the kernel fails)",
+                    )
+        self.generic_visit(node)
+
+    def _check_targets(self, node: ast.AST, targets: list[ast.expr]) -> None:
+        """Flag assignments into imported modules/library objects (``torch.x = ...``, ``F.__dict__[k] = ...``)."""
+        for target in targets:
+            if isinstance(target, (ast.Tuple, ast.List)):
+                self._check_targets(node, list(target.elts))
+                continue
+            base = target.value if isinstance(target, ast.Subscript) else target
+            if not isinstance(base, ast.Attribute) and not isinstance(target, ast.Subscript):
+                continue
+            dotted = _dotted(base)
+            if dotted is None:
+                continue
+            resolved = self._resolve(dotted)
+            if resolved == "os.environ":
+                continue
+            if dotted.split(".")[0] in self.module_aliases or dotted.split(".")[0] in LIBRARY_NAMES:
+                self.add(node, f"assigns `{resolved}` (patching a library attribute)")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._check_targets(node, node.targets)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._check_targets(node, [node.target])
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._check_targets(node, [node.target])
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        self._check_targets(node, node.targets)
+        self.generic_visit(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        self.in_handler += 1
+        self.generic_visit(node)
+        self.in_handler -= 1
+
+    def visit_Global(self, node: ast.Global) -> None:
+        for name in node.names:
+            if name in self.module_aliases:
+                self.add(node, f"rebinds the imported name `{name}` globally")
+        self.generic_visit(node)
+
+
+def screen(source: str) -> list[Finding]:
+    """Findings for ``source`` (empty when the screen passes). A syntax error is a finding too."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        return [Finding(e.lineno or 0, f"syntax error: {e.msg}")]
+    visitor = _Screen()
+    visitor.visit(tree)
+    unique = {(f.line, f.message): f for f in visitor.findings}
+    return sorted(unique.values(), key=lambda f: f.line)

@@ -1,0 +1,79 @@
+"""Tracing a reference op (in a sandbox) to see which aten ops it is made of.
+
+Generators use this to recognise an op without ever running request content in their own process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.engine import resolve_device
+from verifier.errors import SandboxUnavailableError, VerifierInputError
+from verifier.reference_run import check_reference_source
+from verifier.sandbox.isolation import choose
+from verifier.sandbox.runner import WorkerSession
+from verifier.spec import Reference, VerifyOptions
+
+
+@dataclass
+class OpTrace:
+    """The forward of ``Model`` at one shape, as a sequence of aten ops.
+
+    Each op is ``{"op": "aten.convolution", "overload": "default", "args": [...], "kwargs": {...},
+    "outputs": [...]}``; tensors appear as ``{"tensor": label, "shape", "dtype", "stride"}`` with
+    labels ``inputN``, ``param:<state-dict name>``, ``opK.outJ`` (output J of op K) or ``const``.
+    """
+
+    ops: list[dict[str, Any]]
+    inputs: list[Any]
+    init_inputs: list[Any]
+    parameters: dict[str, Any]
+    outputs: list[Any]
+    output_labels: list[str | None]
+    shape: str = ""
+    truncated: bool = False
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    def op_names(self) -> list[str]:
+        return [o["op"] for o in self.ops]
+
+
+def trace_reference(
+    reference: Reference | str, shape: str | None = None, options: VerifyOptions | None = None
+) -> OpTrace:
+    """Trace ``reference`` on CPU at ``shape`` (a name in ``reference.shapes``; default: as written)."""
+    options = options or VerifyOptions(device="cpu")
+    ref = reference if isinstance(reference, Reference) else Reference(source=reference)
+    check_reference_source(ref.source)
+    if shape is not None and shape not in ref.shapes:
+        raise VerifierInputError(f"unknown shape {shape!r}; the reference declares {sorted(ref.shapes)}")
+    resolve_device("cpu")
+    try:
+        isolation = choose(options.sandbox)
+    except SandboxUnavailableError as e:
+        raise VerifierInputError(str(e)) from None
+    request = {"source": ref.source, "overrides": dict(ref.shapes.get(shape, {})) if shape else {}, "seed": 0}
+    session = WorkerSession("trace", isolation, options.timeout_s, options.memory_limit_mb, cuda=False)
+    with session:
+        session.start(request)
+        end = session.receive({"done", "error"})
+        exit_info = session.close()
+    if end is None:
+        how = exit_info.describe(options.timeout_s, options.memory_limit_mb)
+        raise VerifierInputError(f"tracing the reference failed: the process {how}")
+    if end.kind == "error":
+        raise VerifierInputError(f"tracing the reference failed: {end.header.get('error')}")
+    trace = next(f.header for f in session.frames if f.kind == "trace")
+    env = next((f.header.get("environment", {}) for f in session.frames if f.kind == "hello"), {})
+    return OpTrace(
+        ops=trace["ops"],
+        inputs=trace["inputs"],
+        init_inputs=trace["init_inputs"],
+        parameters=trace["parameters"],
+        outputs=trace["outputs"],
+        output_labels=trace["output_labels"],
+        shape=shape or "",
+        truncated=bool(trace.get("truncated")),
+        environment=env,
+    )

@@ -1,0 +1,56 @@
+"""``python -m verifier.worker ROLE REQUEST_FD RESULT_FD``: the sandboxed side of a verification.
+
+Reads the request (and the channel key) from REQUEST_FD before anything else happens, builds the
+authenticated sender for RESULT_FD, and runs the role. Every failure is reported as a frame; the
+process's exit code and output are never what the parent bases a verdict on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    role, request_fd, result_fd = argv[0], int(argv[1]), int(argv[2])
+    from verifier.channel import make_sender
+    from verifier.worker.protocol import read_request
+
+    request, blob = read_request(request_fd)
+    key = bytes.fromhex(request.pop("key"))
+    send = make_sender(result_fd, key)
+    del key
+    scratch = Path.cwd()
+
+    from verifier.worker.protocol import Reporter
+
+    reporter = Reporter(send)
+    try:
+        if role == "reference":
+            from verifier.worker import reference_role
+
+            reference_role.run(request, reporter, scratch)
+        elif role == "trace":
+            from verifier.worker import trace_role
+
+            trace_role.run(request, reporter, scratch)
+        elif role == "candidate":
+            from verifier.worker import candidate_role
+
+            candidate_role.run(request, blob, send, scratch, request_fd)
+        else:
+            reporter.send("error", {"stage": "worker", "error": f"unknown role {role!r}", "traceback": ""})
+    except BaseException as e:
+        try:
+            reporter.error("worker", e)
+        except BaseException:
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip atexit handlers and finalizers candidate code may have registered
+    return 0
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

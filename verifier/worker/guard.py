@@ -1,0 +1,389 @@
+"""In-process guard of the candidate worker: an audit hook and integrity snapshots.
+
+The OS sandbox is the boundary; this guard explains and blocks what candidate code *tries*:
+
+- an audit hook (``sys.addaudithook``; Python offers no way to remove one) sees network,
+  process, file, introspection (frames, gc), ctypes and code-patching events. When the code that
+  triggered an event is the candidate's (the innermost frame that belongs to the candidate or to
+  a trusted library — torch, triton, this package — is the candidate's), the event is reported
+  to the parent at once over the authenticated channel and blocked with ``PermissionError``;
+- integrity snapshots record the callables and classes of the modules the harness relies on
+  (this package, the stdlib pieces it uses, torch's dispatch/profiler machinery). After every
+  step that ran candidate code the harness compares them; a replaced attribute is tampering.
+
+Everything the hook and the checker call is captured in closure cells *before* candidate code is
+imported, and the functions themselves are reachable only from the harness's frames, which the
+hook keeps candidate code from reading.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import torch
+
+from verifier.channel import encode_header
+
+NETWORK_EVENTS = frozenset(
+    {
+        "socket.__new__",
+        "socket.bind",
+        "socket.connect",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyaddr",
+        "socket.getnameinfo",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.socketpair",
+        "urllib.Request",
+        "http.client.connect",
+        "ftplib.connect",
+        "smtplib.connect",
+        "telnetlib.Telnet.open",
+    }
+)
+PROCESS_EVENTS = frozenset(
+    {
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+        "pty.spawn",
+        "os.kill",
+        "os.killpg",
+        "signal.pthread_kill",
+        "os.startfile",
+    }
+)
+INTROSPECTION_EVENTS = frozenset(
+    {
+        "sys._getframe",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "sys.settrace",
+        "sys.setprofile",
+        "sys.addaudithook",
+        "sys.monitoring.register_callback",
+        "function.__new__",
+        "code.__new__",
+        "marshal.loads",
+        "marshal.load",
+        "sys.setrecursionlimit",
+        "sys.remote_exec",
+    }
+)
+ATTRIBUTE_EVENTS = frozenset({"object.__getattr__", "object.__setattr__", "object.__delattr__"})
+FILE_EVENTS = frozenset(
+    {
+        "open",
+        "os.listdir",
+        "os.scandir",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.link",
+        "os.symlink",
+        "os.truncate",
+        "os.utime",
+        "os.chdir",
+        "shutil.rmtree",
+        "shutil.copyfile",
+        "shutil.move",
+        "os.walk",
+        "glob.glob",
+    }
+)
+READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.walk", "glob.glob"})
+CODE_EVENTS = frozenset({"exec", "compile"})
+"""exec/eval/compile called by candidate code (Triton's JIT compiling it is library-originated)."""
+
+
+def _python_install_roots() -> list[str]:
+    """Directories holding Python's stdlib and installed packages (safe for candidates to read)."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    roots.update(p for p in sys.path if p and ("site-packages" in p or "dist-packages" in p))
+    roots.update(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    return sorted(r for r in roots if r)
+
+
+def _read_only(open_args: tuple[Any, ...]) -> bool:
+    mode = open_args[1] if len(open_args) > 1 else "r"
+    flags = open_args[2] if len(open_args) > 2 else 0
+    if isinstance(mode, str) and any(c in mode for c in "wax+"):
+        return False
+    return isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND) == 0
+
+
+def _trusted_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(library prefixes, stdlib prefixes, this package's directory) for classifying frames."""
+    verifier_dir = str(Path(__file__).resolve().parent.parent) + os.sep
+    torch_dir = str(Path(torch.__file__).resolve().parent) + os.sep
+    library = [verifier_dir, torch_dir]
+    try:
+        import triton
+
+        library.append(str(Path(triton.__file__).resolve().parent) + os.sep)
+    except ImportError:  # pragma: no cover
+        pass
+    neutral = {sysconfig.get_paths()["stdlib"] + os.sep, sysconfig.get_paths()["platstdlib"] + os.sep}
+    return tuple(library), tuple(neutral), verifier_dir
+
+
+def make_candidate_origin(
+    candidate_files: Callable[[], frozenset[str]], scratch: str
+) -> Callable[[FrameType | None], str | None]:
+    """Build ``origin(frame)``: "file:line" when candidate code is responsible for what ``frame`` does.
+
+    Walking outwards from ``frame``, the first frame that belongs either to candidate code (the
+    candidate's file, or any file in the scratch directory it can write to) or to trusted code
+    (torch, triton, this package, the import machinery) decides. The stdlib and other packages
+    (numpy...) are transparent: numpy called by Triton's interpreter is Triton's doing, numpy called
+    by the candidate is the candidate's, and a module the candidate imports runs on the import
+    machinery's behalf.
+    """
+    library, _stdlib, _ = _trusted_prefixes()
+    trusted = (*library, "<frozen importlib")
+    scratch_prefix = os.path.realpath(scratch) + os.sep
+    startswith = str.startswith
+    sep = os.sep
+    str_ = str
+
+    def origin(frame: FrameType | None) -> str | None:
+        files = candidate_files()
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if filename in files or startswith(filename, scratch_prefix):
+                return filename.rpartition(sep)[2] + ":" + str_(frame.f_lineno)
+            if startswith(filename, trusted):
+                return None
+            frame = frame.f_back
+        return None
+
+    return origin
+
+
+def make_audit_hook(
+    send: Callable[[bytes, Iterable[bytes]], None],
+    candidate_files: Callable[[], frozenset[str]],
+    scratch: str,
+) -> Callable[[str, tuple[Any, ...]], None]:
+    """Build the audit hook. ``candidate_files()`` names the files holding candidate code."""
+    candidate_origin = make_candidate_origin(candidate_files, scratch)
+    getframe = sys._getframe
+    get_ident = __import__("_thread").get_ident
+    escape = __import__("json").encoder.encode_basestring_ascii
+    realpath = os.path.realpath
+    startswith = str.startswith
+    busy: set[int] = set()
+    scratch_prefix = realpath(scratch) + os.sep
+    sep = os.sep
+    python_roots = tuple(realpath(p) + sep for p in _python_install_roots())
+    permission_error = PermissionError
+    repr_ = repr
+    type_ = type
+    str_ = str
+    isinstance_ = isinstance
+    bytes_ = bytes
+    int_ = int
+    watched = NETWORK_EVENTS | PROCESS_EVENTS | INTROSPECTION_EVENTS | ATTRIBUTE_EVENTS | FILE_EVENTS | CODE_EVENTS
+    attr_names = frozenset(
+        {
+            "tb_frame",
+            "gi_frame",
+            "cr_frame",
+            "ag_frame",
+            "f_back",
+            "__code__",
+            "__defaults__",
+            "__globals__",
+            "__closure__",
+            "__kwdefaults__",
+            "f_globals",
+            "f_locals",
+            "gi_code",
+            "cr_code",
+        }
+    )
+
+    def describe(event: str, args: tuple[Any, ...]) -> str:
+        try:
+            parts = []
+            for a in args[:3]:
+                if isinstance_(a, (str_, bytes_, int_)):
+                    parts.append(repr_(a)[:160])
+                else:
+                    parts.append(type_(a).__name__)
+            return event + "(" + ", ".join(parts) + ")"
+        except BaseException:
+            return event
+
+    def allowed_file(event: str, args: tuple[Any, ...]) -> bool:
+        """Scratch: anything. Python's own installation: reading (imports). Elsewhere: nothing."""
+        if not args:
+            return False
+        target = args[0]
+        if isinstance_(target, int_):  # open(fd): an already-open descriptor
+            return event == "open" and target > 2
+        if isinstance_(target, bytes_):
+            target = target.decode(errors="replace")
+        if not isinstance_(target, str_):
+            return False
+        path = realpath(target)
+        if startswith(path + sep, scratch_prefix) or path == "/dev/null":
+            return True
+        reading = event in READ_EVENTS and (event != "open" or _read_only(args))
+        return reading and startswith(path + sep, python_roots)
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event not in watched:
+            return
+        if event in ATTRIBUTE_EVENTS and (len(args) < 2 or args[1] not in attr_names):
+            return
+        me = get_ident()
+        if me in busy:
+            return
+        busy.add(me)
+        try:
+            origin = candidate_origin(getframe(1))
+            if origin is None:
+                return
+            if event in FILE_EVENTS and allowed_file(event, args):
+                return
+            detail = describe(event, args)
+            header = (
+                '{"kind":"violation","event":'
+                + escape(event)
+                + ',"detail":'
+                + escape(detail)
+                + ',"where":'
+                + escape(origin)
+                + "}"
+            ).encode()
+            send(header, ())
+        finally:
+            busy.discard(me)
+        raise permission_error(f"kiln sandbox: {event} is not allowed in candidate code")
+
+    return hook
+
+
+class IntegrityChecker:
+    """Snapshots module and class namespaces; ``changes()`` lists what was replaced, deleted or added.
+
+    Replaced or deleted: for third-party and stdlib modules only callables, classes and submodules
+    are compared (torch flips plain flags and caches on its own); for the harness's own modules
+    and the watched classes, every attribute is. Added: a new attribute on a watched class can
+    shadow an inherited method, and a new module global can shadow a builtin, so both count —
+    except a submodule appearing on its package, which is what a lazy import does.
+    """
+
+    def __init__(self, modules: Iterable[ModuleType], classes: Iterable[type], strict_prefix: str) -> None:
+        self._entries: list[tuple[str, Any, dict[str, Any], bool]] = []
+        for module in modules:
+            strict = module.__name__.startswith(strict_prefix)
+            ns = vars(module)
+            kept = {k: v for k, v in ns.items() if strict or callable(v) or isinstance(v, (type, ModuleType))}
+            self._entries.append((module.__name__, ns, kept, False))
+        for cls in classes:
+            self._entries.append((f"{cls.__module__}.{cls.__qualname__}", cls.__dict__, dict(cls.__dict__), True))
+        sentinel = object()
+        module_type = ModuleType
+
+        def changes(
+            _entries=self._entries, _sentinel=sentinel, _items=dict.items, _isinstance=isinstance, _mod=module_type
+        ) -> list[str]:
+            found = []
+            for name, live, snapshot, is_class in _entries:
+                for key, value in _items(snapshot):
+                    current = live.get(key, _sentinel)
+                    if current is not value:
+                        found.append(f"{name}.{key}" if current is not _sentinel else f"{name}.{key} (deleted)")
+                for key in live.keys() - snapshot.keys():
+                    if is_class or not _isinstance(live.get(key), _mod):
+                        if not is_class and key in snapshot_all[name]:
+                            continue
+                        found.append(f"{name}.{key} (added)")
+            return found
+
+        snapshot_all = {name: frozenset(live.keys()) for name, live, _, _ in self._entries}
+        self.changes = changes
+
+
+def harness_modules() -> list[ModuleType]:
+    """Modules whose state the harness depends on after candidate code has run."""
+    names = [
+        "builtins",
+        "os",
+        "posix",
+        "posixpath",
+        "json",
+        "json.encoder",
+        "json.decoder",
+        "hmac",
+        "hashlib",
+        "_hashlib",
+        "threading",
+        "_thread",
+        "time",
+        "math",
+        "select",
+        "importlib",
+        "importlib.util",
+        "traceback",
+        "torch",
+        "torch._tensor",
+        "torch.nn.modules.module",
+        "torch.utils._python_dispatch",
+        "torch.overrides",
+        "torch.profiler",
+        "torch.profiler.profiler",
+        "torch.autograd",
+        "torch.autograd.profiler",
+        "torch.autograd.profiler_util",
+        "torch.cuda",
+        "torch.cuda.streams",
+        "numpy",
+    ]
+    mods = [sys.modules[n] for n in names if n in sys.modules]
+    mods += [m for n, m in sorted(sys.modules.items()) if n.startswith("verifier") and m is not None]
+    return mods
+
+
+def harness_classes() -> list[type]:
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    classes: list[type] = [torch.Tensor, torch.nn.Module, TorchDispatchMode, torch.profiler.profile]
+    if torch.cuda.is_available():
+        classes += [torch.cuda.Event, torch.cuda.Stream]
+    return classes
+
+
+def mode_stack_depths() -> Callable[[], tuple[int, int]]:
+    """A captured function returning (dispatch-mode stack depth, function-mode stack depth)."""
+    dispatch_len = torch._C._len_torch_dispatch_stack
+    function_len = torch._C._len_torch_function_stack
+
+    def depths() -> tuple[int, int]:
+        return dispatch_len(), function_len()
+
+    return depths
+
+
+def header_for(kind: str, **fields: Any) -> bytes:
+    return encode_header({"kind": kind, **fields})

@@ -1,0 +1,82 @@
+"""Reference worker: runs the (semi-trusted) reference op and returns trial data to the parent.
+
+For every trial it seeds all generators, applies the shape configuration and builds the model
+(fresh parameters); then, for every call of the trial, it draws fresh inputs under their own seed
+and computes the outputs. The parent forwards parameters and inputs (never outputs) to the
+candidate's separate process and keeps the outputs for its own comparison.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from verifier.hostinfo import describe_host
+from verifier.worker import timing
+from verifier.worker.loading import apply_overrides, as_list, load_module, seed_everything, to_device
+from verifier.worker.protocol import Reporter
+
+
+def _run_inputs(module: Any, model: torch.nn.Module, input_seed: int, device: str) -> tuple[list[Any], Any]:
+    """Fresh inputs from ``get_inputs()`` under ``input_seed``, and the model's outputs on them (on the host)."""
+    seed_everything(input_seed)
+    inputs = as_list(module.get_inputs())
+    with torch.no_grad():
+        outputs = model(*to_device(inputs, device))
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return inputs, to_device(outputs, "cpu")
+
+
+def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
+    device = request["device"]
+    reporter.send("hello", {"environment": describe_host(device)})
+    try:
+        module = load_module(request["source"], "kiln_reference", scratch)
+        for name in ("Model", "get_inputs", "get_init_inputs"):
+            if not hasattr(module, name):
+                raise AttributeError(
+                    f"the reference defines no `{name}` (KernelBench format needs Model, "
+                    "get_inputs and get_init_inputs)"
+                )
+    except BaseException as e:
+        reporter.error("load", e)
+        return
+
+    first: tuple[torch.nn.Module, list[Any]] | None = None
+    for index, trial in enumerate(request["trials"]):
+        try:
+            apply_overrides(module, trial.get("overrides", {}))
+            seed_everything(trial["seed"])
+            init = as_list(module.get_init_inputs())
+            model = module.Model(*init)
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model = model.to(device).eval()
+            calls = [_run_inputs(module, model, seed, device) for seed in trial["input_seeds"]]
+        except BaseException as e:
+            reporter.error("trial", e, index=index, shape=trial.get("shape", ""))
+            return
+        reporter.send(
+            "trial",
+            {"index": index},
+            {"init": init, "state": state, "inputs": [c[0] for c in calls], "outputs": [c[1] for c in calls]},
+        )
+        if index == 0:
+            first = (model, to_device(calls[0][0], device))
+            timing_seeds = request.get("timing_input_seeds") or []
+            if timing_seeds:
+                try:
+                    sets = [_run_inputs(module, model, seed, device) for seed in timing_seeds]
+                except BaseException as e:
+                    reporter.error("trial", e, index=index, shape=trial.get("shape", ""))
+                    return
+                reporter.send("timing_sets", {}, {"inputs": [c[0] for c in sets], "outputs": [c[1] for c in sets]})
+
+    timing_request = request.get("timing")
+    if timing_request and device == "cuda" and first is not None:
+        model, device_inputs = first
+        result = timing.time_reference(model, device_inputs, timing_request)
+        reporter.send("timing", result)
+    reporter.send("done")
