@@ -1,0 +1,118 @@
+"""Load a directory of KernelBench problem files as tasks, unchanged and without executing them.
+
+``load_kernelbench_dir("KernelBench/level1")`` turns ``1_Square_matrix_multiplication_.py`` into the
+task ``kb.level1.1_square_matrix_multiplication`` (family ``kernelbench``) with one shape,
+``as_written``. A directory holding ``level1/``, ``level2/``... subdirectories works too. Each file
+is checked statically (``ast``) for ``class Model``, ``def get_inputs`` and ``def get_init_inputs``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from tasks.model import Shape, Task, TaskError
+from tasks.source import module_constants
+
+FAMILY = "kernelbench"
+REQUIRED = ("Model", "get_inputs", "get_init_inputs")
+
+
+class KernelBenchFormatError(TaskError):
+    """A file is not a KernelBench problem (syntax error, or a required definition is missing)."""
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    if not s:
+        raise KernelBenchFormatError(f"cannot make an id part from {text!r}")
+    return s
+
+
+def check_kernelbench_source(source: str, filename: str = "<source>") -> ast.Module:
+    """Parse ``source`` and check it defines ``Model``, ``get_inputs`` and ``get_init_inputs`` at top level."""
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as e:
+        raise KernelBenchFormatError(f"{filename}: syntax error: {e.msg} (line {e.lineno})") from None
+    defined: dict[str, type] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            defined[node.name] = type(node)
+    problems = []
+    if defined.get("Model") is not ast.ClassDef:
+        problems.append("no top-level `class Model`")
+    for fn in ("get_inputs", "get_init_inputs"):
+        if defined.get(fn) is not ast.FunctionDef:
+            problems.append(f"no top-level `def {fn}()`")
+    if problems:
+        raise KernelBenchFormatError(f"{filename}: not a KernelBench problem: {'; '.join(problems)}")
+    return tree
+
+
+def kernelbench_task_id(path: Path, root: Path, prefix: str = "kb") -> str:
+    """``<prefix>.<subdirs>.<file stem>`` in lower snake case; a root named ``levelN`` is kept as a part."""
+    rel = path.relative_to(root)
+    parts = list(rel.parent.parts)
+    if not parts and re.fullmatch(r"level\d+", root.name.lower()):
+        parts = [root.name]
+    return ".".join([prefix, *(_slug(p) for p in parts), _slug(rel.stem)])
+
+
+def load_kernelbench_file(path: str | Path, task_id: str) -> Task:
+    """One KernelBench problem file as a task with id ``task_id`` (checked statically, not run)."""
+    p = Path(path)
+    source = p.read_text(encoding="utf-8")
+    tree = check_kernelbench_source(source, str(p))
+    doc = ast.get_docstring(tree)
+    description = doc.strip() if doc else f"KernelBench problem {p.name}, as written."
+    return Task(
+        id=task_id,
+        family=FAMILY,
+        title=p.stem.replace("_", " ").strip(),
+        description=description,
+        source=source,
+        shapes=(Shape("as_written", {}, "realistic", "the file's own constants"),),
+        constants=module_constants(source),
+        origin=str(p),
+    )
+
+
+def load_kernelbench_dir(path: str | Path, prefix: str = "kb", skip_invalid: bool = False) -> list[Task]:
+    """Every ``*.py`` problem under ``path`` (recursively, sorted) as a task; none is executed.
+
+    Shapes are "as written" only (tier ``realistic``: KernelBench sizes are GPU sizes), tolerances
+    the verifier's defaults, no cost model. An invalid file raises ``KernelBenchFormatError``
+    unless ``skip_invalid``. Pass the result to ``tasks.register`` to make ``tasks.get`` find them.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a directory: {root}")
+    prefix = prefix.strip(".")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix):
+        raise TaskError(f"prefix {prefix!r} must be lower snake case")
+    out: list[Task] = []
+    seen: dict[str, Path] = {}
+    files = sorted(
+        (f for f in root.rglob("*.py") if f.name != "__init__.py" and not f.name.startswith(".")),
+        key=lambda f: [_natural_key(part) for part in f.relative_to(root).parts],
+    )
+    for f in files:
+        try:
+            task_id = kernelbench_task_id(f, root, prefix)
+            if task_id in seen:
+                raise KernelBenchFormatError(f"{f} and {seen[task_id]} both map to task id {task_id}")
+            task = load_kernelbench_file(f, task_id)
+        except (KernelBenchFormatError, UnicodeDecodeError) as e:
+            if skip_invalid:
+                continue
+            raise KernelBenchFormatError(str(e)) from e
+        seen[task_id] = f
+        out.append(task)
+    return out
+
+
+def _natural_key(name: str) -> tuple:
+    # "2_x.py" before "10_x.py"
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name))
