@@ -1,0 +1,457 @@
+"""Tasks, candidates and verifications: the writes and lookups, as functions on an open Session.
+
+Writes are idempotent under concurrency: each inserts with ``ON CONFLICT DO NOTHING`` on the natural
+key (task id; task + source sha256; candidate + reference sha256 + environment) and reads back the row
+that won, so parallel writers neither duplicate nor lose rows. ``Store`` wraps these in transactions;
+``kernels_store.bundle`` runs many of them in one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from kernels_store.environment import Environment, as_environment
+from kernels_store.errors import NotFoundError, TaskSourceChangedError
+from kernels_store.models import LANGUAGES, ORIGINS, VERDICTS, Candidate, Job, Task, Verification
+from kernels_store.records import (
+    CandidateAdded,
+    CandidateRecord,
+    Page,
+    TaskPut,
+    TaskRecord,
+    VerificationRecord,
+    VerificationRecorded,
+)
+
+IfChanged = Literal["update", "error"]
+
+
+def sha256_text(text: str) -> str:
+    """The content hash used for reference and candidate sources (as ``verifier.spec.sha256_text``)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def insert_for(session: Session, model: type[Any]) -> Any:
+    """An INSERT that supports ``on_conflict_do_nothing`` on this session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the store supports SQLite and PostgreSQL only
+        raise NotImplementedError(f"unsupported database {dialect!r}")
+    return insert(model)
+
+
+# -- rows to records ----------------------------------------------------------------------------
+
+
+def task_record(row: Task) -> TaskRecord:
+    return TaskRecord(
+        id=row.id,
+        family=row.family,
+        title=row.title,
+        source=row.source,
+        source_sha256=row.source_sha256,
+        shapes=row.shapes,
+        extra=dict(row.extra or {}),
+        revision=row.revision,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def candidate_record(row: Candidate) -> CandidateRecord:
+    return CandidateRecord(
+        id=row.id,
+        task_id=row.task_id,
+        source=row.source,
+        source_sha256=row.source_sha256,
+        language=row.language,
+        origin=row.origin,
+        origin_detail=row.origin_detail,
+        parent_id=row.parent_id,
+        job_id=row.job_id,
+        name=row.name,
+        extra=dict(row.extra or {}),
+        created_at=row.created_at,
+    )
+
+
+def verification_record(row: Verification) -> VerificationRecord:
+    return VerificationRecord(
+        id=row.id,
+        candidate_id=row.candidate_id,
+        task_id=row.task_id,
+        reference_sha256=row.reference_sha256,
+        environment_key=row.environment_key,
+        verdict=row.verdict,
+        speedup_eager=row.speedup_eager,
+        speedup_compiled=row.speedup_compiled,
+        candidate_ms=row.candidate_ms,
+        device=row.device,
+        device_name=row.device_name,
+        hardware_fingerprint=row.hardware_fingerprint,
+        python_version=row.python_version,
+        torch_version=row.torch_version,
+        triton_version=row.triton_version,
+        cuda_version=row.cuda_version,
+        duration_s=row.duration_s,
+        report=row.report,
+        created_at=row.created_at,
+    )
+
+
+def page_of(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of ORM rows from ``query`` (already ordered) and the total count."""
+    if limit < 1 or offset < 0:
+        raise ValueError("limit must be >= 1 and offset >= 0")
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    return rows, total
+
+
+# -- tasks --------------------------------------------------------------------------------------
+
+
+def put_task(
+    session: Session,
+    task_id: str,
+    source: str,
+    *,
+    now: datetime,
+    family: str | None = None,
+    title: str | None = None,
+    shapes: Any = None,
+    extra: Mapping[str, Any] | None = None,
+    if_changed: IfChanged = "update",
+    created_at: datetime | None = None,
+) -> TaskPut:
+    if not task_id or not isinstance(task_id, str):
+        raise ValueError("task id must be a non-empty string")
+    if if_changed not in ("update", "error"):
+        raise ValueError(f"if_changed must be 'update' or 'error', not {if_changed!r}")
+    digest = sha256_text(source)
+    inserted = session.execute(
+        insert_for(session, Task)
+        .values(
+            id=task_id,
+            family=family or "",
+            title=title or "",
+            source=source,
+            source_sha256=digest,
+            shapes=[] if shapes is None else shapes,
+            extra=dict(extra or {}),
+            revision=1,
+            created_at=created_at or now,
+            updated_at=created_at or now,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Task.id)
+    ).first()
+    row = session.execute(select(Task).where(Task.id == task_id).with_for_update()).scalar_one()
+    if inserted is not None:
+        return TaskPut(task=task_record(row), created=True, source_changed=False, previous_sha256=None)
+
+    previous = row.source_sha256
+    changed = previous != digest
+    if changed and if_changed == "error":
+        raise TaskSourceChangedError(task_id, previous, digest)
+    updates: dict[str, Any] = {"family": family, "title": title, "shapes": shapes}
+    touched = False
+    for attr, value in updates.items():
+        if value is not None and getattr(row, attr) != value:
+            setattr(row, attr, value)
+            touched = True
+    if extra is not None and row.extra != dict(extra):
+        row.extra = dict(extra)
+        touched = True
+    if changed:
+        row.source, row.source_sha256, row.revision = source, digest, row.revision + 1
+    if touched or changed:
+        row.updated_at = now
+        session.flush()
+    return TaskPut(
+        task=task_record(row),
+        created=False,
+        source_changed=changed,
+        previous_sha256=previous if changed else None,
+    )
+
+
+def get_task(session: Session, task_id: str) -> TaskRecord | None:
+    row = session.get(Task, task_id)
+    return None if row is None else task_record(row)
+
+
+def list_tasks(session: Session, family: str | None = None) -> list[TaskRecord]:
+    query = select(Task).order_by(Task.id)
+    if family is not None:
+        query = query.where(Task.family == family)
+    return [task_record(r) for r in session.scalars(query)]
+
+
+def require_task(session: Session, task_id: str) -> Task:
+    row = session.get(Task, task_id)
+    if row is None:
+        raise NotFoundError(f"no task {task_id!r} in the store")
+    return row
+
+
+# -- candidates ---------------------------------------------------------------------------------
+
+
+def add_candidate(
+    session: Session,
+    task_id: str,
+    source: str,
+    *,
+    now: datetime,
+    language: str,
+    origin: str,
+    origin_detail: str = "",
+    parent_id: int | None = None,
+    job_id: str | None = None,
+    name: str = "",
+    extra: Mapping[str, Any] | None = None,
+    created_at: datetime | None = None,
+) -> CandidateAdded:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
+    require_task(session, task_id)
+    if parent_id is not None:
+        parent = session.get(Candidate, parent_id)
+        if parent is None:
+            raise NotFoundError(f"no parent candidate {parent_id} in the store")
+        if parent.task_id != task_id:
+            raise ValueError(f"parent candidate {parent_id} belongs to task {parent.task_id!r}, not {task_id!r}")
+    if job_id is not None and session.get(Job, job_id) is None:
+        raise NotFoundError(f"no job {job_id!r} in the store")
+    digest = sha256_text(source)
+    inserted = session.execute(
+        insert_for(session, Candidate)
+        .values(
+            task_id=task_id,
+            source=source,
+            source_sha256=digest,
+            language=language,
+            origin=origin,
+            origin_detail=origin_detail,
+            parent_id=parent_id,
+            job_id=job_id,
+            name=name,
+            extra=dict(extra or {}),
+            created_at=created_at or now,
+        )
+        .on_conflict_do_nothing(index_elements=["task_id", "source_sha256"])
+        .returning(Candidate.id)
+    ).first()
+    row = session.execute(
+        select(Candidate).where(Candidate.task_id == task_id, Candidate.source_sha256 == digest)
+    ).scalar_one()
+    return CandidateAdded(candidate=candidate_record(row), created=inserted is not None)
+
+
+def get_candidate(session: Session, candidate_id: int) -> CandidateRecord | None:
+    row = session.get(Candidate, candidate_id)
+    return None if row is None else candidate_record(row)
+
+
+def find_candidate(session: Session, task_id: str, source_sha256: str) -> CandidateRecord | None:
+    row = session.execute(
+        select(Candidate).where(Candidate.task_id == task_id, Candidate.source_sha256 == source_sha256)
+    ).scalar_one_or_none()
+    return None if row is None else candidate_record(row)
+
+
+def lineage(session: Session, candidate_id: int) -> list[CandidateRecord]:
+    """The candidate and its ancestors, root first."""
+    chain: list[CandidateRecord] = []
+    seen: set[int] = set()
+    next_id: int | None = candidate_id
+    while next_id is not None and next_id not in seen:
+        row = session.get(Candidate, next_id)
+        if row is None:
+            if not chain:
+                raise NotFoundError(f"no candidate {candidate_id} in the store")
+            break
+        seen.add(next_id)
+        chain.append(candidate_record(row))
+        next_id = row.parent_id
+    return chain[::-1]
+
+
+def list_candidates(
+    session: Session,
+    task_id: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    origin: str | None = None,
+    language: str | None = None,
+) -> Page[CandidateRecord]:
+    query = select(Candidate).where(Candidate.task_id == task_id)
+    if origin is not None:
+        query = query.where(Candidate.origin == origin)
+    if language is not None:
+        query = query.where(Candidate.language == language)
+    rows, total = page_of(session, query.order_by(Candidate.id), limit, offset)
+    return Page(items=[candidate_record(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+# -- verifications ------------------------------------------------------------------------------
+
+
+def without_non_finite(value: Any) -> Any:
+    """``value`` with NaN and infinite floats replaced by None: PostgreSQL's JSON type rejects them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: without_non_finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_non_finite(v) for v in value]
+    return value
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)[:64]
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def verification_columns(report: Mapping[str, Any], reference_sha256: str) -> dict[str, Any]:
+    """The indexed columns derived from a ``Report.to_dict()``; checks the fields the store relies on.
+
+    NaN and infinite numbers anywhere in the report are stored as null (the same on every database).
+    """
+    report = without_non_finite(report)
+    verdict = report.get("verdict")
+    if verdict not in VERDICTS:
+        raise ValueError(f"report verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+    environment = report.get("environment") or {}
+    timing = report.get("timing") or None
+    if not isinstance(environment, Mapping):
+        raise ValueError("report environment must be an object")
+    if timing is not None and not isinstance(timing, Mapping):
+        raise ValueError("report timing must be an object or null")
+    timing = timing or {}
+    return {
+        "reference_sha256": reference_sha256,
+        "environment_key": Environment.from_mapping(environment).key,
+        "verdict": verdict,
+        "speedup_eager": _float_or_none(timing.get("speedup_eager")),
+        "speedup_compiled": _float_or_none(timing.get("speedup_compiled")),
+        "candidate_ms": _float_or_none(timing.get("candidate_ms")),
+        "device": str(report.get("device") or "")[:16],
+        "device_name": str(environment.get("device_name") or timing.get("device_name") or "")[:200],
+        "hardware_fingerprint": str(environment.get("hardware_fingerprint") or "")[:64],
+        "python_version": _text_or_none(environment.get("python")),
+        "torch_version": _text_or_none(environment.get("torch")),
+        "triton_version": _text_or_none(environment.get("triton")),
+        "cuda_version": _text_or_none(environment.get("cuda")),
+        "duration_s": float(report.get("duration_s") or 0.0),
+        "report": dict(report),
+    }
+
+
+def record_verification(
+    session: Session,
+    candidate_id: int,
+    report: Mapping[str, Any],
+    *,
+    now: datetime,
+    replace: bool = False,
+    created_at: datetime | None = None,
+) -> VerificationRecorded:
+    candidate = session.get(Candidate, candidate_id)
+    if candidate is None:
+        raise NotFoundError(f"no candidate {candidate_id} in the store")
+    reported_candidate = report.get("candidate_sha256") or ""
+    if reported_candidate and reported_candidate != candidate.source_sha256:
+        raise ValueError(
+            f"report is for candidate source {reported_candidate[:12]}…, "
+            f"candidate {candidate_id} has {candidate.source_sha256[:12]}…"
+        )
+    reference_sha256 = report.get("reference_sha256") or require_task(session, candidate.task_id).source_sha256
+    columns = verification_columns(report, reference_sha256)
+    key = (
+        Verification.candidate_id == candidate_id,
+        Verification.reference_sha256 == reference_sha256,
+        Verification.environment_key == columns["environment_key"],
+    )
+    inserted = session.execute(
+        insert_for(session, Verification)
+        .values(candidate_id=candidate_id, task_id=candidate.task_id, created_at=created_at or now, **columns)
+        .on_conflict_do_nothing(index_elements=["candidate_id", "reference_sha256", "environment_key"])
+        .returning(Verification.id)
+    ).first()
+    row = session.execute(select(Verification).where(*key).with_for_update()).scalar_one()
+    if inserted is not None:
+        return VerificationRecorded(verification=verification_record(row), created=True)
+    upgrade_not_run = row.verdict == "not_run" and columns["verdict"] != "not_run"
+    if replace or upgrade_not_run:
+        for attr, value in columns.items():
+            setattr(row, attr, value)
+        row.created_at = created_at or now
+        session.flush()
+        return VerificationRecorded(verification=verification_record(row), created=False, replaced=True)
+    return VerificationRecorded(verification=verification_record(row), created=False)
+
+
+def find_verification(
+    session: Session,
+    candidate_id: int,
+    environment: Environment | Mapping[str, Any],
+    *,
+    reference_sha256: str | None = None,
+) -> VerificationRecord | None:
+    if reference_sha256 is None:
+        candidate = session.get(Candidate, candidate_id)
+        if candidate is None:
+            return None
+        reference_sha256 = require_task(session, candidate.task_id).source_sha256
+    row = session.execute(
+        select(Verification).where(
+            Verification.candidate_id == candidate_id,
+            Verification.reference_sha256 == reference_sha256,
+            Verification.environment_key == as_environment(environment).key,
+        )
+    ).scalar_one_or_none()
+    return None if row is None else verification_record(row)
+
+
+def list_verifications(
+    session: Session,
+    *,
+    candidate_id: int | None = None,
+    task_id: str | None = None,
+    hardware_fingerprint: str | None = None,
+    verdict: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[VerificationRecord]:
+    query = select(Verification)
+    if candidate_id is not None:
+        query = query.where(Verification.candidate_id == candidate_id)
+    if task_id is not None:
+        query = query.where(Verification.task_id == task_id)
+    if hardware_fingerprint is not None:
+        query = query.where(Verification.hardware_fingerprint == hardware_fingerprint)
+    if verdict is not None:
+        query = query.where(Verification.verdict == verdict)
+    rows, total = page_of(session, query.order_by(Verification.id), limit, offset)
+    return Page(items=[verification_record(r) for r in rows], total=total, limit=limit, offset=offset)
