@@ -1,0 +1,1 @@
+"""The LLM proposer: client (retries, accounting), prompts, code extraction, evolution, the loop."""

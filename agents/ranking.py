@@ -1,0 +1,46 @@
+"""Which accepted candidate is best: the one rule every proposer uses.
+
+* Only verifier-accepted candidates are ranked; a rejected or not-run one is never best.
+* A GPU timing (``report.timing``) ranks by measured speedup over eager PyTorch, higher first.
+  A measured candidate outranks an unmeasured one (they do not occur together in one job: the
+  verifier times every accepted candidate on a GPU and none on a CPU).
+* Without timings (CPU, Triton interpreter) there is no speed to compare and none is invented:
+  the first accepted candidate stays best. Proposers verify the template compiler's kernel first,
+  so on a CPU the template's kernel is kept when it is accepted. Ties in speedup also keep the earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agents.types import CandidateResult
+
+
+def better(challenger: CandidateResult, incumbent: CandidateResult | None) -> bool:
+    """Whether ``challenger`` (verified after ``incumbent``) should replace it as best."""
+    if not challenger.accepted:
+        return False
+    if incumbent is None or not incumbent.accepted:
+        return True
+    new, old = challenger.speedup, incumbent.speedup
+    if new is None:
+        return False
+    if old is None:
+        return True
+    return new > old
+
+
+def pick_best(candidates: Iterable[CandidateResult]) -> CandidateResult | None:
+    """The best of ``candidates`` (in verification order) under :func:`better`, or None."""
+    best: CandidateResult | None = None
+    for cand in candidates:
+        if better(cand, best):
+            best = cand
+    return best
+
+
+def ranked(candidates: Iterable[CandidateResult]) -> list[CandidateResult]:
+    """Accepted candidates, best first (speedup descending; unmeasured ones after, earliest first)."""
+    accepted = [c for c in candidates if c.accepted]
+    order = {id(c): i for i, c in enumerate(accepted)}
+    return sorted(accepted, key=lambda c: (c.speedup is None, -(c.speedup or 0.0), order[id(c)]))

@@ -1,0 +1,211 @@
+"""One generation job's bookkeeping: the prepared reference, verification, dedupe, budgets, events, best.
+
+Every candidate a proposer produces goes through ``Session.submit``: it is deduplicated by source
+sha256 (each distinct source is verified once), counted against the candidate budget, verified with
+``verifier.verify`` against the reference prepared once per job, recorded with its full report, and
+announced with small JSON-able events. ``best`` only ever holds a verifier-accepted candidate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agents import ranking
+from agents.types import (
+    STOP_CANCELLED,
+    STOP_CANDIDATES,
+    STOP_TIME,
+    STOP_TOKENS,
+    CandidateResult,
+    GenerationRequest,
+    GenerationResult,
+)
+from verifier import Candidate, PreparedReference, Report, prepare, verify
+from verifier.spec import sha256_text
+
+EventSink = Callable[[dict[str, Any]], None]
+VerifyFn = Callable[[PreparedReference, Candidate], Report]
+
+
+class Stop(Exception):
+    """Ends the job: ``reason`` becomes ``GenerationResult.stopped_because``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _short(reasons: list[str], limit: int = 3, width: int = 300) -> list[str]:
+    return [r if len(r) <= width else r[: width - 1] + "…" for r in reasons[:limit]]
+
+
+class Session:
+    def __init__(
+        self,
+        request: GenerationRequest,
+        on_event: EventSink | None = None,
+        cancel: threading.Event | None = None,
+        verify_fn: VerifyFn | None = None,
+    ) -> None:
+        self.request = request
+        self.on_event = on_event
+        self.cancel = cancel or threading.Event()
+        self.started = time.monotonic()
+        self.candidates: list[CandidateResult] = []
+        self.by_sha: dict[str, CandidateResult] = {}
+        self.best: CandidateResult | None = None
+        self.errors: list[str] = []
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.prepared: PreparedReference | None = None
+        self._verify_fn = verify_fn
+        self._lock = threading.Lock()
+
+    # -- events ---------------------------------------------------------------------------------
+    def emit(self, event_type: str, /, **data: Any) -> None:
+        if self.on_event is not None:
+            self.on_event({"type": event_type, **data})
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+        self.emit("error", message=message[:2000])
+
+    # -- budgets --------------------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def tokens_left(self) -> int | None:
+        limit = self.request.budget.max_tokens
+        return None if limit is None else max(0, limit - self.tokens)
+
+    def stop_reason(self, need_candidate: bool = False, tokens: bool = True) -> str | None:
+        """Why the job must stop now, or None. ``need_candidate``: about to verify one more;
+        ``tokens=False``: ignore the token budget (verifying an answer already paid for costs none)."""
+        budget = self.request.budget
+        if self.cancel.is_set():
+            return STOP_CANCELLED
+        if budget.max_seconds is not None and self.elapsed >= budget.max_seconds:
+            return STOP_TIME
+        if need_candidate and len(self.candidates) >= budget.max_candidates:
+            return STOP_CANDIDATES
+        if tokens and budget.max_tokens is not None and self.tokens >= budget.max_tokens:
+            return STOP_TOKENS
+        return None
+
+    def check(self, need_candidate: bool = False, tokens: bool = True) -> None:
+        reason = self.stop_reason(need_candidate, tokens)
+        if reason is not None:
+            raise Stop(reason)
+
+    def add_tokens(self, prompt: int, completion: int) -> None:
+        with self._lock:
+            self.prompt_tokens += prompt
+            self.completion_tokens += completion
+
+    # -- verification -----------------------------------------------------------------------------
+    def prepare(self) -> PreparedReference:
+        if self.prepared is None:
+            self.prepared = prepare(self.request.reference, self.request.verify_options)
+        return self.prepared
+
+    @property
+    def device(self) -> str | None:
+        return self.prepared.device if self.prepared is not None else None
+
+    def seen(self, source: str) -> CandidateResult | None:
+        return self.by_sha.get(sha256_text(source))
+
+    def submit(
+        self,
+        source: str,
+        origin: str,
+        *,
+        params: dict[str, Any] | None = None,
+        parent_sha256: str | None = None,
+        tokens: int = 0,
+        name: str = "",
+    ) -> CandidateResult:
+        """Verify ``source`` (once per distinct source) and record it. Raises ``Stop`` when over budget."""
+        earlier = self.seen(source)
+        if earlier is not None:
+            return earlier
+        self.check(need_candidate=True, tokens=False)
+        prepared = self.prepare()
+        sha = sha256_text(source)
+        index = len(self.candidates)
+        name = name or f"{origin.split(':')[0]}-{index + 1}"
+        language = self.request.language
+        self.emit(
+            "proposed",
+            index=index,
+            name=name,
+            origin=origin,
+            sha256=sha,
+            parent_sha256=parent_sha256,
+            params=params or {},
+        )
+        cand = Candidate(source=source, name=name, language=language)
+        if self._verify_fn is not None:
+            report = self._verify_fn(prepared, cand)
+        else:
+            report = verify(prepared, cand, self.request.verify_options)
+        result = CandidateResult(
+            source=source,
+            language=language,
+            origin=origin,
+            report=report,
+            params=dict(params or {}),
+            parent_sha256=parent_sha256,
+            tokens=tokens,
+            name=name,
+        )
+        self.candidates.append(result)
+        self.by_sha[sha] = result
+        self.emit(
+            "verified",
+            index=index,
+            name=name,
+            origin=origin,
+            sha256=sha,
+            verdict=report.verdict,
+            reasons=_short(report.reasons),
+            speedup=report.speedup,
+            duration_s=round(report.duration_s, 3),
+            candidate=result.to_dict(),
+        )
+        if ranking.better(result, self.best):
+            self.best = result
+            self.emit(
+                "best",
+                index=index,
+                name=name,
+                origin=origin,
+                sha256=sha,
+                speedup=report.speedup,
+                candidate=result.to_dict(),
+            )
+        return result
+
+    def result(self, stopped_because: str) -> GenerationResult:
+        best = ranking.pick_best(self.candidates)
+        return GenerationResult(
+            best=best if best is not None and best.accepted else None,
+            candidates=list(self.candidates),
+            stopped_because=stopped_because,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            seconds=self.elapsed,
+            errors=list(self.errors),
+            proposer=self.request.proposer,
+            language=self.request.language,
+            task_id=self.request.task_id,
+            device=self.device,
+        )

@@ -1,0 +1,89 @@
+"""The template compiler: Triton kernels for recognised ops, without an LLM.
+
+``plan_template(reference, options)`` traces the reference in the verifier's sandbox, lowers the
+trace to a small program of kernel nodes (``recognise``, ``optimise``) and returns a
+``TemplatePlan`` whose ``variants(device)`` are complete candidate sources, one per tuning profile.
+An op it does not know raises ``NoTemplate`` with the ops it saw. Covered: depthwise convolutions
+1D/2D (any kernel size, stride, dilation, padding; summed branches; chains), 1x1 convolutions with
+gating, FFT long convolutions (as direct causal sums) with D-skip and gates, CSR SpMM and GCN layers,
+matmul / linear + activation, softmax, layer norm, channel split/concat and pointwise epilogues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agents.template.emit import emit_candidate
+from agents.template.ir import Program
+from agents.template.model_source import ModelSource, ModelSourceError, extract_model
+from agents.template.recognise import NoTemplate, lower_trace
+from agents.template.static_csr import recognise_csr_statically
+from agents.template.tuning import profiles_for
+from verifier import Reference, VerifierInputError, VerifyOptions, trace_reference
+
+__all__ = ["NoTemplate", "TemplatePlan", "plan_template"]
+
+
+@dataclass
+class TemplatePlan:
+    program: Program
+    model: ModelSource
+    title: str
+    notes: list[str]
+
+    def describe(self) -> str:
+        return self.program.describe()
+
+    def kernel_groups(self) -> set[str]:
+        """The tuning groups (keys of a profile) this program's kernels use."""
+        groups = set()
+        for n in self.program.nodes:
+            if n.kind == "dwconv":
+                groups.add("dwconv1d" if n.attrs.get("spatial") == 1 else "dwconv2d")
+            elif n.kind in ("softmax", "layernorm"):
+                groups.add("rows")
+            else:
+                groups.add(n.kind)
+        return groups
+
+    def variants(self, device: str, limit: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(source, params) per tuning profile for ``device``; params name the profile and its settings."""
+        out = []
+        for name, profile in list(profiles_for(device).items())[:limit]:
+            used = {k: v for k, v in profile.items() if k in self.kernel_groups()}
+            source = emit_candidate(self.program, self.model, profile, self.title, name)
+            out.append((source, {"profile": name, "family": self.program.family, "kernels": self.describe(), **used}))
+        return out
+
+
+def _trace_options(options: VerifyOptions) -> VerifyOptions:
+    return VerifyOptions(
+        device="cpu", timeout_s=options.timeout_s, memory_limit_mb=options.memory_limit_mb, sandbox=options.sandbox
+    )
+
+
+def plan_template(reference: Reference, options: VerifyOptions) -> TemplatePlan:
+    """Recognise ``reference`` and plan its kernels. Raises ``NoTemplate`` (with the reason) otherwise."""
+    try:
+        model = extract_model(reference.source)
+    except ModelSourceError as e:
+        raise NoTemplate(str(e)) from None
+    notes: list[str] = []
+    try:
+        trace = trace_reference(reference, None, _trace_options(options))
+    except VerifierInputError as e:
+        try:
+            program = recognise_csr_statically(reference.source, model.forward_args)
+        except NoTemplate as static_error:
+            raise NoTemplate(f"{e}; reading forward statically: {static_error}") from None
+        notes.append(f"trace failed ({e}); recognised by reading forward statically")
+        return TemplatePlan(program, model, reference.name, notes)
+    n_inputs = len(trace.inputs)
+    names = model.forward_args if len(model.forward_args) == n_inputs else [f"x{i}" for i in range(n_inputs)]
+    try:
+        program = lower_trace(trace, names)
+    except NoTemplate as e:
+        ops = ", ".join(sorted({op["op"] for op in trace.ops})) or "none"
+        raise NoTemplate(f"{e} (the forward dispatches: {ops})") from None
+    return TemplatePlan(program, model, reference.name, notes)

@@ -1,0 +1,42 @@
+"""The template proposer: plan the op's kernels once, verify one candidate per tuning profile."""
+
+from __future__ import annotations
+
+from agents.session import Session
+from agents.template import NoTemplate, TemplatePlan, plan_template
+from agents.types import STOP_EXHAUSTED, STOP_NO_TEMPLATE, CandidateResult
+
+ORIGIN = "template"
+
+
+def plan_or_explain(session: Session) -> TemplatePlan | str:
+    """The plan, or a message saying why there is none (the op, or the language)."""
+    request = session.request
+    if request.language != "triton":
+        return f"no template: the template compiler emits Triton kernels only (asked for {request.language})"
+    try:
+        plan = plan_template(request.reference, request.verify_options)
+    except NoTemplate as e:
+        return f"no template: {e}"
+    for note in plan.notes:
+        session.emit("note", message=note[:500])
+    return plan
+
+
+def submit_variants(session: Session, plan: TemplatePlan, limit: int | None = None) -> list[CandidateResult]:
+    """Verify the plan's variants for the prepared device (all profiles on a GPU, one on a CPU)."""
+    prepared = session.prepare()
+    results = []
+    for source, params in plan.variants(prepared.device, limit):
+        results.append(session.submit(source, ORIGIN, params=params, name=f"template-{params['profile']}"))
+    return results
+
+
+def run_template(session: Session) -> str:
+    planned = plan_or_explain(session)
+    if isinstance(planned, str):
+        session.error(planned)
+        return STOP_NO_TEMPLATE
+    session.check()
+    submit_variants(session, planned)
+    return STOP_EXHAUSTED

@@ -1,0 +1,669 @@
+"""Recognise a reference op from its sandboxed aten trace and lower it to a ``Program``.
+
+The trace (``verifier.trace_reference``) lists the aten ops the reference's forward dispatched, with
+data-flow labels (``inputN``, ``param:<name>``, ``opK.outJ``). Lowering starts at the output and walks
+back through producers:
+
+* inputs and parameters, through shape-agnostic views (unsqueeze, transpose, permute, narrow,
+  split pieces), become ``Leaf`` s the candidate's forward names directly;
+* pointwise ops (add, mul, div, gelu, sigmoid, casts...) become an ``Expr``;
+* anchors become kernel nodes: depthwise convolutions 1D/2D (any kernel size, stride, dilation and
+  padding, a zero pad op folded in, a flipped weight read reversed), 1x1 convolutions, the FFT
+  causal-convolution pattern (rfft(pad(u)) * rfft(pad(k)) -> irfft -> [:L], lowered to a direct
+  causal convolution: the candidate never uses an FFT), mm/addmm, CSR sparse x dense, softmax,
+  layer norm, and channel concatenation.
+
+Anything else raises ``NoTemplate`` naming the op, so no kernel is guessed for an op it does not know.
+Sizes that vary between shapes are not copied from the trace where a rule explains them: 'same' and
+causal paddings follow the kernel size at run time, split sizes follow the convolutions consuming
+the pieces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.template.ir import (
+    Acc,
+    Bin,
+    Branch,
+    Const,
+    Expr,
+    Leaf,
+    LeafE,
+    Namer,
+    Node,
+    NodeE,
+    NodeRef,
+    Operand,
+    Program,
+    Un,
+)
+from agents.template.optimise import optimise
+
+FLOAT_DTYPES = ("float32", "float64", "float16", "bfloat16")
+
+
+class NoTemplate(Exception):
+    """The op is not one the template compiler has a kernel for (the message says why)."""
+
+
+Value = Leaf | Expr | NodeRef | list  # list: the outputs of a split
+
+
+def _t(arg: Any) -> dict[str, Any] | None:
+    return arg if isinstance(arg, dict) and "tensor" in arg else None
+
+
+def _arg(op: dict[str, Any], index: int, name: str, default: Any = None) -> Any:
+    args = op.get("args", [])
+    if index < len(args):
+        return args[index]
+    return op.get("kwargs", {}).get(name, default)
+
+
+def _norm_dim(dim: int, rank: int) -> int:
+    return dim + rank if dim < 0 else dim
+
+
+_IDENTITY_OPS = {"aten.alias", "aten.detach", "aten.clone", "aten.contiguous", "aten.lift_fresh", "aten.expand"}
+_UNARY = {
+    "aten.neg": "neg",
+    "aten.relu": "relu",
+    "aten.sigmoid": "sigmoid",
+    "aten.silu": "silu",
+    "aten.tanh": "tanh",
+    "aten.exp": "exp",
+    "aten.sqrt": "sqrt",
+    "aten.rsqrt": "rsqrt",
+    "aten.abs": "abs",
+}
+_BINARY = {
+    "aten.add": "add",
+    "aten.sub": "sub",
+    "aten.mul": "mul",
+    "aten.div": "div",
+    "aten.maximum": "max",
+    "aten.minimum": "min",
+}
+
+
+class Lowering:
+    """Walks one trace from its output back to inputs and parameters, building nodes as it goes."""
+
+    def __init__(self, trace: Any, input_names: list[str]) -> None:
+        self.ops: list[dict[str, Any]] = trace.ops
+        self.trace = trace
+        self.input_names = input_names
+        self.producer: dict[str, tuple[int, int]] = {}
+        for i, op in enumerate(self.ops):
+            for j, out in enumerate(op.get("outputs", [])):
+                if _t(out):
+                    self.producer[out["tensor"]] = (i, j)
+        self.nodes: list[Node] = []
+        self.memo: dict[str, Value] = {}
+        self.materialised: dict[int, NodeRef] = {}
+
+    # -- entry ----------------------------------------------------------------------------------
+    def program(self, family_hint: str = "") -> Program:
+        if self.trace.truncated:
+            raise NoTemplate("the trace was truncated (too many ops)")
+        outs = self.trace.outputs
+        if len(outs) != 1 or not _t(outs[0]):
+            raise NoTemplate("the forward returns several values or a non-tensor; templates return one tensor")
+        out = outs[0]
+        root = self.value(out["tensor"], out)
+        root_node = self.operand(root, out.get("shape"))
+        if isinstance(root_node, Leaf):
+            root_node = self.ewise(LeafE(root_node), out.get("shape"))
+        output = optimise(self.nodes, root_node.node)
+        dtype_from = self._dtype_source(out.get("dtype"), len(out.get("shape", [])))
+        return Program(
+            nodes=self.nodes,
+            output=output,
+            out_dtype=out.get("dtype"),
+            dtype_from=dtype_from,
+            input_names=self.input_names,
+            family=family_hint or self._family(),
+            ops_seen=sorted({op["op"] for op in self.ops}),
+        )
+
+    def _dtype_source(self, dtype: str | None, rank: int) -> Leaf | None:
+        """A float input with the output's traced dtype (one of the output's rank first)."""
+        found = [
+            Leaf(f"input:{i}", shape=tuple(d["shape"]), dtype=dtype)
+            for i, d in enumerate(self.trace.inputs)
+            if _t(d) and d.get("dtype") == dtype and dtype in FLOAT_DTYPES
+        ]
+        same_rank = [leaf for leaf in found if leaf.rank == rank]
+        return (same_rank or found or [None])[0]
+
+    def _family(self) -> str:
+        kinds = [n.kind for n in self.nodes]
+        if any(n.kind == "dwconv" and n.attrs.get("fft") for n in self.nodes):
+            return "long_conv_fft"
+        for kind in ("spmm", "dwconv", "pwconv", "matmul", "softmax", "layernorm"):
+            if kind in kinds:
+                return kind
+        return "pointwise"
+
+    # -- values ---------------------------------------------------------------------------------
+    def value(self, label: str, desc: dict[str, Any] | None = None) -> Value:
+        if label in self.memo:
+            return self.memo[label]
+        result = self._value(label, desc)
+        self.memo[label] = result
+        return result
+
+    def _value(self, label: str, desc: dict[str, Any] | None) -> Value:
+        if label.startswith("input"):
+            index = int(label[len("input") :])
+            d = self.trace.inputs[index]
+            return Leaf(f"input:{index}", shape=tuple(d["shape"]), dtype=d.get("dtype"))
+        if label.startswith("param:"):
+            d = self.trace.parameters.get(label[len("param:") :], desc or {})
+            return Leaf(label, shape=tuple(d.get("shape", [])) or None, dtype=d.get("dtype"))
+        if label == "const" or label not in self.producer:
+            raise NoTemplate(f"the forward uses a tensor created inside it ({label}); templates cannot name it")
+        index, out_index = self.producer[label]
+        op = self.ops[index]
+        name = op["op"]
+        out = op["outputs"][out_index]
+        shape = tuple(out["shape"]) if _t(out) else None
+        if out_index and name not in ("aten.split_with_sizes", "aten.split", "aten.native_layer_norm"):
+            raise NoTemplate(f"{name} output {out_index} is used; only its first output is understood")
+        if out.get("dtype", "").startswith("complex") and name != "aten._fft_c2r":
+            raise NoTemplate(f"complex intermediate from {name} outside the FFT convolution pattern")
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            if name in _UNARY or name in _BINARY:
+                return self._pointwise(op, name, shape)
+            raise NoTemplate(f"no template for `{name}`")
+        return handler(self, op, index, out_index, shape)
+
+    def expr(self, val: Value) -> Expr:
+        if isinstance(val, Expr):
+            return val
+        if isinstance(val, Leaf):
+            if val.flip:
+                raise NoTemplate("a flipped tensor is used outside a convolution weight")
+            return LeafE(val)
+        if isinstance(val, NodeRef):
+            return NodeE(val.node)
+        raise NoTemplate("a multi-output value is used as a tensor")
+
+    def operand(self, val: Value, shape: Any) -> NodeRef | Leaf:
+        """A kernel input: a leaf or node as is, an expression materialised by an elementwise node."""
+        if isinstance(val, Leaf | NodeRef):
+            return val
+        if isinstance(val, NodeE):
+            return NodeRef(val.node)
+        if isinstance(val, LeafE):
+            return val.leaf
+        if isinstance(val, Expr):
+            key = id(val)
+            if key not in self.materialised:
+                self.materialised[key] = self.ewise(val, shape)
+            return self.materialised[key]
+        raise NoTemplate("a multi-output value is used as a tensor")
+
+    def add_node(self, kind: str, shape: Any, **fields: Any) -> NodeRef:
+        node = Node(id=len(self.nodes), kind=kind, shape=tuple(shape) if shape is not None else None, **fields)
+        self.nodes.append(node)
+        return NodeRef(node.id)
+
+    def ewise(self, expr: Expr, shape: Any) -> NodeRef:
+        return self.add_node("ewise", shape, epilogue=expr)
+
+    def tensor_arg(self, op: dict[str, Any], index: int, name: str) -> Value:
+        arg = _arg(op, index, name)
+        if not _t(arg):
+            raise NoTemplate(f"{op['op']}: argument {name} is not a tensor")
+        return self.value(arg["tensor"], arg)
+
+    def leaf_arg(self, op: dict[str, Any], index: int, name: str) -> Leaf:
+        val = self.tensor_arg(op, index, name)
+        if isinstance(val, LeafE):
+            val = val.leaf
+        if not isinstance(val, Leaf):
+            raise NoTemplate(f"{op['op']}: {name} must be an input or parameter (it is computed)")
+        return val
+
+    # -- pointwise ------------------------------------------------------------------------------
+    def _scalar_or_expr(self, arg: Any) -> Expr:
+        if _t(arg):
+            return self.expr(self.value(arg["tensor"], arg))
+        if isinstance(arg, bool) or not isinstance(arg, int | float):
+            raise NoTemplate(f"unsupported scalar operand {arg!r}")
+        return Const(float(arg))
+
+    def _pointwise(self, op: dict[str, Any], name: str, shape: Any) -> Expr:
+        if name in _UNARY:
+            return Un(_UNARY[name], self.expr(self.tensor_arg(op, 0, "self")))
+        a = self._scalar_or_expr(_arg(op, 0, "self"))
+        b = self._scalar_or_expr(_arg(op, 1, "other"))
+        alpha = op.get("kwargs", {}).get("alpha", _arg(op, 2, "alpha", 1))
+        if name in ("aten.add", "aten.sub") and alpha not in (1, 1.0, None):
+            b = Bin("mul", b, Const(float(alpha)))
+        if name == "aten.div" and op.get("kwargs", {}).get("rounding_mode") is not None:
+            raise NoTemplate("division with a rounding mode")
+        return Bin(_BINARY[name], a, b)
+
+
+# -- handlers ------------------------------------------------------------------------------------
+
+
+def _identity(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    val = low.tensor_arg(op, 0, "self")
+    if isinstance(val, Leaf) and shape is not None:
+        return Leaf(val.root, val.views, shape, val.dtype, val.flip)
+    return val
+
+
+def _to_copy(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    val = low.tensor_arg(op, 0, "self")
+    dtype = op.get("kwargs", {}).get("dtype")
+    if dtype is None or dtype in ("float32", "float64"):
+        return val  # kernels compute in float32 already
+    if dtype in ("float16", "bfloat16"):
+        return Un("cast", low.expr(val), (dtype,))
+    raise NoTemplate(f"cast to {dtype}")
+
+
+def _view(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """Shape-agnostic views of an input or parameter, replayed in the candidate's forward."""
+    name = op["op"]
+    val = low.tensor_arg(op, 0, "self")
+    if isinstance(val, LeafE):
+        val = val.leaf
+    if not isinstance(val, Leaf):
+        if name in ("aten.unsqueeze",) and isinstance(val, Expr) and shape is not None:
+            # Broadcasting handles an added size-1 dim of an elementwise value only at the front.
+            dim = _norm_dim(int(_arg(op, 1, "dim")), len(shape))
+            if dim == 0:
+                return val
+        raise NoTemplate(f"{name} of a computed tensor")
+    if name == "aten.unsqueeze":
+        if val.flip and _norm_dim(int(_arg(op, 1, "dim")), len(shape)) == len(shape) - 1:
+            raise NoTemplate("unsqueeze after a flip on the last dim")
+        return val.view("unsqueeze", int(_arg(op, 1, "dim")), shape=shape)
+    if val.flip:
+        raise NoTemplate(f"{name} after a flip")
+    if name == "aten.squeeze":
+        dim = _arg(op, 1, "dim")
+        if dim is None or isinstance(dim, list):
+            raise NoTemplate("squeeze without a single dim")
+        return val.view("squeeze", int(dim), shape=shape)
+    if name == "aten.t":
+        return val.view("t", shape=shape)
+    if name == "aten.transpose":
+        return val.view("transpose", int(_arg(op, 1, "dim0")), int(_arg(op, 2, "dim1")), shape=shape)
+    if name == "aten.permute":
+        return val.view("permute", *[int(d) for d in _arg(op, 1, "dims")], shape=shape)
+    if name == "aten.select":
+        return val.view("select", int(_arg(op, 1, "dim")), int(_arg(op, 2, "index")), shape=shape)
+    if name == "aten.slice":
+        return _slice_leaf(val, op, shape)
+    raise NoTemplate(f"no template for `{name}`")
+
+
+def _slice_leaf(val: Leaf, op: dict[str, Any], shape: Any) -> Leaf:
+    rank = val.rank or 0
+    dim = _norm_dim(int(_arg(op, 1, "dim", 0)), rank)
+    start = _arg(op, 2, "start", 0) or 0
+    end = _arg(op, 3, "end", None)
+    step = _arg(op, 4, "step", 1)
+    if step != 1 or start < 0:
+        raise NoTemplate("strided or negative slice")
+    size = val.shape[dim] if val.shape else None
+    if end is None or (size is not None and end >= size):
+        return val.view("narrow", dim, start, _rest(dim, start), shape=shape)
+    return val.view("narrow", dim, start, end - start, shape=shape)
+
+
+def _rest(dim: int, start: int) -> Any:
+    def code(namer: Namer, _dim: int = dim, _start: int = start) -> str:
+        return f"{{base}}.shape[{_dim}] - {_start}"
+
+    return code
+
+
+def _flip(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    val = low.tensor_arg(op, 0, "self")
+    if isinstance(val, LeafE):
+        val = val.leaf
+    if not isinstance(val, Leaf) or val.rank is None:
+        raise NoTemplate("flip of a computed tensor")
+    dims = tuple(sorted({_norm_dim(int(d), val.rank) - val.rank for d in _arg(op, 1, "dims")}))
+    return Leaf(val.root, val.views, val.shape, val.dtype, tuple(sorted(set(val.flip) ^ set(dims))))
+
+
+def _gelu(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    approximate = op.get("kwargs", {}).get("approximate", _arg(op, 1, "approximate", "none"))
+    return Un("gelu_tanh" if approximate == "tanh" else "gelu", low.expr(low.tensor_arg(op, 0, "self")))
+
+
+def _clamp(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    x = low.expr(low.tensor_arg(op, 0, "self"))
+    name = op["op"]
+    lo = _arg(op, 1, "min") if name in ("aten.clamp", "aten.clamp_min") else None
+    hi = _arg(op, 2, "max") if name == "aten.clamp" else (_arg(op, 1, "max") if name == "aten.clamp_max" else None)
+    if lo is not None:
+        x = Bin("max", x, Const(float(lo)))
+    if hi is not None:
+        x = Bin("min", x, Const(float(hi)))
+    return x
+
+
+def _pow(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    exponent = _arg(op, 1, "exponent")
+    x = low.expr(low.tensor_arg(op, 0, "self"))
+    if exponent == 2:
+        return Bin("mul", x, x)
+    if exponent == 3:
+        return Bin("mul", Bin("mul", x, x), x)
+    if exponent == 0.5:
+        return Un("sqrt", x)
+    raise NoTemplate(f"pow with exponent {exponent!r}")
+
+
+def _padding_rule(left: int, right: int, kernel: int, dilation: int, stride: int) -> tuple[str, int, int]:
+    span = dilation * (kernel - 1)
+    if stride == 1 and left == right == span // 2 and span % 2 == 0:
+        return ("same", left, right)
+    if left == span and right == 0 and span > 0:
+        return ("causal", left, right)
+    if left == right == 0:
+        return ("valid", 0, 0)
+    return ("const", left, right)
+
+
+def _convolution(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    x_desc, w_desc = _arg(op, 0, "input"), _arg(op, 1, "weight")
+    stride, padding, dilation = list(_arg(op, 3, "stride")), list(_arg(op, 4, "padding")), list(_arg(op, 5, "dilation"))
+    transposed, groups = _arg(op, 6, "transposed"), int(_arg(op, 8, "groups"))
+    if transposed:
+        raise NoTemplate("transposed convolution")
+    rank = len(x_desc["shape"])
+    if rank not in (3, 4):
+        raise NoTemplate(f"convolution of a rank-{rank} input")
+    spatial = rank - 2
+    c_in, c_out = x_desc["shape"][1], w_desc["shape"][0]
+    kernel = list(w_desc["shape"][2:])
+    pads_left, pads_right = list(padding), list(padding)
+    x_label = x_desc["tensor"]
+    producer = low.producer.get(x_label)
+    if producer is not None and low.ops[producer[0]]["op"] == "aten.constant_pad_nd":
+        pad_op = low.ops[producer[0]]
+        pad = list(_arg(pad_op, 1, "pad"))
+        if (_arg(pad_op, 2, "value", 0) or 0) != 0:
+            raise NoTemplate("non-zero constant padding")
+        pad += [0] * (2 * rank - len(pad))
+        for d in range(spatial):  # pad lists (left, right) from the last dim backwards
+            pads_left[spatial - 1 - d] += pad[2 * d]
+            pads_right[spatial - 1 - d] += pad[2 * d + 1]
+        if any(pad[2 * d] or pad[2 * d + 1] for d in range(spatial, rank)):
+            raise NoTemplate("padding of batch or channel dims")
+        x_desc = _arg(pad_op, 0, "self")
+    x = low.operand(low.value(x_desc["tensor"], x_desc), x_desc["shape"])
+    weight = low.leaf_arg(op, 1, "weight")
+    if weight.flip and any(d < -spatial for d in weight.flip):
+        raise NoTemplate("flipped channel dims of a convolution weight")
+    bias_desc = _arg(op, 2, "bias")
+    bias = low.leaf_arg(op, 2, "bias") if _t(bias_desc) else None
+    if groups == c_in == c_out and w_desc["shape"][1] == 1:
+        rules = tuple(
+            _padding_rule(pads_left[d], pads_right[d], kernel[d], dilation[d], stride[d]) for d in range(spatial)
+        )
+        branch = Branch(weight, bias, tuple(stride), tuple(dilation), rules)
+        return low.add_node("dwconv", shape, operands={"x": x}, branches=[branch], attrs={"spatial": spatial})
+    if (
+        groups == 1
+        and rank == 4
+        and all(k == 1 for k in kernel)
+        and all(s == 1 for s in stride)
+        and not any(pads_left + pads_right)
+    ):
+        return low.add_node("pwconv", shape, operands={"x": x, "weight": weight, "bias": bias})
+    raise NoTemplate(
+        f"convolution with groups={groups}, {c_in}->{c_out} channels, kernel {kernel}: only depthwise "
+        "and 1x1 convolutions have templates"
+    )
+
+
+def _fft_slice(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """slice(irfft(rfft(pad(a), N) * rfft(pad(b), N)), 0, L): a causal convolution of length L."""
+    src = _arg(op, 0, "self")
+    producer = low.producer.get(src["tensor"])
+    if producer is None or low.ops[producer[0]]["op"] != "aten._fft_c2r":
+        return _view(low, op, index, out_index, shape)
+    c2r = low.ops[producer[0]]
+    rank = len(src["shape"])
+    dims, norm, n = _arg(c2r, 1, "dim"), _arg(c2r, 2, "normalization"), int(_arg(c2r, 3, "last_dim_size"))
+    slice_dim = _norm_dim(int(_arg(op, 1, "dim", 0)), rank)
+    start, end, step = _arg(op, 2, "start", 0) or 0, _arg(op, 3, "end"), _arg(op, 4, "step", 1)
+    if [_norm_dim(d, rank) for d in dims] != [rank - 1] or slice_dim != rank - 1 or norm != 2 or start or step != 1:
+        raise NoTemplate("an FFT pattern other than irfft(rfft(a) * rfft(b))[..., :L] over the last dim")
+    prod = _arg(c2r, 0, "self")
+    mul_at = low.producer.get(prod["tensor"])
+    if mul_at is None or low.ops[mul_at[0]]["op"] != "aten.mul":
+        raise NoTemplate("irfft of something other than a product of two rffts")
+    mul = low.ops[mul_at[0]]
+    factors = [_fft_factor(low, _arg(mul, i, name), n) for i, name in ((0, "self"), (1, "other"))]
+    length = int(end) if end is not None else n
+    signal = [f for f in factors if tuple(f[1]) == tuple(shape)]
+    if not signal:
+        raise NoTemplate("FFT convolution whose operands do not match the output shape")
+    sig_desc, sig_shape = signal[0]
+    filt_desc, filt_shape = factors[1] if signal[0] is factors[0] else factors[0]
+    if filt_shape[-1] + sig_shape[-1] - 1 > n or length != sig_shape[-1]:
+        raise NoTemplate("FFT length too short for a linear convolution (circular wrap-around)")
+    if len(filt_shape) == 3 and filt_shape[0] == 1:
+        pass
+    elif len(filt_shape) != 2 and tuple(filt_shape[:-1]) != tuple(sig_shape[:-1]):
+        raise NoTemplate(f"FFT convolution filter of shape {list(filt_shape)}")
+    x = low.operand(low.value(sig_desc["tensor"], sig_desc), sig_shape)
+    fval = low.value(filt_desc["tensor"], filt_desc)
+    if isinstance(fval, LeafE):
+        fval = fval.leaf
+    if not isinstance(fval, Leaf):
+        fval = low.operand(fval, filt_shape)
+    if not isinstance(fval, Leaf):
+        raise NoTemplate("FFT convolution filter computed in the forward")
+    weight = Leaf(fval.root, fval.views, fval.shape, fval.dtype, tuple(sorted(set(fval.flip) ^ {-1})))
+    k = filt_shape[-1]
+    branch = Branch(weight, None, (1,), (1,), (("causal", k - 1, 0),))
+    return low.add_node("dwconv", shape, operands={"x": x}, branches=[branch], attrs={"spatial": 1, "fft": True})
+
+
+def _fft_factor(low: Lowering, desc: Any, n: int) -> tuple[dict[str, Any], list[int]]:
+    if not _t(desc):
+        raise NoTemplate("FFT product with a scalar")
+    at = low.producer.get(desc["tensor"])
+    if at is None or low.ops[at[0]]["op"] != "aten._fft_r2c":
+        raise NoTemplate("FFT product of something other than an rfft")
+    r2c = low.ops[at[0]]
+    src = _arg(r2c, 0, "self")
+    rank = len(src["shape"])
+    dims, norm, onesided = _arg(r2c, 1, "dim"), _arg(r2c, 2, "normalization"), _arg(r2c, 3, "onesided")
+    if [_norm_dim(d, rank) for d in dims] != [rank - 1] or norm != 0 or not onesided:
+        raise NoTemplate("rfft other than an unnormalised one-sided transform over the last dim")
+    pad_at = low.producer.get(src["tensor"])
+    if pad_at is not None and low.ops[pad_at[0]]["op"] == "aten.constant_pad_nd":
+        pad_op = low.ops[pad_at[0]]
+        pad = list(_arg(pad_op, 1, "pad"))
+        if pad[0] != 0 or any(pad[2:]) or (_arg(pad_op, 2, "value", 0) or 0) != 0:
+            raise NoTemplate("rfft input padded other than with zeros at the end")
+        src = _arg(pad_op, 0, "self")
+    if src["shape"][-1] > n:
+        raise NoTemplate("rfft truncates its input")
+    return src, list(src["shape"])
+
+
+def _split(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    base = low.leaf_arg(op, 0, "self")
+    rank = base.rank or 0
+    dim = _norm_dim(int(_arg(op, 2, "dim", 0)), rank)
+    outs = op["outputs"]
+    traced = [o["shape"][dim] for o in outs]
+    sizes: list[Any] = []
+    unknown = []
+    for j, out in enumerate(outs):
+        code = _size_from_consumer(low, out["tensor"], dim)
+        sizes.append(code)
+        if code is None:
+            unknown.append(j)
+    if len(unknown) > 1:
+        sizes = list(traced)  # no rule explains them: the traced sizes
+    elif len(unknown) == 1:
+        known = [s for s in sizes if s is not None]
+        sizes[unknown[0]] = _remainder(dim, known)
+    starts: list[Any] = []
+    for j in range(len(sizes)):
+        starts.append(_sum_codes(sizes[:j]))
+    j = out_index
+    return base.view("narrow", dim, starts[j], sizes[j], shape=tuple(outs[j]["shape"]))
+
+
+def _size_from_consumer(low: Lowering, label: str, dim: int) -> Any:
+    """The run-time size of a split piece: the channel count of the depthwise conv that consumes it."""
+    if dim != 1:
+        return None
+    for op in low.ops:
+        if op["op"] == "aten.convolution" and _t(_arg(op, 0, "input")) and _arg(op, 0, "input")["tensor"] == label:
+            w = _arg(op, 1, "weight")
+            if int(_arg(op, 8, "groups")) == w["shape"][0] and w["shape"][1] == 1:
+                leaf = low.value(w["tensor"], w)
+                if isinstance(leaf, Leaf):
+                    return _shape_code(leaf, 0)
+    return None
+
+
+def _shape_code(leaf: Leaf, dim: int) -> Any:
+    def code(namer: Namer) -> str:
+        return f"{namer(leaf)}.shape[{dim}]"
+
+    return code
+
+
+def _remainder(dim: int, known: list[Any]) -> Any:
+    def code(namer: Namer) -> str:
+        parts = " - ".join(_render_int(k, namer) for k in known)
+        return f"{{base}}.shape[{dim}]" + (f" - {parts}" if parts else "")
+
+    return code
+
+
+def _sum_codes(parts: list[Any]) -> Any:
+    if not parts:
+        return 0
+    if all(isinstance(p, int) for p in parts):
+        return sum(parts)
+
+    def code(namer: Namer) -> str:
+        return " + ".join(_render_int(p, namer) for p in parts)
+
+    return code
+
+
+def _render_int(value: Any, namer: Namer) -> str:
+    return str(value) if isinstance(value, int) else f"({value(namer)})"
+
+
+def _cat(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    pieces_desc = _arg(op, 0, "tensors")
+    dim = _norm_dim(int(_arg(op, 1, "dim", 0)), len(shape))
+    pieces = [low.operand(low.value(d["tensor"], d), d["shape"]) for d in pieces_desc]
+    return low.add_node("cat", shape, attrs={"dim": dim, "pieces": pieces})
+
+
+def _mm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    a_desc = _arg(op, 0, "self")
+    at = low.producer.get(a_desc["tensor"])
+    if at is not None and low.ops[at[0]]["op"] == "aten.sparse_compressed_tensor":
+        return _spmm(low, low.ops[at[0]], _arg(op, 1, "mat2"), shape)
+    a = low.operand(low.tensor_arg(op, 0, "self"), a_desc["shape"])
+    b = low.operand(low.tensor_arg(op, 1, "mat2"), _arg(op, 1, "mat2")["shape"])
+    return low.add_node("matmul", shape, operands={"a": a, "b": b})
+
+
+def _addmm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    beta = op.get("kwargs", {}).get("beta", 1)
+    alpha = op.get("kwargs", {}).get("alpha", 1)
+    bias = low.expr(low.tensor_arg(op, 0, "self"))
+    a = low.operand(low.tensor_arg(op, 1, "mat1"), _arg(op, 1, "mat1")["shape"])
+    b = low.operand(low.tensor_arg(op, 2, "mat2"), _arg(op, 2, "mat2")["shape"])
+    mm: Expr = NodeE(low.add_node("matmul", shape, operands={"a": a, "b": b}).node)
+    if alpha != 1:
+        mm = Bin("mul", mm, Const(float(alpha)))
+    if beta != 1:
+        bias = Bin("mul", bias, Const(float(beta)))
+    return Bin("add", mm, bias)
+
+
+def _spmm(low: Lowering, sparse_op: dict[str, Any], dense_desc: dict[str, Any], shape: Any) -> Value:
+    layout = str(sparse_op.get("kwargs", {}).get("layout", ""))
+    if "csr" not in layout:
+        raise NoTemplate(f"sparse layout {layout or 'unknown'} (only CSR has a template)")
+    crow = low.leaf_arg(sparse_op, 0, "compressed_indices")
+    col = low.leaf_arg(sparse_op, 1, "plain_indices")
+    values = low.leaf_arg(sparse_op, 2, "values")
+    dense = low.operand(low.value(dense_desc["tensor"], dense_desc), dense_desc["shape"])
+    return low.add_node("spmm", shape, operands={"crow": crow, "col": col, "values": values, "x": dense})
+
+
+def _softmax(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    dim = _norm_dim(int(_arg(op, 1, "dim")), len(shape))
+    if dim != len(shape) - 1:
+        raise NoTemplate("softmax over a dim other than the last")
+    x = low.operand(low.tensor_arg(op, 0, "self"), shape)
+    return low.add_node("softmax", shape, operands={"x": x})
+
+
+def _layer_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    if out_index != 0:
+        raise NoTemplate("layer norm statistics are used")
+    if len(_arg(op, 1, "normalized_shape")) != 1:
+        raise NoTemplate("layer norm over more than the last dim")
+    x = low.operand(low.tensor_arg(op, 0, "input"), shape)
+    w = low.leaf_arg(op, 2, "weight") if _t(_arg(op, 2, "weight")) else None
+    b = low.leaf_arg(op, 3, "bias") if _t(_arg(op, 3, "bias")) else None
+    eps = float(_arg(op, 4, "eps"))
+    return low.add_node("layernorm", shape, operands={"x": x, "weight": w, "bias": b}, attrs={"eps": eps})
+
+
+_HANDLERS = {
+    **dict.fromkeys(_IDENTITY_OPS, _identity),
+    "aten._to_copy": _to_copy,
+    "aten.to": _to_copy,
+    "aten.unsqueeze": _view,
+    "aten.squeeze": _view,
+    "aten.t": _view,
+    "aten.transpose": _view,
+    "aten.permute": _view,
+    "aten.select": _view,
+    "aten.slice": _fft_slice,
+    "aten.flip": _flip,
+    "aten.gelu": _gelu,
+    "aten.clamp": _clamp,
+    "aten.clamp_min": _clamp,
+    "aten.clamp_max": _clamp,
+    "aten.pow": _pow,
+    "aten.convolution": _convolution,
+    "aten.split_with_sizes": _split,
+    "aten.cat": _cat,
+    "aten.mm": _mm,
+    "aten.addmm": _addmm,
+    "aten._softmax": _softmax,
+    "aten.native_layer_norm": _layer_norm,
+}
+
+
+def lower_trace(trace: Any, input_names: list[str]) -> Program:
+    """Lower an ``OpTrace`` to a ``Program``; raises ``NoTemplate`` for ops without a template."""
+    if not trace.ops:
+        raise NoTemplate("the forward dispatches no aten op")
+    return Lowering(trace, input_names).program()
+
+
+__all__ = ["Acc", "NoTemplate", "Operand", "lower_trace"]

@@ -1,0 +1,1 @@
+"""Kernel templates, one module per family of anchors; each emits a kernel and its launch lines."""

@@ -1,0 +1,136 @@
+"""What every kernel template shares: the emission context, epilogue code and launch-argument helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Node, NodeE, NodeRef, Operand, Un
+
+
+@dataclass
+class Ctx:
+    """Emission state handed to each template: variable names and the tuning profile."""
+
+    var: Callable[[Operand], str]
+    """Forward variable holding a leaf or a node's buffer."""
+    params: dict[str, Any]
+    """Tuning parameters of this node's kind (block sizes, warps, stages)."""
+    name: str
+    """The kernel function's name."""
+    lines: list[str] = field(default_factory=list)
+
+
+def block(var: str, cap: int, floor: int = 1) -> str:
+    """Run-time block size: the next power of two of ``var`` clamped to [floor, cap]."""
+    return f"max({floor}, min({cap}, triton.next_power_of_2(max(1, {var}))))"
+
+
+def warps(params: dict[str, Any]) -> str:
+    out = f"num_warps={int(params.get('num_warps', 4))}"
+    if "num_stages" in params:
+        out += f", num_stages={int(params['num_stages'])}"
+    return out
+
+
+_UNARY_CODE = {
+    "neg": "(-{x})",
+    "relu": "tl.maximum({x}, 0.0)",
+    "sigmoid": "tl.sigmoid({x})",
+    "silu": "({x} * tl.sigmoid({x}))",
+    "tanh": "(2.0 * tl.sigmoid(2.0 * {x}) - 1.0)",
+    "exp": "tl.exp({x})",
+    "sqrt": "tl.sqrt({x})",
+    "rsqrt": "tl.rsqrt({x})",
+    "abs": "tl.abs({x})",
+    "gelu": "(0.5 * {x} * (1.0 + tl.erf({x} * 0.7071067811865476)))",
+    "gelu_tanh": "(0.5 * {x} * (2.0 * tl.sigmoid(1.5957691216057308 * ({x} + 0.044715 * {x} * {x} * {x}))))",
+}
+_BINARY_CODE = {
+    "add": "({a} + {b})",
+    "sub": "({a} - {b})",
+    "mul": "({a} * {b})",
+    "div": "({a} / {b})",
+    "max": "tl.maximum({a}, {b})",
+    "min": "tl.minimum({a}, {b})",
+}
+
+
+class Epilogue:
+    """The elementwise expression a kernel applies before its store.
+
+    Every leaf or node buffer it reads becomes kernel arguments ``e<k>_ptr, e<k>_s0 ...`` (the tensor
+    expanded to the output's shape, so broadcasting is a zero stride), loaded at the output's index.
+    """
+
+    def __init__(self, expr: Expr | None, rank: int) -> None:
+        self.expr = expr
+        self.rank = rank
+        self.inputs: list[Operand] = []
+        for e in expr.walk() if expr is not None else ():
+            operand: Operand | None = None
+            if isinstance(e, LeafE):
+                operand = e.leaf
+            elif isinstance(e, NodeE):
+                operand = NodeRef(e.node)
+            if operand is not None and operand not in self.inputs:
+                self.inputs.append(operand)
+
+    def kernel_params(self) -> str:
+        parts = []
+        for k in range(len(self.inputs)):
+            parts.append(f"e{k}_ptr")
+            parts += [f"e{k}_s{d}" for d in range(self.rank)]
+        return "".join(p + ", " for p in parts)
+
+    def prelude(self, ctx: Ctx, shape_var: str, prefix: str) -> list[str]:
+        return [f"{prefix}e{k} = {ctx.var(op)}.expand({shape_var})" for k, op in enumerate(self.inputs)]
+
+    def call_args(self, prefix: str) -> str:
+        return "".join(f"{prefix}e{k}, *{prefix}e{k}.stride(), " for k in range(len(self.inputs)))
+
+    def body(self, index: list[str], mask: str, acc: str = "acc", indent: str = "    ") -> list[str]:
+        """Kernel lines that replace ``acc`` with the epilogue's value."""
+        if self.expr is None:
+            return []
+        lines: list[str] = []
+        counter = [0]
+
+        def load(k: int) -> str:
+            offs = " + ".join(f"({index[d]}) * e{k}_s{d}" for d in range(self.rank))
+            return f"tl.load(e{k}_ptr + {offs}, mask={mask}, other=0.0).to(tl.float32)"
+
+        def render(e: Expr) -> str:
+            if isinstance(e, Acc):
+                return acc
+            if isinstance(e, Const):
+                return repr(float(e.value))
+            if isinstance(e, LeafE | NodeE):
+                operand = e.leaf if isinstance(e, LeafE) else NodeRef(e.node)
+                code = load(self.inputs.index(operand))
+            elif isinstance(e, Un):
+                x = render(e.x)
+                code = f"{x}.to(tl.{e.args[0]}).to(tl.float32)" if e.op == "cast" else _UNARY_CODE[e.op].format(x=x)
+            elif isinstance(e, Bin):
+                code = _BINARY_CODE[e.op].format(a=render(e.a), b=render(e.b))
+            else:  # pragma: no cover - the IR has no other kinds
+                raise TypeError(type(e).__name__)
+            counter[0] += 1
+            name = f"v{counter[0]}"
+            lines.append(f"{indent}{name} = {code}")
+            return name
+
+        result = render(self.expr)
+        lines.append(f"{indent}{acc} = {result}")
+        return lines
+
+
+def leaf_or_none(ctx: Ctx, operand: Leaf | None, fallback: str) -> str:
+    return ctx.var(operand) if operand is not None else fallback
+
+
+def node_operand(node: Node, key: str) -> Operand:
+    value = node.operands[key]
+    assert value is not None
+    return value

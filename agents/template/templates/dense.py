@@ -1,0 +1,107 @@
+"""Dense anchors: 1x1 convolution (a channel-mixing GEMM per image) and matmul (mm / addmm), both tiled
+with ``tl.dot`` (TF32 on a GPU for float32, which the float32 tolerance admits), float32 accumulation,
+strided operands (a transposed weight is read in place) and a fused epilogue."""
+
+from __future__ import annotations
+
+from agents.template.ir import Node
+from agents.template.templates.common import Ctx, Epilogue, block, warps
+
+
+def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    p = f"n{node.id}_"
+    epi = Epilogue(node.epilogue, 4)
+    x, w = ctx.var(node.operands["x"]), ctx.var(node.operands["weight"])  # type: ignore[arg-type]
+    bias_leaf = node.operands.get("bias")
+    bias = ctx.var(bias_leaf) if bias_leaf is not None else f"{p}w"
+    bo, bp, bc = (int(ctx.params.get(k, d)) for k, d in (("block_o", 32), ("block_p", 64), ("block_c", 32)))
+    lines = [
+        f"{p}x, {p}w = {x}, {w}",
+        f"{p}B, {p}CI, {p}H, {p}W = {p}x.shape",
+        f"{p}CO = {p}w.shape[0]",
+        f"{p}shape = ({p}B, {p}CO, {p}H, {p}W)",
+        alloc.format(shape=f"{p}shape"),
+        *epi.prelude(ctx, f"{p}shape", p),
+        f"{p}bo, {p}bp, {p}bc = {block(f'{p}CO', bo, 16)}, {block(f'{p}H * {p}W', bp, 16)}, {block(f'{p}CI', bc, 16)}",
+        f"{p}grid = ({p}B, triton.cdiv({p}CO, {p}bo), triton.cdiv({p}H * {p}W, {p}bp))",
+        f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}w, {p}w.stride(0), {p}w.stride(1), "
+        f"{bias}, {p}CI, {p}CO, {p}H, {p}W, " + epi.call_args(p) + f"HAS_BIAS={bias_leaf is not None}, "
+        f"BLOCK_O={p}bo, BLOCK_P={p}bp, BLOCK_C={p}bc, {warps(ctx.params)})",
+    ]
+    kernel = "\n".join(
+        [
+            "@triton.jit",
+            f"def {ctx.name}(",
+            "    x_ptr, xs0, xs1, xs2, xs3, y_ptr, ys0, ys1, ys2, ys3, w_ptr, ws0, ws1, b_ptr, CI, CO, H, W,",
+            "    " + epi.kernel_params(),
+            "    HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,",
+            "):",
+            "    b = tl.program_id(0)",
+            "    o = tl.program_id(1) * BLOCK_O + tl.arange(0, BLOCK_O)",
+            "    p = tl.program_id(2) * BLOCK_P + tl.arange(0, BLOCK_P)",
+            "    ph = p // W",
+            "    pw = p % W",
+            "    o_ok = o < CO",
+            "    p_ok = p < H * W",
+            "    acc = tl.zeros((BLOCK_O, BLOCK_P), dtype=tl.float32)",
+            "    for c0 in range(0, CI, BLOCK_C):",
+            "        cc = c0 + tl.arange(0, BLOCK_C)",
+            "        c_ok = cc < CI",
+            "        w_mask = o_ok[:, None] & c_ok[None, :]",
+            "        wv = tl.load(w_ptr + o[:, None] * ws0 + cc[None, :] * ws1, mask=w_mask, other=0.0)",
+            "        x_offs = b * xs0 + cc[:, None] * xs1 + ph[None, :] * xs2 + pw[None, :] * xs3",
+            "        xv = tl.load(x_ptr + x_offs, mask=c_ok[:, None] & p_ok[None, :], other=0.0)",
+            "        acc += tl.dot(wv.to(tl.float32), xv.to(tl.float32))",
+            "    if HAS_BIAS:",
+            "        acc += tl.load(b_ptr + o, mask=o_ok, other=0.0).to(tl.float32)[:, None]",
+            "    out_mask = o_ok[:, None] & p_ok[None, :]",
+            *epi.body(["b", "o[:, None]", "ph[None, :]", "pw[None, :]"], "out_mask"),
+            "    y_offs = b * ys0 + o[:, None] * ys1 + ph[None, :] * ys2 + pw[None, :] * ys3",
+            "    tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)",
+        ]
+    )
+    return kernel, lines
+
+
+def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    p = f"n{node.id}_"
+    epi = Epilogue(node.epilogue, 2)
+    a, b = ctx.var(node.operands["a"]), ctx.var(node.operands["b"])  # type: ignore[arg-type]
+    bm, bn, bk = (int(ctx.params.get(k, d)) for k, d in (("block_m", 64), ("block_n", 64), ("block_k", 32)))
+    lines = [
+        f"{p}a, {p}b = {a}, {b}",
+        f"{p}M, {p}K = {p}a.shape",
+        f"{p}N = {p}b.shape[1]",
+        f"{p}shape = ({p}M, {p}N)",
+        alloc.format(shape=f"{p}shape"),
+        *epi.prelude(ctx, f"{p}shape", p),
+        f"{p}bm, {p}bn, {p}bk = {block(f'{p}M', bm, 16)}, {block(f'{p}N', bn, 16)}, {block(f'{p}K', bk, 16)}",
+        f"{p}grid = (triton.cdiv({p}M, {p}bm), triton.cdiv({p}N, {p}bn))",
+        f"{ctx.name}[{p}grid]({p}a, *{p}a.stride(), {p}b, *{p}b.stride(), {out}, *{out}.stride(), "
+        f"{p}M, {p}N, {p}K, " + epi.call_args(p) + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, {warps(ctx.params)})",
+    ]
+    kernel = "\n".join(
+        [
+            "@triton.jit",
+            f"def {ctx.name}(",
+            "    a_ptr, as0, as1, b_ptr, bs0, bs1, y_ptr, ys0, ys1, M, N, K,",
+            "    " + epi.kernel_params(),
+            "    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,",
+            "):",
+            "    rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)",
+            "    rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)",
+            "    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)",
+            "    for k0 in range(0, K, BLOCK_K):",
+            "        rk = k0 + tl.arange(0, BLOCK_K)",
+            "        av = tl.load(a_ptr + rm[:, None] * as0 + rk[None, :] * as1,",
+            "                     mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)",
+            "        bv = tl.load(b_ptr + rk[:, None] * bs0 + rn[None, :] * bs1,",
+            "                     mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0)",
+            "        acc += tl.dot(av.to(tl.float32), bv.to(tl.float32))",
+            "    out_mask = (rm[:, None] < M) & (rn[None, :] < N)",
+            *epi.body(["rm[:, None]", "rn[None, :]"], "out_mask"),
+            "    y_ptrs = y_ptr + rm[:, None] * ys0 + rn[None, :] * ys1",
+            "    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)",
+        ]
+    )
+    return kernel, lines

@@ -1,0 +1,237 @@
+"""Depthwise convolutions: 2D with one or more summed branches, and 1D long (tap-blocked) convolutions.
+
+2D: one program per (batch x channel, output tile); each branch loops over its kernel rows (a
+run-time loop, so 31x31 and 51x51 kernels compile quickly) and unrolls the columns, accumulating in
+float32; bias and the epilogue are applied once before the single store. Any kernel size, stride,
+dilation and zero padding; 'same' and causal paddings follow the kernel size at run time.
+
+1D: one program per (batch x channel, block of outputs); taps are processed in blocks
+(BLOCK_T x BLOCK_J gathers), and only the tap range that reaches valid input is visited, so a
+causal convolution with a sequence-long kernel does half the work of a dense one. A weight read
+reversed (the FFT convolution's filter, or a flipped parameter) is indexed backwards, never copied.
+"""
+
+from __future__ import annotations
+
+from agents.template.ir import Branch, Node
+from agents.template.templates.common import Ctx, Epilogue, block, warps
+
+
+def _pad_code(rule: tuple[str, int, int], k: str, dil: int) -> tuple[str, str]:
+    kind, left, right = rule
+    if kind == "same":
+        return f"{dil} * ({k} - 1) // 2", f"{dil} * ({k} - 1) // 2"
+    if kind == "causal":
+        return f"{dil} * ({k} - 1)", "0"
+    if kind == "valid":
+        return "0", "0"
+    return str(left), str(right)
+
+
+def emit(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    """Kernel source and forward lines; ``alloc`` is a format string allocating ``out`` from a shape."""
+    if node.attrs.get("spatial") == 2:
+        return _emit_2d(node, ctx, out, alloc)
+    return _emit_1d(node, ctx, out, alloc)
+
+
+def _emit_2d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    p = f"n{node.id}_"
+    x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
+    epi = Epilogue(node.epilogue, 4)
+    lines = [f"{p}x = {x}", f"{p}B, {p}C, {p}H, {p}W = {p}x.shape"]
+    sh, sw = node.branches[0].stride
+    vector = ctx.params.get("taps", "unrolled") == "vector"
+    bkw = int(ctx.params.get("block_kw", 64))
+    call_branch: list[str] = []
+    const_branch: list[str] = []
+    params: list[str] = []
+    constexprs: list[str] = []
+    body: list[str] = []
+    for i, br in enumerate(node.branches):
+        w = ctx.var(br.weight)
+        dh, dw = br.dilation
+        lines.append(f"{p}w{i} = {w}")
+        lines.append(f"{p}kh{i}, {p}kw{i} = {p}w{i}.shape[-2], {p}w{i}.shape[-1]")
+        (pht, phb), (pwl, pwr) = _pad_code(br.padding[0], f"{p}kh{i}", dh), _pad_code(br.padding[1], f"{p}kw{i}", dw)
+        lines.append(f"{p}ph{i}, {p}pw{i} = {pht}, {pwl}")
+        if i == 0:
+            lines.append(f"{p}OH = ({p}H + {pht} + {phb} - {dh} * ({p}kh0 - 1) - 1) // {sh} + 1")
+            lines.append(f"{p}OW = ({p}W + {pwl} + {pwr} - {dw} * ({p}kw0 - 1) - 1) // {sw} + 1")
+        bias = ctx.var(br.bias) if br.bias is not None else f"{p}w{i}"
+        call_branch.append(
+            f"{p}w{i}, {p}w{i}.stride(0), {p}w{i}.stride(-2), {p}w{i}.stride(-1), {bias}, {p}ph{i}, {p}pw{i}, "
+        )
+        const_branch.append(f"KH{i}={p}kh{i}, KW{i}={p}kw{i}, DH{i}={dh}, DW{i}={dw}, ")
+        if vector:
+            const_branch.append(f"BLOCK_KW{i}={block(f'{p}kw{i}', bkw)}, ")
+        params.append(f"w{i}_ptr, w{i}_s0, w{i}_sh, w{i}_sw, b{i}_ptr, ph{i}, pw{i}, ")
+        constexprs.append(f"KH{i}: tl.constexpr, KW{i}: tl.constexpr, DH{i}: tl.constexpr, DW{i}: tl.constexpr, ")
+        if vector:
+            constexprs.append(f"BLOCK_KW{i}: tl.constexpr, ")
+        body += _branch_body(i, br, vector)
+    lines.append(f"{p}shape = ({p}B, {p}C, {p}OH, {p}OW)")
+    lines.append(alloc.format(shape=f"{p}shape"))
+    lines += epi.prelude(ctx, f"{p}shape", p)
+    bh, bw = int(ctx.params.get("block_h", 16)), int(ctx.params.get("block_w", 16))
+    lines.append(f"{p}bh, {p}bw = {block(f'{p}OH', bh)}, {block(f'{p}OW', bw)}")
+    lines.append(f"{p}grid = ({p}B * {p}C, triton.cdiv({p}OH, {p}bh), triton.cdiv({p}OW, {p}bw))")
+    lines.append(
+        f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}C, {p}H, {p}W, {p}OH, {p}OW, "
+        + "".join(call_branch)
+        + epi.call_args(p)
+        + "".join(const_branch)
+        + f"SH={sh}, SW={sw}, BLOCK_H={p}bh, BLOCK_W={p}bw, {warps(ctx.params)})"
+    )
+    epilogue = epi.body(["b", "c", "oh[:, None]", "ow[None, :]"], "out_mask")
+    kernel = "\n".join(
+        [
+            "@triton.jit",
+            f"def {ctx.name}(",
+            "    x_ptr, xs0, xs1, xs2, xs3, y_ptr, ys0, ys1, ys2, ys3, C, H, W, OH, OW,",
+            "    " + "".join(params) + epi.kernel_params(),
+            "    " + "".join(constexprs),
+            "    SH: tl.constexpr, SW: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_W: tl.constexpr,",
+            "):",
+            "    plane = tl.program_id(0)",
+            "    b = plane // C",
+            "    c = plane % C",
+            "    oh = tl.program_id(1) * BLOCK_H + tl.arange(0, BLOCK_H)",
+            "    ow = tl.program_id(2) * BLOCK_W + tl.arange(0, BLOCK_W)",
+            "    x_base = x_ptr + b * xs0 + c * xs1",
+            "    oh_first = tl.program_id(1) * BLOCK_H",
+            "    oh_last = tl.minimum(oh_first + BLOCK_H, OH) - 1",
+            "    acc = tl.zeros((BLOCK_H, BLOCK_W), dtype=tl.float32)",
+            *body,
+            "    out_mask = (oh < OH)[:, None] & (ow < OW)[None, :]",
+            *epilogue,
+            "    y_ptrs = y_ptr + b * ys0 + c * ys1 + oh[:, None] * ys2 + ow[None, :] * ys3",
+            "    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)",
+        ]
+    )
+    return kernel, lines
+
+
+def _branch_body(i: int, br: Branch, vector: bool) -> list[str]:
+    """One branch's accumulation. Kernel rows outside the valid range for this tile are skipped.
+
+    ``vector``: the kernel columns are a third tile axis (BLOCK_KW) reduced with ``tl.sum`` (few,
+    wide steps: fast in the CPU interpreter, one candidate style on a GPU); otherwise they are unrolled.
+    """
+    flip = set(br.weight.flip)
+    kh_idx = f"(KH{i} - 1 - kh)" if -2 in flip else "kh"
+    kw_idx = f"(KW{i} - 1 - kw)" if -1 in flip else "kw"
+    lines = [
+        f"    lo{i} = ph{i} - oh_last * SH",
+        f"    kh_lo{i} = tl.where(lo{i} > 0, (tl.maximum(lo{i}, 0) + DH{i} - 1) // DH{i}, 0)",
+        f"    hi{i} = H - 1 + ph{i} - oh_first * SH",
+        f"    kh_hi{i} = tl.minimum(tl.where(hi{i} >= 0, tl.maximum(hi{i}, 0) // DH{i} + 1, 0), KH{i})",
+        f"    for kh in range(kh_lo{i}, kh_hi{i}):",
+        f"        ih = oh * SH + kh * DH{i} - ph{i}",
+        "        row_ok = (ih >= 0) & (ih < H)",
+    ]
+    if vector:
+        lines += [
+            f"        for kw0 in range(0, KW{i}, BLOCK_KW{i}):",
+            f"            kw = kw0 + tl.arange(0, BLOCK_KW{i})",
+            f"            kw_ok = kw < KW{i}",
+            f"            iw = ow[:, None] * SW + kw[None, :] * DW{i} - pw{i}",
+            "            col_ok = (iw >= 0) & (iw < W) & kw_ok[None, :]",
+            "            ok = row_ok[:, None, None] & col_ok[None, :, :]",
+            "            xv = tl.load(x_base + ih[:, None, None] * xs2 + iw[None, :, :] * xs3, mask=ok, other=0.0)",
+            f"            wv = tl.load(w{i}_ptr + c * w{i}_s0 + {kh_idx} * w{i}_sh + {kw_idx} * w{i}_sw, mask=kw_ok,",
+            "                         other=0.0)",
+            "            acc += tl.sum(xv.to(tl.float32) * wv.to(tl.float32)[None, None, :], axis=2)",
+        ]
+    else:
+        lines += [
+            f"        for kw in tl.static_range(KW{i}):",
+            f"            iw = ow * SW + kw * DW{i} - pw{i}",
+            "            ok = row_ok[:, None] & ((iw >= 0) & (iw < W))[None, :]",
+            "            xv = tl.load(x_base + ih[:, None] * xs2 + iw[None, :] * xs3, mask=ok, other=0.0)",
+            f"            wv = tl.load(w{i}_ptr + c * w{i}_s0 + {kh_idx} * w{i}_sh + {kw_idx} * w{i}_sw)",
+            "            acc += xv.to(tl.float32) * wv.to(tl.float32)",
+        ]
+    if br.bias is not None:
+        lines.append(f"    acc += tl.load(b{i}_ptr + c).to(tl.float32)")
+    return lines
+
+
+def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    if len(node.branches) != 1:
+        raise ValueError("1D depthwise nodes have one branch")
+    p = f"n{node.id}_"
+    br = node.branches[0]
+    (stride,), (dil,) = br.stride, br.dilation
+    x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
+    epi = Epilogue(node.epilogue, 3)
+    w = ctx.var(br.weight)
+    lines = [f"{p}x = {x}", f"{p}B, {p}C, {p}L = {p}x.shape", f"{p}w = {w}", f"{p}K = {p}w.shape[-1]"]
+    left, right = _pad_code(br.padding[0], f"{p}K", dil)
+    lines.append(f"{p}pad = {left}")
+    lines.append(f"{p}OL = ({p}L + {left} + {right} - {dil} * ({p}K - 1) - 1) // {stride} + 1")
+    if node.attrs.get("fft"):
+        # A filter input (H, K), (1, H, K) or (B, H, K): strides over the output's batch and channels.
+        lines.append(f"{p}wv = {p}w.expand({p}B, {p}C, {p}K)")
+        lines.append(f"{p}ws = ({p}wv.stride(0), {p}wv.stride(1), {p}wv.stride(2))")
+    else:
+        lines.append(f"{p}wv = {p}w")
+        lines.append(f"{p}ws = (0, {p}w.stride(0), {p}w.stride(-1))")
+    lines.append(f"{p}shape = ({p}B, {p}C, {p}OL)")
+    lines.append(alloc.format(shape=f"{p}shape"))
+    lines += epi.prelude(ctx, f"{p}shape", p)
+    bt, bj = int(ctx.params.get("block_t", 64)), int(ctx.params.get("block_j", 64))
+    lines.append(f"{p}bt, {p}bj = {block(f'{p}OL', bt, 16)}, {block(f'{p}K', bj, 16)}")
+    lines.append(f"{p}grid = ({p}B * {p}C, triton.cdiv({p}OL, {p}bt))")
+    bias = ctx.var(br.bias) if br.bias is not None else f"{p}wv"
+    flip = -1 in br.weight.flip
+    lines.append(
+        f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}wv, *{p}ws, {bias}, "
+        f"{p}C, {p}L, {p}OL, {p}K, {p}pad, "
+        + epi.call_args(p)
+        + f"STRIDE={stride}, DIL={dil}, FLIP={flip}, HAS_BIAS={br.bias is not None}, "
+        f"BLOCK_T={p}bt, BLOCK_J={p}bj, {warps(ctx.params)})"
+    )
+    epilogue = epi.body(["b", "c", "t"], "t_ok")
+    kernel = "\n".join(
+        [
+            "@triton.jit",
+            f"def {ctx.name}(",
+            "    x_ptr, xs0, xs1, xs2, y_ptr, ys0, ys1, ys2, w_ptr, ws0, ws1, ws2, b_ptr, C, L, OL, K, pad,",
+            "    " + epi.kernel_params(),
+            "    STRIDE: tl.constexpr, DIL: tl.constexpr, FLIP: tl.constexpr, HAS_BIAS: tl.constexpr,",
+            "    BLOCK_T: tl.constexpr, BLOCK_J: tl.constexpr,",
+            "):",
+            "    plane = tl.program_id(0)",
+            "    b = plane // C",
+            "    c = plane % C",
+            "    t0 = tl.program_id(1) * BLOCK_T",
+            "    t = t0 + tl.arange(0, BLOCK_T)",
+            "    t_ok = t < OL",
+            "    t_last = tl.minimum(t0 + BLOCK_T, OL) - 1",
+            "    # taps that reach valid input for some output of this block: 0 <= t*S + j*D - pad < L",
+            "    lo_num = pad - t_last * STRIDE",
+            "    j_lo = tl.where(lo_num > 0, (tl.maximum(lo_num, 0) + DIL - 1) // DIL, 0)",
+            "    hi_num = L - 1 + pad - t0 * STRIDE",
+            "    j_hi = tl.minimum(tl.where(hi_num >= 0, tl.maximum(hi_num, 0) // DIL + 1, 0), K)",
+            "    acc = tl.zeros([BLOCK_T], dtype=tl.float32)",
+            "    x_row = x_ptr + b * xs0 + c * xs1",
+            "    w_row = w_ptr + b * ws0 + c * ws1",
+            "    for j0 in range(j_lo, j_hi, BLOCK_J):",
+            "        j = j0 + tl.arange(0, BLOCK_J)",
+            "        j_ok = j < j_hi",
+            "        if FLIP:",
+            "            wv = tl.load(w_row + (K - 1 - j) * ws2, mask=j_ok, other=0.0)",
+            "        else:",
+            "            wv = tl.load(w_row + j * ws2, mask=j_ok, other=0.0)",
+            "        src = t[:, None] * STRIDE + j[None, :] * DIL - pad",
+            "        ok = t_ok[:, None] & j_ok[None, :] & (src >= 0) & (src < L)",
+            "        xv = tl.load(x_row + src * xs2, mask=ok, other=0.0)",
+            "        acc += tl.sum(xv.to(tl.float32) * wv.to(tl.float32)[None, :], axis=1)",
+            "    if HAS_BIAS:",
+            "        acc += tl.load(b_ptr + c).to(tl.float32)",
+            *epilogue,
+            "    tl.store(y_ptr + b * ys0 + c * ys1 + t * ys2, acc.to(y_ptr.dtype.element_ty), mask=t_ok)",
+        ]
+    )
+    return kernel, lines

@@ -1,0 +1,118 @@
+"""Row-wise kernels over the last dim (softmax, layer norm) and the elementwise kernel.
+
+Row kernels keep a whole row in registers (BLOCK_N = next power of two of the row length) and
+compute in float32. The elementwise kernel evaluates any ``Expr`` over a flat index decomposed into
+the output's dims, reading every operand through its (broadcast) strides, and writes through the
+output's strides, so it also fills a channel slice of a concatenation.
+"""
+
+from __future__ import annotations
+
+from agents.template.ir import Node
+from agents.template.templates.common import Ctx, Epilogue, block, warps
+
+
+def emit_softmax(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    return _emit_rows(node, ctx, out, alloc, "softmax")
+
+
+def emit_layernorm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    return _emit_rows(node, ctx, out, alloc, "layernorm")
+
+
+def _emit_rows(node: Node, ctx: Ctx, out: str, alloc: str, kind: str) -> tuple[str, list[str]]:
+    p = f"n{node.id}_"
+    x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
+    lines = [
+        f"{p}x = {x}.contiguous()",
+        f"{p}shape = tuple({p}x.shape)",
+        alloc.format(shape=f"{p}shape"),
+        f"{p}N = {p}shape[-1]",
+        f"{p}R = {p}x.numel() // max(1, {p}N)",
+        f"{p}bn = triton.next_power_of_2(max(1, {p}N))",
+    ]
+    if kind == "softmax":
+        call_extra = ""
+        params_extra = ""
+        math = [
+            "    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=-float('inf')).to(tl.float32)",
+            "    xv = xv - tl.max(xv, axis=0)",
+            "    num = tl.where(ok, tl.exp(xv), 0.0)",
+            "    acc = num / tl.sum(num, axis=0)",
+        ]
+    else:
+        w, b = node.operands.get("weight"), node.operands.get("bias")
+        call_extra = (
+            f"{ctx.var(w) if w is not None else p + 'x'}, {ctx.var(b) if b is not None else p + 'x'}, "
+            f"{float(node.attrs['eps'])!r}, HAS_W={w is not None}, HAS_B={b is not None}, "
+        )
+        params_extra = "w_ptr, b_ptr, eps, HAS_W: tl.constexpr, HAS_B: tl.constexpr, "
+        math = [
+            "    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=0.0).to(tl.float32)",
+            "    mean = tl.sum(xv, axis=0) / N",
+            "    d = tl.where(ok, xv - mean, 0.0)",
+            "    rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / N + eps)",
+            "    acc = d * rstd",
+            "    if HAS_W:",
+            "        acc = acc * tl.load(w_ptr + cols, mask=ok, other=0.0).to(tl.float32)",
+            "    if HAS_B:",
+            "        acc = acc + tl.load(b_ptr + cols, mask=ok, other=0.0).to(tl.float32)",
+        ]
+    lines.append(
+        f"{ctx.name}[({p}R,)]({p}x, {out}, {p}N, {call_extra}BLOCK_N={p}bn, {warps(ctx.params)})",
+    )
+    kernel = "\n".join(
+        [
+            "@triton.jit",
+            f"def {ctx.name}(x_ptr, y_ptr, N, {params_extra}BLOCK_N: tl.constexpr):",
+            "    row = tl.program_id(0).to(tl.int64)",
+            "    cols = tl.arange(0, BLOCK_N)",
+            "    ok = cols < N",
+            *math,
+            "    tl.store(y_ptr + row * N + cols, acc.to(y_ptr.dtype.element_ty), mask=ok)",
+        ]
+    )
+    return kernel, lines
+
+
+def emit_ewise(node: Node, ctx: Ctx, out: str, alloc: str, shape_code: str) -> tuple[str, list[str]]:
+    """``shape_code``: the output shape (the broadcast of the operands' shapes, or a slice's)."""
+    p = f"n{node.id}_"
+    rank = node.rank or 1
+    epi = Epilogue(node.epilogue, rank)
+    lines = [
+        f"{p}shape = tuple({shape_code})",
+        alloc.format(shape=f"{p}shape"),
+        *epi.prelude(ctx, f"{p}shape", p),
+        f"{p}numel = {out}.numel()",
+        f"{p}bs = {block(f'{p}numel', int(ctx.params.get('block', 1024)), 16)}",
+        f"{ctx.name}[(triton.cdiv({p}numel, {p}bs),)]({out}, *{out}.stride(), {p}numel, *{p}shape, "
+        + epi.call_args(p)
+        + f"BLOCK={p}bs, {warps(ctx.params)})",
+    ]
+    index = [f"i{d}" for d in range(rank)]
+    decompose = ["    rem = offs"]
+    for d in reversed(range(rank)):
+        if d == 0:
+            decompose.append("    i0 = rem")
+        else:
+            decompose += [f"    i{d} = rem % S{d}", f"    rem = rem // S{d}"]
+    kernel = "\n".join(
+        [
+            "@triton.jit",
+            f"def {ctx.name}(",
+            "    y_ptr, " + "".join(f"ys{d}, " for d in range(rank)) + "numel, ",
+            "    " + "".join(f"S{d}, " for d in range(rank)),
+            "    " + epi.kernel_params(),
+            "    BLOCK: tl.constexpr,",
+            "):",
+            "    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
+            "    ok = offs < numel",
+            *decompose,
+            "    acc = tl.zeros([BLOCK], dtype=tl.float32)",
+            *epi.body(index, "ok"),
+            "    y_offs = " + " + ".join(f"i{d} * ys{d}" for d in range(rank)),
+            "    tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=ok)",
+        ]
+    )
+    return kernel, lines

@@ -1,0 +1,68 @@
+"""Tuning profiles: block sizes, warps and stages per kernel kind, explored as separate candidates.
+
+On a GPU every profile is verified and timed, and ranking keeps the fastest (``agents.ranking``).
+On a CPU (Triton interpreter) nothing is timed, so one profile is verified: the interpreter runs
+numpy per program, so large tiles (few programs) keep verification fast. Block sizes are caps: at
+run time each is the next power of two of the extent it tiles, clamped to the cap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Profile = dict[str, dict[str, Any]]
+
+CPU_PROFILES: dict[str, Profile] = {
+    "cpu": {
+        "dwconv2d": {"block_h": 32, "block_w": 32, "taps": "vector", "block_kw": 64},
+        "dwconv1d": {"block_t": 256, "block_j": 128},
+        "pwconv": {"block_o": 64, "block_p": 256, "block_c": 64},
+        "matmul": {"block_m": 64, "block_n": 64, "block_k": 64},
+        "spmm": {"block_e": 32, "block_f": 128},
+        "ewise": {"block": 4096},
+    },
+}
+
+GPU_PROFILES: dict[str, Profile] = {
+    "small_tiles": {
+        "dwconv2d": {"block_h": 8, "block_w": 32, "num_warps": 2},
+        "dwconv1d": {"block_t": 64, "block_j": 64, "num_warps": 2},
+        "pwconv": {"block_o": 32, "block_p": 64, "block_c": 32, "num_warps": 4},
+        "matmul": {"block_m": 64, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 3},
+        "spmm": {"block_e": 16, "block_f": 64, "num_warps": 2},
+        "ewise": {"block": 1024, "num_warps": 4},
+        "rows": {"num_warps": 4},
+    },
+    "medium_tiles": {
+        "dwconv2d": {"block_h": 16, "block_w": 32, "num_warps": 4},
+        "dwconv1d": {"block_t": 128, "block_j": 64, "num_warps": 4},
+        "pwconv": {"block_o": 64, "block_p": 64, "block_c": 32, "num_warps": 4},
+        "matmul": {"block_m": 128, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 4},
+        "spmm": {"block_e": 32, "block_f": 64, "num_warps": 4},
+        "ewise": {"block": 2048, "num_warps": 8},
+        "rows": {"num_warps": 8},
+    },
+    "large_tiles": {
+        "dwconv2d": {"block_h": 8, "block_w": 32, "taps": "vector", "block_kw": 16, "num_warps": 4},
+        "dwconv1d": {"block_t": 256, "block_j": 64, "num_warps": 8},
+        "pwconv": {"block_o": 64, "block_p": 128, "block_c": 32, "num_warps": 8},
+        "matmul": {"block_m": 128, "block_n": 128, "block_k": 32, "num_warps": 8, "num_stages": 3},
+        "spmm": {"block_e": 64, "block_f": 128, "num_warps": 4},
+        "ewise": {"block": 4096, "num_warps": 8},
+        "rows": {"num_warps": 16},
+    },
+    "wide_rows": {
+        "dwconv2d": {"block_h": 4, "block_w": 64, "taps": "vector", "block_kw": 8, "num_warps": 4},
+        "dwconv1d": {"block_t": 128, "block_j": 128, "num_warps": 4},
+        "pwconv": {"block_o": 32, "block_p": 128, "block_c": 64, "num_warps": 4},
+        "matmul": {"block_m": 64, "block_n": 128, "block_k": 64, "num_warps": 4, "num_stages": 3},
+        "spmm": {"block_e": 8, "block_f": 128, "num_warps": 4},
+        "ewise": {"block": 1024, "num_warps": 4},
+        "rows": {"num_warps": 4},
+    },
+}
+
+
+def profiles_for(device: str) -> dict[str, Profile]:
+    """The profiles to explore on ``device`` ("cuda" or "cpu"), most promising first."""
+    return GPU_PROFILES if device == "cuda" else CPU_PROFILES
