@@ -1,0 +1,55 @@
+"""Who may write: bearer tokens from KILN_API_TOKENS, or (when none are configured) loopback clients.
+
+The identity returned is what jobs are owned by and what per-owner limits count: a short hash of
+the token (tokens themselves are never stored), or ``loopback``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+
+from fastapi import HTTPException, Request, status
+
+from service.settings import Settings
+
+
+def token_owner(token: str) -> str:
+    return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def writer_identity(request: Request) -> str:
+    """FastAPI dependency for write endpoints; raises 401/403 with the reason."""
+    settings: Settings = request.app.state.settings
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if settings.api_tokens:
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "this endpoint needs 'Authorization: Bearer <token>' (a token listed in KILN_API_TOKENS)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not any(hmac.compare_digest(token.encode(), t.encode()) for t in settings.api_tokens):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return token_owner(token)
+    client = request.client.host if request.client else None
+    if not _is_loopback(client):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "writes are accepted only from loopback clients while KILN_API_TOKENS is unset; "
+            "set KILN_API_TOKENS on the server and send a bearer token",
+        )
+    return "loopback"

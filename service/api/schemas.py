@@ -1,0 +1,128 @@
+"""Request and response bodies of the HTTP API (pydantic; they define the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_TASK_ID = 200
+
+
+class JobCreate(BaseModel):
+    """Either a built-in (or stored) task id, or a reference source in KernelBench format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str | None = Field(None, max_length=MAX_TASK_ID, examples=["dwconv2d.convnext_7x7"])
+    reference_source: str | None = Field(
+        None, description="KernelBench-format module: Model, get_inputs, get_init_inputs"
+    )
+    language: Literal["triton", "cuda"] = "triton"
+    proposer: Literal["template", "llm"] = "template"
+    budget: int = Field(8, ge=1, description="Most candidates to verify (capped by KILN_MAX_BUDGET)")
+    model: str | None = Field(None, max_length=200, description="LLM model name (default: KILN_LLM_MODEL)")
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> JobCreate:
+        if (self.task_id is None) == (self.reference_source is None):
+            raise ValueError("give exactly one of task_id and reference_source")
+        return self
+
+
+class JobLinks(BaseModel):
+    self: str
+    events: str
+    cancel: str
+
+
+class BestSoFar(BaseModel):
+    sha256: str | None = None
+    origin: str | None = None
+    speedup: float | None = None
+    candidate_id: int | None = None
+
+
+class JobView(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    task_id: str | None
+    language: str | None = None
+    proposer: str | None = None
+    budget: int | None
+    progress: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    cancel_requested: bool
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    best: dict[str, Any] | None = Field(None, description="Best verified kernel so far: source and report")
+    links: JobLinks
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str | None = Field(None, max_length=MAX_TASK_ID)
+    reference_source: str | None = None
+    candidate_source: str
+    language: Literal["triton", "cuda", "auto"] = "auto"
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> VerifyRequest:
+        if (self.task_id is None) == (self.reference_source is None):
+            raise ValueError("give exactly one of task_id and reference_source")
+        return self
+
+
+class VerifyResponse(BaseModel):
+    verdict: Literal["accepted", "rejected", "not_run"]
+    task_id: str
+    candidate_id: int
+    verification_id: int
+    cached: bool = Field(description="True when this exact source was already verified in this environment")
+    report: dict[str, Any]
+
+
+class TaskSummary(BaseModel):
+    id: str
+    family: str
+    title: str
+    builtin: bool
+    dtypes: list[str] = []
+    shapes: list[dict[str, Any]] = []
+
+
+class TaskDetail(TaskSummary):
+    description: str = ""
+    source: str
+    tolerances: dict[str, Any] = {}
+    allowed_ops: list[str] = []
+    roofline: list[dict[str, Any]] = []
+
+
+class KernelView(BaseModel):
+    task_id: str
+    hardware_fingerprint: str
+    device_name: str
+    measured: bool
+    speedup_eager: float | None
+    speedup_compiled: float | None
+    candidate_id: int
+    origin: str
+    origin_detail: str
+    language: str
+    sha256: str
+    created_at: datetime
+    source: str | None = None
+    report: dict[str, Any] | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    workers: int
+    version: str

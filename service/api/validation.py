@@ -1,0 +1,52 @@
+"""Static checks of submitted sources. Request content is parsed (ast), never executed here."""
+
+from __future__ import annotations
+
+import ast
+
+from fastapi import HTTPException
+
+
+def _reject(message: str) -> HTTPException:
+    return HTTPException(422, message)
+
+
+def _parse(source: str, what: str, max_bytes: int) -> ast.Module:
+    size = len(source.encode("utf-8"))
+    if size > max_bytes:
+        raise HTTPException(
+            413,
+            f"{what} is {size} bytes; the limit is {max_bytes} (KILN_MAX_SOURCE_BYTES)",
+        )
+    if not source.strip():
+        raise _reject(f"{what} is empty")
+    try:
+        return ast.parse(source)
+    except SyntaxError as e:
+        raise _reject(f"{what} has a syntax error at line {e.lineno}: {e.msg}") from None
+    except ValueError as e:  # e.g. null bytes
+        raise _reject(f"{what} cannot be parsed: {e}") from None
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def check_reference(source: str, max_bytes: int) -> None:
+    """A KernelBench-format reference: ``Model``, ``get_inputs`` and ``get_init_inputs`` at top level."""
+    names = _top_level_names(_parse(source, "reference_source", max_bytes))
+    missing = [n for n in ("Model", "get_inputs", "get_init_inputs") if n not in names]
+    if missing:
+        raise _reject("reference_source is not in KernelBench format: it defines no " + ", ".join(missing))
+
+
+def check_candidate(source: str, max_bytes: int) -> None:
+    names = _top_level_names(_parse(source, "candidate_source", max_bytes))
+    if "ModelNew" not in names:
+        raise _reject("candidate_source defines no ModelNew class")

@@ -1,0 +1,80 @@
+"""Turning store records into API responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from kernels_store import BestKernel, JobRecord, Store
+from service.api.schemas import JobLinks, JobView, KernelView
+
+
+def job_view(job: JobRecord, request: Request, store: Store | None = None) -> JobView:
+    base = str(request.url_for("get_job", job_id=job.id))
+    best = None
+    if store is not None:
+        best = best_of_job(store, job)
+    return JobView(
+        id=job.id,
+        status=job.status,
+        task_id=job.task_id,
+        language=job.params.get("language"),  # type: ignore[arg-type]
+        proposer=job.params.get("proposer"),
+        budget=job.budget,
+        progress=dict(job.progress),
+        result=job.result if isinstance(job.result, dict) else None,
+        error=job.error,
+        cancel_requested=job.cancel_requested,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        best=best,
+        links=JobLinks(self=base, events=f"{base}/events", cancel=f"{base}/cancel"),
+    )
+
+
+def best_of_job(store: Store, job: JobRecord) -> dict[str, Any] | None:
+    """The job's best verified kernel so far (source and report), from its result or progress."""
+    sha = None
+    if isinstance(job.result, dict):
+        sha = job.result.get("best_sha256")
+    if sha is None and isinstance(job.progress.get("best"), dict):
+        sha = job.progress["best"].get("sha256")
+    if not sha or job.task_id is None:
+        return None
+    candidate = store.find_candidate(job.task_id, sha)
+    if candidate is None:
+        return None
+    verifications = store.list_verifications(candidate_id=candidate.id, verdict="accepted", limit=1).items
+    report = verifications[0].report if verifications else None
+    return {
+        "candidate_id": candidate.id,
+        "sha256": sha,
+        "origin": candidate.origin,
+        "origin_detail": candidate.origin_detail,
+        "language": candidate.language,
+        "source": candidate.source,
+        "report": report,
+    }
+
+
+def kernel_view(best: BestKernel, *, with_source: bool) -> KernelView:
+    cand, ver = best.candidate, best.verification
+    return KernelView(
+        task_id=best.task_id,
+        hardware_fingerprint=best.hardware_fingerprint,
+        device_name=best.device_name,
+        measured=best.measured,
+        speedup_eager=best.speedup_eager,
+        speedup_compiled=best.speedup_compiled,
+        candidate_id=cand.id,
+        origin=cand.origin,
+        origin_detail=cand.origin_detail,
+        language=cand.language,
+        sha256=cand.source_sha256,
+        created_at=ver.created_at,
+        source=cand.source if with_source else None,
+        report=ver.report if with_source else None,
+    )

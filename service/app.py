@@ -1,0 +1,54 @@
+"""The FastAPI application: ``create_app()`` composes settings, store, event hub and job runner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kernels_store import Store, open_store
+from service import web
+from service.api import routes_health, routes_jobs, routes_tasks, routes_verify
+from service.events import EventHub
+from service.runner import JobRunner
+from service.settings import Settings
+from service.state import AppState
+
+log = logging.getLogger("kiln.service")
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None, *, run_jobs: bool = True) -> FastAPI:
+    """Build the app. ``run_jobs=False`` serves the API without an embedded runner (another process runs jobs)."""
+    settings = settings or Settings.from_env()
+    owns_store = store is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: AppState = app.state.kiln
+        if state.runner is not None:
+            state.runner.start()
+        try:
+            yield
+        finally:
+            if state.runner is not None:
+                state.runner.stop()
+            if owns_store:
+                state.store.close()
+
+    app = FastAPI(
+        title="Kernel Kiln",
+        version="0.1.0",
+        description="Submit a PyTorch reference op, get a verified Triton/CUDA kernel back.",
+        lifespan=lifespan,
+    )
+    the_store = store or open_store(settings.database_url)
+    hub = EventHub()
+    runner = JobRunner(the_store, settings, hub) if run_jobs and settings.workers > 0 else None
+    app.state.settings = settings
+    app.state.kiln = AppState(settings=settings, store=the_store, hub=hub, runner=runner)
+    for module in (routes_jobs, routes_verify, routes_tasks, routes_health):
+        app.include_router(module.router)
+    app.include_router(web.router)  # the HTML pages: leaderboard, task pages
+    return app

@@ -1,0 +1,52 @@
+"""`kiln serve`: the API, the web pages and the embedded job runner, on uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    workers: int | None = typer.Option(None, "--workers", help="Job-runner threads (default: KILN_WORKERS or 1)."),
+    database: str | None = typer.Option(
+        None, "--database", help="Store URL (default: KILN_DATABASE_URL, else SQLite)."
+    ),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) with an embedded job runner."""
+    import dataclasses
+
+    import uvicorn
+
+    from kernels_store import StoreError
+    from service.app import create_app
+    from service.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as e:
+        typer.echo(f"kiln serve: error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if workers is not None:
+        settings = dataclasses.replace(settings, workers=workers)
+    if database is not None:
+        settings = dataclasses.replace(settings, database_url=database)
+    if not settings.api_tokens and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(
+            f"kiln serve: note: KILN_API_TOKENS is unset, so writes are refused from clients other than "
+            f"loopback even though the server listens on {host}",
+            err=True,
+        )
+    try:
+        app = create_app(settings)
+    except (StoreError, OSError) as e:
+        typer.echo(f"kiln serve: error: cannot open the store: {e}", err=True)
+        raise typer.Exit(2) from None
+    store = app.state.kiln.store
+    typer.echo(f"kiln serve: store {store.url}; {settings.workers} job runner(s); http://{host}:{port}/docs", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

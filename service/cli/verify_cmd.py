@@ -1,0 +1,80 @@
+"""`kiln verify`: verify one candidate kernel against one reference op (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+EXIT_ACCEPTED, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _read_source(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        _fail(f"{what} file not found: {path}")
+    except IsADirectoryError:
+        _fail(f"{what} path is a directory, not a Python file: {path}")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(f"cannot read {what} file {path}: {e}")
+    raise AssertionError("unreachable")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"kiln verify: error: {message}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def verify(
+    reference: Path = typer.Option(..., "--reference", "-r", help="Reference op in KernelBench format."),
+    candidate: Path = typer.Option(..., "--candidate", "-c", help="Candidate source defining ModelNew."),
+    timeout: float = typer.Option(180.0, "--timeout", help="Wall-clock limit per sandbox process (s)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a summary."),
+    trials: int = typer.Option(3, "--trials", help="Correctness trials, each with fresh seeds."),
+    seed: int | None = typer.Option(None, "--seed", help="Base seed to reproduce a run (default: fresh)."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | unshare | none"),
+    memory_mb: int = typer.Option(8192, "--memory-mb", help="Memory limit per sandbox process (MiB)."),
+) -> None:
+    """Verify CANDIDATE against REFERENCE. Exit 0 accepted, 1 rejected or not run, 2 bad input."""
+    from verifier import Candidate, Reference, VerifyOptions
+    from verifier import verify as run_verify
+    from verifier.errors import VerifierInputError
+
+    ref_src = _read_source(reference, "reference")
+    cand_src = _read_source(candidate, "candidate")
+    try:
+        options = VerifyOptions(
+            device=device,  # type: ignore[arg-type]
+            timeout_s=timeout,
+            trials=trials,
+            seed=seed,
+            sandbox=sandbox,  # type: ignore[arg-type]
+            memory_limit_mb=memory_mb,
+        )
+    except ValueError as e:
+        _fail(str(e))
+
+    progress = None if as_json else (lambda msg: typer.echo(f"[kiln] {msg}", err=True))
+    try:
+        report = run_verify(
+            Reference(source=ref_src, name=reference.stem),
+            Candidate(source=cand_src, name=candidate.stem),
+            options,
+            progress=progress,
+        )
+    except VerifierInputError as e:
+        _fail(str(e))
+
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        typer.echo(report.summary())
+    raise typer.Exit(EXIT_ACCEPTED if report.accepted else EXIT_REJECTED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify)

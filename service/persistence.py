@@ -1,0 +1,112 @@
+"""What the service writes to the store: tasks (built-in or submitted), candidates and verdicts."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from kernels_store import Store
+
+USER_TASK_PREFIX = "user."
+
+
+class UnknownTask(LookupError):
+    """A task id that is neither built in nor in the store."""
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    task_id: str
+    source: str
+    builtin: bool
+    shapes: dict[str, dict[str, Any]]
+    """Named shape configurations to verify on (empty: the reference as written)."""
+    tolerances: dict[str, Any]
+    allowed_ops: frozenset[str]
+
+    def reference(self) -> Any:
+        from verifier import Reference
+
+        return Reference(
+            source=self.source,
+            name=self.task_id,
+            shapes=self.shapes,
+            tolerances=self.tolerances,
+            allowed_ops=self.allowed_ops,
+        )
+
+
+def tier_for(device: str) -> str:
+    """Shapes to verify on: the small ones on CPU (Triton interpreter), the papers' shapes on a GPU."""
+    return "realistic" if device == "cuda" else "small"
+
+
+def user_task_id(source: str) -> str:
+    return USER_TASK_PREFIX + hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def resolve_task(store: Store, *, task_id: str | None, reference_source: str | None, device: str) -> ResolvedTask:
+    """Register the task in the store (built-in task or submitted reference) and return how to verify it."""
+    import tasks
+
+    if reference_source is not None:
+        tid = user_task_id(reference_source)
+        store.put_task(tid, reference_source, family="user", title="submitted reference")
+        return ResolvedTask(tid, reference_source, False, {}, {}, frozenset())
+    assert task_id is not None
+    try:
+        task = tasks.get(task_id)
+    except KeyError:
+        stored = store.get_task(task_id)
+        if stored is None:
+            raise UnknownTask(task_id) from None
+        return ResolvedTask(stored.id, stored.source, False, {}, {}, frozenset())
+    store.put_task(
+        task.id, task.source, family=task.family, title=task.title, shapes=[s.to_dict() for s in task.shapes]
+    )
+    tier = tier_for(device)
+    shapes = {s.name: dict(s.params) for s in task.shapes_in(tier)} or {
+        s.name: dict(s.params) for s in task.shapes_in("small")
+    }
+    return ResolvedTask(task.id, task.source, True, shapes, dict(task.tolerances), frozenset(task.allowed_ops))
+
+
+def split_origin(origin: str) -> tuple[str, str]:
+    """``llm:model-x`` -> (``llm``, ``model-x``); ``template`` -> (``template``, ``""``)."""
+    kind, _, detail = origin.partition(":")
+    return kind, detail
+
+
+def record_candidate(
+    store: Store,
+    task_id: str,
+    *,
+    source: str,
+    language: str,
+    origin: str,
+    report: Any,
+    job_id: str | None = None,
+    parent_sha256: str | None = None,
+    params: dict[str, Any] | None = None,
+    name: str = "",
+) -> tuple[int, int, bool]:
+    """Store a verified candidate and its verdict; returns (candidate id, verification id, new?)."""
+    kind, detail = split_origin(origin)
+    parent_id = None
+    if parent_sha256:
+        parent = store.find_candidate(task_id, parent_sha256)
+        parent_id = parent.id if parent is not None else None
+    added = store.add_candidate(
+        task_id,
+        source,
+        language=language,
+        origin=kind,
+        origin_detail=detail,
+        parent_id=parent_id,
+        job_id=job_id,
+        name=name,
+        extra={"params": params or {}},
+    )
+    recorded = store.record_verification(added.candidate.id, report)
+    return added.candidate.id, recorded.verification.id, recorded.created

@@ -1,0 +1,254 @@
+"""The embedded job runner: worker threads that claim generation jobs from the store and run them.
+
+Each job holds a lease renewed by a heartbeat thread; a cancel request reaches the generator
+through the heartbeat. Every verified candidate is written to the store as soon as it is verified,
+so a crash loses no verdict: a job whose worker died is claimed again when its lease expires, and a
+job interrupted by a clean shutdown goes straight back to the queue. Candidate code never runs in
+this process: the generator verifies every candidate in sandbox processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from kernels_store import JobRecord, LeaseLostError, Store
+from service.events import EventHub
+from service.persistence import UnknownTask, record_candidate, resolve_task
+from service.settings import Settings
+
+log = logging.getLogger("kiln.runner")
+IDLE_POLL_S = 2.0
+
+
+class JobRunner:
+    def __init__(self, store: Store, settings: Settings, hub: EventHub) -> None:
+        self.store = store
+        self.settings = settings
+        self.hub = hub
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._active: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.worker_prefix = f"{socket.gethostname()}:{os.getpid()}"
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        for n in range(self.settings.workers):
+            t = threading.Thread(
+                target=self._loop, args=(f"{self.worker_prefix}:{n}",), name=f"kiln-worker-{n}", daemon=True
+            )
+            t.start()
+            self._threads.append(t)
+
+    def notify(self) -> None:
+        """A job was queued: wake an idle worker now rather than at its next poll."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop claiming, interrupt running jobs and hand them back to the queue."""
+        self._stopping.set()
+        self._wake.set()
+        with self._lock:
+            for cancel in self._active.values():
+                cancel.set()
+        deadline = time.monotonic() + timeout_s
+        for t in self._threads:
+            t.join(timeout=max(0.1, deadline - time.monotonic()))
+
+    @property
+    def workers(self) -> int:
+        return sum(t.is_alive() for t in self._threads)
+
+    # ---- work ------------------------------------------------------------------------------
+    def _loop(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self.store.claim_next_job(worker_id, lease_s=self.settings.lease_seconds, kinds=["generate"])
+            except Exception:
+                log.exception("claiming a job failed")
+                job = None
+            if job is None:
+                self._wake.wait(IDLE_POLL_S)
+                self._wake.clear()
+                continue
+            self._run(job, worker_id)
+
+    def _run(self, job: JobRecord, worker_id: str) -> None:
+        cancel = threading.Event()
+        lost = threading.Event()
+        done = threading.Event()
+        with self._lock:
+            self._active[job.id] = cancel
+        beat = threading.Thread(target=self._heartbeat, args=(job.id, worker_id, cancel, lost, done), daemon=True)
+        beat.start()
+        publish = self._publisher(job.id)
+        publish("started", {"job_id": job.id, "task_id": job.task_id, "attempt": job.attempts})
+        outcome: tuple[str, str | None, dict[str, Any] | None]
+        try:
+            outcome = self._generate(job, worker_id, cancel, publish)
+        except UnknownTask as e:
+            outcome = ("failed", f"unknown task {e}", None)
+        except LeaseLostError:
+            outcome = ("lost", None, None)
+        except Exception as e:
+            log.exception("job %s failed", job.id)
+            outcome = ("failed", f"{type(e).__name__}: {e}", None)
+        finally:
+            with self._lock:
+                self._active.pop(job.id, None)
+            done.set()
+            beat.join(timeout=5)
+        status, error, result = outcome
+        if lost.is_set() or status == "lost":
+            log.warning("job %s: lease lost to another worker; stopped", job.id)
+            return
+        try:
+            if self._stopping.is_set() and status == "cancelled":
+                self.store.release_job(job.id, worker_id)
+                publish("requeued", {"reason": "service shutting down"})
+                return
+            self.store.finish_job(job.id, worker_id, status, error=error, result=result)
+        except LeaseLostError:
+            return
+        publish("finished", {"status": status, "error": error, "result": result})
+
+    def _publisher(self, job_id: str):  # type: ignore[no-untyped-def]
+        def publish(event_type: str, data: dict[str, Any]) -> None:
+            self.hub.publish(job_id, event_type, data)
+
+        return publish
+
+    def _heartbeat(
+        self, job_id: str, worker_id: str, cancel: threading.Event, lost: threading.Event, done: threading.Event
+    ) -> None:
+        """Renew the lease every third of it until the job is done; pass cancel requests on."""
+        interval = max(1.0, self.settings.lease_seconds / 3)
+        while not done.wait(interval):
+            try:
+                record = self.store.heartbeat(job_id, worker_id, lease_s=self.settings.lease_seconds)
+            except LeaseLostError:
+                lost.set()
+                cancel.set()
+                return
+            except Exception:
+                log.exception("heartbeat for job %s failed", job_id)
+                continue
+            if record.cancel_requested:
+                cancel.set()
+
+    def _generate(
+        self, job: JobRecord, worker_id: str, cancel: threading.Event, publish: Any
+    ) -> tuple[str, str | None, dict[str, Any] | None]:
+        import agents
+        from verifier import VerifyOptions
+
+        resolved = resolve_task(self.store, task_id=job.task_id, reference_source=None, device=self._device())
+        params = job.params
+        progress: dict[str, Any] = {"verified": 0, "accepted": 0, "budget": job.budget, "best": None}
+
+        def on_event(event: dict[str, Any]) -> None:
+            kind = str(event.get("type", "event"))
+            if kind == "finished":
+                # the generator's own end; the job's "finished" (after the store is updated) comes from _run,
+                # and a client that stops at the first "finished" must not read a job still marked running
+                kind = "generation_finished"
+            candidate = event.get("candidate")
+            if kind == "verified" and isinstance(candidate, dict) and "source" in candidate:
+                cand_id, ver_id, _ = record_candidate(
+                    self.store,
+                    resolved.task_id,
+                    source=candidate["source"],
+                    language=candidate["language"],
+                    origin=candidate["origin"],
+                    report=candidate["report"],
+                    job_id=job.id,
+                    parent_sha256=candidate.get("parent_sha256"),
+                    params=candidate.get("params"),
+                )
+                progress["verified"] += 1
+                progress["accepted"] += candidate["report"].get("verdict") == "accepted"
+                event = {
+                    **{k: v for k, v in event.items() if k != "candidate"},
+                    "candidate_id": cand_id,
+                    "verification_id": ver_id,
+                }
+            elif kind == "best":
+                best = dict(event.get("candidate") or {})
+                progress["best"] = {k: best.get(k) for k in ("sha256", "origin", "speedup")} | {
+                    "speedup": event.get("speedup"),
+                }
+                event = {k: v for k, v in event.items() if k != "candidate"}
+            publish(kind, _small(event))
+            if kind in ("verified", "best"):
+                self.store.update_progress(job.id, worker_id, progress, lease_s=self.settings.lease_seconds)
+
+        request = agents.GenerationRequest(
+            reference=resolved.reference(),
+            task_id=resolved.task_id,
+            language=params.get("language", "triton"),
+            proposer=params.get("proposer", "template"),
+            budget=agents.Budget(max_candidates=int(job.budget or 8)),
+            verify_options=VerifyOptions(device=self.settings.device, timeout_s=self.settings.timeout_s),
+            **({"model": params["model"]} if params.get("model") else {}),
+        )
+        result = agents.generate(request, on_event=on_event, cancel=cancel)
+
+        best_id = None
+        for cand in result.candidates:  # idempotent: already stored from the events when they carried sources
+            cand_id, _, _ = record_candidate(
+                self.store,
+                resolved.task_id,
+                source=cand.source,
+                language=cand.language,
+                origin=cand.origin,
+                report=cand.report,
+                job_id=job.id,
+                parent_sha256=cand.parent_sha256,
+                params=cand.params,
+            )
+            if result.best is not None and cand.sha256 == result.best.sha256:
+                best_id = cand_id
+        summary = {
+            "task_id": resolved.task_id,
+            "best_candidate_id": best_id,
+            "best_sha256": result.best.sha256 if result.best else None,
+            "best_speedup": result.best.report.speedup if result.best else None,
+            "candidates": len(result.candidates),
+            "accepted": sum(c.report.verdict == "accepted" for c in result.candidates),
+            "stopped_because": result.stopped_because,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "seconds": result.seconds,
+            "errors": list(result.errors)[:5],
+        }
+        if cancel.is_set() and (self._stopping.is_set() or result.stopped_because == "cancelled"):
+            return "cancelled", None, summary
+        if result.best is None:
+            why = result.stopped_because
+            reasons = [r for c in result.candidates for r in c.report.reasons[:1]][:3]
+            detail = f"; first reasons: {reasons}" if reasons else ""
+            return "failed", f"no candidate was accepted ({why}; {len(result.candidates)} verified){detail}", summary
+        return "succeeded", None, summary
+
+    def _device(self) -> str:
+        from verifier.engine import resolve_device
+
+        return resolve_device(self.settings.device)
+
+
+def _small(event: dict[str, Any], limit: int = 4000) -> dict[str, Any]:
+    """Events go to browsers as they are: drop sources and cap long strings."""
+    out: dict[str, Any] = {}
+    for key, value in event.items():
+        if key in ("source", "prompt", "completion"):
+            continue
+        if isinstance(value, str) and len(value) > limit:
+            value = value[:limit] + "…"
+        out[key] = value
+    return out

@@ -1,0 +1,58 @@
+"""What the app's request handlers share: settings, the store, the event hub, the job runner."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import HTTPException, Request, status
+
+from kernels_store import Store
+from service.events import EventHub
+from service.runner import JobRunner
+from service.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: Store
+    hub: EventHub
+    runner: JobRunner | None
+    verify_slots: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.verify_slots = threading.BoundedSemaphore(self.settings.verify_concurrency)
+
+    @functools.cached_property
+    def device(self) -> str:
+        from verifier.engine import resolve_device
+
+        return resolve_device(self.settings.device)
+
+    @functools.cached_property
+    def environment(self) -> dict[str, Any]:
+        """Versions and hardware fingerprint of this host (what verifications here are keyed by)."""
+        from verifier.hostinfo import describe_host
+
+        return describe_host(self.device)
+
+    def require_task(self, task_id: str) -> None:
+        """404 naming close matches unless ``task_id`` is a built-in or stored task."""
+        import tasks
+
+        try:
+            tasks.get(task_id)
+            return
+        except KeyError as e:
+            if self.store.get_task(task_id) is not None:
+                return
+            near = list(getattr(e, "near", []) or [])
+        hint = f"; did you mean {', '.join(near[:3])}?" if near else "; see GET /v1/tasks"
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown task id {task_id!r}{hint}")
+
+
+def app_state(request: Request) -> AppState:
+    return request.app.state.kiln

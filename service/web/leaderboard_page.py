@@ -1,0 +1,164 @@
+"""What the leaderboard page (``/``) shows: fast_p per generator and hardware, and every task's best kernel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode
+
+import tasks
+from kernels_store import BestKernel, Store
+from kernels_store.browse import HardwareSeen
+from service.leaderboard import FAST_P_THRESHOLDS, fast_p_key, fast_p_rows, generator_label
+from service.web.roofline_share import RooflineShare, builtin_task, roofline_share
+
+
+@dataclass(frozen=True)
+class FastPCell:
+    p: float
+    share: float
+    count: int
+
+
+@dataclass(frozen=True)
+class FastPRow:
+    generator: str
+    hardware_fingerprint: str
+    device_name: str
+    tasks: int
+    solved: int
+    timed: int
+    """Tasks where this generator's best kernel has a GPU timing; 0: fast_p above 0 says nothing."""
+    cells: list[FastPCell]
+
+
+@dataclass(frozen=True)
+class BestEntry:
+    """A task's best kernel on one hardware, as the table shows it."""
+
+    hardware_fingerprint: str
+    device_name: str
+    measured: bool
+    speedup_eager: float | None
+    speedup_compiled: float | None
+    compile_error: str | None
+    roofline: RooflineShare
+    generator: str
+    language: str
+    candidate_id: int
+    verified_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    task_id: str
+    title: str
+    family: str
+    builtin: bool
+    best: list[BestEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Filters:
+    family: str | None
+    hardware: str | None
+    families: list[str]
+    hardware_options: list[HardwareSeen]
+
+    def href(self, **changes: str | None) -> str:
+        """``/`` with these filters, some changed (None drops one)."""
+        params = {"family": self.family, "hardware": self.hardware, **changes}
+        query = urlencode({k: v for k, v in params.items() if v})
+        return "/" + (f"?{query}" if query else "")
+
+    @property
+    def hardware_name(self) -> str:
+        found = next((h for h in self.hardware_options if h.hardware_fingerprint == self.hardware), None)
+        return found.device_name if found else (self.hardware or "")
+
+
+@dataclass(frozen=True)
+class LeaderboardPage:
+    filters: Filters
+    unknown_family: bool
+    suite_task_ids: list[str]
+    """The built-in tasks fast_p is computed over (one family of them when filtered)."""
+    fast_p: list[FastPRow]
+    tasks: list[TaskRow]
+    thresholds: tuple[float, ...] = FAST_P_THRESHOLDS
+
+
+def _best_entry(best: BestKernel) -> BestEntry:
+    report = best.verification.report
+    timing = report.get("timing") or {}
+    return BestEntry(
+        hardware_fingerprint=best.hardware_fingerprint,
+        device_name=best.device_name,
+        measured=best.measured,
+        speedup_eager=best.speedup_eager,
+        speedup_compiled=best.speedup_compiled,
+        compile_error=timing.get("compile_error") if isinstance(timing, dict) else None,
+        roofline=roofline_share(builtin_task(best.task_id), report, best.verification.candidate_ms, best.device_name),
+        generator=generator_label(best.candidate.origin, best.candidate.origin_detail),
+        language=best.candidate.language,
+        candidate_id=best.candidate.id,
+        verified_at=best.verification.created_at,
+    )
+
+
+def _fast_p_row(row: dict) -> FastPRow:
+    cells = [FastPCell(p, row[fast_p_key(p)], round(row[fast_p_key(p)] * row["tasks"])) for p in FAST_P_THRESHOLDS]
+    return FastPRow(
+        generator=row["generator"],
+        hardware_fingerprint=row["hardware_fingerprint"],
+        device_name=row["device_name"],
+        tasks=row["tasks"],
+        solved=row["solved"],
+        timed=row["timed"],
+        cells=cells,
+    )
+
+
+def _ranked(rows: list[dict], hardware: list[HardwareSeen]) -> list[FastPRow]:
+    """Grouped by hardware (GPU-timed hardware first), best generators first: by fast_1, then 1.5, 2 and 0."""
+    timed = {h.hardware_fingerprint for h in hardware if h.timed}
+    order = [FAST_P_THRESHOLDS.index(p) for p in (1.0, 1.5, 2.0, 0.0)]
+
+    def key(row: FastPRow) -> tuple:
+        shares = [-row.cells[i].share for i in order]
+        return (row.hardware_fingerprint not in timed, row.device_name, row.hardware_fingerprint, shares, row.generator)
+
+    return sorted((_fast_p_row(r) for r in rows), key=key)
+
+
+def leaderboard_page(store: Store, *, family: str | None, hardware: str | None) -> LeaderboardPage:
+    """Everything ``/`` shows, in four queries (stored tasks, hardware, generator results, best kernels)."""
+    builtin = tasks.all_tasks()
+    builtin_ids = {t.id for t in builtin}
+    stored = [h for h in store.task_headers() if h.id not in builtin_ids]
+    families = list(tasks.families()) + sorted({h.family for h in stored if h.family} - set(tasks.families()))
+    unknown_family = family is not None and family not in families
+    filters = Filters(family=family, hardware=hardware, families=families, hardware_options=store.hardware_seen())
+
+    suite = [t for t in builtin if family is None or t.family == family]
+    suite_ids = [t.id for t in suite]
+    fast_p = fast_p_rows(store.generator_results(suite_ids, hardware_fingerprint=hardware), suite_ids)
+
+    best_by_task: dict[str, list[BestEntry]] = {}
+    for best in store.best_kernels(hardware_fingerprint=hardware):
+        best_by_task.setdefault(best.task_id, []).append(_best_entry(best))
+    for entries in best_by_task.values():  # GPU-timed first, fastest first
+        entries.sort(key=lambda e: (not e.measured, -(e.speedup_eager or 0.0), e.device_name))
+    rows = [TaskRow(t.id, t.title, t.family, True, best_by_task.get(t.id, [])) for t in suite]
+    rows += [
+        TaskRow(h.id, h.title, h.family, False, best_by_task[h.id])
+        for h in stored
+        if h.id in best_by_task and (family is None or h.family == family)
+    ]
+    return LeaderboardPage(
+        filters=filters,
+        unknown_family=unknown_family,
+        suite_task_ids=suite_ids,
+        fast_p=_ranked(fast_p, filters.hardware_options),
+        tasks=rows,
+    )

@@ -1,0 +1,87 @@
+"""The page routes: ``/`` (leaderboard), ``/tasks/{id}`` (a task's kernels) and the pages' stylesheets."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+import tasks
+from service.state import AppState, app_state
+from service.web.highlight import stylesheet
+from service.web.leaderboard_page import leaderboard_page
+from service.web.paging import page_number
+from service.web.task_page import task_page
+from service.web.templating import templates
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@functools.cache
+def site_stylesheet() -> str:
+    return (STATIC_DIR / "site.css").read_text(encoding="utf-8")
+
+
+STYLESHEETS = {"site.css": site_stylesheet, "pygments.css": stylesheet}
+CACHE_CONTROL = "public, max-age=300"
+
+router = APIRouter(include_in_schema=False)
+
+
+def _filter(value: str | None) -> str | None:
+    """A filter query parameter; empty means no filter."""
+    value = (value or "").strip()
+    return value or None
+
+
+def _near_ids(task_id: str) -> list[str]:
+    """Built-in task ids close to an unknown one (the registry's suggestions)."""
+    try:
+        tasks.get(task_id)
+    except KeyError as e:
+        return list(getattr(e, "near", []) or [])[:5]
+    return []
+
+
+@router.get("/", response_class=HTMLResponse, name="web_leaderboard")
+def leaderboard(
+    request: Request, family: str | None = None, hardware: str | None = None, state: AppState = Depends(app_state)
+) -> HTMLResponse:
+    """fast_p per generator and hardware, and the best kernel of every task; ``?family=&hardware=`` filter."""
+    page = leaderboard_page(state.store, family=_filter(family), hardware=_filter(hardware))
+    status = 400 if page.unknown_family else 200
+    return templates.TemplateResponse(request, "leaderboard.html", {"view": page}, status_code=status)
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse, name="web_task")
+def task(
+    request: Request,
+    task_id: str,
+    hardware: str | None = None,
+    page: str | None = None,
+    rejected_page: str | None = None,
+    state: AppState = Depends(app_state),
+) -> HTMLResponse:
+    """A task's reference, ranked accepted kernels (``?page=``), rejected ones (``?rejected_page=``), plot."""
+    view = task_page(
+        state.store,
+        task_id,
+        hardware=_filter(hardware),
+        page=page_number(page),
+        rejected_page=page_number(rejected_page),
+    )
+    if view is None:
+        context = {"title": "Unknown task", "message": f"There is no task {task_id!r}.", "near": _near_ids(task_id)}
+        return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
+    return templates.TemplateResponse(request, "task.html", {"view": view})
+
+
+@router.get("/web/static/{name}", name="web_static")
+def static(name: str) -> Response:
+    """The pages' stylesheets: the site's own and the syntax-highlighting style, served locally."""
+    make = STYLESHEETS.get(name)
+    if make is None:
+        raise HTTPException(404, f"no stylesheet {name!r}")
+    return Response(make(), media_type="text/css", headers={"Cache-Control": CACHE_CONTROL})

@@ -1,0 +1,245 @@
+"""What a task page (``/tasks/{id}``) shows: the reference, accepted kernels ranked, rejected candidates
+with their reasons, and the speedup plot; each list one page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from markupsafe import Markup
+
+import tasks
+from kernels_store import OriginCount, Store
+from kernels_store.browse import HardwareSeen, Verdicts, VerifiedCandidate
+from kernels_store.records import Page
+from service.leaderboard import generator_label
+from service.web.highlight import highlight_python
+from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, clamp_page, pager
+from service.web.plot import SpeedupPlot, speedup_plot
+from service.web.roofline_share import ROOFLINE_PROFILE, RooflineShare, roofline_share
+
+PLOT_POINTS = 500
+"""The plot shows at most the latest this many GPU-timed kernels."""
+REPORT_DEFAULTS: Mapping[str, Any] = {
+    "verdict": "",
+    "reasons": [],
+    "checks": [],
+    "timing": None,
+    "device": "",
+    "language": "",
+    "sandbox": {},
+    "seeds": [],
+    "shapes": [],
+    "environment": {},
+    "duration_s": 0.0,
+}
+TIMING_DEFAULTS: Mapping[str, Any] = {
+    "device_name": "",
+    "candidate_ms": None,
+    "eager_ms": None,
+    "compiled_ms": None,
+    "speedup_eager": None,
+    "speedup_compiled": None,
+    "runs": 0,
+    "warmup_runs": 0,
+    "method": "",
+    "shape": "",
+    "compile_error": None,
+    "wall_ms_per_call": None,
+}
+CHECK_DEFAULTS: Mapping[str, Any] = {"name": "", "passed": False, "detail": ""}
+
+
+def complete_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored report with every field the page reads (older or partial reports lack some)."""
+    full = {**REPORT_DEFAULTS, **{k: v for k, v in report.items() if v is not None}}
+    full["checks"] = [{**CHECK_DEFAULTS, **c} for c in full["checks"] if isinstance(c, Mapping)]
+    timing = report.get("timing")
+    full["timing"] = {**TIMING_DEFAULTS, **timing} if isinstance(timing, Mapping) and timing else None
+    return full
+
+
+@dataclass(frozen=True)
+class ShapeFloor:
+    """A realistic shape of the task and its roofline floor on the reference GPU profile."""
+
+    name: str
+    dtype: str | None
+    params: str
+    note: str
+    floor_ms: float | None
+    bound: str
+
+
+@dataclass(frozen=True)
+class KernelEntry:
+    """One verified candidate as the page lists it."""
+
+    rank: int
+    item: VerifiedCandidate
+    generator: str
+    report: Mapping[str, Any]
+    timing: Mapping[str, Any] | None
+    failed_checks: list[Mapping[str, Any]]
+    roofline: RooflineShare | None
+    source_html: Markup
+
+
+@dataclass(frozen=True)
+class GeneratorCount:
+    generator: str
+    candidates: int
+    accepted: int
+
+
+@dataclass(frozen=True)
+class TaskHeading:
+    id: str
+    title: str
+    family: str
+    description: str
+    builtin: bool
+    source_html: Markup
+    shapes: list[ShapeFloor]
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    task: TaskHeading
+    hardware: str | None
+    hardware_options: list[HardwareSeen]
+    origins: list[GeneratorCount]
+    accepted: list[KernelEntry]
+    accepted_pager: Pager
+    rejected: list[KernelEntry]
+    rejected_pager: Pager
+    plot: SpeedupPlot | None
+    timed_total: int
+    untimed_accepted: int
+    roofline_profile: str = ROOFLINE_PROFILE
+
+    def href(self, **changes: str | None) -> str:
+        """This page with these query parameters changed (None drops one); lists start on page 1."""
+        params = {"hardware": self.hardware, **changes}
+        query = urlencode({k: v for k, v in params.items() if v})
+        return f"/tasks/{quote(self.task.id, safe='')}" + (f"?{query}" if query else "")
+
+
+def _heading(task_id: str, store: Store) -> tuple[TaskHeading, tasks.Task | None] | None:
+    try:
+        task = tasks.get(task_id)
+    except KeyError:
+        stored = store.get_task(task_id)
+        if stored is None:
+            return None
+        heading = TaskHeading(
+            stored.id, stored.title, stored.family, "", False, highlight_python(stored.source), shapes=[]
+        )
+        return heading, None
+    shapes = []
+    for shape in task.shapes_in("realistic"):
+        try:
+            figures = tasks.roofline(task, shape, ROOFLINE_PROFILE)
+            floor_ms, bound = figures.floor_ms, figures.bound
+        except tasks.RooflineUnavailableError:
+            floor_ms, bound = None, "no cost model"
+        params = ", ".join(f"{k}={v}" for k, v in shape.params.items() if k != task.dtype_param)
+        shapes.append(ShapeFloor(shape.name, task.dtype(shape), params, shape.note, floor_ms, bound))
+    heading = TaskHeading(
+        task.id, task.title, task.family, task.description, True, highlight_python(task.source), shapes
+    )
+    return heading, task
+
+
+def _entries(page: Page[VerifiedCandidate], task: tasks.Task | None, *, ranked: bool) -> list[KernelEntry]:
+    entries = []
+    for index, item in enumerate(page.items):
+        ver, cand = item.verification, item.candidate
+        report = complete_report(ver.report)
+        entries.append(
+            KernelEntry(
+                rank=page.offset + index + 1,
+                item=item,
+                generator=generator_label(cand.origin, cand.origin_detail),
+                report=report,
+                timing=report["timing"],
+                failed_checks=[c for c in report["checks"] if not c["passed"]],
+                roofline=roofline_share(task, report, ver.candidate_ms, ver.device_name) if ranked else None,
+                source_html=highlight_python(cand.source),
+            )
+        )
+    return entries
+
+
+def _by_generator(counts: list[OriginCount]) -> list[GeneratorCount]:
+    merged: dict[str, list[int]] = {}
+    for count in counts:
+        totals = merged.setdefault(generator_label(count.origin, count.origin_detail), [0, 0])
+        totals[0] += count.candidates
+        totals[1] += count.accepted
+    return [GeneratorCount(g, n, a) for g, (n, a) in sorted(merged.items(), key=lambda kv: -kv[1][0])]
+
+
+def _listing(
+    store: Store, task_id: str, verdicts: Verdicts, hardware: str | None, page: int, size: int
+) -> Page[VerifiedCandidate]:
+    """One page of a list; a page past the end is answered with the last page (one more query)."""
+    found = store.ranked_verifications(
+        task_id, verdicts, hardware_fingerprint=hardware, limit=size, offset=(page - 1) * size
+    )
+    last = clamp_page(page, found.total, size)
+    if last != page:
+        found = store.ranked_verifications(
+            task_id, verdicts, hardware_fingerprint=hardware, limit=size, offset=(last - 1) * size
+        )
+    return found
+
+
+def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, rejected_page: int) -> TaskPage | None:
+    """Everything ``/tasks/{id}`` shows, or None when no such task exists."""
+    found = _heading(task_id, store)
+    if found is None:
+        return None
+    heading, task = found
+    accepted = _listing(store, task_id, "accepted", hardware, page, ACCEPTED_PAGE_SIZE)
+    rejected = _listing(store, task_id, "not_accepted", hardware, rejected_page, REJECTED_PAGE_SIZE)
+    points = store.speedup_points(task_id, hardware_fingerprint=hardware, limit=PLOT_POINTS)
+    page = accepted.offset // ACCEPTED_PAGE_SIZE + 1
+    rejected_page = rejected.offset // REJECTED_PAGE_SIZE + 1
+    path = f"/tasks/{quote(task_id, safe='')}"
+    params = {
+        "hardware": hardware,
+        "page": str(page) if page > 1 else None,
+        "rejected_page": str(rejected_page) if rejected_page > 1 else None,
+    }
+    return TaskPage(
+        task=heading,
+        hardware=hardware,
+        hardware_options=store.hardware_seen(task_id=task_id),
+        origins=_by_generator(store.origin_counts(task_id=task_id)),
+        accepted=_entries(accepted, task, ranked=True),
+        accepted_pager=pager(
+            page=page,
+            total=accepted.total,
+            size=ACCEPTED_PAGE_SIZE,
+            param="page",
+            params=params,
+            path=path,
+            anchor="#accepted",
+        ),
+        rejected=_entries(rejected, task, ranked=False),
+        rejected_pager=pager(
+            page=rejected_page,
+            total=rejected.total,
+            size=REJECTED_PAGE_SIZE,
+            param="rejected_page",
+            params=params,
+            path=path,
+            anchor="#rejected",
+        ),
+        plot=speedup_plot(points.items, points.total),
+        timed_total=points.total,
+        untimed_accepted=accepted.total - points.total,
+    )

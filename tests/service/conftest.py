@@ -1,0 +1,89 @@
+"""A real uvicorn server on loopback with a private SQLite store, for end-to-end service tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from kernels_store import Store, open_store
+from service.app import create_app
+from service.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    store: Store
+    settings: Settings
+
+    def client(self, token: str | None = None, timeout: float = 60.0) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+
+def start_server(settings: Settings, store: Store) -> tuple[uvicorn.Server, threading.Thread, str, FastAPI]:
+    app = create_app(settings, store)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}", app
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator:
+    """Factory: ``make_server(**settings)`` starts a server; all are stopped at teardown."""
+    running: list[tuple[uvicorn.Server, threading.Thread, Store]] = []
+
+    def make(**overrides) -> LiveServer:
+        url = overrides.pop("database_url", f"sqlite:///{tmp_path}/kiln-{len(running)}.sqlite")
+        settings = Settings(database_url=url, **{"workers": 0, **overrides})
+        store = open_store(url)
+        server, thread, base, app = start_server(settings, store)
+        running.append((server, thread, store))
+        return LiveServer(base, app, store, settings)
+
+    yield make
+    for server, thread, store in running:
+        server.should_exit = True
+        thread.join(timeout=30)
+        store.close()
+
+
+@pytest.fixture
+def server(make_server) -> LiveServer:
+    return make_server()
+
+
+@pytest.fixture(scope="module")
+def _module_server(tmp_path_factory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("schema")
+    url = f"sqlite:///{tmp}/kiln.sqlite"
+    settings = Settings(database_url=url, workers=0, max_active_jobs_per_owner=1000)
+    store = open_store(url)
+    server, thread, base, app = start_server(settings, store)
+    yield LiveServer(base, app, store, settings)
+    server.should_exit = True
+    thread.join(timeout=30)
+    store.close()
