@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kiln-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup demo verify-example test test-fast lint clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 	scripts/install-sandbox-tools
 	touch $@
 
+# the main job on embedded defaults: start `kiln serve`, submit a built-in large-kernel convolution task,
+# stream its progress and print the verified kernel and its report (scripts/demo.py)
 demo: setup
+	$(BIN)/python scripts/demo.py
+
+# the verifier alone on the bundled example kernel
+verify-example: setup
 	$(BIN)/kiln verify --reference verifier/examples/dwconv7x7_reference.py --candidate verifier/examples/dwconv7x7_triton.py
 
 test: setup

@@ -51,8 +51,17 @@ def main() -> int:
     server = subprocess.Popen(serve, start_new_session=True)
     try:
         wait_healthy(url, server)
-        submit = [str(BIN / "kiln"), "submit", "--task", args.task, "--server", url, "--wait",
-                  "--budget", str(args.budget)]
+        submit = [
+            str(BIN / "kiln"),
+            "submit",
+            "--task",
+            args.task,
+            "--server",
+            url,
+            "--wait",
+            "--budget",
+            str(args.budget),
+        ]
         print(f"demo: {' '.join(submit)}", flush=True)
         code = subprocess.call(submit, env={**os.environ, "KILN_SERVER_URL": url})
         print(f"demo: kiln submit exited with {code}; leaderboard was at {url}/ (server now stopping)", flush=True)

@@ -31,10 +31,19 @@ class LiveServer:
     app: FastAPI
     store: Store
     settings: Settings
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
 
     def client(self, token: str | None = None, timeout: float = 60.0) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """A clean shutdown, as on SIGINT: uvicorn runs the app's lifespan exit (the runner stops)."""
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(timeout=timeout_s)
+            assert not self.thread.is_alive(), "the server did not stop"
 
 
 def start_server(settings: Settings, store: Store) -> tuple[uvicorn.Server, threading.Thread, str, FastAPI]:
@@ -62,7 +71,7 @@ def make_server(tmp_path: Path) -> Iterator:
         store = open_store(url)
         server, thread, base, app = start_server(settings, store)
         running.append((server, thread, store))
-        return LiveServer(base, app, store, settings)
+        return LiveServer(base, app, store, settings, server, thread)
 
     yield make
     for server, thread, store in running:
