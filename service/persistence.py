@@ -37,17 +37,13 @@ class ResolvedTask:
         )
 
 
-def tier_for(device: str) -> str:
-    """Shapes to verify on: the small ones on CPU (Triton interpreter), the papers' shapes on a GPU."""
-    return "realistic" if device == "cuda" else "small"
-
-
 def user_task_id(source: str) -> str:
     return USER_TASK_PREFIX + hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
 def resolve_task(store: Store, *, task_id: str | None, reference_source: str | None, device: str) -> ResolvedTask:
     """Register the task in the store (built-in task or submitted reference) and return how to verify it."""
+    import agents
     import tasks
 
     if reference_source is not None:
@@ -65,10 +61,10 @@ def resolve_task(store: Store, *, task_id: str | None, reference_source: str | N
     store.put_task(
         task.id, task.source, family=task.family, title=task.title, shapes=[s.to_dict() for s in task.shapes]
     )
-    tier = tier_for(device)
-    shapes = {s.name: dict(s.params) for s in task.shapes_in(tier)} or {
-        s.name: dict(s.params) for s in task.shapes_in("small")
-    }
+    # the generators' choice of shapes (agents.reference_for_task): on a GPU the papers' shapes first (the
+    # first one is timed), then the small odd ones that catch masking bugs; on a CPU the small ones
+    reference = agents.reference_for_task(task.id, device)
+    shapes = {name: dict(params) for name, params in (reference.shapes or {}).items()}
     return ResolvedTask(task.id, task.source, True, shapes, dict(task.tolerances), frozenset(task.allowed_ops))
 
 

@@ -1,0 +1,53 @@
+"""A load test bounded in count and time: concurrent status polls and submissions, from another process,
+while the embedded runner generates and verifies a kernel (benchmarks/service_load.py drives it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS, POLLS, SUBMISSIONS = 12, 20, 12
+
+
+def test_polls_and_submissions_while_a_job_runs(make_server) -> None:
+    server = make_server(workers=1, device="cpu", max_active_jobs_per_owner=SUBMISSIONS + 1)
+    with server.client() as client:
+        body = {"task_id": "dwconv2d.convnext_7x7", "proposer": "template", "language": "triton", "budget": 2}
+        job_id = client.post("/v1/jobs", json=body).json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued":
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.2)
+
+        command = [sys.executable, str(ROOT / "benchmarks" / "service_load.py"), "--url", server.url]
+        command += ["--job", job_id, "--clients", str(CLIENTS), "--polls", str(POLLS)]
+        command += ["--submissions", str(SUBMISSIONS), "--json"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr + done.stdout
+        figures = json.loads(done.stdout)
+
+        assert figures["server_errors"] == 0
+        assert figures["requests"] == CLIENTS * POLLS + SUBMISSIONS
+        assert figures["poll"]["statuses"] == {"200": CLIENTS * POLLS}
+        assert figures["submit"]["statuses"] == {"202": SUBMISSIONS}
+        # bounded in time: on a 2-core machine with a kernel being verified beside it, a status poll
+        # must still answer well within a second at the 95th percentile
+        assert figures["poll"]["p95_ms"] < 1000, figures
+        assert figures["seconds"] < 120, figures
+        assert figures["job_status_after_load"] in ("running", "succeeded"), figures
+
+        assert server.store.list_jobs(status="queued", limit=100).total == SUBMISSIONS  # each submission queued
+
+        deadline = time.monotonic() + 300
+        while (status := client.get(f"/v1/jobs/{job_id}").json()["status"]) in ("queued", "running"):
+            assert time.monotonic() < deadline, "the job under load did not finish"
+            time.sleep(0.5)
+        assert status == "succeeded"
