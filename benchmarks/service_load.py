@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,9 @@ def main() -> int:
                 return httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()["status"] != "queued"
 
             _wait(running, 120, "the job did not start")
+        load_before = os.getloadavg()[0]
         summary = asyncio.run(load(url, job_id, args.clients, args.polls, args.submissions))
+        summary["load_average_1m_before"] = round(load_before, 2)
         summary["job_status_after_load"] = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()["status"]
         if server is not None:
 
@@ -160,6 +163,7 @@ def main() -> int:
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
+    summary["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     summary["host"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
     text = json.dumps(summary, indent=2)
     if args.out:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import yaml
 
 WORKFLOW = Path(__file__).parents[2] / ".github" / "workflows" / "kernel-regress.yml"
 
 
 def test_the_workflow_runs_regress_on_a_gpu_and_a_cpu_runner() -> None:
-    yaml = pytest.importorskip("yaml")
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
     assert jobs["gpu"]["runs-on"] == ["self-hosted", "gpu"] and jobs["cpu"]["runs-on"] == "ubuntu-latest"
     for name, device, junit in (("gpu", "cuda", "regress-gpu.xml"), ("cpu", "cpu", "regress-cpu.xml")):
