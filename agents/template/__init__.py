@@ -5,8 +5,9 @@ trace to a small program of kernel nodes (``recognise``, ``optimise``) and retur
 ``TemplatePlan`` whose ``variants(device)`` are complete candidate sources, one per tuning profile.
 An op it does not know raises ``NoTemplate`` with the ops it saw. Covered: depthwise convolutions
 1D/2D (any kernel size, stride, dilation, padding; summed branches; chains), 1x1 convolutions with
-gating, FFT long convolutions (as direct causal sums) with D-skip and gates, CSR SpMM and GCN layers,
-matmul / linear + activation, softmax, layer norm, channel split/concat and pointwise epilogues.
+gating, FFT long convolutions (Triton FFT kernels for long filters, a direct sum for short ones;
+long 1D convolutions get the same choice) with D-skip and gates, CSR SpMM and GCN layers, matmul /
+linear + activation, softmax, layer norm, channel split/concat and pointwise epilogues.
 """
 
 from __future__ import annotations

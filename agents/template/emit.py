@@ -208,7 +208,7 @@ def _describe(node: Node) -> str:
         dims = "2D" if node.attrs.get("spatial") == 2 else "1D"
         what = f"depthwise {dims} convolution, {len(node.branches)} branch(es) summed"
         if node.attrs.get("fft"):
-            what = "causal long convolution (the reference's FFT convolution, summed directly)"
+            what = "causal long convolution (the reference's FFT convolution: Triton FFTs, or a direct sum)"
     else:
         what = {
             "pwconv": "1x1 convolution",

@@ -9,9 +9,10 @@ back through producers:
 * pointwise ops (add, mul, div, gelu, sigmoid, casts...) become an ``Expr``;
 * anchors become kernel nodes: depthwise convolutions 1D/2D (any kernel size, stride, dilation and
   padding, a zero pad op folded in, a flipped weight read reversed), 1x1 convolutions, the FFT
-  causal-convolution pattern (rfft(pad(u)) * rfft(pad(k)) -> irfft -> [:L], lowered to a direct
-  causal convolution: the candidate never uses an FFT), mm/addmm, CSR sparse x dense, softmax,
-  layer norm, and channel concatenation.
+  causal-convolution pattern (rfft(pad(u)) * rfft(pad(k)) -> irfft -> [:L], lowered to a 1D
+  causal depthwise convolution node marked ``fft``; the emitter computes it with Triton FFT kernels
+  for long filters and a direct sum for short ones, never with ``torch.fft``), mm/addmm, CSR
+  sparse x dense, softmax, layer norm, and channel concatenation.
 
 Anything else raises ``NoTemplate`` naming the op, so no kernel is guessed for an op it does not know.
 Sizes that vary between shapes are not copied from the trace where a rule explains them: 'same' and

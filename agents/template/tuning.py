@@ -4,6 +4,12 @@ On a GPU every profile is verified and timed, and ranking keeps the fastest (``a
 On a CPU (Triton interpreter) nothing is timed, so one profile is verified: the interpreter runs
 numpy per program, so large tiles (few programs) keep verification fast. Block sizes are caps: at
 run time each is the next power of two of the extent it tiles, clamped to the cap.
+
+1D convolutions (``dwconv1d``) also carry the FFT path's settings (``templates/fft.py``): the forward
+takes the FFT path for kernels of at least ``fft_min_taps`` taps; ``fft_block`` elements a program,
+up to ``fft_stages`` butterfly stages a launch (1: a launch per stage, no in-program barrier),
+``fft_warps``. The GPU profiles differ in these too, so ranking measures where the FFT pays off:
+``wide_rows`` keeps the direct sum up to 1023 taps, ``small_tiles`` is the one-stage-a-launch FFT.
 """
 
 from __future__ import annotations
@@ -15,7 +21,14 @@ Profile = dict[str, dict[str, Any]]
 CPU_PROFILES: dict[str, Profile] = {
     "cpu": {
         "dwconv2d": {"block_h": 32, "block_w": 32, "taps": "vector", "block_kw": 64},
-        "dwconv1d": {"block_t": 256, "block_j": 128},
+        "dwconv1d": {
+            "block_t": 256,
+            "block_j": 128,
+            "fft_min_taps": 128,
+            "fft_block": 4096,
+            "fft_stages": 12,
+            "fft_warps": 4,
+        },
         "pwconv": {"block_o": 64, "block_p": 256, "block_c": 64},
         "matmul": {"block_m": 64, "block_n": 64, "block_k": 64},
         "spmm": {"block_e": 32, "block_f": 128},
@@ -26,7 +39,15 @@ CPU_PROFILES: dict[str, Profile] = {
 GPU_PROFILES: dict[str, Profile] = {
     "small_tiles": {
         "dwconv2d": {"block_h": 8, "block_w": 32, "num_warps": 2},
-        "dwconv1d": {"block_t": 64, "block_j": 64, "num_warps": 2},
+        "dwconv1d": {
+            "block_t": 64,
+            "block_j": 64,
+            "num_warps": 2,
+            "fft_min_taps": 128,
+            "fft_block": 1024,
+            "fft_stages": 1,
+            "fft_warps": 4,
+        },
         "pwconv": {"block_o": 32, "block_p": 64, "block_c": 32, "num_warps": 4},
         "matmul": {"block_m": 64, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 3},
         "spmm": {"block_e": 16, "block_f": 64, "num_warps": 2},
@@ -35,7 +56,15 @@ GPU_PROFILES: dict[str, Profile] = {
     },
     "medium_tiles": {
         "dwconv2d": {"block_h": 16, "block_w": 32, "num_warps": 4},
-        "dwconv1d": {"block_t": 128, "block_j": 64, "num_warps": 4},
+        "dwconv1d": {
+            "block_t": 128,
+            "block_j": 64,
+            "num_warps": 4,
+            "fft_min_taps": 128,
+            "fft_block": 2048,
+            "fft_stages": 11,
+            "fft_warps": 4,
+        },
         "pwconv": {"block_o": 64, "block_p": 64, "block_c": 32, "num_warps": 4},
         "matmul": {"block_m": 128, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 4},
         "spmm": {"block_e": 32, "block_f": 64, "num_warps": 4},
@@ -44,7 +73,15 @@ GPU_PROFILES: dict[str, Profile] = {
     },
     "large_tiles": {
         "dwconv2d": {"block_h": 8, "block_w": 32, "taps": "vector", "block_kw": 16, "num_warps": 4},
-        "dwconv1d": {"block_t": 256, "block_j": 64, "num_warps": 8},
+        "dwconv1d": {
+            "block_t": 256,
+            "block_j": 64,
+            "num_warps": 8,
+            "fft_min_taps": 256,
+            "fft_block": 4096,
+            "fft_stages": 12,
+            "fft_warps": 8,
+        },
         "pwconv": {"block_o": 64, "block_p": 128, "block_c": 32, "num_warps": 8},
         "matmul": {"block_m": 128, "block_n": 128, "block_k": 32, "num_warps": 8, "num_stages": 3},
         "spmm": {"block_e": 64, "block_f": 128, "num_warps": 4},
@@ -53,7 +90,15 @@ GPU_PROFILES: dict[str, Profile] = {
     },
     "wide_rows": {
         "dwconv2d": {"block_h": 4, "block_w": 64, "taps": "vector", "block_kw": 8, "num_warps": 4},
-        "dwconv1d": {"block_t": 128, "block_j": 128, "num_warps": 4},
+        "dwconv1d": {
+            "block_t": 128,
+            "block_j": 128,
+            "num_warps": 4,
+            "fft_min_taps": 1024,
+            "fft_block": 8192,
+            "fft_stages": 13,
+            "fft_warps": 16,
+        },
         "pwconv": {"block_o": 32, "block_p": 128, "block_c": 64, "num_warps": 4},
         "matmul": {"block_m": 64, "block_n": 128, "block_k": 64, "num_warps": 4, "num_stages": 3},
         "spmm": {"block_e": 8, "block_f": 128, "num_warps": 4},

@@ -5,15 +5,21 @@ run-time loop, so 31x31 and 51x51 kernels compile quickly) and unrolls the colum
 float32; bias and the epilogue are applied once before the single store. Any kernel size, stride,
 dilation and zero padding; 'same' and causal paddings follow the kernel size at run time.
 
-1D: one program per (batch x channel, block of outputs); taps are processed in blocks
+1D, direct: one program per (batch x channel, block of outputs); taps are processed in blocks
 (BLOCK_T x BLOCK_J gathers), and only the tap range that reaches valid input is visited, so a
 causal convolution with a sequence-long kernel does half the work of a dense one. A weight read
 reversed (the FFT convolution's filter, or a flipped parameter) is indexed backwards, never copied.
+
+1D, FFT (``fft.py``): a stride-1, dilation-1 node also gets FFT kernels, and the forward picks per
+call: the FFT path when the kernel has at least ``fft_min_taps`` taps (the tuning profile's, 128 by
+default) and its left padding is at most K - 1 (causal, 'same', valid), else the direct sum. Both
+paths apply the bias and the fused epilogue.
 """
 
 from __future__ import annotations
 
 from agents.template.ir import Branch, Node
+from agents.template.templates import fft
 from agents.template.templates.common import Ctx, Epilogue, block, warps
 
 
@@ -181,17 +187,26 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
     lines.append(alloc.format(shape=f"{p}shape"))
     lines += epi.prelude(ctx, f"{p}shape", p)
     bt, bj = int(ctx.params.get("block_t", 64)), int(ctx.params.get("block_j", 64))
-    lines.append(f"{p}bt, {p}bj = {block(f'{p}OL', bt, 16)}, {block(f'{p}K', bj, 16)}")
-    lines.append(f"{p}grid = ({p}B * {p}C, triton.cdiv({p}OL, {p}bt))")
-    bias = ctx.var(br.bias) if br.bias is not None else f"{p}wv"
+    bias = ctx.var(br.bias) if br.bias is not None else None
     flip = -1 in br.weight.flip
-    lines.append(
-        f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}wv, *{p}ws, {bias}, "
+    direct = [
+        f"{p}bt, {p}bj = {block(f'{p}OL', bt, 16)}, {block(f'{p}K', bj, 16)}",
+        f"{p}grid = ({p}B * {p}C, triton.cdiv({p}OL, {p}bt))",
+        f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}wv, *{p}ws, {bias or p + 'wv'}, "
         f"{p}C, {p}L, {p}OL, {p}K, {p}pad, "
         + epi.call_args(p)
         + f"STRIDE={stride}, DIL={dil}, FLIP={flip}, HAS_BIAS={br.bias is not None}, "
-        f"BLOCK_T={p}bt, BLOCK_J={p}bj, {warps(ctx.params)})"
-    )
+        f"BLOCK_T={p}bt, BLOCK_J={p}bj, {warps(ctx.params)})",
+    ]
+    fft_kernel = ""
+    if fft.eligible(br):
+        fft_kernel, fft_lines = fft.emit_fft(p, ctx, out, epi, bias, flip, f"{p}x.device")
+        lines.append(f"if {fft.use_fft_code(p, ctx.params)}:")
+        lines += ["    " + line for line in fft_lines]
+        lines.append("else:  # a short kernel: the direct sum")
+        lines += ["    " + line for line in direct]
+    else:
+        lines += direct
     epilogue = epi.body(["b", "c", "t"], "t_ok")
     kernel = "\n".join(
         [
@@ -234,4 +249,4 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
             "    tl.store(y_ptr + b * ys0 + c * ys1 + t * ys2, acc.to(y_ptr.dtype.element_ty), mask=t_ok)",
         ]
     )
-    return kernel, lines
+    return (f"{fft_kernel}\n\n\n{kernel}" if fft_kernel else kernel), lines

@@ -1,0 +1,253 @@
+"""FFT path of a 1D depthwise convolution (stride 1, dilation 1): the long causal convolution.
+
+A convolution of x (length L) with a K-tap filter h is the linear convolution z = x * h (length
+L + K - 1), and output t reads z[t + K - 1 - pad]. With N = the next power of two >= L + K - 1 (and
+>= OL + K - 1 - pad), z is the inverse DFT of DFT(x) . DFT(h), both zero-padded to N, computed
+here by an iterative radix-2 complex FFT on separate real/imaginary float32 buffers (rows, N):
+
+* forward transforms of the filter (once per distinct filter row: a filter shared over the batch
+  is transformed once per channel) and of the signal, by decimation in frequency (natural order in,
+  bit-reversed spectrum out; no permutation pass). The first launch reads the input tensors
+  directly (any strides and dtype, zero padding, a reversed filter read backwards);
+* the inverse transform by decimation in time with conjugate twiddles (bit-reversed in, natural
+  order out). Its first launch multiplies the two spectra pointwise (the bit-reversed order is the
+  same for both); its last launch scales by 1/N, takes the needed outputs, adds the bias, applies
+  the node's fused epilogue (``+ D*u``, gates, activation) and stores in the output dtype.
+
+One launch runs up to ``fft_stages`` butterfly stages: each program owns the elements those
+stages only mix among themselves (2^k rows x 2^g contiguous columns of a chunk, ``fft_block``
+elements) and runs the stages one after another with a block barrier between them (the data go
+through global memory, L1/L2 resident). ``fft_stages = 1`` is one launch per stage. Every launch
+batches all (batch, channel) rows. Twiddles are ``tl.cos``/``tl.sin`` of float32 angles; every
+value is accumulated in float32 whatever the I/O dtype.
+
+When: ``dwconv.py`` emits this path next to the direct sum for every stride-1, dilation-1 1D node,
+and the forward takes it for kernels of at least ``fft_min_taps`` taps (left padding <= K - 1).
+Accuracy measured under the CPU interpreter against the references' ``torch.fft``: relative L2
+error <= 2.6e-7 in float32 on the fftconv small shapes (L = 128, 300), 4e-7 at L = 65536.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from agents.template.ir import Branch
+from agents.template.templates.common import Ctx, Epilogue
+
+DEFAULTS = {"fft_min_taps": 128, "fft_block": 2048, "fft_stages": 11, "fft_warps": 4}
+
+
+def fft_passes(log_n: int, log_block: int, max_stages: int) -> list[tuple[int, int, int]]:
+    """The launches of one FFT of length 2^log_n, largest butterfly spans first: (s, k, g) runs the
+    k stages of spans 2^(s-1) .. 2^(s-k) inside chunks of 2^s elements, 2^(k+g) elements a program
+    (2^g columns; columns of at least 32 elements keep the large-span launches coalesced)."""
+    width = min(log_block, log_n)
+    tail = min(width, max_stages)
+    out: list[tuple[int, int, int]] = []
+    top = log_n
+    while top > tail:
+        k = min(top - tail, max_stages, max(1, log_block - 5))
+        out.append((top, k, width - k))
+        top -= k
+    out.append((tail, tail, width - tail))
+    return out
+
+
+def eligible(branch: Branch) -> bool:
+    """The FFT path computes stride-1, dilation-1 convolutions (any padding, read at run time)."""
+    return tuple(branch.stride) == (1,) and tuple(branch.dilation) == (1,)
+
+
+def use_fft_code(p: str, params: dict[str, int]) -> str:
+    """The forward's run-time choice: FFT for kernels of at least ``fft_min_taps`` taps."""
+    taps = int(params.get("fft_min_taps", DEFAULTS["fft_min_taps"]))
+    return f"{p}K >= {taps} and {p}pad <= {p}K - 1"
+
+
+def emit_fft(
+    p: str, ctx: Ctx, out: str, epi: Epilogue, bias: str | None, flip: bool, device: str
+) -> tuple[str, list[str]]:
+    """Kernel source and forward lines of the FFT path of the 1D node with forward prefix ``p``.
+
+    The lines use the 1D emitter's variables: ``{p}x, {p}B, {p}C, {p}L, {p}K, {p}pad, {p}OL,
+    {p}wv, {p}ws`` and the epilogue's prelude; ``flip``: the filter is read reversed (the direct
+    kernel's FLIP), so the causal filter h[m] is w[m] when set and w[K - 1 - m] otherwise.
+    """
+    kn = f"{ctx.name}_fft"
+    log_block = max(1, int(ctx.params.get("fft_block", DEFAULTS["fft_block"])).bit_length() - 1)
+    stages = max(1, int(ctx.params.get("fft_stages", DEFAULTS["fft_stages"])))
+    nw = int(ctx.params.get("fft_warps", DEFAULTS["fft_warps"]))
+    has_bias = bias is not None
+    bias_arg = bias if bias is not None else f"{p}wv"
+    common = f"{out}, *{out}.stride(), {bias_arg}, {p}C, {p}OL, {p}off, 1.0 / {p}N, {p}N"
+    tail = f"HAS_BIAS={has_bias}, num_warps={p}nw)"
+    # Butterflies a program and warps: at least one butterfly a thread, so no thread holds a copy of
+    # another's elements (a copy could be read after its owner's store within a stage).
+    per_pass = [f"    {p}half = 1 << ({p}k + {p}g - 1)", f"    {p}nw = min({nw}, max(1, {p}half // 32))"]
+
+    def launch(rows: str, bufs: str, src: str, mode: str, inverse: int, out_flag: str, rev: bool) -> str:
+        return (
+            f"    {kn}[({rows} * ({p}N >> ({p}k + {p}g)),)]({bufs}, {src}, {common}, {p}s, "
+            + epi.call_args(p)
+            + f"K_ST={p}k, LOG_G={p}g, HALF={p}half, IN_MODE={mode}, SRC_REV={rev}, "
+            f"INVERSE={inverse}, OUT={out_flag}, {tail}"
+        )
+
+    f32 = f"device={device}, dtype=torch.float32"
+    lines = [
+        f"{p}off = {p}K - 1 - {p}pad",
+        f"{p}N = max(2, triton.next_power_of_2({p}L + {p}K - 1), triton.next_power_of_2({p}OL + {p}off))",
+        f"{p}passes = {kn}_passes({p}N.bit_length() - 1, {log_block}, {stages})",
+        f"{p}fb = {p}B if {p}ws[0] != 0 else 1",
+        f"{p}fc = {p}C if {p}ws[1] != 0 else 1",
+        f"{p}re = torch.empty(({p}B * {p}C, {p}N), {f32})",
+        f"{p}im = torch.empty(({p}B * {p}C, {p}N), {f32})",
+        f"{p}fr = torch.empty(({p}fb * {p}fc, {p}N), {f32})",
+        f"{p}fi = torch.empty(({p}fb * {p}fc, {p}N), {f32})",
+        "# forward FFTs (decimation in frequency): filter rows, then signal rows",
+        f"for {p}i, ({p}s, {p}k, {p}g) in enumerate({p}passes):",
+        *per_pass,
+        launch(
+            f"{p}fb * {p}fc",
+            f"{p}fr, {p}fi, {p}fr, {p}fi",
+            f"{p}wv, *{p}ws, {p}K, {p}fc, 0, 0",
+            f"int({p}i == 0)",
+            0,
+            "0",
+            not flip,
+        ),
+        launch(
+            f"{p}B * {p}C",
+            f"{p}re, {p}im, {p}fr, {p}fi",
+            f"{p}x, *{p}x.stride(), {p}L, {p}C, 0, 0",
+            f"int({p}i == 0)",
+            0,
+            "0",
+            False,
+        ),
+        "# pointwise product, inverse FFT (decimation in time), 1/N, bias and epilogue",
+        f"for {p}i, ({p}s, {p}k, {p}g) in enumerate(reversed({p}passes)):",
+        *per_pass,
+        launch(
+            f"{p}B * {p}C",
+            f"{p}re, {p}im, {p}fr, {p}fi",
+            f"{p}x, *{p}x.stride(), {p}L, {p}C, {p}fc if {p}fb > 1 else 0, 1 if {p}fc > 1 else 0",
+            f"2 * int({p}i == 0)",
+            1,
+            f"int({p}i == len({p}passes) - 1)",
+            False,
+        ),
+    ]
+    return _kernel(kn, epi), lines
+
+
+def _kernel(kn: str, epi: Epilogue) -> str:
+    outputs: list[str] = []
+    for n, (idx, val) in enumerate((("i1", "ar"), ("i2", "br")), start=1):
+        t, ok, acc = f"t{n}", f"t{n}_ok", f"acc{n}"
+        outputs += [
+            f"        {t} = {idx} - off",
+            f"        {ok} = ({t} >= 0) & ({t} < OL)",
+            f"        {acc} = {val} * scale",
+            "        if HAS_BIAS:",
+            f"            {acc} += tl.load(b_ptr + c).to(tl.float32)",
+            *epi.body(["b", "c", t], ok, acc=acc, indent="        "),
+            f"        tl.store(y_ptr + b * ys0 + c * ys1 + {t} * ys2, {acc}.to(y_ptr.dtype.element_ty), mask={ok})",
+        ]
+    passes = inspect.getsource(fft_passes).replace("def fft_passes(", f"def {kn}_passes(", 1)
+    body = [
+        "@triton.jit",
+        f"def {kn}(",
+        "    re_ptr, im_ptr, fr_ptr, fi_ptr, src_ptr, ss0, ss1, ss2, src_len, src_c, f_sb, f_sc,",
+        "    y_ptr, ys0, ys1, ys2, b_ptr, C, OL, off, scale, N, LOG_S,",
+        "    " + epi.kernel_params(),
+        "    K_ST: tl.constexpr, LOG_G: tl.constexpr, HALF: tl.constexpr, IN_MODE: tl.constexpr,",
+        "    SRC_REV: tl.constexpr, INVERSE: tl.constexpr, OUT: tl.constexpr, HAS_BIAS: tl.constexpr,",
+        "):",
+        "    # IN_MODE 0: read the buffers; 1: read the real source rows (zero padded); 2: the product",
+        "    # of the buffers' and the filter's spectra. OUT: the last stage writes y, not the buffers.",
+        "    per_row = N >> (K_ST + LOG_G)",
+        "    row = tl.program_id(0) // per_row",
+        "    b = row // C",
+        "    c = row % C",
+        "    rbase = row.to(tl.int64) * N",
+        "    j = tl.arange(0, HALF)",
+        "    col = (tl.program_id(0) % per_row) * (1 << LOG_G) + (j & ((1 << LOG_G) - 1))",
+        "    hp = j >> LOG_G",
+        "    LOG_LOW = LOG_S - K_ST",
+        "    chunk = col >> LOG_LOW",
+        "    low = col & ((1 << LOG_LOW) - 1)",
+        "    i1 = j",
+        "    i2 = j",
+        "    ar = tl.zeros([HALF], dtype=tl.float32)",
+        "    br = tl.zeros([HALF], dtype=tl.float32)",
+        "    for st in tl.static_range(K_ST):",
+        "        m = st * INVERSE + (K_ST - 1 - st) * (1 - INVERSE)",
+        "        hi = ((hp >> m) << (m + 1)) | (hp & ((1 << m) - 1))",
+        "        i1 = (chunk << LOG_S) + (hi << LOG_LOW) + low",
+        "        h = 1 << (LOG_LOW + m)",
+        "        i2 = i1 + h",
+        "        ang = (i1 & (h - 1)).to(tl.float32) * (3.141592653589793 / h)",
+        "        wr = tl.cos(ang)",
+        "        if INVERSE:",
+        "            wi = tl.sin(ang)",
+        "        else:",
+        "            wi = -tl.sin(ang)",
+        "        if st == 0 and IN_MODE == 1:",
+        "            src_row = src_ptr + (row // src_c) * ss0 + (row % src_c) * ss1",
+        "            if SRC_REV:",
+        "                s1 = src_len - 1 - i1",
+        "                s2 = src_len - 1 - i2",
+        "            else:",
+        "                s1 = i1",
+        "                s2 = i2",
+        "            ar = tl.load(src_row + s1 * ss2, mask=i1 < src_len, other=0.0).to(tl.float32)",
+        "            br = tl.load(src_row + s2 * ss2, mask=i2 < src_len, other=0.0).to(tl.float32)",
+        "            ai = tl.zeros([HALF], dtype=tl.float32)",
+        "            bi = tl.zeros([HALF], dtype=tl.float32)",
+        "        elif st == 0 and IN_MODE == 2:",
+        "            fbase = (b * f_sb + c * f_sc).to(tl.int64) * N",
+        "            xr = tl.load(re_ptr + rbase + i1)",
+        "            xi = tl.load(im_ptr + rbase + i1)",
+        "            gr = tl.load(fr_ptr + fbase + i1)",
+        "            gi = tl.load(fi_ptr + fbase + i1)",
+        "            ar = xr * gr - xi * gi",
+        "            ai = xr * gi + xi * gr",
+        "            xr = tl.load(re_ptr + rbase + i2)",
+        "            xi = tl.load(im_ptr + rbase + i2)",
+        "            gr = tl.load(fr_ptr + fbase + i2)",
+        "            gi = tl.load(fi_ptr + fbase + i2)",
+        "            br = xr * gr - xi * gi",
+        "            bi = xr * gi + xi * gr",
+        "        else:",
+        "            ar = tl.load(re_ptr + rbase + i1)",
+        "            ai = tl.load(im_ptr + rbase + i1)",
+        "            br = tl.load(re_ptr + rbase + i2)",
+        "            bi = tl.load(im_ptr + rbase + i2)",
+        "        if INVERSE:",
+        "            # decimation in time: (a, b) -> (a + w b, a - w b)",
+        "            tr = br * wr - bi * wi",
+        "            ti = br * wi + bi * wr",
+        "            br = ar - tr",
+        "            bi = ai - ti",
+        "            ar = ar + tr",
+        "            ai = ai + ti",
+        "        else:",
+        "            # decimation in frequency: (a, b) -> (a + b, (a - b) w)",
+        "            dr = ar - br",
+        "            di = ai - bi",
+        "            ar = ar + br",
+        "            ai = ai + bi",
+        "            br = dr * wr - di * wi",
+        "            bi = dr * wi + di * wr",
+        "        if st < K_ST - OUT:",
+        "            tl.store(re_ptr + rbase + i1, ar)",
+        "            tl.store(im_ptr + rbase + i1, ai)",
+        "            tl.store(re_ptr + rbase + i2, br)",
+        "            tl.store(im_ptr + rbase + i2, bi)",
+        "        if st < K_ST - 1:",
+        "            tl.debug_barrier()",
+        "    if OUT:",
+        *outputs,
+    ]
+    return passes.strip() + "\n\n\n" + "\n".join(body)
