@@ -60,6 +60,31 @@ FORBIDDEN_MODULES = {
     "torch._inductor": "torch's compiler (a fallback)",
     "torch.fx": "graph capture and rewriting",
 }
+MODULES_REACHED_AS_ATTRIBUTES = frozenset(
+    {
+        "threading",
+        "_thread",
+        "concurrent",
+        "asyncio",
+        "subprocess",
+        "multiprocessing",
+        "socket",
+        "ctypes",
+        "gc",
+        "inspect",
+        "importlib",
+        "sys",
+        "builtins",
+        "pickle",
+        "marshal",
+        "shutil",
+        "pty",
+        "faulthandler",
+        "atexit",
+    }
+)
+"""Forbidden modules that other modules hold as attributes (``torch.utils.data.dataloader.threading``):
+reaching one that way is the import the screen refuses, by a back door."""
 FORBIDDEN_CALLS = {
     "exec": "dynamic code",
     "eval": "dynamic code",
@@ -222,6 +247,9 @@ class _Screen(ast.NodeVisitor):
             self.add(node, f"accesses `.{node.attr}` (introspection of objects or frames)")
         if node.attr in PRIVATE_TORCH_ATTRIBUTES:
             self.add(node, f"uses `{node.attr}` (torch's private dispatch/profiler machinery)")
+        if node.attr in MODULES_REACHED_AS_ATTRIBUTES:
+            why = FORBIDDEN_MODULES[node.attr]
+            self.add(node, f"reaches the `{node.attr}` module through an attribute ({why})")
         dotted = _dotted(node)
         if dotted is not None:
             resolved = self._resolve(dotted)

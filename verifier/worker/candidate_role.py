@@ -137,6 +137,7 @@ def run(request: dict[str, Any], blob: bytes, send: Send, scratch: Path, command
     candidate_path = str((scratch / f"{CANDIDATE_MODULE}.py").resolve())
     candidate_files = frozenset({candidate_path})
     host_access = install_host_access_watch(lambda: candidate_files, str(scratch))
+    guard.install_concurrency_gates()
     _warm_up(device)
 
     depths = guard.mode_stack_depths()

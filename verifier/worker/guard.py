@@ -112,6 +112,10 @@ FILE_EVENTS = frozenset(
 READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.walk", "glob.glob"})
 CODE_EVENTS = frozenset({"exec", "compile"})
 """exec/eval/compile called by candidate code (Triton's JIT compiling it is library-originated)."""
+THREAD_EVENT = "kiln.thread.start"
+SIGNAL_EVENT = "kiln.signal.handler"
+CONCURRENCY_EVENTS = frozenset({THREAD_EVENT, SIGNAL_EVENT})
+"""Raised by the gates ``install_concurrency_gates`` puts on thread starts and signal handlers."""
 
 
 def _python_install_roots() -> list[str]:
@@ -143,6 +147,48 @@ def _trusted_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], str]:
         pass
     neutral = {sysconfig.get_paths()["stdlib"] + os.sep, sysconfig.get_paths()["platstdlib"] + os.sep}
     return tuple(library), tuple(neutral), verifier_dir
+
+
+def install_concurrency_gates() -> None:
+    """Make starting a thread and installing a signal handler raise audit events the hook can refuse.
+
+    Both run candidate code outside the recorded forward: the op recorders watch the thread that
+    calls ``forward`` while it runs, so torch compute on a background thread, or in a signal
+    handler firing after ``forward`` returned, would escape fallback detection. Python raises no
+    audit event for either, so the C functions behind them (``_thread.start_new_thread`` and its
+    aliases, ``_signal.signal``) are replaced, in ``_thread``/``_signal`` and wherever a loaded
+    module holds a reference (``threading._start_new_thread``), by gates that call ``sys.audit``
+    first. Installed before the integrity snapshot, whose modules include ``_thread``,
+    ``threading``, ``_signal`` and ``signal``: putting an original back is tampering.
+    """
+    import _signal
+    import _thread
+
+    audit = sys.audit
+    getattr_ = getattr
+
+    def gate(original: Callable[..., Any], event: str) -> Callable[..., Any]:
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            audit(event, *[getattr_(a, "__qualname__", repr(a)[:80]) for a in args[:2]])
+            return original(*args, **kwargs)
+
+        gated.__name__ = gated.__qualname__ = original.__name__
+        return gated
+
+    gates: dict[int, tuple[Any, Any]] = {}
+    for name in ("start_new_thread", "start_new", "start_joinable_thread"):
+        original = getattr(_thread, name, None)
+        if original is not None and id(original) not in gates:
+            gates[id(original)] = (original, gate(original, THREAD_EVENT))
+    gates[id(_signal.signal)] = (_signal.signal, gate(_signal.signal, SIGNAL_EVENT))
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for key, value in list(namespace.items()):
+            entry = gates.get(id(value))
+            if entry is not None and entry[0] is value:
+                namespace[key] = entry[1]
 
 
 def make_candidate_origin(
@@ -201,7 +247,16 @@ def make_audit_hook(
     isinstance_ = isinstance
     bytes_ = bytes
     int_ = int
-    watched = NETWORK_EVENTS | PROCESS_EVENTS | INTROSPECTION_EVENTS | ATTRIBUTE_EVENTS | FILE_EVENTS | CODE_EVENTS
+    watched = (
+        NETWORK_EVENTS
+        | PROCESS_EVENTS
+        | INTROSPECTION_EVENTS
+        | ATTRIBUTE_EVENTS
+        | FILE_EVENTS
+        | CODE_EVENTS
+        | CONCURRENCY_EVENTS
+    )
+    concurrency_events = CONCURRENCY_EVENTS
     attr_names = frozenset(
         {
             "tb_frame",
@@ -221,7 +276,13 @@ def make_audit_hook(
         }
     )
 
+    plain_names = {THREAD_EVENT: "start of a background thread", SIGNAL_EVENT: "signal handler"}
+
     def describe(event: str, args: tuple[Any, ...]) -> str:
+        if event in plain_names:  # the gates' own event names mean nothing to a user
+            at = 0 if event == THREAD_EVENT else 1  # start_new_thread(function, args); signal(number, handler)
+            target = args[at] if len(args) > at and isinstance_(args[at], str_) else "?"
+            return f"{plain_names[event]} ({target}): code there runs outside the recorded forward"
         try:
             parts = []
             for a in args[:3]:
@@ -260,7 +321,9 @@ def make_audit_hook(
             return
         busy.add(me)
         try:
-            origin = candidate_origin(getframe(1))
+            # frame 1 called sys.audit: for the concurrency gates that is the gate itself (this
+            # package, trusted), so the walk starts at whoever called the gate
+            origin = candidate_origin(getframe(2 if event in concurrency_events else 1))
             if origin is None:
                 return
             if event in FILE_EVENTS and allowed_file(event, args):
@@ -340,6 +403,8 @@ def harness_modules() -> list[ModuleType]:
         "_hashlib",
         "threading",
         "_thread",
+        "signal",
+        "_signal",
         "time",
         "math",
         "select",

@@ -1,0 +1,26 @@
+"""Cheat: late write from a signal handler. forward returns an empty tensor and arms a timer whose
+handler fills it with torch's convolution after forward has returned, outside the recorded region.
+expect: sandbox
+static: signal
+"""
+
+import signal
+
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, channels, kernel_size):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+
+    def forward(self, x):
+        y = torch.empty_like(x)
+
+        def fill(signum, frame):
+            y.copy_(self.conv(x))
+
+        signal.signal(signal.SIGALRM, fill)
+        signal.setitimer(signal.ITIMER_REAL, 0.0005)
+        return y
