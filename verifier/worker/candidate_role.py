@@ -9,6 +9,7 @@ the parent, in another process, decides whether they are right.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import statistics
 import sys
@@ -141,6 +142,12 @@ def run(request: dict[str, Any], blob: bytes, send: Send, scratch: Path, command
     _warm_up(device)
 
     depths = guard.mode_stack_depths()
+    # The cyclic collector is off from each forward until its outputs are sent (and through the timed
+    # phase): a finalizer (__del__, weakref callback) of candidate garbage would otherwise run at the
+    # harness's next allocations, after forward returned, outside the recorders, and could still
+    # write the outputs. gc's functions are captured here and gc is in the integrity snapshot.
+    gc_disable, gc_enable, gc_isenabled = gc.disable, gc.enable, gc.isenabled
+    gc_held = [False]
     checker = guard.IntegrityChecker(
         guard.harness_modules(), [*guard.harness_classes(), DispatchRecorder], strict_prefix="verifier"
     )
@@ -151,6 +158,8 @@ def run(request: dict[str, Any], blob: bytes, send: Send, scratch: Path, command
         d = depths()
         if d != (0, 0):
             problems.append(f"left {d[0]} dispatch mode(s) and {d[1]} function mode(s) active")
+        if gc_held[0] and gc_isenabled():
+            problems.append("re-enabled the garbage collector (finalizers would run outside the recorded forward)")
         if problems:
             send(_tamper_header(stage, problems), ())
             return False
@@ -202,6 +211,8 @@ def run(request: dict[str, Any], blob: bytes, send: Send, scratch: Path, command
             inputs = to_device(call_inputs, device)
             flat_inputs = _tensors(inputs)
             _poison_allocator(poison, device)
+            gc_disable()
+            gc_held[0] = True
             outcome = _watched_call(model, inputs, flat_inputs, device, host_access)
             if not intact("forward"):
                 return
@@ -214,12 +225,16 @@ def run(request: dict[str, Any], blob: bytes, send: Send, scratch: Path, command
                 {"index": index, "call": call, "params": params, **outcome, "input_hashes": input_hashes(flat_inputs)},
                 values=out,
             )
+            gc_held[0] = False
+            gc_enable()
             if first is None:
                 first = (model, inputs)
 
     reporter.send("trials_done")
     command = read_command(command_fd)
     if command.get("time") and device == "cuda" and first is not None:
+        gc_disable()
+        gc_held[0] = True
         _timed_phase(first[0], first[1], timing_sets, command, reporter, intact)
     reporter.send("done")
 

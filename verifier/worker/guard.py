@@ -405,6 +405,7 @@ def harness_modules() -> list[ModuleType]:
         "_thread",
         "signal",
         "_signal",
+        "gc",
         "time",
         "math",
         "select",
