@@ -85,6 +85,9 @@ MODULES_REACHED_AS_ATTRIBUTES = frozenset(
 )
 """Forbidden modules that other modules hold as attributes (``torch.utils.data.dataloader.threading``):
 reaching one that way is the import the screen refuses, by a back door."""
+INTERPRETER_INTERNALS = frozenset({"handle", "data"})
+"""Attributes that, inside a ``@triton.jit`` body run by the CPU interpreter, reach the host arrays
+behind Triton values (``x.handle.data`` is numpy): host computation no GPU build could run."""
 FORBIDDEN_CALLS = {
     "exec": "dynamic code",
     "eval": "dynamic code",
@@ -200,11 +203,19 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
+def _is_jit(decorator: ast.expr) -> bool:
+    """``@triton.jit``, ``@jit``, ``@triton.jit(...)`` (and autotune/heuristics wrappers are separate)."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    dotted = _dotted(target)
+    return dotted is not None and dotted.rpartition(".")[2] == "jit"
+
+
 class _Screen(ast.NodeVisitor):
     def __init__(self) -> None:
         self.findings: list[Finding] = []
         self.module_aliases: dict[str, str] = {}
         self.in_handler = 0
+        self.in_kernel = 0
 
     def add(self, node: ast.AST, message: str) -> None:
         self.findings.append(Finding(getattr(node, "lineno", 0), message))
@@ -247,6 +258,9 @@ class _Screen(ast.NodeVisitor):
             self.add(node, f"accesses `.{node.attr}` (introspection of objects or frames)")
         if node.attr in PRIVATE_TORCH_ATTRIBUTES:
             self.add(node, f"uses `{node.attr}` (torch's private dispatch/profiler machinery)")
+        if self.in_kernel and node.attr in INTERPRETER_INTERNALS:
+            why = "the interpreter's host arrays, which no GPU build has"
+            self.add(node, f"accesses `.{node.attr}` inside a Triton kernel ({why})")
         if node.attr in MODULES_REACHED_AS_ATTRIBUTES:
             why = FORBIDDEN_MODULES[node.attr]
             self.add(node, f"reaches the `{node.attr}` module through an attribute ({why})")
@@ -320,6 +334,12 @@ class _Screen(ast.NodeVisitor):
         self.in_handler += 1
         self.generic_visit(node)
         self.in_handler -= 1
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        kernel = any(_is_jit(d) for d in node.decorator_list)
+        self.in_kernel += kernel
+        self.generic_visit(node)
+        self.in_kernel -= kernel
 
     def visit_Global(self, node: ast.Global) -> None:
         for name in node.names:

@@ -30,6 +30,8 @@ def test_compute_ops_are_fallbacks_unless_the_task_allows_them() -> None:
         "import torch\nimport triton.language as tl\nx = getattr(tl, 'float32')\n",
         "import torch\ntry:\n    y = 1\nexcept ValueError:\n    y = torch.empty(3)\n",
         "import math\nimport torch.nn.functional as F\nclass ModelNew:\n    def forward(self, x):\n        return x\n",
+        # `.data` outside a kernel is not the interpreter's internals
+        "import torch\nclass ModelNew:\n    def forward(self, x):\n        return x.data\n",
     ],
 )
 def test_honest_patterns_pass_the_screen(source: str) -> None:
@@ -46,6 +48,11 @@ def test_honest_patterns_pass_the_screen(source: str) -> None:
         ("import os\nos.system('id')\n", "os.system"),
         ("x = eval('1')\n", "eval()"),
         ("import torch\ndef f(x):\n    return x.tolist()\n", ".tolist()"),
+        ("import torch.utils.data.dataloader as d\nt = d.threading.Thread\n", "reaches the `threading` module"),
+        (
+            "import triton\n@triton.jit\ndef k(x_ptr):\n    v = x_ptr.handle.data.sum()\n",
+            "accesses `.data` inside a Triton kernel",
+        ),
     ],
 )
 def test_screen_names_the_construct_and_line(source: str, fragment: str) -> None:
