@@ -1,5 +1,5 @@
 """The template compiler's kernels, task by task: generated, verified and (on a GPU) timed against eager
-PyTorch and ``torch.compile`` of the reference, with the roofline share on the H100 profile.
+PyTorch and ``torch.compile`` of the reference, with the roofline share as the leaderboard computes it.
 
     python benchmarks/template_kernels.py [--device cuda] [--task ID ...] [--family F ...] [--out DIR]
 
@@ -26,14 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 import agents  # noqa: E402
 import tasks  # noqa: E402
+from service.web.roofline_share import roofline_share  # noqa: E402
 from verifier import VerifyOptions  # noqa: E402
-
-
-def roofline_share(task_id: str, shape: str, kernel_ms: float) -> float | None:
-    try:
-        return round(tasks.share_of_roofline(tasks.get(task_id), shape, kernel_ms), 4)
-    except (tasks.RooflineUnavailableError, KeyError, ValueError):
-        return None
 
 
 def run_task(task_id: str, device: str, budget: int, timeout_s: float) -> dict[str, Any]:
@@ -81,7 +75,14 @@ def run_task(task_id: str, device: str, budget: int, timeout_s: float) -> dict[s
             "compile_error": timing.compile_error,
             "runs": timing.runs,
             "method": timing.method,
-            "roofline_share_h100": roofline_share(task_id, timing.shape, timing.candidate_ms),
+        }
+        # the leaderboard's rule: only a realistic shape on a GPU with a roofline profile gets a share
+        share = roofline_share(tasks.get(task_id), report.to_dict(), timing.candidate_ms, timing.device_name)
+        row["roofline"] = {
+            "share": share.share,
+            "profile": share.hardware,
+            "shape": share.shape,
+            "why_not": share.why_not,
         }
     return row
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_status(client: httpx.Client, job_id: str, wanted: set[str], timeout_s: float = 300.0) -> dict[str, Any]:
+    """Poll ``GET /v1/jobs/{id}`` until its status is one of ``wanted``; the job then. Fails after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in wanted:
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout_s:.0f} s, wanted {wanted}: {job}")
 
 
 @dataclass

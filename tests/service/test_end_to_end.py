@@ -19,6 +19,7 @@ import pytest
 
 from kernels_store import open_store
 from service.persistence import resolve_task
+from tests.service.conftest import wait_for_status
 from verifier import VerifyOptions, verify
 
 pytestmark = pytest.mark.slow
@@ -47,16 +48,6 @@ def sse_events(client: httpx.Client, path: str, timeout_s: float = 300.0) -> Ite
                 event = value
             elif field == "data":
                 data.append(value)
-
-
-def wait_for_status(client: httpx.Client, job_id: str, wanted: set[str], timeout_s: float = 300.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in wanted:
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout_s:.0f} s, wanted {wanted}: {job}")
 
 
 def test_submit_stream_fetch_and_verify_independently(make_server) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.service.conftest import wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -22,10 +23,7 @@ def test_polls_and_submissions_while_a_job_runs(make_server) -> None:
     with server.client() as client:
         body = {"task_id": "dwconv2d.convnext_7x7", "proposer": "template", "language": "triton", "budget": 2}
         job_id = client.post("/v1/jobs", json=body).json()["id"]
-        deadline = time.monotonic() + 60
-        while client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued":
-            assert time.monotonic() < deadline, "the job never started"
-            time.sleep(0.2)
+        wait_for_status(client, job_id, {"running", "succeeded", "failed", "cancelled"}, timeout_s=60)
 
         command = [sys.executable, str(ROOT / "benchmarks" / "service_load.py"), "--url", server.url]
         command += ["--job", job_id, "--clients", str(CLIENTS), "--polls", str(POLLS)]
@@ -46,8 +44,5 @@ def test_polls_and_submissions_while_a_job_runs(make_server) -> None:
 
         assert server.store.list_jobs(status="queued", limit=100).total == SUBMISSIONS  # each submission queued
 
-        deadline = time.monotonic() + 300
-        while (status := client.get(f"/v1/jobs/{job_id}").json()["status"]) in ("queued", "running"):
-            assert time.monotonic() < deadline, "the job under load did not finish"
-            time.sleep(0.5)
-        assert status == "succeeded"
+        job = wait_for_status(client, job_id, {"succeeded", "failed", "cancelled"}, timeout_s=300)
+        assert job["status"] == "succeeded", job
