@@ -101,7 +101,8 @@ def verify(
             ledger.fail("compile", f"nvcc failed for extension '{r.get('name')}':\n{r.get('log', '')[-2500:]}")
         if not failed:
             seconds = sum(float(r.get("seconds", 0)) for r in outcome.compile_results)
-            ledger.ok("compile", f"{len(outcome.compile_results)} extension(s) compiled for sm_90 in {seconds:.0f} s")
+            archs = ", ".join(sorted({str(r.get("arch") or "sm_90") for r in outcome.compile_results}))
+            ledger.ok("compile", f"{len(outcome.compile_results)} extension(s) compiled for {archs} in {seconds:.0f} s")
             report.verdict = "not_run"
             report.checks = ledger.checks(0)
             report.reasons = [

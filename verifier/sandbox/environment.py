@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +31,16 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION
 SYSTEM_PATH = ("/usr/local/cuda/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
 
 
+def ninja_dir() -> str | None:
+    """The directory of this interpreter's ``ninja`` (the ``ninja`` dependency installs it next to
+    ``python`` in a venv), or None. torch's ``load_inline`` runs ``ninja`` from PATH; taken from the
+    interpreter, never from the caller's PATH."""
+    for d in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        if d and os.access(Path(d) / "ninja", os.X_OK):
+            return d
+    return None
+
+
 def worker_environment(
     scratch: Path,
     pythonpath: str,
@@ -43,6 +55,9 @@ def worker_environment(
     cuda_home = src.get("CUDA_HOME") or src.get("CUDA_PATH")
     if cuda_home:
         path_dirs.insert(0, str(Path(cuda_home) / "bin"))
+    ninja = ninja_dir()
+    if ninja and ninja not in path_dirs:
+        path_dirs.append(ninja)  # after the system's directories: their tools come first
     env.update(
         PATH=":".join(path_dirs),
         HOME=str(scratch),

@@ -2,13 +2,18 @@
 
 Before the candidate is imported, ``torch.utils.cpp_extension.load_inline`` is replaced by a
 recorder that builds the same translation unit load_inline would (the CUDA sources, the C++
-sources and the pybind11 bindings for ``functions``) and compiles it with the local ``nvcc``.
-The module it returns refuses to run: without a GPU the candidate is reported "not run".
+sources and the pybind11 bindings for ``functions``) and compiles it with the local ``nvcc``, with
+the flags load_inline would pass (``nvcc_flags``): torch's ``COMMON_NVCC_FLAGS`` (which turn off
+the implicit half/bfloat16 conversions), the candidate's own ``-arch``/``-gencode`` flags when it
+gives any (torch's rule: any flag naming an ``arch``), else sm_90, the Hopper GPUs (H100/H200) this
+service measures on. The module it returns refuses to run: without a GPU the candidate is reported
+"not run".
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sysconfig
@@ -17,7 +22,124 @@ from pathlib import Path
 from typing import Any
 
 ARCH_FLAGS = ["-gencode", "arch=compute_90,code=sm_90"]
-"""Hopper (H100/H200), the GPUs this service measures on."""
+"""Default target when the candidate names none: Hopper (H100/H200), the GPUs this service measures on."""
+
+FALLBACK_NVCC_FLAGS = [
+    "-D__CUDA_NO_HALF_OPERATORS__",
+    "-D__CUDA_NO_HALF_CONVERSIONS__",
+    "-D__CUDA_NO_BFLOAT16_CONVERSIONS__",
+    "-D__CUDA_NO_HALF2_OPERATORS__",
+    "--expt-relaxed-constexpr",
+]
+"""torch's ``COMMON_NVCC_FLAGS`` as of torch 2.11-2.13, used only if torch stops exporting them."""
+
+VALUE_FLAGS = frozenset(
+    {
+        "-gencode",
+        "--generate-code",
+        "-arch",
+        "--gpu-architecture",
+        "-code",
+        "--gpu-code",
+        "-Xptxas",
+        "--ptxas-options",
+        "-maxrregcount",
+        "--maxrregcount",
+        "-D",
+        "--define-macro",
+        "-U",
+        "--undefine-macro",
+    }
+)
+"""Options of the candidate's ``extra_cuda_cflags`` that take their value as the next argument."""
+
+PASSED_PREFIXES = (
+    *sorted(VALUE_FLAGS),
+    "-O",
+    "-std=",
+    "--std=",
+    "--use_fast_math",
+    "-use_fast_math",
+    "--expt-relaxed-constexpr",
+    "--expt-extended-lambda",
+    "--extended-lambda",
+    "-lineinfo",
+    "--generate-line-info",
+    "-ftz",
+    "--ftz",
+    "-prec-div",
+    "--prec-div",
+    "-prec-sqrt",
+    "--prec-sqrt",
+    "-fmad",
+    "--fmad",
+    "--restrict",
+    "-res-usage",
+    "--resource-usage",
+    "-w",
+    "--disable-warnings",
+    "-Wno-",
+    "--diag-suppress",
+    "-diag-suppress",
+)
+"""What the check passes on to nvcc: code generation and language options. Options that name files
+or programs (``-o``, ``-ccbin``, ``-Xcompiler``, ``--keep-dir``, ``-include``...) are left out and
+listed in the compile log."""
+
+
+def _is_arch_flag(flag: str) -> bool:
+    """torch's rule (``_get_cuda_arch_flags``): any flag mentioning ``arch`` replaces the default targets."""
+    return "arch" in flag and "TORCH_EXTENSION_NAME" not in flag
+
+
+def split_candidate_flags(extra_cuda_cflags: list[str]) -> tuple[list[str], list[str]]:
+    """(flags passed to nvcc, flags left out) from a candidate's ``extra_cuda_cflags``.
+
+    Two-argument options (``-gencode X``, ``-arch X``, ``-Xptxas X``...) keep their value; a flag is
+    passed when it starts with one of ``PASSED_PREFIXES``."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    flags = [str(f).strip() for f in extra_cuda_cflags if str(f).strip()]
+    i = 0
+    while i < len(flags):
+        flag = flags[i]
+        takes_value = flag in VALUE_FLAGS and i + 1 < len(flags)
+        group = flags[i : i + 2] if takes_value else [flag]
+        i += len(group)
+        (kept if flag.startswith(PASSED_PREFIXES) else dropped).extend(group)
+    return kept, dropped
+
+
+def targets(flags: list[str]) -> list[str]:
+    """The GPU code targets (``sm_90a``, ``compute_90``...) a list of nvcc flags builds for."""
+    found: list[str] = []
+    joined = " ".join(flags)
+    for m in re.finditer(r"(?:^|[\s,-])code=\[?([\w,]+)\]?", joined):
+        found += m.group(1).split(",")
+    for m in re.finditer(r"(?:-arch|--gpu-architecture)[= ]((?:sm|compute)_\w+)", joined):
+        found.append(m.group(1))
+    return list(dict.fromkeys(found))
+
+
+def nvcc_flags(name: str, extra_cuda_cflags: list[str]) -> tuple[list[str], list[str]]:
+    """(the flags load_inline would give nvcc for this extension, the candidate flags left out)."""
+    import torch.utils.cpp_extension as ext
+
+    kept, dropped = split_candidate_flags(extra_cuda_cflags)
+    common = list(getattr(ext, "COMMON_NVCC_FLAGS", FALLBACK_NVCC_FLAGS))
+    arch = [] if any(_is_arch_flag(f) for f in kept) else list(ARCH_FLAGS)
+    flags = [
+        f"-DTORCH_EXTENSION_NAME={name}",
+        "-DTORCH_API_INCLUDE_EXTENSION_H",
+        *common,
+        *arch,
+        "-Xcompiler",
+        "-fPIC",
+        *kept,
+    ]
+    if not any(f.startswith(("-std=", "--std=")) for f in flags):
+        flags.append("-std=c++20")
+    return flags, dropped
 
 
 class NotRunOnThisHost(RuntimeError):
@@ -31,6 +153,8 @@ class CompileResult:
     command: str
     log: str
     seconds: float
+    arch: str = ""
+    """The code targets compiled for, e.g. ``sm_90`` or ``sm_90a``."""
 
 
 @dataclass
@@ -71,22 +195,19 @@ class CudaCompileCheck:
             return CompileResult(name, False, "", "nvcc not found on PATH: cannot compile-check CUDA", 0.0)
         src = self.scratch / f"{name}_kiln_check.cu"
         src.write_text(unit, encoding="utf-8")
-        includes = [*ext.include_paths("cpu"), *_cuda_includes(nvcc), sysconfig.get_paths()["include"], *extra_includes]
+        includes = [*extra_includes, *ext.include_paths("cpu"), *_cuda_includes(nvcc), sysconfig.get_paths()["include"]]
+        flags, dropped = nvcc_flags(name, extra_flags)
         argv = [
             nvcc,
-            "-std=c++20",
             "-c",
             str(src),
             "-o",
             str(src.with_suffix(".o")),
-            "--expt-relaxed-constexpr",
-            "-Xcompiler",
-            "-fPIC",
-            f"-DTORCH_EXTENSION_NAME={name}",
-            *ARCH_FLAGS,
+            *flags,
             *[f"-I{p}" for p in includes],
-            *[f for f in extra_flags if f.startswith(("-D", "-O", "--use_fast_math"))],
         ]
+        arch = ",".join(t for t in targets(flags) if t.startswith("sm_")) or ",".join(targets(flags))
+        note = f"extra_cuda_cflags left out of the check: {' '.join(dropped)}\n" if dropped else ""
         start = time.monotonic()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout_s, cwd=self.scratch)
@@ -95,7 +216,8 @@ class CudaCompileCheck:
             ok, log = False, f"nvcc did not finish within {self.timeout_s:.0f} s"
         errors = [line for line in log.splitlines() if "error" in line.lower()]
         summary = "\n".join(errors[:20]) if not ok and errors else log[-3000:]
-        return CompileResult(name, ok, " ".join(argv[:4]) + " ...", summary, time.monotonic() - start)
+        command = " ".join([Path(nvcc).name, *flags])
+        return CompileResult(name, ok, command, note + summary, time.monotonic() - start, arch)
 
 
 def _cuda_includes(nvcc: str) -> list[str]:
