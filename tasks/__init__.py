@@ -6,6 +6,8 @@ Public API::
     task = tasks.get("dwconv2d.convnext_7x7")          # UnknownTaskError (KeyError) names near ids
     ref = task.reference(tier="small")                 # -> verifier.Reference over the small shapes
     fig = tasks.roofline(task, "stage1", "h100-sxm")   # floor_ms, bound, ...; fig.share_of_roofline(ms)
+    tasks.profile_for_device("NVIDIA H200")             # "h200" (None: a GPU without a profile)
+    tasks.roofline_share(task, report_dict, ms, device_name)  # the rule the pages and the LLM loop use
     tasks.all_tasks(family="fftconv"); tasks.families()
     kb = tasks.load_kernelbench_dir("KernelBench/level1"); tasks.register(kb)
 
@@ -20,15 +22,27 @@ from tasks.execute import (
     load_module,
     run_reference,
 )
-from tasks.hardware import DEFAULT_HARDWARE, HARDWARE, Figure, Hardware, get_hardware
+from tasks.hardware import (
+    DEFAULT_HARDWARE,
+    GPUS,
+    HARDWARE,
+    Figure,
+    Hardware,
+    get_hardware,
+    gpu_for_device,
+    profile_for_device,
+    profiles_named,
+)
 from tasks.kernelbench import KernelBenchFormatError, check_kernelbench_source, load_kernelbench_dir
 from tasks.model import DEFAULT_TOLERANCES, TIERS, NoShapesError, Shape, Task, TaskError, Tier
 from tasks.registry import UnknownTaskError, all_tasks, families, get, ids, register, unregister
 from tasks.roofline import RooflineFigures, RooflineUnavailableError, roofline, share_of_roofline
+from tasks.roofline_share import RooflineShare, roofline_share, timed_shape
 
 __all__ = [
     "DEFAULT_HARDWARE",
     "DEFAULT_TOLERANCES",
+    "GPUS",
     "HARDWARE",
     "TIERS",
     "DegenerateReferenceError",
@@ -37,6 +51,7 @@ __all__ = [
     "KernelBenchFormatError",
     "NoShapesError",
     "RooflineFigures",
+    "RooflineShare",
     "RooflineUnavailableError",
     "Shape",
     "Task",
@@ -50,12 +65,17 @@ __all__ = [
     "families",
     "get",
     "get_hardware",
+    "gpu_for_device",
     "ids",
     "load_kernelbench_dir",
     "load_module",
+    "profile_for_device",
+    "profiles_named",
     "register",
     "roofline",
+    "roofline_share",
     "run_reference",
     "share_of_roofline",
+    "timed_shape",
     "unregister",
 ]

@@ -69,7 +69,10 @@ def task_note(task_id: str | None) -> str:
 
 
 def roofline_note(session: Session, report: Report) -> str:
-    """'this kernel reaches X% of the roofline floor' for a timed candidate of a task; '' otherwise."""
+    """'this kernel reaches X% of the roofline floor' for a timed candidate of a task; '' otherwise.
+
+    The share is the pages' (``tasks.roofline_share``): on the profile of the GPU the kernel was timed
+    on (an H200's on ``h200``), on a realistic shape; a GPU without a profile gets no note."""
     task_id, timing = session.request.task_id, report.timing
     if not task_id or timing is None:
         return ""
@@ -77,14 +80,15 @@ def roofline_note(session: Session, report: Report) -> str:
         import tasks
 
         task = tasks.get(task_id)
-        shape = timing.shape or next(iter(session.request.reference.shapes), "")
-        fig = tasks.roofline(task, shape)
-        share = fig.share_of_roofline(timing.candidate_ms)
+        share = tasks.roofline_share(task, report.to_dict(), timing.candidate_ms, timing.device_name)
+        if share.share is None or share.shape is None or share.hardware is None:
+            return ""
+        fig = tasks.roofline(task, share.shape, share.hardware)
     except Exception:
         return ""
     return (
-        f"Roofline ({fig.hardware}, shape {shape}): floor {fig.floor_ms:.4f} ms, {fig.bound}-bound; "
-        f"this kernel reaches {share:.1%} of it."
+        f"Roofline ({fig.hardware}, shape {fig.shape}): floor {fig.floor_ms:.4f} ms, {fig.bound}-bound; "
+        f"this kernel reaches {share.share:.1%} of it."
     )
 
 

@@ -43,10 +43,19 @@ def list_tasks(family: str | None = None, state: AppState = Depends(app_state)) 
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
-def get_task(task_id: str, state: AppState = Depends(app_state)) -> TaskDetail:
-    """Source, shapes, tolerances, allowed ops and roofline figures (H100) of a task."""
+def get_task(
+    task_id: str,
+    hardware: str | None = Query(
+        None, description="roofline profile id (h100-sxm, h100-sxm-measured, h200, h200-measured); default h100-sxm"
+    ),
+    state: AppState = Depends(app_state),
+) -> TaskDetail:
+    """Source, shapes, tolerances, allowed ops and roofline figures (on ``?hardware=``) of a task."""
     import tasks
 
+    profile = hardware or tasks.DEFAULT_HARDWARE
+    if profile not in tasks.HARDWARE:
+        raise HTTPException(422, f"unknown hardware {profile!r}; profiles: {', '.join(tasks.HARDWARE)}")
     state.require_task(task_id)
     try:
         task = tasks.get(task_id)
@@ -57,7 +66,7 @@ def get_task(task_id: str, state: AppState = Depends(app_state)) -> TaskDetail:
     figures = []
     for shape in task.shapes_in("realistic"):
         try:
-            fig = tasks.roofline(task, shape.name)
+            fig = tasks.roofline(task, shape.name, profile)
         except tasks.RooflineUnavailableError:
             continue
         figures.append(
@@ -67,7 +76,7 @@ def get_task(task_id: str, state: AppState = Depends(app_state)) -> TaskDetail:
                 "min_bytes": fig.min_bytes,
                 "floor_ms": fig.floor_ms,
                 "bound": fig.bound,
-                "hardware": "h100-sxm",
+                "hardware": fig.hardware,
             }
         )
     summary = _builtin_summary(task)

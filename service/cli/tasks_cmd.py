@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from tasks import Task
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
-ROOFLINE_HARDWARE = ("h100-sxm", "h100-sxm-measured")
+DEFAULT_GPU = "h100"
+"""``kiln tasks show`` without ``--hardware``: the H100 SXM's datasheet and measured profiles."""
 
 sub = typer.Typer(
     name="tasks",
@@ -63,12 +64,25 @@ def _params_text(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
 
 
-def _roofline_rows(task: Task) -> dict[str, list[dict[str, Any]]]:
+def _profiles(names: list[str]) -> tuple[str, ...]:
+    """Profile ids for ``--hardware`` values (a GPU: its datasheet and measured profiles), in order."""
+    import tasks
+
+    found: list[str] = []
+    for name in names or [DEFAULT_GPU]:
+        try:
+            found += tasks.profiles_named(name.strip().lower())
+        except KeyError as e:
+            _fail(str(e.args[0]) if e.args else str(e))
+    return tuple(dict.fromkeys(found))
+
+
+def _roofline_rows(task: Task, profiles: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
     from tasks import roofline
 
     if not task.has_cost_model:
         return {}
-    return {hw: [roofline(task, s, hw).to_dict() for s in task.shapes_in("realistic")] for hw in ROOFLINE_HARDWARE}
+    return {hw: [roofline(task, s, hw).to_dict() for s in task.shapes_in("realistic")] for hw in profiles}
 
 
 def list_tasks(
@@ -133,27 +147,38 @@ def show(
         typer.Option("--kernelbench-dir", help="Also look up KernelBench problems in this directory (not run)."),
     ] = None,
     prefix: str = typer.Option("kb", "--prefix", help="Id prefix of tasks loaded with --kernelbench-dir."),
+    hardware: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hardware",
+            help="Roofline on this GPU (h100, h200: its datasheet and measured profiles) or profile "
+            "(h100-sxm, h100-sxm-measured, h200, h200-measured); repeatable. Default: h100.",
+        ),
+    ] = None,
 ) -> None:
-    """Show one task: description, shapes, tolerances, allowed ops, roofline on H100, source."""
+    """Show one task: description, shapes, tolerances, allowed ops, roofline (H100 unless --hardware), source."""
     import tasks
 
+    profiles = _profiles(list(hardware or []))
     _load_extra(kernelbench_dir, prefix)
     try:
         task = tasks.get(task_id)
     except tasks.UnknownTaskError as e:
         _fail(str(e))
         raise AssertionError("unreachable") from e
-    rooflines = _roofline_rows(task)
+    rooflines = _roofline_rows(task, profiles)
     if as_json:
         out = task.to_dict(include_source=not no_source)
         out["roofline"] = rooflines
-        out["hardware"] = {hw: tasks.get_hardware(hw).to_dict() for hw in ROOFLINE_HARDWARE}
+        out["hardware"] = {hw: tasks.get_hardware(hw).to_dict() for hw in profiles}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
-    _print_task(task, rooflines, include_source=not no_source)
+    _print_task(task, rooflines, profiles, include_source=not no_source)
 
 
-def _print_task(task: Task, rooflines: dict[str, list[dict[str, Any]]], include_source: bool) -> None:
+def _print_task(
+    task: Task, rooflines: dict[str, list[dict[str, Any]]], profiles: tuple[str, ...], include_source: bool
+) -> None:
     from rich.table import Table
 
     import tasks
@@ -186,25 +211,23 @@ def _print_task(task: Task, rooflines: dict[str, list[dict[str, Any]]], include_
     con.print("Allowed aten ops beyond the verifier's allowlist: " + (", ".join(sorted(task.allowed_ops)) or "none"))
 
     if rooflines:
-        first = rooflines[ROOFLINE_HARDWARE[0]]
-        second = rooflines[ROOFLINE_HARDWARE[1]]
-        roof = Table(title="Roofline floor per realistic shape on H100", title_justify="left")
-        for col in ("shape", "dtype", "FLOPs", "min bytes", "FLOP/B", "bound", "floor (datasheet)", "floor (measured)"):
+        names = ", ".join(tasks.get_hardware(hw).name for hw in profiles)
+        roof = Table(title=f"Roofline floor per realistic shape on {names}", title_justify="left")
+        for col in ("shape", "dtype", "FLOPs", "min bytes", "FLOP/B", *(f"floor ({hw})" for hw in profiles)):
             roof.add_column(col, no_wrap=True)
-        for a, b in zip(first, second, strict=True):
+        first = rooflines[profiles[0]]
+        for i, a in enumerate(first):
             roof.add_row(
                 a["shape"],
                 str(a["dtype"]),
                 _human_count(a["flops"], "FLOP"),
                 _human_count(a["min_bytes"], "B"),
                 f"{a['arithmetic_intensity']:.3g}",
-                a["bound"],
-                _ms(a["floor_ms"]),
-                f"{_ms(b['floor_ms'])} ({b['bound']})",
+                *(f"{_ms(rooflines[hw][i]['floor_ms'])} ({rooflines[hw][i]['bound']})" for hw in profiles),
             )
         con.print(roof)
         con.print(f"FLOP model: {task.flops_note}", highlight=False, markup=False)
-        for hw_id in ROOFLINE_HARDWARE:
+        for hw_id in profiles:
             hw = tasks.get_hardware(hw_id)
             con.print(f"{hw_id}: {hw.name}", highlight=False, markup=False)
             con.print(

@@ -1,95 +1,24 @@
-"""A GPU-timed kernel's share of the roofline floor: which shape its timing is for, on which GPU profile.
+"""A GPU-timed kernel's share of the roofline floor, as the pages show it.
 
-How a timing maps to a shape: the verifier times the model of its first trial, and trials follow the
-reference's shapes in the order the task declares them (the service verifies on a GPU with the
-task's ``realistic`` shapes). So the timed shape is ``timing.shape`` when the report names one of
-the task's shapes there, otherwise the first of the task's shapes (in declaration order) among the
-shapes the report was verified on. Only a ``realistic`` shape gets a share.
-
-How a device maps to a roofline profile: an H100 SXM ("NVIDIA H100 80GB HBM3", not PCIe or NVL) is
-compared with ``tasks``' ``h100-sxm`` profile (the datasheet figures, as ``GET /v1/tasks/{id}``
-reports them). Every other GPU has no profile, so no share is claimed for it.
-
-share = roofline floor (ms) / the kernel's median time (ms); 1.0 means at the floor, shares above
-1.0 are shown as they are (the task's cost model counts more work than the kernel did).
+The rule itself (timed shape, device -> profile) lives in ``tasks.roofline_share``, shared with the
+LLM loop and the benchmarks; this module re-exports it and adds the page's task lookup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
 import tasks
+from tasks.hardware import DEFAULT_HARDWARE, profile_for_device
+from tasks.roofline_share import RooflineShare, roofline_share, timed_shape
 
-ROOFLINE_PROFILE = "h100-sxm"
+ROOFLINE_PROFILE = DEFAULT_HARDWARE
+"""The profile a task page's floors use when the page is not filtered to a GPU with a profile."""
 
-
-@dataclass(frozen=True)
-class RooflineShare:
-    """A share of the roofline, or why there is none (``share`` None, ``why_not`` says)."""
-
-    share: float | None
-    shape: str | None = None
-    hardware: str | None = None
-    floor_ms: float | None = None
-    why_not: str = ""
-
-    @property
-    def title(self) -> str:
-        """A one-line explanation for a tooltip."""
-        if self.share is None:
-            return self.why_not
-        return f"floor {self.floor_ms:.4g} ms on shape {self.shape} ({self.hardware} roofline) / measured time"
+__all__ = ["ROOFLINE_PROFILE", "RooflineShare", "builtin_task", "roofline_profile", "roofline_share", "timed_shape"]
 
 
 def roofline_profile(device_name: str) -> str | None:
-    """The ``tasks.HARDWARE`` profile a device is compared with, or None when there is none for it."""
-    name = device_name.upper()
-    if "H100" in name and "PCIE" not in name and "NVL" not in name:
-        return ROOFLINE_PROFILE
-    return None
-
-
-def timed_shape(task: tasks.Task, report: Mapping[str, Any]) -> tasks.Shape | None:
-    """The task shape a report's timing was measured on (see the module docstring), or None."""
-    by_name = {s.name: s for s in task.shapes}
-    timing = report.get("timing") or {}
-    named = timing.get("shape") if isinstance(timing, Mapping) else None
-    if isinstance(named, str) and named in by_name:
-        return by_name[named]
-    verified = set(report.get("shapes") or [])
-    return next((s for s in task.shapes if s.name in verified), None)
-
-
-def roofline_share(
-    task: tasks.Task | None, report: Mapping[str, Any], candidate_ms: float | None, device_name: str
-) -> RooflineShare:
-    """The kernel's share of its task's roofline on its GPU, or the reason there is none."""
-    if candidate_ms is None or not report.get("timing"):
-        return RooflineShare(None, why_not="not measured on a GPU")
-    if task is None:
-        return RooflineShare(None, why_not="a submitted reference: no cost model")
-    profile = roofline_profile(device_name)
-    if profile is None:
-        return RooflineShare(None, why_not=f"no roofline profile for {device_name or 'this device'}")
-    shape = timed_shape(task, report)
-    if shape is None:
-        return RooflineShare(None, why_not="the report does not say which shape was timed")
-    if shape.tier != "realistic":
-        return RooflineShare(None, shape=shape.name, why_not=f"timed on the small shape {shape.name}")
-    try:
-        figures = tasks.roofline(task, shape, profile)
-    except tasks.RooflineUnavailableError as e:
-        return RooflineShare(None, shape=shape.name, why_not=str(e))
-    if candidate_ms <= 0:
-        return RooflineShare(None, shape=shape.name, why_not="non-positive kernel time")
-    return RooflineShare(
-        share=figures.share_of_roofline(candidate_ms),
-        shape=shape.name,
-        hardware=profile,
-        floor_ms=figures.floor_ms,
-    )
+    """The datasheet profile a device is compared with, or None when there is none for it."""
+    return profile_for_device(device_name)
 
 
 def builtin_task(task_id: str) -> tasks.Task | None:

@@ -18,7 +18,7 @@ from service.leaderboard import generator_label
 from service.web.highlight import highlight_python
 from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, clamp_page, pager
 from service.web.plot import SpeedupPlot, speedup_plot
-from service.web.roofline_share import ROOFLINE_PROFILE, RooflineShare, roofline_share
+from service.web.roofline_share import ROOFLINE_PROFILE, RooflineShare, roofline_profile, roofline_share
 
 PLOT_POINTS = 500
 """The plot shows at most the latest this many GPU-timed kernels."""
@@ -127,7 +127,7 @@ class TaskPage:
         return f"/tasks/{quote(self.task.id, safe='')}" + (f"?{query}" if query else "")
 
 
-def _heading(task_id: str, store: Store) -> tuple[TaskHeading, tasks.Task | None] | None:
+def _heading(task_id: str, store: Store, profile: str) -> tuple[TaskHeading, tasks.Task | None] | None:
     try:
         task = tasks.get(task_id)
     except KeyError:
@@ -141,7 +141,7 @@ def _heading(task_id: str, store: Store) -> tuple[TaskHeading, tasks.Task | None
     shapes = []
     for shape in task.shapes_in("realistic"):
         try:
-            figures = tasks.roofline(task, shape, ROOFLINE_PROFILE)
+            figures = tasks.roofline(task, shape, profile)
             floor_ms, bound = figures.floor_ms, figures.bound
         except tasks.RooflineUnavailableError:
             floor_ms, bound = None, "no cost model"
@@ -198,8 +198,14 @@ def _listing(
 
 
 def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, rejected_page: int) -> TaskPage | None:
-    """Everything ``/tasks/{id}`` shows, or None when no such task exists."""
-    found = _heading(task_id, store)
+    """Everything ``/tasks/{id}`` shows, or None when no such task exists.
+
+    The shapes' floors are on the selected hardware's roofline profile when it has one (an H200's
+    page shows H200 floors), else on ``ROOFLINE_PROFILE``."""
+    hardware_options = store.hardware_seen(task_id=task_id)
+    selected = next((h for h in hardware_options if h.hardware_fingerprint == hardware), None)
+    profile = (roofline_profile(selected.device_name) if selected else None) or ROOFLINE_PROFILE
+    found = _heading(task_id, store, profile)
     if found is None:
         return None
     heading, task = found
@@ -217,7 +223,7 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
     return TaskPage(
         task=heading,
         hardware=hardware,
-        hardware_options=store.hardware_seen(task_id=task_id),
+        hardware_options=hardware_options,
         origins=_by_generator(store.origin_counts(task_id=task_id)),
         accepted=_entries(accepted, task, ranked=True),
         accepted_pager=pager(
@@ -242,4 +248,5 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
         plot=speedup_plot(points.items, points.total),
         timed_total=points.total,
         untimed_accepted=accepted.total - points.total,
+        roofline_profile=profile,
     )

@@ -44,7 +44,13 @@ def test_tasks_endpoints(server: LiveServer) -> None:
         assert {"dwconv2d.convnext_7x7", "spmm.csr", "fftconv.long_conv"} <= {t["id"] for t in listed}
         detail = c.get("/v1/tasks/dwconv2d.convnext_7x7").json()
         assert "class Model" in detail["source"] and detail["roofline"] and detail["tolerances"]
-        assert all(f["floor_ms"] > 0 for f in detail["roofline"])
+        assert all(f["floor_ms"] > 0 and f["hardware"] == "h100-sxm" for f in detail["roofline"])
+        on_h200 = c.get("/v1/tasks/dwconv2d.convnext_7x7", params={"hardware": "h200"}).json()["roofline"]
+        assert [f["hardware"] for f in on_h200] == ["h200"] * len(detail["roofline"])
+        # memory-bound shapes: 4.8 TB/s against 3.35
+        assert on_h200[0]["floor_ms"] == pytest.approx(detail["roofline"][0]["floor_ms"] * 3.35 / 4.8)
+        unknown = c.get("/v1/tasks/dwconv2d.convnext_7x7", params={"hardware": "a100"})
+        assert unknown.status_code == 422 and "h200-measured" in unknown.json()["detail"]
         missing = c.get("/v1/tasks/dwconv2d.convnext7x7")
         assert missing.status_code == 404 and "dwconv2d.convnext_7x7" in missing.json()["detail"]
         assert c.get("/v1/tasks/dwconv2d.convnext_7x7/best").json() == []

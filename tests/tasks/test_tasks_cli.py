@@ -53,7 +53,7 @@ def test_show_human_output() -> None:
         "bfloat16",
         "Allowed aten ops beyond the verifier's allowlist: none",
         "Roofline floor",
-        "floor (measured)",
+        "floor (h100-sxm-measured)",
         "2026-11-13",
         "class Model(nn.Module)",
         "KERNEL_H = 31",
@@ -77,6 +77,21 @@ def test_show_json_has_roofline_per_realistic_shape_on_both_profiles() -> None:
     big = next(r for r in rows if r["shape"] == "square_8192_bf16")
     assert big["floor_ms"] == tasks.roofline(task, "square_8192_bf16", "h100-sxm-measured").floor_ms
     assert data["hardware"]["h100-sxm-measured"]["memory_bandwidth"]["provenance"] == "measured"
+
+
+def test_show_on_h200_uses_its_datasheet_and_measured_profiles() -> None:
+    result = runner.invoke(app, ["tasks", "show", "general.matmul", "--hardware", "h200", "--json", "--no-source"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data["roofline"]) == set(data["hardware"]) == {"h200", "h200-measured"}
+    task = tasks.get("general.matmul")
+    big = next(r for r in data["roofline"]["h200-measured"] if r["shape"] == "square_8192_bf16")
+    assert big["floor_ms"] == tasks.roofline(task, "square_8192_bf16", "h200-measured").floor_ms
+    assert data["hardware"]["h200"]["memory_bandwidth"]["value"] == 4.8e12
+    human = runner.invoke(app, ["tasks", "show", "general.matmul", "--hardware", "h200-measured", "--no-source"])
+    assert human.exit_code == 0 and "floor (h200-measured)" in human.stdout and "h100" not in human.stdout
+    bad = runner.invoke(app, ["tasks", "show", "general.matmul", "--hardware", "a100"])
+    assert bad.exit_code == 2 and "unknown hardware 'a100'" in bad.stderr and "h200" in bad.stderr
 
 
 def test_show_unknown_id_exits_2_with_suggestions() -> None:

@@ -123,3 +123,52 @@ def test_no_cost_model_no_roofline(tmp_path: Path) -> None:
         tasks.roofline(task, "as_written")
     with pytest.raises(ValueError):
         tasks.roofline(tasks.get("general.matmul"), "tiny").share_of_roofline(0)
+
+
+def test_h200_profiles_figures_and_provenance() -> None:
+    sheet = tasks.get_hardware("h200")
+    assert sheet.memory_bandwidth.value == 4.8e12 and sheet.memory_bandwidth.provenance == "datasheet"
+    # Same chip as the H100 SXM: the same compute peaks.
+    assert dict(sheet.compute) == dict(tasks.get_hardware("h100-sxm").compute)
+    measured = tasks.get_hardware("h200-measured")
+    assert measured.memory_bandwidth.value == 4.3e12 and measured.memory_bandwidth.provenance == "measured"
+    assert measured.peak("tensor.bfloat16").value == 780e12
+    assert measured.peak("tensor.bfloat16").provenance == "measured"
+    assert measured.peak("tensor.tf32").provenance == "datasheet"
+    # A memory-bound shape's floor scales with the bandwidth: 3.35 / 4.8 of the H100's.
+    task = tasks.get("dwconv2d.convnext_7x7")
+    h100, h200 = tasks.roofline(task, "stage1", "h100-sxm"), tasks.roofline(task, "stage1", "h200")
+    assert h200.bound == "memory" and h200.floor_ms == pytest.approx(h100.floor_ms * 3.35 / 4.8)
+
+
+@pytest.mark.parametrize(
+    ("device_name", "datasheet", "measured"),
+    [
+        ("NVIDIA H200", "h200", "h200-measured"),  # torch.cuda.get_device_name on the H200 SXM
+        ("NVIDIA H100 80GB HBM3", "h100-sxm", "h100-sxm-measured"),
+        ("NVIDIA H200 NVL", None, None),  # other memory and clocks: no profile
+        ("NVIDIA GH200 480GB", None, None),
+        ("NVIDIA H100 PCIe", None, None),
+        ("NVIDIA A100-SXM4-80GB", None, None),
+        ("", None, None),
+    ],
+)
+def test_profile_is_chosen_from_the_device_name(device_name: str, datasheet: str | None, measured: str | None) -> None:
+    assert tasks.profile_for_device(device_name) == datasheet
+    assert tasks.profile_for_device(device_name, measured=True) == measured
+
+
+def _timed_report(device_name: str, shape: str = "stage1") -> dict:
+    timing = {"device_name": device_name, "candidate_ms": 0.05, "shape": shape}
+    return {"timing": timing, "shapes": [shape]}
+
+
+def test_the_share_rule_follows_the_timing_device() -> None:
+    task = tasks.get("dwconv2d.convnext_7x7")
+    on_h200 = tasks.roofline_share(task, _timed_report("NVIDIA H200"), 0.05, "NVIDIA H200")
+    assert on_h200.hardware == "h200"
+    assert on_h200.share == pytest.approx(tasks.roofline(task, "stage1", "h200").floor_ms / 0.05)
+    measured = tasks.roofline_share(task, _timed_report("NVIDIA H200"), 0.05, "NVIDIA H200", measured=True)
+    assert measured.hardware == "h200-measured" and measured.share > on_h200.share
+    unknown = tasks.roofline_share(task, _timed_report("NVIDIA A100-SXM4-80GB"), 0.05, "NVIDIA A100-SXM4-80GB")
+    assert unknown.share is None and "no roofline profile for NVIDIA A100" in unknown.why_not

@@ -22,11 +22,13 @@ def _report(**kwargs: object) -> dict:
         ("NVIDIA H100 PCIe", None),
         ("NVIDIA H100 NVL", None),
         ("NVIDIA A100-SXM4-80GB", None),
-        ("NVIDIA H200", None),
+        ("NVIDIA H200", "h200"),
+        ("NVIDIA H200 NVL", None),
+        ("NVIDIA GH200 480GB", None),
         ("AMD EPYC", None),
     ],
 )
-def test_only_an_h100_sxm_is_compared_with_the_h100_sxm_profile(device_name: str, profile: str | None) -> None:
+def test_h100_and_h200_sxm_get_their_datasheet_profiles(device_name: str, profile: str | None) -> None:
     assert roofline_profile(device_name) == profile
 
 
