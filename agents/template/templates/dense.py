@@ -1,11 +1,32 @@
 """Dense anchors: 1x1 convolution (a channel-mixing GEMM per image) and matmul (mm / addmm), both tiled
-with ``tl.dot`` (TF32 on a GPU for float32, which the float32 tolerance admits), float32 accumulation,
-strided operands (a transposed weight is read in place) and a fused epilogue."""
+with ``tl.dot``, float32 accumulation, strided operands (a transposed weight is read in place) and a
+fused epilogue.
+
+Dot precision, explicit in every emitted kernel (``DOT_PRECISION``, chosen by the launcher from the
+operands' dtypes, ``dot_precision``): float16/bfloat16 operands are upcast to float32 and multiplied
+with ``input_precision="tf32"``, which is exact for them (TF32 keeps 10 mantissa bits and float32's
+exponent); float32 (or float64) operands use ``"tf32x3"`` (three TF32 products: about float32
+accuracy), never plain TF32. Plain TF32, Triton's default on a GPU, rounds float32 inputs to 10
+mantissa bits: at K=4096 about 1% of the elements miss the float32 element bound, and any kernel that
+passed would owe part of its speedup over eager float32 matmul (full float32) to lost precision. The
+CPU interpreter computes exact float32 whatever the precision: only a GPU run shows the difference.
+"""
 
 from __future__ import annotations
 
 from agents.template.ir import Node
 from agents.template.templates.common import Ctx, Epilogue, block, warps
+
+FP32_DOT_PRECISION = "tf32x3"
+"""``tl.dot`` input precision for float32 operands: three TF32 products, about float32 accuracy."""
+EXACT_DOT_PRECISION = "tf32"
+"""For float16/bfloat16 operands upcast to float32: exact in TF32."""
+
+
+def dot_precision(a: str, b: str) -> str:
+    """The launcher's expression choosing the dot precision from operand tensors ``a`` and ``b``."""
+    sixteen = "(torch.float16, torch.bfloat16)"
+    return f'"{EXACT_DOT_PRECISION}" if {a}.dtype in {sixteen} and {b}.dtype in {sixteen} else "{FP32_DOT_PRECISION}"'
 
 
 def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
@@ -24,9 +45,10 @@ def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
         *epi.prelude(ctx, f"{p}shape", p),
         f"{p}bo, {p}bp, {p}bc = {block(f'{p}CO', bo, 16)}, {block(f'{p}H * {p}W', bp, 16)}, {block(f'{p}CI', bc, 16)}",
         f"{p}grid = ({p}B, triton.cdiv({p}CO, {p}bo), triton.cdiv({p}H * {p}W, {p}bp))",
+        f"{p}dp = {dot_precision(f'{p}x', f'{p}w')}",
         f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}w, {p}w.stride(0), {p}w.stride(1), "
         f"{bias}, {p}CI, {p}CO, {p}H, {p}W, " + epi.call_args(p) + f"HAS_BIAS={bias_leaf is not None}, "
-        f"BLOCK_O={p}bo, BLOCK_P={p}bp, BLOCK_C={p}bc, {warps(ctx.params)})",
+        f"BLOCK_O={p}bo, BLOCK_P={p}bp, BLOCK_C={p}bc, DOT_PRECISION={p}dp, {warps(ctx.params)})",
     ]
     kernel = "\n".join(
         [
@@ -35,6 +57,7 @@ def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
             "    x_ptr, xs0, xs1, xs2, xs3, y_ptr, ys0, ys1, ys2, ys3, w_ptr, ws0, ws1, b_ptr, CI, CO, H, W,",
             "    " + epi.kernel_params(),
             "    HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,",
+            "    DOT_PRECISION: tl.constexpr,",
             "):",
             "    b = tl.program_id(0)",
             "    o = tl.program_id(1) * BLOCK_O + tl.arange(0, BLOCK_O)",
@@ -51,7 +74,7 @@ def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
             "        wv = tl.load(w_ptr + o[:, None] * ws0 + cc[None, :] * ws1, mask=w_mask, other=0.0)",
             "        x_offs = b * xs0 + cc[:, None] * xs1 + ph[None, :] * xs2 + pw[None, :] * xs3",
             "        xv = tl.load(x_ptr + x_offs, mask=c_ok[:, None] & p_ok[None, :], other=0.0)",
-            "        acc += tl.dot(wv.to(tl.float32), xv.to(tl.float32))",
+            "        acc += tl.dot(wv.to(tl.float32), xv.to(tl.float32), input_precision=DOT_PRECISION)",
             "    if HAS_BIAS:",
             "        acc += tl.load(b_ptr + o, mask=o_ok, other=0.0).to(tl.float32)[:, None]",
             "    out_mask = o_ok[:, None] & p_ok[None, :]",
@@ -77,8 +100,10 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
         *epi.prelude(ctx, f"{p}shape", p),
         f"{p}bm, {p}bn, {p}bk = {block(f'{p}M', bm, 16)}, {block(f'{p}N', bn, 16)}, {block(f'{p}K', bk, 16)}",
         f"{p}grid = (triton.cdiv({p}M, {p}bm), triton.cdiv({p}N, {p}bn))",
+        f"{p}dp = {dot_precision(f'{p}a', f'{p}b')}",
         f"{ctx.name}[{p}grid]({p}a, *{p}a.stride(), {p}b, *{p}b.stride(), {out}, *{out}.stride(), "
-        f"{p}M, {p}N, {p}K, " + epi.call_args(p) + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, {warps(ctx.params)})",
+        f"{p}M, {p}N, {p}K, " + epi.call_args(p) + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, "
+        f"DOT_PRECISION={p}dp, {warps(ctx.params)})",
     ]
     kernel = "\n".join(
         [
@@ -86,7 +111,7 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
             f"def {ctx.name}(",
             "    a_ptr, as0, as1, b_ptr, bs0, bs1, y_ptr, ys0, ys1, M, N, K,",
             "    " + epi.kernel_params(),
-            "    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,",
+            "    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr,",
             "):",
             "    rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)",
             "    rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)",
@@ -97,7 +122,7 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
             "                     mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)",
             "        bv = tl.load(b_ptr + rk[:, None] * bs0 + rn[None, :] * bs1,",
             "                     mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0)",
-            "        acc += tl.dot(av.to(tl.float32), bv.to(tl.float32))",
+            "        acc += tl.dot(av.to(tl.float32), bv.to(tl.float32), input_precision=DOT_PRECISION)",
             "    out_mask = (rm[:, None] < M) & (rn[None, :] < N)",
             *epi.body(["rm[:, None]", "rn[None, :]"], "out_mask"),
             "    y_ptrs = y_ptr + rm[:, None] * ys0 + rn[None, :] * ys1",
