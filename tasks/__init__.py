@@ -33,7 +33,14 @@ from tasks.hardware import (
     profile_for_device,
     profiles_named,
 )
-from tasks.kernelbench import KernelBenchFormatError, check_kernelbench_source, load_kernelbench_dir
+from tasks.kernelbench import (
+    KernelBenchFormatError,
+    check_kernelbench_source,
+    level_of,
+    load_kernelbench_dir,
+    scan_kernelbench_dir,
+    with_small_shape,
+)
 from tasks.model import DEFAULT_TOLERANCES, TIERS, NoShapesError, Shape, Task, TaskError, Tier
 from tasks.registry import UnknownTaskError, all_tasks, families, get, ids, register, unregister
 from tasks.roofline import RooflineFigures, RooflineUnavailableError, roofline, share_of_roofline
@@ -67,6 +74,7 @@ __all__ = [
     "get_hardware",
     "gpu_for_device",
     "ids",
+    "level_of",
     "load_kernelbench_dir",
     "load_module",
     "profile_for_device",
@@ -75,7 +83,9 @@ __all__ = [
     "roofline",
     "roofline_share",
     "run_reference",
+    "scan_kernelbench_dir",
     "share_of_roofline",
     "timed_shape",
     "unregister",
+    "with_small_shape",
 ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from tasks.model import Shape, Task, TaskError
 from tasks.source import module_constants
@@ -79,6 +81,79 @@ def load_kernelbench_file(path: str | Path, task_id: str) -> Task:
     )
 
 
+def _problem_files(root: Path) -> list[Path]:
+    return sorted(
+        (f for f in root.rglob("*.py") if f.name != "__init__.py" and not f.name.startswith(".")),
+        key=lambda f: [_natural_key(part) for part in f.relative_to(root).parts],
+    )
+
+
+def _check_prefix(prefix: str) -> str:
+    prefix = prefix.strip(".")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix):
+        raise TaskError(f"prefix {prefix!r} must be lower snake case")
+    return prefix
+
+
+def scan_kernelbench_dir(path: str | Path, prefix: str = "kb") -> tuple[list[Task], list[tuple[Path, str]]]:
+    """Every problem under ``path`` as a task, and ``(file, one-line reason)`` for each file that is not one.
+
+    Like ``load_kernelbench_dir`` but a bad file (syntax error, missing ``Model``/``get_inputs``/
+    ``get_init_inputs``, not UTF-8, an id clash) is reported and the others are still loaded.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a directory: {root}")
+    prefix = _check_prefix(prefix)
+    found: list[Task] = []
+    errors: list[tuple[Path, str]] = []
+    seen: dict[str, Path] = {}
+    for f in _problem_files(root):
+        try:
+            task_id = kernelbench_task_id(f, root, prefix)
+            if task_id in seen:
+                raise KernelBenchFormatError(f"{f} and {seen[task_id]} both map to task id {task_id}")
+            task = load_kernelbench_file(f, task_id)
+        except KernelBenchFormatError as e:
+            errors.append((f, str(e)))
+            continue
+        except UnicodeDecodeError as e:
+            errors.append((f, f"{f}: not UTF-8 text ({e.reason} at byte {e.start})"))
+            continue
+        except OSError as e:
+            errors.append((f, f"{f}: cannot read: {e.strerror or e}"))
+            continue
+        seen[task_id] = f
+        found.append(task)
+    return found, errors
+
+
+def level_of(task_id: str) -> int | None:
+    """The KernelBench level in an imported task's id (``kb.level1.x`` -> 1), or None."""
+    for part in task_id.split("."):
+        m = re.fullmatch(r"level(\d+)", part)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def with_small_shape(task: Task, params: dict[str, Any], note: str) -> Task:
+    """``task`` with a ``small`` shape (constant overrides, e.g. from ``tasks.shrink``) before ``as_written``.
+
+    Constants the shape overrides that are not literal in the source (``N = 2048 * 2``) are added to
+    the task's constants with their written values.
+    """
+    from tasks.shrink import constant_table
+
+    constants = dict(task.constants)
+    written = constant_table(task.source).values
+    for name in params:
+        if name not in constants and name in written:
+            constants[name] = written[name]
+    small = Shape("small", params, "small", note)
+    return replace(task, shapes=(small, *(s for s in task.shapes if s.name != "small")), constants=constants)
+
+
 def load_kernelbench_dir(path: str | Path, prefix: str = "kb", skip_invalid: bool = False) -> list[Task]:
     """Every ``*.py`` problem under ``path`` (recursively, sorted) as a task; none is executed.
 
@@ -89,16 +164,10 @@ def load_kernelbench_dir(path: str | Path, prefix: str = "kb", skip_invalid: boo
     root = Path(path)
     if not root.is_dir():
         raise NotADirectoryError(f"not a directory: {root}")
-    prefix = prefix.strip(".")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix):
-        raise TaskError(f"prefix {prefix!r} must be lower snake case")
+    prefix = _check_prefix(prefix)
     out: list[Task] = []
     seen: dict[str, Path] = {}
-    files = sorted(
-        (f for f in root.rglob("*.py") if f.name != "__init__.py" and not f.name.startswith(".")),
-        key=lambda f: [_natural_key(part) for part in f.relative_to(root).parts],
-    )
-    for f in files:
+    for f in _problem_files(root):
         try:
             task_id = kernelbench_task_id(f, root, prefix)
             if task_id in seen:
