@@ -26,7 +26,7 @@ from kernels_store.errors import (
     StoreError,
     TaskSourceChangedError,
 )
-from kernels_store.models import JOB_STATUSES, LANGUAGES, ORIGINS, VERDICTS
+from kernels_store.models import JOB_STATUSES, LANGUAGES, ORIGINS, RUN_VERDICTS, VERDICTS
 from kernels_store.records import (
     BestKernel,
     CandidateAdded,
@@ -34,6 +34,8 @@ from kernels_store.records import (
     JobRecord,
     OriginCount,
     Page,
+    RunRecord,
+    RunTaskRecord,
     StoreStats,
     TaskPut,
     TaskRecord,
@@ -48,6 +50,7 @@ __all__ = [
     "JOB_STATUSES",
     "LANGUAGES",
     "ORIGINS",
+    "RUN_VERDICTS",
     "VERDICTS",
     "BestKernel",
     "BundleError",
@@ -59,6 +62,8 @@ __all__ = [
     "NotFoundError",
     "OriginCount",
     "Page",
+    "RunRecord",
+    "RunTaskRecord",
     "SchemaNotCurrentError",
     "Store",
     "StoreError",

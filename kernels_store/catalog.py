@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from kernels_store.environment import Environment, as_environment
 from kernels_store.errors import NotFoundError, TaskSourceChangedError
-from kernels_store.models import LANGUAGES, ORIGINS, VERDICTS, Candidate, Job, Task, Verification
+from kernels_store.models import LANGUAGES, ORIGINS, VERDICTS, Candidate, Job, Task, TaskSource, Verification
 from kernels_store.records import (
     CandidateAdded,
     CandidateRecord,
@@ -158,6 +158,7 @@ def put_task(
     ).first()
     row = session.execute(select(Task).where(Task.id == task_id).with_for_update()).scalar_one()
     if inserted is not None:
+        _keep_source(session, task_id, source, digest, 1, created_at or now)
         return TaskPut(task=task_record(row), created=True, source_changed=False, previous_sha256=None)
 
     previous = row.source_sha256
@@ -174,7 +175,9 @@ def put_task(
         row.extra = dict(extra)
         touched = True
     if changed:
+        _keep_source(session, task_id, row.source, previous, row.revision, row.updated_at)
         row.source, row.source_sha256, row.revision = source, digest, row.revision + 1
+        _keep_source(session, task_id, source, digest, row.revision, now)
     if touched or changed:
         row.updated_at = now
         session.flush()
@@ -184,6 +187,36 @@ def put_task(
         source_changed=changed,
         previous_sha256=previous if changed else None,
     )
+
+
+def _keep_source(session: Session, task_id: str, source: str, digest: str, revision: int, at: datetime) -> None:
+    """Record a version of the task's source (once per sha256)."""
+    session.execute(
+        insert_for(session, TaskSource)
+        .values(task_id=task_id, source_sha256=digest, source=source, revision=revision, created_at=at)
+        .on_conflict_do_nothing(index_elements=["task_id", "source_sha256"])
+    )
+
+
+def task_source(session: Session, task_id: str, source_sha256: str) -> str | None:
+    """The text of a version of the task's source (what a verification's ``reference_sha256`` names)."""
+    row = session.execute(
+        select(TaskSource.source).where(TaskSource.task_id == task_id, TaskSource.source_sha256 == source_sha256)
+    ).first()
+    if row is not None:
+        return row[0]
+    task = session.get(Task, task_id)
+    return task.source if task is not None and task.source_sha256 == source_sha256 else None
+
+
+def task_versions(session: Session, task_id: str) -> list[tuple[int, str]]:
+    """``(revision, sha256)`` of every recorded version of the task's source, oldest first."""
+    rows = session.execute(
+        select(TaskSource.revision, TaskSource.source_sha256)
+        .where(TaskSource.task_id == task_id)
+        .order_by(TaskSource.revision, TaskSource.id)
+    ).all()
+    return [(r, s) for r, s in rows]
 
 
 def get_task(session: Session, task_id: str) -> TaskRecord | None:

@@ -184,3 +184,82 @@ class Verification(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
     """``Report.to_dict()``, whole."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, default=utcnow)
+
+
+class TaskSource(Base):
+    """Every reference source a task has had: a changed source is a new version, and verifications
+    (``verifications.reference_sha256``) keep pointing at the text they were verified against."""
+
+    __tablename__ = "task_sources"
+    __table_args__ = (UniqueConstraint("task_id", "source_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+RUN_STATUSES = ("running", "completed", "interrupted")
+RUN_TASK_STATUSES = ("pending", "running", "done")
+RUN_VERDICTS = ("accepted", "rejected", "no_kernel", "reference_failed", "no_small_shape")
+"""A bench run's per-task outcome (``kiln bench``): a kernel accepted, candidates but none accepted,
+no candidate at all, the reference did not run, or no valid small shape exists."""
+
+
+class BenchRun(Base):
+    """One ``kiln bench`` run: a generator over a suite of tasks on one machine."""
+
+    __tablename__ = "bench_runs"
+    __table_args__ = (CheckConstraint(_in("status", RUN_STATUSES), name="status"), Index(None, "created_at"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    suite: Mapped[str] = mapped_column(String(300), default="")
+    tier: Mapped[str] = mapped_column(String(16))
+    proposer: Mapped[str] = mapped_column(String(16))
+    generator: Mapped[str] = mapped_column(String(200), default="")
+    """``template`` or ``llm:<model>``: the leaderboard's generator label."""
+    executor: Mapped[str] = mapped_column(String(32), default="local")
+    budget: Mapped[int] = mapped_column(Integer, default=1)
+    device: Mapped[str] = mapped_column(String(16), default="")
+    device_name: Mapped[str] = mapped_column(String(200), default="")
+    hardware_fingerprint: Mapped[str] = mapped_column(String(64), index=True, default="")
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """fast_p per p, geomean speedup, counts per verdict (filled as tasks finish)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BenchRunTask(Base):
+    """One task of a bench run, updated as it runs; ``verified`` maps candidate sha256 to the
+    verification recorded for it in this run (what ``--resume`` does not verify again)."""
+
+    __tablename__ = "bench_run_tasks"
+    __table_args__ = (
+        UniqueConstraint("run_id", "task_id"),
+        CheckConstraint(_in("status", RUN_TASK_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("bench_runs.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    source_sha256: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    verdict: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    reference_ok: Mapped[bool | None] = mapped_column(Boolean)
+    shapes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The shapes this task is verified on in the run (name -> constant overrides)."""
+    changed_constants: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    speedup_eager: Mapped[float | None] = mapped_column(Float)
+    speedup_compiled: Mapped[float | None] = mapped_column(Float)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    candidates: Mapped[int] = mapped_column(Integer, default=0)
+    best_candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="SET NULL"))
+    verified: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -222,3 +222,48 @@ class StoreStats(Record):
     accepted_verifications: int
     jobs: int
     jobs_by_status: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RunRecord(Record):
+    """A ``kiln bench`` run: suite, tier, generator, machine, status and summary (fast_p, geomean)."""
+
+    id: str
+    suite: str
+    tier: str
+    proposer: str
+    generator: str
+    executor: str
+    budget: int
+    device: str
+    device_name: str
+    hardware_fingerprint: str
+    status: str
+    options: dict[str, Any]
+    summary: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunTaskRecord(Record):
+    """One task of a bench run and its outcome (``verdict`` None while pending or running)."""
+
+    run_id: str
+    task_id: str
+    position: int
+    source_sha256: str
+    status: str
+    verdict: str | None
+    reason: str
+    reference_ok: bool | None
+    shapes: dict[str, Any]
+    changed_constants: dict[str, Any]
+    speedup_eager: float | None
+    speedup_compiled: float | None
+    seconds: float
+    candidates: int
+    best_candidate_id: int | None
+    verified: dict[str, Any]
+    updated_at: datetime

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from kernels_store import browse, catalog, jobs, latest_best, leaderboard
+from kernels_store import browse, catalog, jobs, latest_best, leaderboard, runs
 from kernels_store.catalog import IfChanged
 from kernels_store.db import for_writing, is_sqlite, make_engine, redacted
 from kernels_store.environment import Environment
 from kernels_store.jobs import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS
 from kernels_store.migrate import MigrationResult, ensure_current
-from kernels_store.models import utcnow
+from kernels_store.models import Verification, utcnow
 from kernels_store.records import (
     BestKernel,
     CandidateAdded,
@@ -29,6 +29,8 @@ from kernels_store.records import (
     JobRecord,
     OriginCount,
     Page,
+    RunRecord,
+    RunTaskRecord,
     StoreStats,
     TaskPut,
     TaskRecord,
@@ -124,6 +126,16 @@ class Store:
     def list_tasks(self, family: str | None = None) -> list[TaskRecord]:
         with self.read() as s:
             return catalog.list_tasks(s, family)
+
+    def task_source(self, task_id: str, source_sha256: str) -> str | None:
+        """The text of one version of a task's source (e.g. a verification's ``reference_sha256``)."""
+        with self.read() as s:
+            return catalog.task_source(s, task_id, source_sha256)
+
+    def task_versions(self, task_id: str) -> list[tuple[int, str]]:
+        """``(revision, source sha256)`` of every recorded version of the task's source, oldest first."""
+        with self.read() as s:
+            return catalog.task_versions(s, task_id)
 
     # -- candidates -----------------------------------------------------------------------------
 
@@ -366,6 +378,51 @@ class Store:
                 s, status=status, owner_token=owner_token, task_id=task_id, limit=limit, offset=offset
             )
 
+    # -- bench runs (kiln bench; see kernels_store.runs) -----------------------------------------
+
+    def create_run(self, task_ids: list[str], **fields: Any) -> RunRecord:
+        """A new bench run over stored tasks, each ``pending`` (fields: suite, tier, proposer, generator,
+        executor, budget, device, device_name, hardware_fingerprint, options)."""
+        with self.write() as s:
+            return runs.create_run(s, now=self.clock(), task_ids=task_ids, **fields)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self.read() as s:
+            return runs.get_run(s, run_id)
+
+    def run_tasks(self, run_id: str) -> list[RunTaskRecord]:
+        """The run's tasks in run order, with their outcome so far."""
+        with self.read() as s:
+            return runs.run_tasks(s, run_id)
+
+    def list_runs(self, *, suite: str | None = None, limit: int = 50, offset: int = 0) -> Page[RunRecord]:
+        """Bench runs, newest first."""
+        with self.read() as s:
+            return runs.list_runs(s, suite=suite, limit=limit, offset=offset)
+
+    def run_task_counts(self, run_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Per run: tasks, done, and tasks per verdict."""
+        with self.read() as s:
+            return runs.run_task_counts(s, run_ids)
+
+    def update_run_task(self, run_id: str, task_id: str, **fields: Any) -> RunTaskRecord:
+        with self.write() as s:
+            return runs.update_run_task(s, run_id, task_id, now=self.clock(), **fields)
+
+    def note_run_verified(self, run_id: str, task_id: str, sha256: str, verification_id: int) -> None:
+        with self.write() as s:
+            runs.note_verified(s, run_id, task_id, sha256, verification_id, now=self.clock())
+
+    def set_run_status(self, run_id: str, status: str, *, summary: Mapping[str, Any] | None = None) -> RunRecord:
+        """running, completed or interrupted (and the run's summary)."""
+        with self.write() as s:
+            return runs.set_run_status(s, run_id, status, now=self.clock(), summary=summary)
+
+    def get_verification(self, verification_id: int) -> VerificationRecord | None:
+        with self.read() as s:
+            row = s.get(Verification, verification_id)
+            return None if row is None else catalog.verification_record(row)
+
     # -- browsing (read queries for the web pages; see kernels_store.browse) ---------------------
 
     def generator_results(
@@ -388,11 +445,19 @@ class Store:
         hardware_fingerprint: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        source_chars: int | None = None,
     ) -> Page[browse.VerifiedCandidate]:
-        """A task's accepted kernels ranked by speedup, or its rejected candidates newest first, paged."""
+        """A task's accepted kernels ranked by speedup, or its rejected candidates newest first, paged
+        (``source_chars``: only the beginning of each source, see ``browse.ranked_verifications``)."""
         with self.read() as s:
             return browse.ranked_verifications(
-                s, task_id, verdicts, hardware_fingerprint=hardware_fingerprint, limit=limit, offset=offset
+                s,
+                task_id,
+                verdicts,
+                hardware_fingerprint=hardware_fingerprint,
+                limit=limit,
+                offset=offset,
+                source_chars=source_chars,
             )
 
     def speedup_points(
