@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from service.cli import (
+    bench_cmd,
     db_cmd,
     generate_cmd,
     regress_cmd,
@@ -41,6 +42,7 @@ store_cmd.register(app)
 serve_cmd.register(app)
 submit_cmd.register(app)
 regress_cmd.register(app)
+bench_cmd.register(app)
 
 
 def main() -> None:

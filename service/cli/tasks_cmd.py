@@ -250,7 +250,44 @@ def _print_task(
         con.print(task.source, highlight=False, markup=False)
 
 
+def import_problems(
+    directory: Path = typer.Argument(..., help="A KernelBench level directory, or a directory of levels."),
+    prefix: str = typer.Option("kb", "--prefix", help="Id prefix: <prefix>.<levelN>.<file stem>."),
+    url: str | None = typer.Option(None, "--database", help="Database URL (default: $KILN_DATABASE_URL or SQLite)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Persist KernelBench problems as tasks (family kernelbench). Idempotent by content hash: a changed
+    file becomes the task's next version. Exit 0 all imported, 1 some files were not problems, 2 bad input."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kernels_store import StoreError, open_store
+    from service.bench.suite import SuiteError, import_kernelbench
+
+    try:
+        store = open_store(url)
+    except (SQLAlchemyError, StoreError) as e:
+        _fail(f"cannot open the store: {e}")
+        raise AssertionError("unreachable") from e
+    echo = None if as_json else (lambda line: typer.echo(line.text()))
+    try:
+        report = import_kernelbench(store, directory, prefix=prefix, on_line=echo)
+    except SuiteError as e:
+        _fail(str(e))
+        raise AssertionError("unreachable") from e
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        typer.echo(report.summary())
+    if not report.task_ids:
+        typer.echo(f"kiln tasks import: error: no KernelBench problem in {directory}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(1 if report.count("error") else EXIT_OK)
+
+
 def register(app: typer.Typer) -> None:
     sub.command("list")(list_tasks)
     sub.command("show")(show)
+    sub.command("import")(import_problems)
     app.add_typer(sub, name="tasks")
