@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from kernels_store import Store, open_store
 from service import web
-from service.api import routes_health, routes_jobs, routes_tasks, routes_verify
+from service.api import routes_health, routes_jobs, routes_runs, routes_tasks, routes_verify
 from service.events import EventHub
 from service.runner import JobRunner
 from service.settings import Settings
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     runner = JobRunner(the_store, settings, hub) if run_jobs and settings.workers > 0 else None
     app.state.settings = settings
     app.state.kiln = AppState(settings=settings, store=the_store, hub=hub, runner=runner)
-    for module in (routes_jobs, routes_verify, routes_tasks, routes_health):
+    for module in (routes_jobs, routes_verify, routes_tasks, routes_runs, routes_health):
         app.include_router(module.router)
     app.include_router(web.router)  # the HTML pages: leaderboard, task pages
     return app

@@ -5,5 +5,8 @@ the inline SVG plot are all served by the app, so the pages need nothing from th
 """
 
 from service.web.routes import router
+from service.web.runs_routes import router as runs_router
+
+router.include_router(runs_router)  # /runs and /runs/{id}: kiln bench runs
 
 __all__ = ["router"]

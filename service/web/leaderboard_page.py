@@ -64,10 +64,13 @@ class Filters:
     hardware: str | None
     families: list[str]
     hardware_options: list[HardwareSeen]
+    level: str | None = None
+    """KernelBench level (``1``): imported tasks ``<prefix>.level<N>.*`` only."""
+    levels: list[str] = field(default_factory=list)
 
     def href(self, **changes: str | None) -> str:
         """``/`` with these filters, some changed (None drops one)."""
-        params = {"family": self.family, "hardware": self.hardware, **changes}
+        params = {"family": self.family, "hardware": self.hardware, "level": self.level, **changes}
         query = urlencode({k: v for k, v in params.items() if v})
         return "/" + (f"?{query}" if query else "")
 
@@ -86,6 +89,8 @@ class LeaderboardPage:
     fast_p: list[FastPRow]
     tasks: list[TaskRow]
     thresholds: tuple[float, ...] = FAST_P_THRESHOLDS
+    stored_suite: bool = False
+    """fast_p is over a family of stored (imported) tasks, not the built-in suite."""
 
 
 def _best_entry(best: BestKernel) -> BestEntry:
@@ -131,17 +136,41 @@ def _ranked(rows: list[dict], hardware: list[HardwareSeen]) -> list[FastPRow]:
     return sorted((_fast_p_row(r) for r in rows), key=key)
 
 
-def leaderboard_page(store: Store, *, family: str | None, hardware: str | None) -> LeaderboardPage:
-    """Everything ``/`` shows, in four queries (stored tasks, hardware, generator results, best kernels)."""
+def _level(task_id: str) -> str | None:
+    found = tasks.level_of(task_id)
+    return None if found is None else str(found)
+
+
+def leaderboard_page(
+    store: Store, *, family: str | None, hardware: str | None, level: str | None = None
+) -> LeaderboardPage:
+    """Everything ``/`` shows, in four queries (stored tasks, hardware, generator results, best kernels).
+
+    fast_p is over the built-in suite (one family of it when filtered); filtered to a family of stored
+    tasks only (``kernelbench``, and ``level``), over that family's stored tasks.
+    """
     builtin = tasks.all_tasks()
     builtin_ids = {t.id for t in builtin}
     stored = [h for h in store.task_headers() if h.id not in builtin_ids]
     families = list(tasks.families()) + sorted({h.family for h in stored if h.family} - set(tasks.families()))
     unknown_family = family is not None and family not in families
-    filters = Filters(family=family, hardware=hardware, families=families, hardware_options=store.hardware_seen())
+    levels = sorted({lv for h in stored if (lv := _level(h.id))}, key=int)
+    if level is not None:
+        stored = [h for h in stored if _level(h.id) == level]
+    filters = Filters(
+        family=family,
+        hardware=hardware,
+        families=families,
+        hardware_options=store.hardware_seen(),
+        level=level,
+        levels=levels,
+    )
 
-    suite = [t for t in builtin if family is None or t.family == family]
+    suite = [t for t in builtin if (family is None and level is None) or t.family == family]
     suite_ids = [t.id for t in suite]
+    stored_suite = family is not None and family not in tasks.families()
+    if stored_suite:
+        suite_ids = [h.id for h in stored if h.family == family]
     fast_p = fast_p_rows(store.generator_results(suite_ids, hardware_fingerprint=hardware), suite_ids)
 
     best_by_task: dict[str, list[BestEntry]] = {}
@@ -151,9 +180,9 @@ def leaderboard_page(store: Store, *, family: str | None, hardware: str | None) 
         entries.sort(key=lambda e: (not e.measured, -(e.speedup_eager or 0.0), e.device_name))
     rows = [TaskRow(t.id, t.title, t.family, True, best_by_task.get(t.id, [])) for t in suite]
     rows += [
-        TaskRow(h.id, h.title, h.family, False, best_by_task[h.id])
+        TaskRow(h.id, h.title, h.family, False, best_by_task.get(h.id, []))
         for h in stored
-        if h.id in best_by_task and (family is None or h.family == family)
+        if (h.id in best_by_task or stored_suite) and (family is None or h.family == family)
     ]
     return LeaderboardPage(
         filters=filters,
@@ -161,4 +190,5 @@ def leaderboard_page(store: Store, *, family: str | None, hardware: str | None) 
         suite_task_ids=suite_ids,
         fast_p=_ranked(fast_p, filters.hardware_options),
         tasks=rows,
+        stored_suite=stored_suite,
     )

@@ -47,10 +47,14 @@ def _near_ids(task_id: str) -> list[str]:
 
 @router.get("/", response_class=HTMLResponse, name="web_leaderboard")
 def leaderboard(
-    request: Request, family: str | None = None, hardware: str | None = None, state: AppState = Depends(app_state)
+    request: Request,
+    family: str | None = None,
+    hardware: str | None = None,
+    level: str | None = None,
+    state: AppState = Depends(app_state),
 ) -> HTMLResponse:
-    """fast_p per generator and hardware, and the best kernel of every task; ``?family=&hardware=`` filter."""
-    page = leaderboard_page(state.store, family=_filter(family), hardware=_filter(hardware))
+    """fast_p per generator and hardware, and the best kernel of every task; ``?family=&hardware=&level=`` filter."""
+    page = leaderboard_page(state.store, family=_filter(family), hardware=_filter(hardware), level=_filter(level))
     status = 400 if page.unknown_family else 200
     return templates.TemplateResponse(request, "leaderboard.html", {"view": page}, status_code=status)
 

@@ -1,0 +1,140 @@
+"""What the run pages show: ``/runs`` (every bench run, newest first, by suite) and ``/runs/{id}`` (one run:
+suite, generator, hardware, the fast_p table, a plot of fast_p over p next to the other runs of the same
+suite, and every task's outcome with its reason)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from kernels_store import RunRecord, RunTaskRecord, Store
+from service.bench.summary import FAST_P, p_key
+from service.web.plot import PALETTE
+
+PAGE_SIZE = 50
+WIDTH, HEIGHT = 560, 260
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 12, 40
+COMPARED_RUNS = 6
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run: RunRecord
+    tasks: int
+    done: int
+    fast_p: list[float]
+    geomean: float | None
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    rows: list[RunRow]
+    suites: list[str]
+    suite: str | None
+    page: int
+    pages: int
+    total: int
+    thresholds: tuple[float, ...] = FAST_P
+
+    def href(self, suite: str | None = None, page: int | None = None) -> str:
+        params = {"suite": suite, "page": page if page and page > 1 else None}
+        query = urlencode({k: v for k, v in params.items() if v})
+        return "/runs" + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class PlotLine:
+    label: str
+    color: str
+    points: str
+    """SVG polyline points (x,y ...)."""
+    current: bool
+
+
+@dataclass(frozen=True)
+class FastPPlot:
+    lines: list[PlotLine]
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, str]]
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+
+
+@dataclass(frozen=True)
+class RunPage:
+    row: RunRow
+    tasks: list[RunTaskRecord]
+    counts: dict[str, int]
+    plot: FastPPlot
+    compared: list[RunRow]
+    thresholds: tuple[float, ...] = FAST_P
+
+
+def _row(run: RunRecord, counts: dict[str, int]) -> RunRow:
+    summary = run.summary or {}
+    fast = summary.get("fast_p") or {}
+    return RunRow(
+        run=run,
+        tasks=counts.get("tasks", 0),
+        done=counts.get("done", 0),
+        fast_p=[float(fast.get(p_key(p), 0.0)) for p in FAST_P],
+        geomean=summary.get("geomean_speedup"),
+    )
+
+
+def runs_page(store: Store, *, suite: str | None, page: int) -> RunsPage:
+    suites = sorted({r.suite for r in store.list_runs(limit=1000).items})
+    listing = store.list_runs(suite=suite, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    counts = store.run_task_counts([r.id for r in listing.items])
+    return RunsPage(
+        rows=[_row(r, counts[r.id]) for r in listing.items],
+        suites=suites,
+        suite=suite,
+        page=page,
+        pages=max(1, -(-listing.total // PAGE_SIZE)),
+        total=listing.total,
+    )
+
+
+def _x(p: float) -> float:
+    return LEFT + (WIDTH - RIGHT - LEFT) * p / FAST_P[-1]
+
+
+def _y(share: float) -> float:
+    return TOP + (HEIGHT - BOTTOM - TOP) * (1.0 - share)
+
+
+def fast_p_plot(current: RunRow, others: list[RunRow]) -> FastPPlot:
+    """fast_p over p: the run in bold, other runs of the same suite for comparison."""
+    lines = []
+    for i, row in enumerate([current, *others]):
+        points = " ".join(f"{_x(p):.1f},{_y(s):.1f}" for p, s in zip(FAST_P, row.fast_p, strict=True))
+        label = f"{row.run.generator} · {row.run.device_name} · {row.run.id[:8]}"
+        lines.append(PlotLine(label, PALETTE[i % len(PALETTE)], points, current=i == 0))
+    return FastPPlot(
+        lines=lines,
+        x_ticks=[(_x(p), f"{p:g}") for p in FAST_P],
+        y_ticks=[(_y(s), f"{s:.0%}") for s in (0.0, 0.25, 0.5, 0.75, 1.0)],
+    )
+
+
+def run_page(store: Store, run_id: str) -> RunPage | None:
+    run = store.get_run(run_id)
+    if run is None:
+        return None
+    same_suite = [r for r in store.list_runs(suite=run.suite, limit=COMPARED_RUNS + 1).items if r.id != run.id]
+    counts = store.run_task_counts([run.id, *(r.id for r in same_suite)])
+    row = _row(run, counts[run.id])
+    compared = [_row(r, counts[r.id]) for r in same_suite[:COMPARED_RUNS]]
+    verdicts = {k: v for k, v in counts[run.id].items() if k not in ("tasks", "done")}
+    return RunPage(
+        row=row, tasks=store.run_tasks(run.id), counts=verdicts, plot=fast_p_plot(row, compared), compared=compared
+    )
