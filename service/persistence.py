@@ -57,7 +57,7 @@ def resolve_task(store: Store, *, task_id: str | None, reference_source: str | N
         stored = store.get_task(task_id)
         if stored is None:
             raise UnknownTask(task_id) from None
-        return ResolvedTask(stored.id, stored.source, False, {}, {}, frozenset())
+        return ResolvedTask(stored.id, stored.source, False, stored_shapes(stored.shapes, device), {}, frozenset())
     store.put_task(
         task.id, task.source, family=task.family, title=task.title, shapes=[s.to_dict() for s in task.shapes]
     )
@@ -66,6 +66,17 @@ def resolve_task(store: Store, *, task_id: str | None, reference_source: str | N
     reference = agents.reference_for_task(task.id, device)
     shapes = {name: dict(params) for name, params in (reference.shapes or {}).items()}
     return ResolvedTask(task.id, task.source, True, shapes, dict(task.tolerances), frozenset(task.allowed_ops))
+
+
+def stored_shapes(declared: Any, device: str) -> dict[str, dict[str, Any]]:
+    """The shapes a stored task is verified on: its small ones on a CPU (an imported KernelBench problem's
+    automatic small tier), on a GPU its realistic ones (as written) first, then the small ones; as
+    written when it declares none (a submitted reference)."""
+    shapes = [s for s in declared or [] if isinstance(s, dict) and isinstance(s.get("params"), dict)]
+    small = {str(s["name"]): dict(s["params"]) for s in shapes if s.get("tier") == "small"}
+    if device != "cuda":
+        return small
+    return {**{str(s["name"]): dict(s["params"]) for s in shapes if s.get("tier") != "small"}, **small}
 
 
 def split_origin(origin: str) -> tuple[str, str]:

@@ -302,3 +302,15 @@ def test_kiln_bench_on_a_kernelbench_dir_end_to_end(tmp_path: Path) -> None:
     assert task["task_id"] == "kb.level1.1_scale_relu" and task["verdict"] == "accepted", task
     assert task["changed_constants"]["batch_size"][0] == 4096 and task["speedup_eager"] is None
     assert data["fast_p"]["0"] == 1.0 and data["fast_p"]["1"] == 0.0 and data["geomean_speedup"] is None
+
+
+def test_the_service_verifies_an_imported_task_on_its_small_tier_on_a_cpu() -> None:
+    from service.persistence import stored_shapes
+
+    declared = [
+        {"name": "small", "tier": "small", "params": {"batch_size": 4}},
+        {"name": "as_written", "tier": "realistic", "params": {}},
+    ]
+    assert stored_shapes(declared, "cpu") == {"small": {"batch_size": 4}}
+    assert list(stored_shapes(declared, "cuda")) == ["as_written", "small"]  # as written first: it is timed
+    assert stored_shapes([], "cpu") == {} and stored_shapes(declared[1:], "cpu") == {}
