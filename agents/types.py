@@ -79,7 +79,13 @@ class GenerationRequest:
     """LLM proposer on a CPU: keep asking for improvements after an accepted kernel although nothing
     can be measured (off: the search stops there, see ``agents.ranking``)."""
 
+    trace_shape: str | None = None
+    """The shape (a name in ``reference.shapes``) the template compiler traces the op at; None: as written.
+    Set it when the source as written is too large to run here (an imported KernelBench problem)."""
+
     def __post_init__(self) -> None:
+        if self.trace_shape is not None and self.trace_shape not in self.reference.shapes:
+            raise ValueError(f"trace_shape {self.trace_shape!r} is not one of the reference's shapes")
         if self.language not in ("triton", "cuda"):
             raise ValueError(f"language must be triton or cuda, not {self.language!r}")
         if self.proposer not in ("template", "llm"):

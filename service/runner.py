@@ -195,6 +195,8 @@ class JobRunner:
             proposer=params.get("proposer", "template"),
             budget=agents.Budget(max_candidates=int(job.budget or 8)),
             verify_options=VerifyOptions(device=self.settings.device, timeout_s=self.settings.timeout_s),
+            # an imported problem as written may be too large to trace here: its small tier is not
+            trace_shape="small" if not resolved.builtin and "small" in resolved.shapes else None,
             **({"model": params["model"]} if params.get("model") else {}),
         )
         result = agents.generate(request, on_event=on_event, cancel=cancel)

@@ -64,22 +64,19 @@ def _trace_options(options: VerifyOptions) -> VerifyOptions:
     )
 
 
-def trace_shape(reference: Reference) -> str | None:
-    """The shape the op is traced at: the last declared one (generators declare small shapes last: an
-    imported KernelBench problem as written can be far too large to run on a CPU), else as written."""
-    names = list(reference.shapes)
-    return names[-1] if names else None
+def plan_template(reference: Reference, options: VerifyOptions, trace_shape: str | None = None) -> TemplatePlan:
+    """Recognise ``reference`` and plan its kernels. Raises ``NoTemplate`` (with the reason) otherwise.
 
-
-def plan_template(reference: Reference, options: VerifyOptions) -> TemplatePlan:
-    """Recognise ``reference`` and plan its kernels. Raises ``NoTemplate`` (with the reason) otherwise."""
+    The op is traced at ``trace_shape`` (a name in ``reference.shapes``), else as written: an imported
+    KernelBench problem as written can be far too large to run on a CPU, its small shape is not.
+    """
     try:
         model = extract_model(reference.source)
     except ModelSourceError as e:
         raise NoTemplate(str(e)) from None
     notes: list[str] = []
     try:
-        trace = trace_reference(reference, trace_shape(reference), _trace_options(options))
+        trace = trace_reference(reference, trace_shape, _trace_options(options))
     except VerifierInputError as e:
         try:
             program = recognise_csr_statically(reference.source, model.forward_args)

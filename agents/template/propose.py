@@ -15,7 +15,7 @@ def plan_or_explain(session: Session) -> TemplatePlan | str:
     if request.language != "triton":
         return f"no template: the template compiler emits Triton kernels only (asked for {request.language})"
     try:
-        plan = plan_template(request.reference, request.verify_options)
+        plan = plan_template(request.reference, request.verify_options, request.trace_shape)
     except NoTemplate as e:
         return f"no template: {e}"
     for note in plan.notes:

@@ -272,6 +272,7 @@ class BenchRunner:
                 timeout_s=self.config.timeout_s,
                 trials=self.config.trials,
             ),
+            trace_shape="small" if "small" in shapes and builtin is None else None,
             **({"model": self.config.model} if self.config.model else {}),
         )
         result = agents.generate(request, on_event=on_event, cancel=self.cancel, verify_fn=verify)
