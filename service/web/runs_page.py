@@ -53,6 +53,8 @@ class PlotLine:
     points: str
     """SVG polyline points (x,y ...)."""
     current: bool
+    dots: list[tuple[float, float]]
+    """The same points, drawn as dots (a CPU run has only p = 0: nothing above it was measured)."""
 
 
 @dataclass(frozen=True)
@@ -116,9 +118,11 @@ def fast_p_plot(current: RunRow, others: list[RunRow]) -> FastPPlot:
     """fast_p over p: the run in bold, other runs of the same suite for comparison."""
     lines = []
     for i, row in enumerate([current, *others]):
-        points = " ".join(f"{_x(p):.1f},{_y(s):.1f}" for p, s in zip(FAST_P, row.fast_p, strict=True))
+        measured = FAST_P if row.run.device == "cuda" else FAST_P[:1]
+        dots = [(round(_x(p), 1), round(_y(s), 1)) for p, s in zip(measured, row.fast_p, strict=False)]
+        points = " ".join(f"{x},{y}" for x, y in dots)
         label = f"{row.run.generator} · {row.run.device_name} · {row.run.id[:8]}"
-        lines.append(PlotLine(label, PALETTE[i % len(PALETTE)], points, current=i == 0))
+        lines.append(PlotLine(label, PALETTE[i % len(PALETTE)], points, current=i == 0, dots=dots))
     return FastPPlot(
         lines=lines,
         x_ticks=[(_x(p), f"{p:g}") for p in FAST_P],
