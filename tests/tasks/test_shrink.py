@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +181,18 @@ def test_a_window_too_large_for_the_first_proposal_gets_a_larger_floor_in_the_sa
     assert "kernel_size" not in result.changed and "dilation" not in result.changed
     assert result.elements is not None and result.elements <= 4 * ELEMENT_TARGET
     assert result.reference_seconds is not None and math.isfinite(result.reference_seconds)
+
+
+def test_a_loaded_problem_gets_the_small_shape_as_a_task_shape(tmp_path: Path) -> None:
+    import tasks
+
+    level = tmp_path / "level1"
+    level.mkdir()
+    (level / "7_Square_matmul.py").write_text(SQUARE_MATMUL)
+    (task,) = tasks.load_kernelbench_dir(level)
+    table = constant_table(task.source)
+    overrides, _ = overrides_for(table, propose(table))
+    small = tasks.with_small_shape(task, overrides, "automatic small tier")
+    assert small.id == "kb.level1.7_square_matmul" and small.shape_names() == ["small", "as_written"]
+    assert small.reference(tier="small").shapes == {"small": overrides}
+    assert small.params("small")["N"] == overrides["N"] and small.params("as_written")["N"] == 4096
