@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kernels_store.catalog import candidate_record, verification_record
 from kernels_store.models import Candidate, Task, Verification
@@ -51,6 +52,8 @@ class HardwareSeen(Record):
 class VerifiedCandidate(Record):
     verification: VerificationRecord
     candidate: CandidateRecord
+    source_length: int | None = None
+    """The full source's length in characters when ``candidate.source`` holds only its beginning."""
 
 
 @dataclass(frozen=True)
@@ -135,14 +138,23 @@ def ranked_verifications(
     hardware_fingerprint: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    source_chars: int | None = None,
 ) -> Page[VerifiedCandidate]:
     """A task's current verifications with their candidates, one page at a time.
 
     Accepted ones rank like the leaderboard: GPU-timed first by ``speedup_eager`` (highest first), then
     untimed ones, earliest first. The others (rejected, not run) come newest first.
+
+    ``source_chars``: load only the first that many characters of each candidate's source (and its
+    full length, in ``source_length``), so a page costs the same however long the stored sources are.
     """
+    columns: list[Any] = [Verification, Candidate]
+    if source_chars is not None:
+        if source_chars < 1:
+            raise ValueError("source_chars must be >= 1")
+        columns += [func.substr(Candidate.source, 1, source_chars), func.length(Candidate.source)]
     query = (
-        select(Verification, Candidate)
+        select(*columns)
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
         .where(Verification.task_id == task_id, _is_current)
@@ -162,9 +174,16 @@ def ranked_verifications(
         query = query.where(Verification.hardware_fingerprint == hardware_fingerprint)
     if limit < 1 or offset < 0:
         raise ValueError("limit must be >= 1 and offset >= 0")
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.execute(query.limit(limit).offset(offset)).all()
-    items = [VerifiedCandidate(verification_record(v), candidate_record(c)) for v, c in rows]
+    counted = query.with_only_columns(Verification.id).order_by(None).subquery()
+    total = session.scalar(select(func.count()).select_from(counted)) or 0
+    if source_chars is None:
+        rows = session.execute(query.limit(limit).offset(offset)).all()
+        items = [VerifiedCandidate(verification_record(v), candidate_record(c)) for v, c in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+    items = []
+    for v, c, head, length in session.execute(query.options(defer(Candidate.source)).limit(limit).offset(offset)):
+        set_committed_value(c, "source", head or "")  # the beginning only; never loads the whole text
+        items.append(VerifiedCandidate(verification_record(v), candidate_record(c), source_length=length or 0))
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
