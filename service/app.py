@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from kernels_store import Store, open_store
-from service import web
-from service.api import routes_health, routes_jobs, routes_runs, routes_tasks, routes_verify
+from service import astlock, web
+from service.api import routes_health, routes_jobs, routes_runs, routes_sources, routes_tasks, routes_verify
+from service.api.guard import RequestGuard, validation_error_handler
 from service.events import EventHub
 from service.runner import JobRunner
 from service.settings import Settings
@@ -23,6 +25,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     """Build the app. ``run_jobs=False`` serves the API without an embedded runner (another process runs jobs)."""
     settings = settings or Settings.from_env()
     owns_store = store is None
+    astlock.install()  # request, job and verification threads all parse sources (gh-106905)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,6 +35,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
         try:
             yield
         finally:
+            state.close()
             if state.runner is not None:
                 state.runner.stop()
             if owns_store:
@@ -43,12 +47,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
         description="Submit a PyTorch reference op, get a verified Triton/CUDA kernel back.",
         lifespan=lifespan,
     )
-    the_store = store or open_store(settings.database_url)
+    the_store = store or open_store(settings.database_url, auto_upgrade=settings.auto_migrate)
     hub = EventHub()
     runner = JobRunner(the_store, settings, hub) if run_jobs and settings.workers > 0 else None
     app.state.settings = settings
     app.state.kiln = AppState(settings=settings, store=the_store, hub=hub, runner=runner)
-    for module in (routes_jobs, routes_verify, routes_tasks, routes_runs, routes_health):
+    for module in (routes_jobs, routes_verify, routes_tasks, routes_sources, routes_runs, routes_health):
         app.include_router(module.router)
     app.include_router(web.router)  # the HTML pages: leaderboard, task pages
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.body_limit)
     return app

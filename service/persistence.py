@@ -41,14 +41,21 @@ def user_task_id(source: str) -> str:
     return USER_TASK_PREFIX + hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
-def resolve_task(store: Store, *, task_id: str | None, reference_source: str | None, device: str) -> ResolvedTask:
-    """Register the task in the store (built-in task or submitted reference) and return how to verify it."""
+def resolve_task(
+    store: Store, *, task_id: str | None, reference_source: str | None, device: str, register: bool = True
+) -> ResolvedTask:
+    """Register the task in the store (built-in task or submitted reference) and return how to verify it.
+
+    ``register=False`` leaves a submitted reference out of the store (``register_task`` stores it once
+    the verifier has accepted it as a reference: a refused reference leaves nothing behind).
+    """
     import agents
     import tasks
 
     if reference_source is not None:
         tid = user_task_id(reference_source)
-        store.put_task(tid, reference_source, family="user", title="submitted reference")
+        if register:
+            register_task(store, tid, reference_source)
         return ResolvedTask(tid, reference_source, False, {}, {}, frozenset())
     assert task_id is not None
     try:
@@ -66,6 +73,11 @@ def resolve_task(store: Store, *, task_id: str | None, reference_source: str | N
     reference = agents.reference_for_task(task.id, device)
     shapes = {name: dict(params) for name, params in (reference.shapes or {}).items()}
     return ResolvedTask(task.id, task.source, True, shapes, dict(task.tolerances), frozenset(task.allowed_ops))
+
+
+def register_task(store: Store, task_id: str, reference_source: str) -> None:
+    """Store a submitted reference as the task ``task_id`` (``user.<hash>``); a no-op when it exists."""
+    store.put_task(task_id, reference_source, family="user", title="submitted reference")
 
 
 def stored_shapes(declared: Any, device: str) -> dict[str, dict[str, Any]]:

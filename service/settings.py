@@ -19,6 +19,22 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _bool(name: str) -> bool | None:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {raw!r}")
+
+
+def default_max_body_bytes(max_source_bytes: int) -> int:
+    """Room for two sources of the largest size, JSON-escaped, plus the other fields."""
+    return 4 * max_source_bytes + 64 * 1024
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -26,15 +42,29 @@ class Settings:
     api_tokens: frozenset[str] = field(default_factory=frozenset)
     """Bearer tokens that may write; empty: writes are accepted from loopback clients only."""
     max_source_bytes: int = 256 * 1024
+    max_body_bytes: int | None = None
+    """Largest request body, refused with 413 before it is parsed; None: ``default_max_body_bytes``."""
     max_budget: int = 64
     max_active_jobs_per_owner: int = 4
     workers: int = 1
     """Embedded job-runner threads (each verification still runs in sandbox processes)."""
     verify_concurrency: int = 2
-    """Simultaneous POST /v1/verify verifications."""
+    """Simultaneous POST /v1/verify verifications (threads of their own, never request threads)."""
+    verify_queue: int = 8
+    """Verifications that may wait for a slot; when that many wait, POST /v1/verify answers 503 at once."""
+    verify_per_owner: int = 2
+    """Verifications one token (or all loopback clients together) may have waiting or running (429 beyond)."""
     lease_seconds: int = 60
     device: str = "auto"
     timeout_s: float = 180.0
+    public_url: str | None = None
+    """Absolute base URL for links in responses (``https://kiln.example.org``); None: links are relative."""
+    auto_migrate: bool | None = None
+    """Migrate the store on start: None (default) SQLite only, True also PostgreSQL, False never."""
+
+    @property
+    def body_limit(self) -> int:
+        return self.max_body_bytes or default_max_body_bytes(self.max_source_bytes)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -42,15 +72,24 @@ class Settings:
         device = os.environ.get("KILN_DEVICE", "auto")
         if device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"KILN_DEVICE must be auto, cpu or cuda, not {device!r}")
+        public_url = (os.environ.get("KILN_PUBLIC_URL") or "").strip().rstrip("/") or None
+        if public_url is not None and not public_url.startswith(("http://", "https://")):
+            raise ValueError(f"KILN_PUBLIC_URL must start with http:// or https://, not {public_url!r}")
+        max_source = _int("KILN_MAX_SOURCE_BYTES", cls.max_source_bytes)
         return cls(
             database_url=os.environ.get("KILN_DATABASE_URL") or None,
             api_tokens=tokens,
-            max_source_bytes=_int("KILN_MAX_SOURCE_BYTES", cls.max_source_bytes),
+            max_source_bytes=max_source,
+            max_body_bytes=_int("KILN_MAX_BODY_BYTES", default_max_body_bytes(max_source)),
             max_budget=_int("KILN_MAX_BUDGET", cls.max_budget),
             max_active_jobs_per_owner=_int("KILN_MAX_ACTIVE_JOBS", cls.max_active_jobs_per_owner),
             workers=_int("KILN_WORKERS", cls.workers, minimum=0),
             verify_concurrency=_int("KILN_VERIFY_CONCURRENCY", cls.verify_concurrency),
+            verify_queue=_int("KILN_VERIFY_QUEUE", cls.verify_queue, minimum=0),
+            verify_per_owner=_int("KILN_VERIFY_PER_TOKEN", cls.verify_per_owner),
             lease_seconds=_int("KILN_LEASE_SECONDS", cls.lease_seconds, minimum=5),
             device=device,
             timeout_s=float(_int("KILN_TIMEOUT_S", int(cls.timeout_s))),
+            public_url=public_url,
+            auto_migrate=_bool("KILN_AUTO_MIGRATE"),
         )

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, Request, status
 
 from kernels_store import Store
+from service.api.guard import shorten
 from service.events import EventHub
 from service.runner import JobRunner
 from service.settings import Settings
+from service.workpool import BoundedPool
+
+PARSE_THREADS = 2
+PARSE_BACKLOG = 64
 
 
 @dataclass
@@ -21,10 +25,21 @@ class AppState:
     store: Store
     hub: EventHub
     runner: JobRunner | None
-    verify_slots: threading.BoundedSemaphore = field(init=False)
+    verify_pool: BoundedPool = field(init=False)
+    """Verifications of POST /v1/verify: ``verify_concurrency`` threads, ``verify_queue`` waiting."""
+    parse_pool: BoundedPool = field(init=False)
+    """Static checks of submitted sources (ast), kept out of the request thread pool."""
 
     def __post_init__(self) -> None:
-        self.verify_slots = threading.BoundedSemaphore(self.settings.verify_concurrency)
+        s = self.settings
+        self.verify_pool = BoundedPool(
+            "verify", threads=s.verify_concurrency, backlog=s.verify_queue, per_owner=s.verify_per_owner
+        )
+        self.parse_pool = BoundedPool("parse", threads=PARSE_THREADS, backlog=PARSE_BACKLOG)
+
+    def close(self) -> None:
+        self.verify_pool.shutdown()
+        self.parse_pool.shutdown()
 
     @functools.cached_property
     def device(self) -> str:
@@ -51,7 +66,7 @@ class AppState:
                 return
             near = list(getattr(e, "near", []) or [])
         hint = f"; did you mean {', '.join(near[:3])}?" if near else "; see GET /v1/tasks"
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown task id {task_id!r}{hint}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown task id {shorten(task_id)!r}{hint}")
 
 
 def app_state(request: Request) -> AppState:

@@ -14,6 +14,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
+@router.head("/healthz", include_in_schema=False)
 def healthz(response: Response, state: AppState = Depends(app_state)) -> Health:
     try:
         with state.store.read() as session:

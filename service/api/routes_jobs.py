@@ -12,11 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sse_starlette.sse import EventSourceResponse
 
 from service.api.auth import writer_identity
+from service.api.guard import shorten
+from service.api.routes_verify import busy
 from service.api.schemas import JobCreate, JobView
 from service.api.validation import check_reference
 from service.api.views import job_view
 from service.persistence import resolve_task
 from service.state import AppState, app_state
+from service.workpool import PoolFull
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
@@ -25,24 +28,17 @@ SSE_STORE_POLL_S = 1.0
 
 
 def _not_found(job_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no job {shorten(job_id)!r}")
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
-def create_job(
-    body: JobCreate, request: Request, owner: str = Depends(writer_identity), state: AppState = Depends(app_state)
-) -> JobView:
-    """Queue a generation job for a task or a submitted reference; returns at once with the job id."""
+def _create(body: JobCreate, owner: str, state: AppState) -> Any:
+    """Checks, then the job's record (parse pool: parsing a large reference takes a while)."""
     settings = state.settings
     if body.budget > settings.max_budget:
         raise HTTPException(
             422,
             f"budget {body.budget} exceeds this server's cap of {settings.max_budget} (KILN_MAX_BUDGET)",
         )
-    if body.reference_source is not None:
-        check_reference(body.reference_source, settings.max_source_bytes)
-    if body.task_id is not None:
-        state.require_task(body.task_id)
     if body.proposer == "llm" and not (body.model or os.environ.get("KILN_LLM_MODEL")):
         raise HTTPException(
             422,
@@ -56,6 +52,10 @@ def create_job(
             f"{settings.max_active_jobs_per_owner} (KILN_MAX_ACTIVE_JOBS)",
             headers={"Retry-After": "30"},
         )
+    if body.reference_source is not None:
+        check_reference(body.reference_source, settings.max_source_bytes)
+    if body.task_id is not None:
+        state.require_task(body.task_id)
     resolved = resolve_task(
         state.store, task_id=body.task_id, reference_source=body.reference_source, device=state.device
     )
@@ -67,6 +67,18 @@ def create_job(
     )
     if state.runner is not None:
         state.runner.notify()
+    return job
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses={503: {"description": "busy"}})
+async def create_job(
+    body: JobCreate, request: Request, owner: str = Depends(writer_identity), state: AppState = Depends(app_state)
+) -> JobView:
+    """Queue a generation job for a task or a submitted reference; returns at once with the job id."""
+    try:
+        job = await state.parse_pool.run(_create, body, owner, state)
+    except PoolFull:
+        raise busy(state, "parse") from None
     return job_view(job, request)
 
 

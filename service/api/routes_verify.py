@@ -1,29 +1,54 @@
-"""/v1/verify: verify a user's own candidate against a task or a reference, and store the verdict."""
+"""/v1/verify: verify a user's own candidate against a task or a reference, and store the verdict.
+
+No request thread is held while a verification runs: the static checks run on the parse pool and
+the verification on the verify pool (``service.workpool``), and the handler only awaits them. The
+verify pool is bounded: ``KILN_VERIFY_CONCURRENCY`` verifications run, ``KILN_VERIFY_QUEUE`` more
+wait, and one token may have ``KILN_VERIFY_PER_TOKEN`` waiting or running. Beyond that the answer
+is immediate: 503 (server busy) or 429 (this token busy), both with ``Retry-After``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from service.api.auth import writer_identity
 from service.api.schemas import VerifyRequest, VerifyResponse
 from service.api.validation import check_candidate, check_reference
-from service.persistence import record_candidate, resolve_task
+from service.persistence import ResolvedTask, record_candidate, register_task, resolve_task
 from service.state import AppState, app_state
+from service.workpool import ClientGone, OwnerBusy, PoolFull
 
 router = APIRouter(prefix="/v1", tags=["verify"])
-QUEUE_WAIT_S = 10.0
+RETRY_AFTER_S = 15
+CLIENT_GONE = 499
+"""Status logged for a verification dropped because its client disconnected (nobody reads it)."""
+BUSY_RESPONSES: dict[int | str, dict] = {
+    429: {"description": "this token already has KILN_VERIFY_PER_TOKEN verifications waiting or running"},
+    503: {"description": "every verification slot is busy and the queue is full; retry after Retry-After"},
+}
 
 
-@router.post("/verify", response_model=VerifyResponse)
-def verify_candidate(
-    body: VerifyRequest, owner: str = Depends(writer_identity), state: AppState = Depends(app_state)
-) -> VerifyResponse:
-    """Verify ``candidate_source`` in the sandbox (blocking until the verdict) and store the result.
+@dataclass(frozen=True)
+class Plan:
+    resolved: ResolvedTask
+    candidate_sha256: str
 
-    A source already verified against the same reference in this environment is answered from the store.
-    """
-    from verifier import Candidate, VerifyOptions, verify
-    from verifier.errors import VerifierInputError
+
+def busy(state: AppState, pool_name: str) -> HTTPException:
+    s = state.settings
+    detail = (
+        f"the server is busy: {s.verify_concurrency} verifications are running and {s.verify_queue} waiting "
+        "(KILN_VERIFY_CONCURRENCY, KILN_VERIFY_QUEUE); retry later"
+        if pool_name == "verify"
+        else "the server is busy checking other submissions; retry later"
+    )
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
+    """Static checks and the store lookup (parse pool): the stored verdict, or what to verify."""
     from verifier.spec import sha256_text
 
     limit = state.settings.max_source_bytes
@@ -33,9 +58,14 @@ def verify_candidate(
     else:
         state.require_task(body.task_id or "")
     resolved = resolve_task(
-        state.store, task_id=body.task_id, reference_source=body.reference_source, device=state.device
+        state.store,
+        task_id=body.task_id,
+        reference_source=body.reference_source,
+        device=state.device,
+        register=False,
     )
-    existing = state.store.find_candidate(resolved.task_id, sha256_text(body.candidate_source))
+    candidate_sha = sha256_text(body.candidate_source)
+    existing = state.store.find_candidate(resolved.task_id, candidate_sha)
     if existing is not None:
         known = state.store.find_verification(
             existing.id, state.environment, reference_sha256=sha256_text(resolved.source)
@@ -49,21 +79,23 @@ def verify_candidate(
                 cached=True,
                 report=known.report,
             )
-    if not state.verify_slots.acquire(timeout=QUEUE_WAIT_S):
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"all {state.settings.verify_concurrency} verification slots are busy; retry shortly",
-            headers={"Retry-After": "15"},
-        )
+    return Plan(resolved, candidate_sha)
+
+
+def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
+    """The verification and its record (verify pool). A reference the verifier refuses stores nothing."""
+    from verifier import Candidate, VerifyOptions, verify
+    from verifier.errors import VerifierInputError
+
+    resolved = plan.resolved
+    candidate = Candidate(source=body.candidate_source, name="user", language=body.language)
+    options = VerifyOptions(device=state.device, timeout_s=state.settings.timeout_s)  # type: ignore[arg-type]
     try:
-        candidate = Candidate(source=body.candidate_source, name="user", language=body.language)
-        options = VerifyOptions(device=state.device, timeout_s=state.settings.timeout_s)  # type: ignore[arg-type]
-        try:
-            report = verify(resolved.reference(), candidate, options)
-        except VerifierInputError as e:
-            raise HTTPException(422, f"the reference cannot be used: {e}") from None
-    finally:
-        state.verify_slots.release()
+        report = verify(resolved.reference(), candidate, options)
+    except VerifierInputError as e:
+        raise HTTPException(422, f"the reference cannot be used: {e}") from None
+    if not resolved.builtin and body.reference_source is not None:
+        register_task(state.store, resolved.task_id, resolved.source)
     cand_id, ver_id, _ = record_candidate(
         state.store,
         resolved.task_id,
@@ -80,3 +112,39 @@ def verify_candidate(
         cached=False,
         report=report.to_dict(),
     )
+
+
+@router.post("/verify", response_model=VerifyResponse, responses=BUSY_RESPONSES)
+async def verify_candidate(
+    body: VerifyRequest,
+    request: Request,
+    owner: str = Depends(writer_identity),
+    state: AppState = Depends(app_state),
+) -> VerifyResponse | Response:
+    """Verify ``candidate_source`` in the sandbox and store the result; the answer comes with the verdict.
+
+    A source already verified against the same reference in this environment is answered from the store.
+    When every verification slot is busy and the queue is full the answer is 503 at once (429 when this
+    token already has ``KILN_VERIFY_PER_TOKEN`` verifications waiting or running), with ``Retry-After``.
+    """
+    try:
+        plan = await state.parse_pool.run(_plan, body, state, request=request)
+    except PoolFull:
+        raise busy(state, "parse") from None
+    except ClientGone:
+        return Response(status_code=CLIENT_GONE)
+    if isinstance(plan, VerifyResponse):
+        return plan
+    try:
+        return await state.verify_pool.run(_verify, plan, body, state, owner=owner, request=request)
+    except PoolFull:
+        raise busy(state, "verify") from None
+    except OwnerBusy as e:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"{e.args[0]} of your verifications are waiting or running; the limit is "
+            f"{state.settings.verify_per_owner} (KILN_VERIFY_PER_TOKEN)",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from None
+    except ClientGone:
+        return Response(status_code=CLIENT_GONE)

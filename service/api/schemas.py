@@ -32,6 +32,8 @@ class JobCreate(BaseModel):
 
 
 class JobLinks(BaseModel):
+    """Relative to the server (``/v1/jobs/ID``), or absolute under ``KILN_PUBLIC_URL`` when that is set."""
+
     self: str
     events: str
     cancel: str

@@ -1,10 +1,15 @@
-"""Static checks of submitted sources. Request content is parsed (ast), never executed here."""
+"""Static checks of submitted sources. Request content is parsed (ast), never executed here.
+
+Parsing goes through ``service.astlock.parse`` (one parse at a time in this process: gh-106905).
+"""
 
 from __future__ import annotations
 
 import ast
 
 from fastapi import HTTPException
+
+from service.astlock import parse
 
 
 def _reject(message: str) -> HTTPException:
@@ -20,12 +25,18 @@ def _parse(source: str, what: str, max_bytes: int) -> ast.Module:
         )
     if not source.strip():
         raise _reject(f"{what} is empty")
+    if "\x00" in source:
+        at = source.index("\x00")
+        line = source.count("\n", 0, at) + 1
+        column = at - (source.rfind("\n", 0, at) + 1) + 1
+        raise _reject(f"{what} contains a NUL character at line {line}, column {column}; Python source cannot")
     try:
-        return ast.parse(source)
+        return parse(source)
     except SyntaxError as e:
-        raise _reject(f"{what} has a syntax error at line {e.lineno}: {e.msg}") from None
-    except ValueError as e:  # e.g. null bytes
-        raise _reject(f"{what} cannot be parsed: {e}") from None
+        where = f"at line {e.lineno}" if e.lineno else "(no line reported)"
+        raise _reject(f"{what} has a syntax error {where}: {e.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as e:  # nesting too deep for the parser, ...
+        raise _reject(f"{what} cannot be parsed: {type(e).__name__}: {e}") from None
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:

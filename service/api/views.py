@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 
@@ -10,8 +11,17 @@ from kernels_store import BestKernel, JobRecord, Store
 from service.api.schemas import JobLinks, JobView, KernelView
 
 
+def job_links_base(request: Request) -> str:
+    """Where links in responses start: ``KILN_PUBLIC_URL`` when set, else nothing (relative links).
+
+    Never the request's ``Host`` header, which any client can set to anything.
+    """
+    public_url = request.app.state.settings.public_url
+    return public_url if public_url else request.scope.get("root_path", "").rstrip("/")
+
+
 def job_view(job: JobRecord, request: Request, store: Store | None = None) -> JobView:
-    base = str(request.url_for("get_job", job_id=job.id))
+    base = f"{job_links_base(request)}/v1/jobs/{quote(job.id, safe='')}"
     best = None
     if store is not None:
         best = best_of_job(store, job)

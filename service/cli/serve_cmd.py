@@ -19,7 +19,7 @@ def serve(
 
     import uvicorn
 
-    from kernels_store import StoreError
+    from kernels_store import SchemaNotCurrentError, StoreError
     from service.app import create_app
     from service.settings import Settings
 
@@ -40,6 +40,12 @@ def serve(
         )
     try:
         app = create_app(settings)
+    except SchemaNotCurrentError as e:
+        typer.echo(
+            f"kiln serve: error: {e}, or set KILN_AUTO_MIGRATE=1 to let kiln serve migrate it on start",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     except (StoreError, OSError) as e:
         typer.echo(f"kiln serve: error: cannot open the store: {e}", err=True)
         raise typer.Exit(2) from None

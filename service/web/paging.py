@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
+
+_NUMBER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 ACCEPTED_PAGE_SIZE = 10
 """Accepted kernels per page: each shows its highlighted source and full report."""
@@ -12,12 +15,25 @@ REJECTED_PAGE_SIZE = 25
 """Rejected candidates per page: reasons, failed checks, and the source folded away."""
 
 
+MAX_PAGE = 10**9
+"""Highest page number a query may ask for (its offset must fit a 64-bit database integer)."""
+
+
+class PageOutOfRange(ValueError):
+    """A page number above ``MAX_PAGE``: answered with 400 before any query."""
+
+
 def page_number(raw: str | None) -> int:
-    """A 1-based page number from a query parameter; anything unusable is page 1."""
-    try:
-        return max(int(raw or 1), 1)
-    except ValueError:
+    """A 1-based page number from a query parameter; anything not a number is page 1, a number
+    above ``MAX_PAGE`` raises ``PageOutOfRange`` (pages past the end show the last page)."""
+    text = (raw or "").strip()
+    if not _NUMBER.fullmatch(text):
         return 1
+    digits = text.lstrip("+-").lstrip("0")
+    if not text.startswith("-") and (len(digits) > len(str(MAX_PAGE)) or int(digits or 0) > MAX_PAGE):
+        shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text)} digits)"
+        raise PageOutOfRange(f"page {shown} is out of range: pages are numbered 1 to {MAX_PAGE}")
+    return max(int(text), 1) if len(digits) <= 12 else 1
 
 
 @dataclass(frozen=True)

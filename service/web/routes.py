@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 import tasks
+from service.api.guard import shorten
 from service.state import AppState, app_state
 from service.web.highlight import stylesheet
 from service.web.leaderboard_page import leaderboard_page
-from service.web.paging import page_number
+from service.web.paging import PageOutOfRange, page_number
 from service.web.task_page import task_page
 from service.web.templating import templates
 
@@ -45,7 +46,10 @@ def _near_ids(task_id: str) -> list[str]:
     return []
 
 
-@router.get("/", response_class=HTMLResponse, name="web_leaderboard")
+PAGE_METHODS = ["GET", "HEAD"]
+
+
+@router.api_route("/", methods=PAGE_METHODS, response_class=HTMLResponse, name="web_leaderboard")
 def leaderboard(
     request: Request,
     family: str | None = None,
@@ -59,7 +63,7 @@ def leaderboard(
     return templates.TemplateResponse(request, "leaderboard.html", {"view": page}, status_code=status)
 
 
-@router.get("/tasks/{task_id}", response_class=HTMLResponse, name="web_task")
+@router.api_route("/tasks/{task_id}", methods=PAGE_METHODS, response_class=HTMLResponse, name="web_task")
 def task(
     request: Request,
     task_id: str,
@@ -69,23 +73,23 @@ def task(
     state: AppState = Depends(app_state),
 ) -> HTMLResponse:
     """A task's reference, ranked accepted kernels (``?page=``), rejected ones (``?rejected_page=``), plot."""
-    view = task_page(
-        state.store,
-        task_id,
-        hardware=_filter(hardware),
-        page=page_number(page),
-        rejected_page=page_number(rejected_page),
-    )
+    try:
+        pages = page_number(page), page_number(rejected_page)
+    except PageOutOfRange as e:
+        context = {"title": "No such page", "message": str(e), "near": []}
+        return templates.TemplateResponse(request, "not_found.html", context, status_code=400)
+    view = task_page(state.store, task_id, hardware=_filter(hardware), page=pages[0], rejected_page=pages[1])
     if view is None:
-        context = {"title": "Unknown task", "message": f"There is no task {task_id!r}.", "near": _near_ids(task_id)}
+        message = f"There is no task {shorten(task_id)!r}."
+        context = {"title": "Unknown task", "message": message, "near": _near_ids(task_id)}
         return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
     return templates.TemplateResponse(request, "task.html", {"view": view})
 
 
-@router.get("/web/static/{name}", name="web_static")
+@router.api_route("/web/static/{name}", methods=PAGE_METHODS, name="web_static")
 def static(name: str) -> Response:
     """The pages' stylesheets: the site's own and the syntax-highlighting style, served locally."""
     make = STYLESHEETS.get(name)
     if make is None:
-        raise HTTPException(404, f"no stylesheet {name!r}")
+        raise HTTPException(404, f"no stylesheet {shorten(name)!r}")
     return Response(make(), media_type="text/css", headers={"Cache-Control": CACHE_CONTROL})

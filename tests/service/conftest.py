@@ -18,6 +18,9 @@ from fastapi import FastAPI
 from kernels_store import Store, open_store
 from service.app import create_app
 from service.settings import Settings
+from tests.store.conftest import clock, create_pg_database, db_url, pg_session_url, sqlite_template
+
+__all__ = ["clock", "create_pg_database", "db_url", "pg_session_url", "sqlite_template"]
 
 
 def free_port() -> int:
@@ -95,6 +98,12 @@ def make_server(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def server(make_server) -> LiveServer:
     return make_server()
+
+
+@pytest.fixture
+def db_server(make_server, db_url: str) -> LiveServer:
+    """A live server on SQLite, and on PostgreSQL (``db_url`` runs each test on both)."""
+    return make_server(database_url=db_url)
 
 
 @pytest.fixture(scope="module")
