@@ -8,17 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from markupsafe import Markup
-
 import tasks
 from kernels_store import OriginCount, Store
 from kernels_store.browse import HardwareSeen, Verdicts, VerifiedCandidate
 from kernels_store.records import Page
 from service.leaderboard import generator_label
-from service.web.highlight import highlight_python
+from service.web import sources
 from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, clamp_page, pager
 from service.web.plot import SpeedupPlot, speedup_plot
 from service.web.roofline_share import ROOFLINE_PROFILE, RooflineShare, roofline_profile, roofline_share
+from service.web.sources import Budget, Fold, SourceView
 
 PLOT_POINTS = 500
 """The plot shows at most the latest this many GPU-timed kernels."""
@@ -84,7 +83,7 @@ class KernelEntry:
     timing: Mapping[str, Any] | None
     failed_checks: list[Mapping[str, Any]]
     roofline: RooflineShare | None
-    source_html: Markup
+    source: SourceView
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ class TaskHeading:
     family: str
     description: str
     builtin: bool
-    source_html: Markup
+    source: SourceView
     shapes: list[ShapeFloor]
 
 
@@ -135,7 +134,7 @@ def _heading(task_id: str, store: Store, profile: str) -> tuple[TaskHeading, tas
         if stored is None:
             return None
         heading = TaskHeading(
-            stored.id, stored.title, stored.family, "", False, highlight_python(stored.source), shapes=[]
+            stored.id, stored.title, stored.family, "", False, _reference(stored.id, stored.source), []
         )
         return heading, None
     shapes = []
@@ -148,13 +147,19 @@ def _heading(task_id: str, store: Store, profile: str) -> tuple[TaskHeading, tas
         params = ", ".join(f"{k}={v}" for k, v in shape.params.items() if k != task.dtype_param)
         shapes.append(ShapeFloor(shape.name, task.dtype(shape), params, shape.note, floor_ms, bound))
     heading = TaskHeading(
-        task.id, task.title, task.family, task.description, True, highlight_python(task.source), shapes
+        task.id, task.title, task.family, task.description, True, _reference(task.id, task.source), shapes
     )
     return heading, task
 
 
-def _entries(page: Page[VerifiedCandidate], task: tasks.Task | None, *, ranked: bool) -> list[KernelEntry]:
+def _reference(task_id: str, source: str) -> SourceView:
+    raw = f"/v1/tasks/{quote(task_id, safe='')}/source"
+    return Budget(sources.REFERENCE.page_html_budget).view(source, len(source), sources.REFERENCE, raw)
+
+
+def _entries(page: Page[VerifiedCandidate], task: tasks.Task | None, *, ranked: bool, fold: Fold) -> list[KernelEntry]:
     entries = []
+    budget = Budget(fold.page_html_budget)
     for index, item in enumerate(page.items):
         ver, cand = item.verification, item.candidate
         report = complete_report(ver.report)
@@ -167,7 +172,12 @@ def _entries(page: Page[VerifiedCandidate], task: tasks.Task | None, *, ranked: 
                 timing=report["timing"],
                 failed_checks=[c for c in report["checks"] if not c["passed"]],
                 roofline=roofline_share(task, report, ver.candidate_ms, ver.device_name) if ranked else None,
-                source_html=highlight_python(cand.source),
+                source=budget.view(
+                    cand.source,
+                    item.source_length if item.source_length is not None else len(cand.source),
+                    fold,
+                    f"/v1/candidates/{cand.id}/source",
+                ),
             )
         )
     return entries
@@ -183,18 +193,24 @@ def _by_generator(counts: list[OriginCount]) -> list[GeneratorCount]:
 
 
 def _listing(
-    store: Store, task_id: str, verdicts: Verdicts, hardware: str | None, page: int, size: int
+    store: Store, task_id: str, verdicts: Verdicts, hardware: str | None, page: int, size: int, fold: Fold
 ) -> Page[VerifiedCandidate]:
-    """One page of a list; a page past the end is answered with the last page (one more query)."""
-    found = store.ranked_verifications(
-        task_id, verdicts, hardware_fingerprint=hardware, limit=size, offset=(page - 1) * size
-    )
-    last = clamp_page(page, found.total, size)
-    if last != page:
-        found = store.ranked_verifications(
-            task_id, verdicts, hardware_fingerprint=hardware, limit=size, offset=(last - 1) * size
+    """One page of a list (only the beginning of each source); a page past the end is answered with the
+    last page (one more query)."""
+
+    def fetch(number: int) -> Page[VerifiedCandidate]:
+        return store.ranked_verifications(
+            task_id,
+            verdicts,
+            hardware_fingerprint=hardware,
+            limit=size,
+            offset=(number - 1) * size,
+            source_chars=fold.max_chars,
         )
-    return found
+
+    found = fetch(page)
+    last = clamp_page(page, found.total, size)
+    return fetch(last) if last != page else found
 
 
 def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, rejected_page: int) -> TaskPage | None:
@@ -209,8 +225,8 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
     if found is None:
         return None
     heading, task = found
-    accepted = _listing(store, task_id, "accepted", hardware, page, ACCEPTED_PAGE_SIZE)
-    rejected = _listing(store, task_id, "not_accepted", hardware, rejected_page, REJECTED_PAGE_SIZE)
+    accepted = _listing(store, task_id, "accepted", hardware, page, ACCEPTED_PAGE_SIZE, sources.ACCEPTED)
+    rejected = _listing(store, task_id, "not_accepted", hardware, rejected_page, REJECTED_PAGE_SIZE, sources.REJECTED)
     points = store.speedup_points(task_id, hardware_fingerprint=hardware, limit=PLOT_POINTS)
     page = accepted.offset // ACCEPTED_PAGE_SIZE + 1
     rejected_page = rejected.offset // REJECTED_PAGE_SIZE + 1
@@ -225,7 +241,7 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
         hardware=hardware,
         hardware_options=hardware_options,
         origins=_by_generator(store.origin_counts(task_id=task_id)),
-        accepted=_entries(accepted, task, ranked=True),
+        accepted=_entries(accepted, task, ranked=True, fold=sources.ACCEPTED),
         accepted_pager=pager(
             page=page,
             total=accepted.total,
@@ -235,7 +251,7 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
             path=path,
             anchor="#accepted",
         ),
-        rejected=_entries(rejected, task, ranked=False),
+        rejected=_entries(rejected, task, ranked=False, fold=sources.REJECTED),
         rejected_pager=pager(
             page=rejected_page,
             total=rejected.total,

@@ -8,6 +8,7 @@ exists here; the browser test adds real CPU verifications through ``POST /v1/ver
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -161,9 +162,18 @@ class BulkCounts:
     rejected: int
 
 
-def bulk_seed(store: Store, task_id: str, *, accepted_timed: int, accepted_cpu: int, rejected: int) -> BulkCounts:
+def bulk_seed(
+    store: Store,
+    task_id: str,
+    *,
+    accepted_timed: int,
+    accepted_cpu: int,
+    rejected: int,
+    source: Callable[[str], str] = kernel_source,
+) -> BulkCounts:
     """Insert many candidates and verifications at once (SQLAlchemy bulk insert; columns derived by the store's
-    own ``verification_columns``). Origins rotate over two LLM models, the template compiler and users."""
+    own ``verification_columns``). Origins rotate over two LLM models, the template compiler and users.
+    ``source(tag)`` writes each candidate's (distinct) source."""
     task = tasks.get(task_id)
     store.put_task(task.id, task.source, family=task.family, title=task.title)
     realistic = task.shape_names("realistic")
@@ -177,20 +187,20 @@ def bulk_seed(store: Store, task_id: str, *, accepted_timed: int, accepted_cpu: 
     with store.write() as session:
         first_id = (session.query(Candidate.id).order_by(Candidate.id.desc()).limit(1).scalar() or 0) + 1
         for n, (kind, i) in enumerate(plan):
-            source = kernel_source(f"bulk_{kind}_{i}")
+            text = source(f"bulk_{kind}_{i}")
             created = START + timedelta(minutes=n)
             origin, detail = origins[n % len(origins)]
             env = CPU if kind == "cpu" else H100
             timing = gpu_timing(0.5 + (i % 40) / 10, env=env, shape=realistic[0]) if kind == "timed" else None
             reasons = [f"values: fixture mismatch {i}"] if kind == "rejected" else None
             shapes = realistic if kind == "timed" else None
-            report = fixture_report(task.source, source, env=env, timing=timing, reasons=reasons, shapes=shapes)
+            report = fixture_report(task.source, text, env=env, timing=timing, reasons=reasons, shapes=shapes)
             candidates.append(
                 {
                     "id": first_id + n,
                     "task_id": task_id,
-                    "source": source,
-                    "source_sha256": sha256_text(source),
+                    "source": text,
+                    "source_sha256": sha256_text(text),
                     "language": "triton",
                     "origin": origin,
                     "origin_detail": detail,
