@@ -9,6 +9,7 @@ aten ops they run inside are watched like any other.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 ALLOCATION = frozenset(
@@ -42,10 +43,30 @@ ALLOCATION = frozenset(
         "detach",
         "detach_",
         "alias",
-        "_local_scalar_dense",
-        "item",
     ]
 )
+RANDOM_FILLS = frozenset(
+    "aten." + n
+    for n in [
+        "uniform_",
+        "normal_",
+        "random_",
+        "bernoulli_",
+        "exponential_",
+        "geometric_",
+        "cauchy_",
+        "log_normal_",
+        "rand",
+        "randn",
+        "randint",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+    ]
+)
+"""Random fills: parameter initialisation (``nn.init``) and random inputs, never an op's result."""
+SCALAR_READS = frozenset({"aten._local_scalar_dense", "aten.item"})
+"""Reading tensor elements into Python numbers: host computation (an honest forward does none)."""
 LAYOUT = frozenset(
     "aten." + n
     for n in [
@@ -120,16 +141,67 @@ METADATA = frozenset(
         "record_stream",
     ]
 )
-DEFAULT_ALLOWED: frozenset[str] = ALLOCATION | LAYOUT | METADATA
+DEFAULT_ALLOWED: frozenset[str] = ALLOCATION | LAYOUT | METADATA | RANDOM_FILLS
 
-FRAMEWORK_NAMESPACES = frozenset({"aten", "prims", "quantized", "_quantized", "mkldnn", "xnnpack", "fbgemm", "cudnn"})
+KNOWN_FRAMEWORK_NAMESPACES = frozenset(
+    {
+        "aten",
+        "prims",
+        "quantized",
+        "_quantized",
+        "quantization",
+        "mkldnn",
+        "mkldnn_prepacked",
+        "mkl",
+        "onednn",
+        "xnnpack",
+        "fbgemm",
+        "cudnn",
+        "sparse",
+        "_native",
+        "inductor",
+        "inductor_prims",
+        "rngprims",
+        "debugprims",
+        "static_runtime",
+        "c10d",
+        "_c10d_functional",
+        "_c10d_functional_autograd",
+        "symm_mem",
+        "_dtensor",
+        "export",
+        "torchvision",
+        "torchaudio",
+    }
+)
+"""Namespaces of ops torch (or its companion libraries) computes; more are found at run time."""
+
+
+@functools.cache
+def framework_namespaces() -> frozenset[str]:
+    """Every namespace with ops registered by torch in this process, plus the known ones.
+
+    Called in the trusted parent before any candidate ran: a namespace a candidate registers
+    later (its own ``torch.library`` op) is not among them; what such an op runs inside is."""
+    try:
+        import torch
+
+        found = {name.partition("::")[0] for name in torch._C._dispatch_get_all_op_names()}
+    except Exception:  # pragma: no cover - torch without the private registry API
+        found = set()
+    return KNOWN_FRAMEWORK_NAMESPACES | frozenset(found - {"profiler"})
 
 
 def is_framework_op(packet: str) -> bool:
-    return packet.split(".", 1)[0] in FRAMEWORK_NAMESPACES
+    return packet.split(".", 1)[0] in framework_namespaces()
 
 
 def fallback_ops(ops: Iterable[str], extra_allowed: Iterable[str] = ()) -> list[str]:
     """The framework compute ops among ``ops`` (sorted, unique): what makes a forward a fallback."""
     allowed = DEFAULT_ALLOWED | frozenset(extra_allowed)
-    return sorted({op for op in ops if is_framework_op(op) and op not in allowed})
+    return sorted({op for op in ops if is_framework_op(op) and op not in allowed and op not in SCALAR_READS})
+
+
+def scalar_reads(ops: Iterable[str]) -> int:
+    """How many of ``ops`` (a list with repeats) read a tensor element into a Python number."""
+    return sum(1 for op in ops if op in SCALAR_READS)

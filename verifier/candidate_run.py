@@ -1,4 +1,13 @@
-"""Running one candidate in its sandbox worker and judging each frame it sends, as it arrives."""
+"""Running one candidate in its sandbox worker, call by call, and judging what comes back.
+
+The parent drives: it sends each trial's parameters and each call's inputs when they are due, asks
+for the outputs it wants to check only after the call returned, and compares them with the
+reference's here. The worker never holds a key, a future input, the number of calls left or the
+set of checked calls: everything it reports is the candidate's claim (see ``verifier.channel``).
+
+The worker is started before the reference has run (:meth:`CandidateRun.start`), so that its
+imports (torch, triton, the candidate) overlap with the reference's run.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +18,43 @@ from typing import Any
 
 from verifier import codec
 from verifier.channel import Frame
-from verifier.evaluation import CheckLedger, judge_call, judge_outputs, parameters_note
-from verifier.reference_run import PreparedReference, flat_tensors
+from verifier.evaluation import CheckLedger, judge_call_outputs, judge_claims, judge_locked, judge_outputs
+from verifier.evaluation import parameters_note as _parameters_note
+from verifier.reference_run import PreparedReference, ReferenceTrial, flat_tensors
+from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerExit, WorkerSession
-from verifier.spec import Candidate, VerifyOptions
+from verifier.spec import Candidate, Reference, VerifyOptions
 
-KEPT_TIMED_CALLS = 4
+KEPT_TIMED_CALLS = 5
+"""Timed calls whose outputs are checked (chosen after each call ran; the last one always)."""
+CHECK_ALL_BELOW_BYTES = 64 << 20
+"""Check every call's outputs when a call's outputs are at most this large; else a random subset."""
+SUBSET_CHECKED = 3
 TIMING_TAMPER_RATIO = 0.5
 """Reject when the in-process median is under this share of the parent-observed per-call wall time."""
+
+Progress = Callable[[str], None]
 
 
 @dataclass
 class CandidateOutcome:
     environment: dict[str, Any] = field(default_factory=dict)
     calls_judged: int = 0
+    calls_run: int = 0
     compile_results: list[dict[str, Any]] = field(default_factory=list)
     timing: dict[str, Any] | None = None
     wall_ms_per_call: float | None = None
     exit: WorkerExit | None = None
     completed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class _Stop(Exception):
+    """The worker ended the conversation (error, tamper, EOF, timeout, unexpected frame)."""
+
+    def __init__(self, frame: Frame | None) -> None:
+        super().__init__()
+        self.frame = frame
 
 
 def _traceback_summary(header: dict[str, Any]) -> str:
@@ -41,152 +68,244 @@ def _traceback_summary(header: dict[str, Any]) -> str:
     return f"{header.get('error', 'unknown error')}{where}"
 
 
-def run_candidate(
-    prepared: PreparedReference,
-    candidate: Candidate,
-    options: VerifyOptions,
-    ledger: CheckLedger,
-    progress: Callable[[str], None] | None = None,
-) -> CandidateOutcome:
-    outcome = CandidateOutcome()
-    language = candidate.resolved_language
-    trials = [
-        {"seed": t.seed, "init": t.init, "state": t.state, "inputs": [c.inputs for c in t.calls]}
-        for t in prepared.trials
-    ]
-    sets = [{"inputs": t.inputs} for t in prepared.timing_sets]
-    encoded, blobs = codec.encode((trials, sets))
-    request = {
-        "source": candidate.source,
-        "language": language,
-        "device": prepared.device,
-        "trials": encoded["t"][0],
-        "timing_sets": encoded["t"][1],
-        "poison_nbytes": [t.numel() * t.element_size() for t in flat_tensors(prepared.trials[0].calls[0].outputs)],
-        "nvcc": options.nvcc,
-        "compile_timeout_s": max(10.0, options.timeout_s - 20.0),
-    }
-    kept: dict[int, int] = {}
-    marks: dict[str, float] = {}
-    total_calls = sum(len(t.calls) for t in prepared.trials)
+def checked_calls(trial: ReferenceTrial, rng: secrets.SystemRandom) -> set[int]:
+    """Which calls of ``trial`` have their outputs checked: all of them when outputs are small, else
+    a random subset that always includes the last call (the worker never learns which beforehand)."""
+    n = len(trial.calls)
+    nbytes = sum(t.numel() * t.element_size() for t in flat_tensors(trial.calls[0].outputs))
+    if nbytes <= CHECK_ALL_BELOW_BYTES or n <= SUBSET_CHECKED:
+        return set(range(n))
+    return {n - 1, *rng.sample(range(n - 1), k=SUBSET_CHECKED - 1)}
 
-    def on_frame(frame: Frame) -> None:
+
+class CandidateRun:
+    """One candidate worker: ``start`` it early, ``drive`` it once the reference is prepared."""
+
+    def __init__(
+        self,
+        candidate: Candidate,
+        reference: Reference,
+        device: str,
+        isolation: Isolation,
+        options: VerifyOptions,
+    ) -> None:
+        self.candidate = candidate
+        self.device = device
+        self.options = options
+        self.language = candidate.resolved_language
+        self.session = WorkerSession(
+            "candidate",
+            isolation,
+            options.timeout_s,
+            options.memory_limit_mb,
+            cuda=device == "cuda",
+            authenticated=False,
+            keep_frames=False,
+            quota=True,
+        )
+        self.request = {
+            "source": candidate.source,
+            "language": self.language,
+            "device": device,
+            "allowed_ops": sorted(reference.allowed_ops),
+            "nvcc": options.nvcc,
+            "compile_timeout_s": max(10.0, options.timeout_s - 20.0),
+        }
+        self._started = False
+        self._rng = secrets.SystemRandom()
+
+    def start(self) -> None:
+        self.session.start(self.request)
+        self._started = True
+
+    def abort(self) -> None:
+        if self._started:
+            self.session.__exit__(None, None, None)
+
+    # ---- the conversation ------------------------------------------------------------------
+    def drive(
+        self, prepared: PreparedReference, ledger: CheckLedger, progress: Progress | None = None
+    ) -> CandidateOutcome:
+        outcome = CandidateOutcome()
+        self.outcome, self.ledger, self.prepared = outcome, ledger, prepared
+        total = sum(len(t.calls) for t in prepared.trials)
+        if progress:
+            progress(
+                f"candidate: {len(prepared.trials)} instance(s), {total} call(s), {self.language}, "
+                f"'{prepared.isolation.mechanism}' sandbox"
+            )
+        end: Frame | None = None
+        with self.session:
+            if not self._started:
+                self.start()
+            try:
+                self._expect({"loaded", "cuda_compile"})
+                if outcome.compile_results:
+                    self._expect({"done"})
+                    raise _Stop(None)
+                ledger.ok("load")
+                for trial in prepared.trials:
+                    self._run_trial(trial, progress, total)
+                if ledger.passed and self.device == "cuda" and self.options.measure and prepared.timing_sets:
+                    if progress:
+                        progress(f"candidate: timing {self.options.timing_runs} runs on {self.device}")
+                    self._time()
+                self.session.message({"op": "end"})
+                end = self._expect({"done"})
+            except _Stop as stop:
+                end = stop.frame
+            outcome.exit = self.session.close()
+        self._conclude(end)
+        return outcome
+
+    def _on_frame(self, frame: Frame) -> None:
         kind, h = frame.kind, frame.header
         if kind == "hello":
-            outcome.environment = h.get("environment", {})
+            self.outcome.environment = h.get("environment", {})
+        elif kind == "ready":
+            self.outcome.notes.append(f"process creation: {h.get('process_filter')}")
         elif kind == "violation":
-            ledger.fail("sandbox", f"blocked {h.get('detail', h.get('event'))} at {h.get('where', '?')}")
-        elif kind == "loaded":
-            ledger.ok("load")
-        elif kind == "call":
-            index = int(h["index"])
-            if not 0 <= index < len(prepared.trials):
-                ledger.fail("process", f"reported an unknown trial index {index}")
-                return
-            outputs = codec.decode(h.get("values"), frame.blob)
-            if outcome.calls_judged == 0:
-                ledger.ok("forward", parameters_note(h.get("params")) or None)
-            judge_call(ledger, h, outputs, prepared.trials[index], prepared)
-            outcome.calls_judged += 1
-            if progress:
-                state = "ok" if ledger.passed else "FAILED"
-                progress(f"candidate: call {outcome.calls_judged}/{total_calls} judged ({state})")
+            self.ledger.fail("sandbox", f"blocked {h.get('detail', h.get('event'))} at {h.get('where', '?')}")
         elif kind == "cuda_compile":
-            outcome.compile_results = list(h.get("results", []))
-        elif kind == "timing":
-            outcome.timing = dict(h)
-        elif kind == "timed_outputs":
-            values = codec.decode(h.get("values"), frame.blob)
-            for call, set_index, out in zip(h.get("calls", []), h.get("sets", []), values, strict=False):
-                if kept.get(int(call)) != int(set_index):
-                    ledger.fail("timed_outputs", f"reported timed call {call} that was not asked for")
-                    continue
+            self.outcome.compile_results = list(h.get("results", []))
+
+    def _expect(self, kinds: set[str]) -> Frame:
+        """The next frame of one of ``kinds`` (after any hello/ready/violation frames)."""
+        passive = {"hello", "ready", "violation"}
+        while True:
+            frame = self.session.receive(kinds | passive | {"error", "tamper", "done", "cuda_compile"})
+            if frame is None:
+                raise _Stop(None)
+            if frame.kind in passive or (frame.kind == "cuda_compile" and "cuda_compile" in kinds):
+                self._on_frame(frame)
+                if frame.kind == "cuda_compile":
+                    return frame
+                continue
+            if frame.kind in kinds:
+                if frame.kind == "loaded" and frame.header.get("autotune"):
+                    self.outcome.notes.extend(str(n) for n in frame.header["autotune"])
+                return frame
+            if frame.kind in ("error", "tamper", "done"):
+                raise _Stop(frame)
+            self.ledger.fail("process", f"sent a '{frame.kind}' frame where {sorted(kinds)} was due")
+            raise _Stop(None)
+
+    def _run_trial(self, trial: ReferenceTrial, progress: Progress | None, total: int) -> None:
+        values, blobs = codec.encode({"init": trial.init, "state": trial.state})
+        self.session.message({"op": "init", "index": trial.index, "seed": trial.seed, "values": values}, blobs)
+        initialized = self._expect({"initialized"})
+        params = initialized.header.get("params")
+        judge_locked(self.ledger, list(initialized.header.get("locked", [])), trial.describe())
+        checked = checked_calls(trial, self._rng)
+        poison = [t.numel() * t.element_size() for t in flat_tensors(trial.calls[0].outputs)]
+        for call, input_set in enumerate(trial.calls):
+            encoded, blobs = codec.encode(input_set.inputs)
+            command = {"op": "call", "index": trial.index, "call": call, "inputs": encoded, "poison_nbytes": poison}
+            self.session.message(command, blobs)
+            called = self._expect({"called"})
+            header = {**called.header, "params": params}
+            if int(header.get("index", -1)) != trial.index or int(header.get("call", -1)) != call:
+                self.ledger.fail("process", f"answered call {header.get('call')} where call {call} was due")
+                raise _Stop(None)
+            if self.outcome.calls_run == 0:
+                self.ledger.ok("forward", _parameters_note(params) or None)
+            self.outcome.calls_run += 1
+            judge_claims(self.ledger, header, trial, self.prepared)
+            if call in checked:
+                self.session.message({"op": "send", "index": trial.index, "call": call})
+                frame = self._expect({"outputs"})
+                if int(frame.header.get("call", -1)) != call:
+                    self.ledger.fail("process", f"sent outputs of call {frame.header.get('call')} for call {call}")
+                    raise _Stop(None)
+                if frame.header.get("late_write") is True:
+                    self.ledger.fail(
+                        "stream",
+                        "the output changed after forward returned, before it was collected (a late write from a "
+                        "thread, a handler or a finalizer)",
+                        trial.describe(call),
+                    )
+                outputs = codec.decode(frame.header.get("values"), frame.blob)
+                judge_call_outputs(self.ledger, header, outputs, trial, self.prepared)
+                self.outcome.calls_judged += 1
+            else:
+                self.session.message({"op": "drop", "index": trial.index, "call": call})
+            if progress:
+                state = "ok" if self.ledger.passed else "FAILED"
+                progress(f"candidate: call {self.outcome.calls_run}/{total} run ({state})")
+
+    def _time(self) -> None:
+        """GPU timing: the parent picks the checked timed calls after each one ran."""
+        prepared, options = self.prepared, self.options
+        sets = [s.inputs for s in prepared.timing_sets]
+        encoded, blobs = codec.encode(sets)
+        runs = options.timing_runs
+        kept = {runs - 1, *self._rng.sample(range(runs - 1), k=min(KEPT_TIMED_CALLS - 1, runs - 1))}
+        self.session.message({"op": "time", "runs": runs, "warmup_runs": options.warmup_runs, "sets": encoded}, blobs)
+        for _ in range(runs):
+            timed = self._expect({"timed", "timing_skipped"})
+            if timed.kind == "timing_skipped":
+                return
+            run, set_index = int(timed.header.get("run", -1)), int(timed.header.get("set", -1))
+            if not 0 <= set_index < len(prepared.timing_sets):
+                self.ledger.fail("timed_outputs", f"timed call {run + 1} names an unknown timing input set")
+                raise _Stop(None)
+            keep = run in kept
+            self.session.message({"op": "keep" if keep else "drop"})
+            if keep:
+                frame = self._expect({"timed_outputs"})
                 judge_outputs(
-                    ledger,
-                    f"timed call {int(call) + 1} (timing input set {int(set_index) + 1})",
-                    out,
-                    prepared.timing_sets[int(set_index)].outputs,
+                    self.ledger,
+                    f"timed call {run + 1} (timing input set {set_index + 1})",
+                    codec.decode(frame.header.get("values"), frame.blob),
+                    prepared.timing_sets[set_index].outputs,
                     prepared,
                     kind_prefix="timed_outputs",
                 )
-        elif kind in ("wall_start", "wall_end"):
-            marks[kind] = frame.received_at
-            marks["calls"] = float(h.get("calls", 0))
+        timing = self._expect({"timing"})
+        self.outcome.timing = dict(timing.header)
+        sent = self.session.message({"op": "wall", "calls": runs})
+        done = self._expect({"wall_done"})
+        self.outcome.wall_ms_per_call = 1000.0 * (done.received_at - sent) / max(1, runs)
 
-    session = WorkerSession(
-        "candidate", prepared.isolation, options.timeout_s, options.memory_limit_mb, cuda=prepared.device == "cuda"
-    )
-    if progress:
-        progress(
-            f"candidate: {len(prepared.trials)} trial(s) x {options.calls_per_trial} call(s), {language}, "
-            f"'{prepared.isolation.mechanism}' sandbox"
-        )
-    stops = {"trials_done", "done", "error", "tamper"}
-    with session:
-        session.start(request, blobs)
-        end = session.receive(stops, on_frame)
-        if end is not None and end.kind == "trials_done":
-            command = _timing_command(prepared, options, ledger, kept)
-            if command["time"] and progress:
-                progress(f"candidate: timing {options.timing_runs} runs on {prepared.device}")
-            session.command(command)
-            end = session.receive(stops - {"trials_done"}, on_frame)
-        outcome.exit = session.close()
-
-    exit_info = outcome.exit
-    if end is None:
-        done_calls = f" after {outcome.calls_judged} of {total_calls} judged call(s)"
-        ledger.fail(
-            "process",
-            f"the candidate process {exit_info.describe(options.timeout_s, options.memory_limit_mb)}{done_calls}",
-        )
-        return outcome
-    if end.kind == "tamper":
-        problems = "; ".join(end.header.get("problems", []))
-        ledger.fail("integrity", f"after candidate {end.header.get('stage')}: {problems}")
-        return outcome
-    if end.kind == "error":
-        stage, h = end.header.get("stage"), end.header
-        if stage == "import":
-            ledger.fail("load", f"importing the candidate failed: {_traceback_summary(h)}")
-        elif stage == "init":
-            trial = prepared.trials[int(h.get("index", 0))]
-            ledger.fail("forward", f"{trial.describe()}: ModelNew(*init_inputs) raised {_traceback_summary(h)}")
-        elif stage == "forward":
-            trial = prepared.trials[int(h.get("index", 0))]
-            ledger.fail(
-                "forward",
-                f"{trial.describe()}, call {int(h.get('call', 0)) + 1}: forward raised {_traceback_summary(h)}",
-            )
-        else:
-            ledger.fail("process", f"the verifier's worker failed ({stage}): {h.get('error')}")
-        return outcome
-    outcome.completed = True
-    ledger.ok("process", f"ran to completion in {exit_info.wall_s:.1f} s")
-    if outcome.timing is not None and "wall_start" in marks and "wall_end" in marks and marks.get("calls"):
-        outcome.wall_ms_per_call = 1000.0 * (marks["wall_end"] - marks["wall_start"]) / marks["calls"]
-        _judge_timing(ledger, outcome)
-    return outcome
-
-
-def _timing_command(
-    prepared: PreparedReference, options: VerifyOptions, ledger: CheckLedger, kept: dict[int, int]
-) -> dict[str, Any]:
-    """Ask for timing only for a candidate that passed everything, on a GPU."""
-    if not (ledger.passed and prepared.device == "cuda" and options.measure and prepared.timing_sets):
-        return {"time": False}
-    runs = options.timing_runs
-    rng = secrets.SystemRandom()
-    chosen = [*sorted(rng.sample(range(runs - 1), k=min(KEPT_TIMED_CALLS, runs - 1))), runs - 1]
-    for n, call in enumerate(chosen):
-        kept[call] = n % len(prepared.timing_sets)
-    return {
-        "time": True,
-        "runs": runs,
-        "warmup_runs": options.warmup_runs,
-        "keep": {str(k): v for k, v in kept.items()},
-        "wall_calls": runs,
-    }
+    def _conclude(self, end: Frame | None) -> None:
+        outcome, ledger, prepared, options = self.outcome, self.ledger, self.prepared, self.options
+        exit_info = outcome.exit
+        assert exit_info is not None
+        total = sum(len(t.calls) for t in prepared.trials)
+        if outcome.compile_results:
+            return
+        if end is None:
+            if ledger.passed or not any(c == "process" for c in ledger.failures):
+                how = exit_info.describe(options.timeout_s, options.memory_limit_mb)
+                ledger.fail("process", f"the candidate process {how} after {outcome.calls_run} of {total} call(s)")
+            return
+        h = end.header
+        if end.kind == "tamper":
+            ledger.fail("integrity", f"after candidate {h.get('stage')}: {'; '.join(h.get('problems', []))}")
+            return
+        if end.kind == "error":
+            stage = h.get("stage")
+            locked = list(h.get("locked", []))
+            trial = prepared.trials[int(h.get("index", 0))] if stage in ("init", "forward") else None
+            where = trial.describe(int(h["call"])) if trial is not None and "call" in h else ""
+            if judge_locked(ledger, locked, where or (trial.describe() if trial else "import")):
+                return
+            if stage == "import":
+                ledger.fail("load", f"importing the candidate failed: {_traceback_summary(h)}")
+            elif stage == "init" and trial is not None:
+                ledger.fail("forward", f"{trial.describe()}: ModelNew(*init_inputs) raised {_traceback_summary(h)}")
+            elif stage == "forward" and trial is not None:
+                ledger.fail("forward", f"{where}: forward raised {_traceback_summary(h)}")
+            else:
+                ledger.fail("process", f"the verifier's worker failed ({stage}): {h.get('error')}")
+            return
+        if outcome.calls_run < total:
+            ledger.fail("process", f"the candidate process stopped after {outcome.calls_run} of {total} call(s)")
+            return
+        outcome.completed = True
+        ledger.ok("process", f"ran to completion in {exit_info.wall_s:.1f} s")
+        if outcome.timing is not None and outcome.wall_ms_per_call is not None:
+            _judge_timing(ledger, outcome)
 
 
 def _judge_timing(ledger: CheckLedger, outcome: CandidateOutcome) -> None:

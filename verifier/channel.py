@@ -1,13 +1,14 @@
-"""The private, authenticated channel between the trusted parent and a sandbox worker.
+"""The private channel between the trusted parent and a sandbox worker.
 
 Frame layout (all integers big-endian)::
 
-    b"KLN1" | seq u64 | header_len u32 | blob_len u64 | header (JSON) | blob | HMAC-SHA256 (32 bytes)
+    MAGIC | seq u64 | header_len u32 | blob_len u64 | header (JSON) | blob | [HMAC-SHA256 (32 bytes)]
 
-The HMAC key travels to the worker over its request pipe, never through argv, environment or
-files, and lives only in closures the worker builds before any candidate code is imported. A
-candidate that writes to the channel's file descriptor cannot produce a frame the parent accepts;
-sequence numbers stop replays and reordering.
+Reference and trace workers authenticate their frames (``b"KLN1"``, HMAC key sent over the request
+pipe). The candidate worker does not (``b"KLN0"``, no MAC): code in the candidate's process can
+read anything in it, a key included, so every frame it sends is treated as the candidate's own
+claim. The parent asks for each call's outputs itself and decides on them; sequence numbers and
+size limits still turn a corrupted stream into a protocol error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAGIC = b"KLN1"
+PLAIN_MAGIC = b"KLN0"
 _PREFIX = 4 + 8 + 4 + 8
 MAC_LEN = 32
 MAX_HEADER_BYTES = 64 << 20
@@ -38,19 +40,15 @@ def _hmac_digest_function() -> Callable[[bytes, bytes, str], bytes]:
         return hmac.digest
 
 
-def make_sender(fd: int, key: bytes) -> Callable[[bytes, Sequence[bytes]], None]:
-    """Build ``send(header_json, blobs)`` writing authenticated frames to ``fd``.
-
-    Everything it calls is captured now, in closure cells of a function that only its caller
-    holds, so code imported later cannot redirect it by patching module attributes.
-    """
+def make_sender(fd: int, key: bytes | None) -> Callable[[bytes, Sequence[bytes]], None]:
+    """Build ``send(header_json, blobs)`` writing frames to ``fd`` (authenticated when ``key`` is given)."""
     write = os.write
-    digest = _hmac_digest_function()
+    digest = _hmac_digest_function() if key else (lambda _k, _b, _d: b"")
     join = b"".join
     length = len
     memview = memoryview
     seq = [0]
-    magic = MAGIC
+    magic = MAGIC if key else PLAIN_MAGIC
 
     def send(header: bytes, blobs: Sequence[bytes] = ()) -> None:
         blob = join(blobs)
@@ -91,10 +89,14 @@ class Frame:
 
 
 class FrameReader:
-    """Incremental parser of authenticated frames (parent side). Raises ProtocolError on any fault."""
+    """Incremental parser of frames (parent side). Raises ProtocolError on any fault.
 
-    def __init__(self, key: bytes, max_blob_bytes: int) -> None:
+    With ``key=None`` frames carry no MAC (the candidate worker's channel: its frames are claims)."""
+
+    def __init__(self, key: bytes | None, max_blob_bytes: int) -> None:
         self._key = key
+        self._magic = MAGIC if key else PLAIN_MAGIC
+        self._mac_len = MAC_LEN if key else 0
         self._max_blob = max_blob_bytes
         self._buf = bytearray()
         self._next_seq = 0
@@ -115,7 +117,7 @@ class FrameReader:
         buf = self._buf
         if len(buf) < _PREFIX:
             return None
-        if bytes(buf[:4]) != MAGIC:
+        if bytes(buf[:4]) != self._magic:
             raise ProtocolError("stream does not start with a frame marker (bytes written by something else)")
         seq = int.from_bytes(buf[4:12], "big")
         header_len = int.from_bytes(buf[12:16], "big")
@@ -124,13 +126,14 @@ class FrameReader:
             raise ProtocolError(f"frame header of {header_len} bytes exceeds the limit")
         if blob_len > self._max_blob:
             raise ProtocolError(f"frame payload of {blob_len} bytes exceeds the limit of {self._max_blob}")
-        total = _PREFIX + header_len + blob_len + MAC_LEN
+        total = _PREFIX + header_len + blob_len + self._mac_len
         if len(buf) < total:
             return None
-        body = bytes(buf[: total - MAC_LEN])
-        mac = bytes(buf[total - MAC_LEN : total])
-        if not hmac.compare_digest(mac, hmac.digest(self._key, body, "sha256")):
-            raise ProtocolError("frame failed authentication (forged or corrupted)")
+        body = bytes(buf[: total - self._mac_len])
+        if self._key:
+            mac = bytes(buf[total - MAC_LEN : total])
+            if not hmac.compare_digest(mac, hmac.digest(self._key, body, "sha256")):
+                raise ProtocolError("frame failed authentication (forged or corrupted)")
         if seq != self._next_seq:
             raise ProtocolError(f"frame sequence {seq} where {self._next_seq} was expected (replayed or dropped)")
         self._next_seq += 1
@@ -142,7 +145,3 @@ class FrameReader:
         if not isinstance(header, dict):
             raise ProtocolError("frame header is not an object")
         return Frame(seq=seq, header=header, blob=body[_PREFIX + header_len :])
-
-    @property
-    def pending_bytes(self) -> int:
-        return len(self._buf)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from verifier.candidate_run import run_candidate
+from verifier.candidate_run import CandidateRun
 from verifier.errors import SandboxUnavailableError, VerifierInputError
 from verifier.evaluation import CheckLedger
 from verifier.reference_run import PreparedReference, prepare_reference
@@ -43,7 +43,7 @@ def prepare(
     ref = reference if isinstance(reference, Reference) else Reference(source=reference)
     device = resolve_device(options.device)
     try:
-        isolation = choose(options.sandbox)
+        isolation = choose(options.sandbox, options.trusted_code)
     except SandboxUnavailableError as e:
         raise VerifierInputError(str(e)) from None
     return prepare_reference(ref, options, device, isolation, progress)
@@ -60,8 +60,29 @@ def verify(
     started = time.monotonic()
     options = options or VerifyOptions()
     cand = candidate if isinstance(candidate, Candidate) else Candidate(source=candidate)
-    prepared = reference if isinstance(reference, PreparedReference) else prepare(reference, options, progress)
+    findings = screen(cand.source) if options.static_screen else []
+    run: CandidateRun | None = None
+    if isinstance(reference, PreparedReference):
+        prepared = reference
+    else:
+        ref_spec = reference if isinstance(reference, Reference) else Reference(source=reference)
+        device = resolve_device(options.device)
+        try:
+            isolation = choose(options.sandbox, options.trusted_code)
+        except SandboxUnavailableError as e:
+            raise VerifierInputError(str(e)) from None
+        if not findings:  # the candidate worker imports torch, triton and the candidate meanwhile
+            run = CandidateRun(cand, ref_spec, device, isolation, options)
+            run.start()
+        try:
+            prepared = prepare_reference(ref_spec, options, device, isolation, progress)
+        except BaseException:
+            if run is not None:
+                run.abort()
+            raise
     if prepared.degenerate:
+        if run is not None:
+            run.abort()
         raise VerifierInputError(
             f"the reference output is degenerate ({prepared.degenerate}): a kernel returning that constant would "
             "pass, so no kernel can be verified against it (use other inputs, or allow_degenerate_reference)"
@@ -84,14 +105,16 @@ def verify(
     ledger = CheckLedger()
 
     if options.static_screen:
-        findings = screen(cand.source)
         if findings:
             for finding in findings:
                 ledger.fail("static_screen", str(finding))
             return _finish(report, ledger, 0, started)
         ledger.ok("static_screen")
 
-    outcome = run_candidate(prepared, cand, options, ledger, progress)
+    if run is None:
+        run = CandidateRun(cand, ref, prepared.device, prepared.isolation, options)
+    outcome = run.drive(prepared, ledger, progress)
+    report.notes = list(outcome.notes)
     if outcome.exit is not None:
         report.logs = {"stdout": outcome.exit.stdout_tail, "stderr": outcome.exit.stderr_tail}
 

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from verifier import codec
-from verifier.allowlist import fallback_ops
-from verifier.reference_run import PreparedReference, ReferenceTrial, flat_tensors
+from verifier.allowlist import SCALAR_READS, fallback_ops, scalar_reads
+from verifier.reference_run import PreparedReference, ReferenceTrial
 from verifier.report import Check
 from verifier.tolerance import compare, tolerance_for
 
@@ -193,7 +193,60 @@ def judge_call(
     trial: ReferenceTrial,
     prepared: PreparedReference,
 ) -> None:
-    """Every per-call check for one forward call the candidate worker reported."""
+    """Every per-call check for one forward call: the worker's observations, then the outputs."""
+    judge_claims(ledger, header, trial, prepared)
+    call = int(header.get("call", 0))
+    if 0 <= call < len(trial.calls):
+        judge_call_outputs(ledger, header, outputs, trial, prepared)
+
+
+def judge_call_outputs(
+    ledger: CheckLedger, header: dict[str, Any], outputs: Any, trial: ReferenceTrial, prepared: PreparedReference
+) -> None:
+    """The decisive check of one call: its outputs, compared here with the reference's."""
+    call = int(header.get("call", 0))
+    judge_outputs(
+        ledger,
+        trial.describe(call),
+        outputs,
+        trial.calls[call].outputs,
+        prepared,
+        param_hint=_param_hint(header.get("params")),
+    )
+
+
+def judge_locked(ledger: CheckLedger, locked: list[str], where: str) -> bool:
+    """A locked framework op was called (the lock made it fail): a fallback, named. True if any."""
+    if not locked:
+        return False
+    ops = sorted(set(locked))
+    reads = [op for op in ops if op in SCALAR_READS]
+    compute = [op for op in ops if op not in SCALAR_READS]
+    if compute:
+        ledger.fail(
+            "no_fallback",
+            f"called framework compute op(s) {', '.join(compute[:8])}, which are locked in the candidate "
+            "process (a fallback to PyTorch)",
+            where,
+        )
+    if reads:
+        ledger.fail(
+            "no_fallback",
+            f"read tensor elements on the host ({', '.join(reads)}: `.item()`, `float(t)`...; host computation)",
+            where,
+        )
+    return True
+
+
+def judge_claims(
+    ledger: CheckLedger,
+    header: dict[str, Any],
+    trial: ReferenceTrial,
+    prepared: PreparedReference,
+) -> None:
+    """Checks of what the candidate worker observed during one call. These are tripwires: the worker
+    shares its process with candidate code, so they can only reject, and never replace the output
+    comparison (:func:`judge_call_outputs`)."""
     call = int(header.get("call", 0))
     if not 0 <= call < len(trial.calls):
         ledger.fail("process", f"reported an unknown call index {call}", trial.describe())
@@ -229,7 +282,12 @@ def judge_call(
     ops, profiled = set(header.get("ops", [])), set(header.get("profiled_ops", []))
     compute = fallback_ops(ops | profiled, allowed)
     host = list(header.get("host_copies", [])) + list(header.get("host_access", []))
-    if compute:
+    reads = scalar_reads(ops | profiled)
+    if judge_locked(ledger, list(header.get("locked", [])), where):
+        pass
+    elif reads:
+        ledger.fail("no_fallback", "forward read tensor elements on the host (`.item()`, `float(t)`...)", where)
+    elif compute:
         hidden = [op for op in compute if op not in ops]
         how = " (hidden from the dispatch mode, seen by the profiler)" if hidden and len(hidden) == len(compute) else ""
         allowed_note = f"; the task allows only {sorted(allowed)}" if allowed else ""
@@ -250,6 +308,13 @@ def judge_call(
         )
     else:
         ledger.ok("recorders_agree")
+    if header.get("late_write") is True:
+        ledger.fail(
+            "stream",
+            "the output changed after forward returned, before it was collected (a late write from a thread, "
+            "a handler or a finalizer)",
+            where,
+        )
     if header.get("stream_mismatch") is True:
         ledger.fail(
             "stream",
@@ -259,8 +324,6 @@ def judge_call(
         )
     elif "stream_mismatch" in header:
         ledger.ok("stream")
-
-    judge_outputs(ledger, where, outputs, expected.outputs, prepared, param_hint=_param_hint(header.get("params")))
 
 
 def _param_hint(params: dict[str, Any] | None) -> str:
@@ -280,7 +343,3 @@ def parameters_note(params: dict[str, Any] | None) -> str:
     if params.get("loaded_by_shape"):
         text += f" (matched by shape: {', '.join(params['loaded_by_shape'][:4])})"
     return text
-
-
-def flat_outputs(value: Any) -> list[torch.Tensor]:
-    return flat_tensors(value)

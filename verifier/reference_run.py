@@ -23,7 +23,7 @@ from verifier.errors import VerifierInputError
 from verifier.nondegenerate import degeneracy
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerSession
-from verifier.spec import Reference, VerifyOptions
+from verifier.spec import CALLS_PER_TRIAL_RANGE, Reference, VerifyOptions
 
 TIMING_SETS = 3
 Progress = Callable[[str], None]
@@ -102,16 +102,19 @@ def check_reference_source(source: str) -> None:
         )
 
 
-def _trial_plan(reference: Reference, options: VerifyOptions, rng: random.Random) -> list[dict[str, Any]]:
+def _trial_plan(reference: Reference, options: VerifyOptions, rng: random.Random, device: str) -> list[dict[str, Any]]:
     names = list(reference.shapes) or [""]
-    count = max(options.trials, len(names))
+    count = max(options.trials_on(device), len(names))
+    low, high = CALLS_PER_TRIAL_RANGE
     plan = []
     for i in range(count):
         name = names[i % len(names)]
+        # from the run's seed (secret unless the caller chose it; the candidate never sees it)
+        calls = options.calls_per_trial or rng.randint(low, high)
         plan.append(
             {
                 "seed": rng.randrange(1, 1 << 31),
-                "input_seeds": [rng.randrange(1, 1 << 31) for _ in range(options.calls_per_trial)],
+                "input_seeds": [rng.randrange(1, 1 << 31) for _ in range(calls)],
                 "shape": name,
                 "overrides": dict(reference.shapes.get(name, {})) if name else {},
             }
@@ -136,7 +139,7 @@ def prepare_reference(
     started = time.monotonic()
     base_seed = options.seed if options.seed is not None else secrets.randbelow(1 << 31)
     rng = random.Random(base_seed)
-    plan = _trial_plan(reference, options, rng)
+    plan = _trial_plan(reference, options, rng, device)
     measure = device == "cuda" and options.measure
     request: dict[str, Any] = {
         "source": reference.source,

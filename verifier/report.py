@@ -58,6 +58,9 @@ class Report:
     reference_name: str = ""
     candidate_name: str = ""
     duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    """How the run was done where it matters to a reader (autotune configs picked without timing,
+    the process-creation filter), never a verdict."""
     logs: dict[str, str] = field(default_factory=dict)
     """Tails of the candidate's stdout/stderr: untrusted text, shown for debugging only."""
 

@@ -93,15 +93,25 @@ class Candidate:
         return "cuda" if _CUDA_MARKERS.search(self.source) else "triton"
 
 
+DEFAULT_TRIALS_GPU = 3
+DEFAULT_TRIALS_CPU = 1
+CALLS_PER_TRIAL_RANGE = (8, 11)
+"""The policy's secret number of calls per instance (inclusive bounds)."""
+
+
 @dataclass(frozen=True)
 class VerifyOptions:
     """How hard to check. Defaults are the product's policy; tests shrink timeouts, not checks."""
 
     device: DeviceChoice = "auto"
-    trials: int = 3
-    """Correctness trials, each with a fresh seed (fresh parameters and inputs); at least one per shape."""
-    calls_per_trial: int = 2
-    """Forward calls per trial on the same inputs; every call's output is checked."""
+    trials: int | None = None
+    """Correctness trials (ModelNew instances), each with fresh parameters; at least one per shape.
+    None: the policy, 3 on a GPU and 1 on a CPU (where every call runs in Triton's interpreter)."""
+    calls_per_trial: int | None = None
+    """Forward calls per instance, each on fresh inputs. None: the policy, a secret random number
+    from 8 to 11 per instance (a candidate cannot know which call is its last, so "right for the
+    first calls only" is caught); outputs of a random subset that always includes the last call
+    are checked (every call when outputs are small). An explicit number is used as given."""
     seed: int | None = None
     """Base seed for reproducing a run; None draws fresh random seeds (recorded in the report)."""
     timeout_s: float = 180.0
@@ -118,13 +128,21 @@ class VerifyOptions:
     """Also time torch.compile of the reference (GPU only)."""
     allow_degenerate_reference: bool = False
     """Verify even when the reference output is constant or ~zero (a constant kernel could pass)."""
+    trusted_code: bool = False
+    """Needed for ``sandbox="none"``: the caller vouches for the code (no OS isolation at all)."""
     nvcc: str | None = None
     """nvcc used for compile-checking CUDA candidates when no GPU is present; None = find on PATH."""
 
+    def trials_on(self, device: str) -> int:
+        """Instances to build on ``device`` (the policy when ``trials`` is None)."""
+        if self.trials is not None:
+            return self.trials
+        return DEFAULT_TRIALS_GPU if device == "cuda" else DEFAULT_TRIALS_CPU
+
     def __post_init__(self) -> None:
-        if self.trials < 1:
+        if self.trials is not None and self.trials < 1:
             raise ValueError("trials must be >= 1")
-        if self.calls_per_trial < 1:
+        if self.calls_per_trial is not None and self.calls_per_trial < 1:
             raise ValueError("calls_per_trial must be >= 1")
         if self.timeout_s <= 0:
             raise ValueError("timeout_s must be > 0")

@@ -10,6 +10,7 @@ waiting for the kernel to fail). The runtime guard catches these too; the screen
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 FORBIDDEN_MODULES = {
@@ -44,6 +45,20 @@ FORBIDDEN_MODULES = {
     "faulthandler": "interpreter internals",
     "traceback": "frame introspection",
     "pty": "starting processes",
+    "_posixsubprocess": "starting processes",
+    "posix": "raw OS calls",
+    "_ctypes": "raw memory and C calls",
+    "array": "host-side computation on tensor bytes",
+    "struct": "host-side computation on tensor bytes",
+    "operator": "attribute access by computed name",
+    "types": "building functions and code objects",
+    "code": "interactive interpreters",
+    "codeop": "dynamic code",
+    "runpy": "dynamic code",
+    "weakref": "finalizers (code that runs after forward returned)",
+    "torch.multiprocessing": "starting processes",
+    "torch.jit": "TorchScript (framework compute)",
+    "torch.compile": "torch.compile (the baseline, not a kernel)",
     "numpy": "host-side computation",
     "scipy": "host-side computation",
     "jax": "another framework's kernels",
@@ -62,6 +77,10 @@ FORBIDDEN_MODULES = {
 }
 MODULES_REACHED_AS_ATTRIBUTES = frozenset(
     {
+        "_posixsubprocess",
+        "posix",
+        "_ctypes",
+        "weakref",
         "threading",
         "_thread",
         "concurrent",
@@ -88,6 +107,24 @@ reaching one that way is the import the screen refuses, by a back door."""
 INTERPRETER_INTERNALS = frozenset({"handle", "data"})
 """Attributes that, inside a ``@triton.jit`` body run by the CPU interpreter, reach the host arrays
 behind Triton values (``x.handle.data`` is numpy): host computation no GPU build could run."""
+ANYWHERE_INTERNALS = frozenset({"handle"})
+"""Of those, refused anywhere in the file: a plain helper called from a kernel body runs in the
+interpreter too (and no honest launch code needs ``.handle``)."""
+HOST_EXPORTS = {
+    "untyped_storage": "tensor storage (host access to its bytes)",
+    "storage": "tensor storage (host access to its bytes)",
+    "_typed_storage": "tensor storage (host access to its bytes)",
+    "frombuffer": "tensors built from host bytes",
+    "from_file": "tensors read from files",
+    "from_buffer": "storages built from host bytes",
+    "__reduce__": "object serialisation (tensor bytes on the host)",
+    "__reduce_ex__": "object serialisation (tensor bytes on the host)",
+    "__getstate__": "object serialisation (tensor bytes on the host)",
+    "__array_interface__": "host arrays",
+    "__cuda_array_interface__": "raw device pointers to other frameworks",
+    "__dlpack__": "raw tensor exchange with other frameworks",
+}
+"""Attributes that export tensor data to the host or hand work to another engine."""
 FORBIDDEN_CALLS = {
     "exec": "dynamic code",
     "eval": "dynamic code",
@@ -103,6 +140,9 @@ FORBIDDEN_CALLS = {
     "input": "console input",
     "memoryview": "raw memory",
     "id": "object addresses",
+    "bytes": "host copies of tensor bytes",
+    "bytearray": "host copies of tensor bytes",
+    "dir": "namespace introspection",
 }
 FORBIDDEN_ATTRIBUTES = {
     "__globals__",
@@ -132,6 +172,16 @@ FORBIDDEN_ATTRIBUTES = {
     "__wrapped__",
     "__loader__",
     "__spec__",
+    "__base__",
+    "__init_subclass__",
+    "__import__",
+    "f_trace",
+    "f_lasti",
+    "tb_next",
+    "co_consts",
+    "__traceback__",
+    "__context__",
+    "__cause__",
 }
 PRIVATE_TORCH_ATTRIBUTES = {
     "_C",
@@ -181,6 +231,8 @@ ALLOCATION_CALLS = {
 
 
 LIBRARY_NAMES = {"torch", "triton", "tl", "F", "nn", "math"}
+PRIVATE_ROOTS = frozenset({"torch", "triton"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 @dataclass(frozen=True)
@@ -220,11 +272,16 @@ class _Screen(ast.NodeVisitor):
     def add(self, node: ast.AST, message: str) -> None:
         self.findings.append(Finding(getattr(node, "lineno", 0), message))
 
-    def _check_module(self, node: ast.AST, name: str) -> None:
+    def _check_module(self, node: ast.AST, name: str, reached: bool = False) -> None:
         for forbidden, why in FORBIDDEN_MODULES.items():
-            if name == forbidden or name.startswith(forbidden + "."):
+            if "." in forbidden and reached and (name == forbidden or name.startswith(forbidden + ".")):
+                self.add(node, f"uses `{name}` ({why} is not allowed in a candidate)")
+                return
+            if not reached and (name == forbidden or name.startswith(forbidden + ".")):
                 self.add(node, f"imports `{name}` ({why} is not allowed in a candidate)")
                 return
+        if not reached:
+            self._check_private_library(node, name)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -258,9 +315,13 @@ class _Screen(ast.NodeVisitor):
             self.add(node, f"accesses `.{node.attr}` (introspection of objects or frames)")
         if node.attr in PRIVATE_TORCH_ATTRIBUTES:
             self.add(node, f"uses `{node.attr}` (torch's private dispatch/profiler machinery)")
+        why = "the interpreter's host arrays, which no GPU build has"
         if self.in_kernel and node.attr in INTERPRETER_INTERNALS:
-            why = "the interpreter's host arrays, which no GPU build has"
             self.add(node, f"accesses `.{node.attr}` inside a Triton kernel ({why})")
+        elif node.attr in ANYWHERE_INTERNALS:
+            self.add(node, f"accesses `.{node.attr}` (in a helper a kernel can call: {why})")
+        if HOST_EXPORTS.get(node.attr):
+            self.add(node, f"uses `.{node.attr}` ({HOST_EXPORTS[node.attr]})")
         if node.attr in MODULES_REACHED_AS_ATTRIBUTES:
             why = FORBIDDEN_MODULES[node.attr]
             self.add(node, f"reaches the `{node.attr}` module through an attribute ({why})")
@@ -269,6 +330,33 @@ class _Screen(ast.NodeVisitor):
             resolved = self._resolve(dotted)
             if resolved.startswith("os.") and resolved.split(".")[1] not in OS_ALLOWED:
                 self.add(node, f"uses `{resolved}` (only os.environ/os.path/os.getenv are allowed)")
+            self._check_private_library(node, resolved)
+            self._check_module(node, resolved, reached=True)
+        self.generic_visit(node)
+
+    def _check_private_library(self, node: ast.AST, resolved: str) -> None:
+        """``torch._anything`` / ``triton._anything`` (private modules and internals), anywhere."""
+        parts = resolved.split(".")
+        if parts[0] in PRIVATE_ROOTS and any(p.startswith("_") and not p.startswith("__") for p in parts[1:]):
+            self.add(node, f"uses `{resolved}` (a private {parts[0]} module or internal)")
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Name lists apply to constant strings too: ``getattr(torch, "_C")``, ``attrgetter("sys")``."""
+        value = node.value
+        if isinstance(value, str) and 0 < len(value) <= 120 and _NAME.fullmatch(value):
+            parts = value.split(".")
+            last = parts[-1]
+            if (
+                last in FORBIDDEN_ATTRIBUTES
+                or last in PRIVATE_TORCH_ATTRIBUTES
+                or last in ANYWHERE_INTERNALS
+                or (last in MODULES_REACHED_AS_ATTRIBUTES)
+                or HOST_EXPORTS.get(last)
+                or value in FORBIDDEN_CALLS
+                or any(value == m or value.startswith(m + ".") for m in FORBIDDEN_MODULES)
+                or (parts[0] in PRIVATE_ROOTS and any(p.startswith("_") and not p.startswith("__") for p in parts[1:]))
+            ):
+                self.add(node, f"names `{value}` in a string (a forbidden module, attribute or call by name)")
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:

@@ -50,7 +50,7 @@ def trace_reference(
         raise VerifierInputError(f"unknown shape {shape!r}; the reference declares {sorted(ref.shapes)}")
     resolve_device("cpu")
     try:
-        isolation = choose(options.sandbox)
+        isolation = choose(options.sandbox, options.trusted_code)
     except SandboxUnavailableError as e:
         raise VerifierInputError(str(e)) from None
     request = {"source": ref.source, "overrides": dict(ref.shapes.get(shape, {})) if shape else {}, "seed": 0}

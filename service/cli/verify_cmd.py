@@ -34,9 +34,14 @@ def verify(
     timeout: float = typer.Option(180.0, "--timeout", help="Wall-clock limit per sandbox process (s)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a summary."),
-    trials: int = typer.Option(3, "--trials", help="Correctness trials, each with fresh seeds."),
+    trials: int | None = typer.Option(
+        None, "--trials", help="ModelNew instances, each with fresh parameters (default: 3 on a GPU, 1 on a CPU)."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Base seed to reproduce a run (default: fresh)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | unshare | none"),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | unshare | none (none needs --trusted-code)"),
+    trusted_code: bool = typer.Option(
+        False, "--trusted-code", help="The candidate is trusted code: allows --sandbox none (no OS isolation)."
+    ),
     memory_mb: int = typer.Option(8192, "--memory-mb", help="Memory limit per sandbox process (MiB)."),
 ) -> None:
     """Verify CANDIDATE against REFERENCE. Exit 0 accepted, 1 rejected or not run, 2 bad input."""
@@ -54,6 +59,7 @@ def verify(
             seed=seed,
             sandbox=sandbox,  # type: ignore[arg-type]
             memory_limit_mb=memory_mb,
+            trusted_code=trusted_code,
         )
     except ValueError as e:
         _fail(str(e))

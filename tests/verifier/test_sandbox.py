@@ -40,13 +40,23 @@ def test_unknown_mechanism_is_refused() -> None:
 
 
 def test_auto_picks_the_strongest_available() -> None:
-    chosen = isolation.choose("auto")
     if isolation.bwrap_problem() is None:
-        assert chosen.mechanism == "bwrap"
+        assert isolation.choose("auto").mechanism == "bwrap"
     elif isolation.unshare_problem() is None:
-        assert chosen.mechanism == "unshare"
+        assert isolation.choose("auto").mechanism == "unshare"
     else:
-        assert chosen.mechanism == "none" and chosen.notes
+        with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
+            isolation.choose("auto")
+
+
+def test_auto_never_falls_back_to_no_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(isolation, "bwrap_problem", lambda: "bwrap is not installed")
+    monkeypatch.setattr(isolation, "unshare_problem", lambda: "unshare is not installed")
+    with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
+        isolation.choose("auto")
+    with pytest.raises(SandboxUnavailableError, match="trusted"):
+        isolation.choose("none")
+    assert isolation.choose("none", trusted_code=True).mechanism == "none"
 
 
 @pytest.mark.parametrize("mechanism", ["unshare", "none"])
@@ -56,9 +66,9 @@ def test_weaker_tiers_still_verify_and_block(mechanism: str, prepared_reference)
         pytest.skip(f"unshare unavailable: {isolation.unshare_problem()}")
     from verifier.reference_run import PreparedReference
 
-    tier = isolation.choose(mechanism)
+    tier = isolation.choose(mechanism, trusted_code=True)
     prepared = PreparedReference(**{**prepared_reference.__dict__, "isolation": tier})
-    options = VerifyOptions(device="cpu", static_screen=False, timeout_s=90)
+    options = VerifyOptions(device="cpu", static_screen=False, timeout_s=90, trusted_code=True)
     honest = verify(prepared, corpus_entry("honest_dwconv").candidate(), options)
     assert honest.verdict == "accepted", honest.reasons
     assert honest.sandbox["mechanism"] == mechanism

@@ -88,16 +88,32 @@ def _bwrap_namespace_args() -> list[str]:
 
 
 def _unshare_args() -> list[str]:
-    args = ["--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--uts"]
+    args = ["--net", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc", "--ipc", "--uts"]
     if os.geteuid() != 0:
         args[:0] = ["--user", "--map-root-user"]
     return args
 
 
-def choose(requested: str) -> Isolation:
-    """Resolve ``auto`` or check that the requested mechanism works here."""
+NO_ISOLATION_FIX = (
+    "no sandbox that gives untrusted code a private mount namespace and no network is available on this "
+    "host: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) or allow unprivileged user "
+    "namespaces for unshare; to run code you trust without one, pass --sandbox none --trusted-code"
+)
+
+
+def choose(requested: str, trusted_code: bool = False) -> Isolation:
+    """Resolve ``auto`` or check that the requested mechanism works here.
+
+    ``auto`` never runs untrusted code with less than a private mount namespace and no network:
+    without bwrap or unshare it refuses (SandboxUnavailableError naming the fix). ``none`` needs
+    ``trusted_code``: the caller vouches for the code it verifies."""
     if requested not in ("auto", *MECHANISMS):
         raise SandboxUnavailableError(f"unknown sandbox mechanism {requested!r}")
+    if requested == "none" and not trusted_code:
+        raise SandboxUnavailableError(
+            "--sandbox none runs the candidate with no OS isolation: say the code is trusted "
+            "(--trusted-code, VerifyOptions(trusted_code=True)) or use auto/bwrap/unshare"
+        )
     notes: list[str] = []
     if requested in ("auto", "bwrap"):
         problem = bwrap_problem()
@@ -118,7 +134,9 @@ def choose(requested: str) -> Isolation:
         if requested == "unshare":
             raise SandboxUnavailableError(f"unshare sandbox unavailable: {problem}")
         notes.append(f"unshare unavailable: {problem}")
-    notes.append("no OS namespaces: network blocked only by the in-process guard; host files visible")
+    if requested == "auto":
+        raise SandboxUnavailableError(f"{NO_ISOLATION_FIX} ({'; '.join(notes)})")
+    notes.append("trusted code, no OS namespaces: network blocked only by the in-process guard; host files visible")
     return Isolation("none", "not isolated by the OS (in-process guard only)", "host file system visible", tuple(notes))
 
 
@@ -142,8 +160,18 @@ def _dedupe_nested(paths: list[Path]) -> list[Path]:
     return kept
 
 
-def bwrap_argv(worker_argv: list[str], scratch: Path, package_dir: Path, cuda: bool) -> list[str]:
-    """The bwrap command line that runs ``worker_argv`` with only what a worker needs visible."""
+TMP_CAP_BYTES = 512 << 20
+"""Size cap of the sandbox's /tmp (a RAM tmpfs under bwrap; TMPDIR points into scratch instead)."""
+
+
+def bwrap_argv(
+    worker_argv: list[str], scratch: Path, package_dir: Path, cuda: bool, scratch_cap_bytes: int | None = None
+) -> list[str]:
+    """The bwrap command line that runs ``worker_argv`` with only what a worker needs visible.
+
+    /tmp is a tmpfs capped at ``TMP_CAP_BYTES``; with ``scratch_cap_bytes`` the scratch directory is a
+    tmpfs of that size too (a total quota, counted in the memory budget by the caller), else the
+    host directory bound in."""
     argv = [shutil.which("bwrap") or "bwrap", *_bwrap_namespace_args(), "--hostname", "kiln-sandbox"]
     for top in ("/usr", "/opt"):
         if Path(top).is_dir():
@@ -167,7 +195,19 @@ def bwrap_argv(worker_argv: list[str], scratch: Path, package_dir: Path, cuda: b
     ):
         argv += ["--ro-bind-try", f"/etc/{etc}", f"/etc/{etc}"]
     # /proc, /dev and the /tmp tmpfs first: later binds may live under /tmp (a checkout or venv there).
-    argv += ["--ro-bind", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += [
+        "--ro-bind",
+        "/sys",
+        "/sys",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(TMP_CAP_BYTES),
+        "--tmpfs",
+        "/tmp",
+    ]
     extra = [*_python_roots(), package_dir]
     if cuda:
         extra += [Path("/usr/local/nvidia")]
@@ -179,7 +219,10 @@ def bwrap_argv(worker_argv: list[str], scratch: Path, package_dir: Path, cuda: b
             argv += ["--dev-bind", str(dev), str(dev)]
         if Path("/dev/dri").exists():
             argv += ["--dev-bind", "/dev/dri", "/dev/dri"]
-    argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--", *worker_argv]
+    if scratch_cap_bytes is not None:
+        argv += ["--size", str(scratch_cap_bytes), "--tmpfs", str(scratch), "--chdir", str(scratch), "--", *worker_argv]
+    else:
+        argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--", *worker_argv]
     return argv
 
 

@@ -8,6 +8,7 @@ watchdog and process-group kills make sure the parent survives any worker behavi
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import secrets
@@ -30,6 +31,8 @@ from verifier.sandbox.environment import prepare_scratch, worker_environment
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LOG_TAIL_BYTES = 4000
+SCRATCH_CAP_BYTES = 1536 << 20
+"""Total size of a quota'd worker's scratch directory (with /tmp's cap: 2 GiB of files at most)."""
 POLL_S = 0.2
 
 
@@ -76,11 +79,19 @@ class WorkerSession:
     memory_limit_mb: int
     cuda: bool
     max_result_bytes: int = 1 << 36
+    authenticated: bool = True
+    """False for the candidate worker: no key is sent (its frames are claims; see verifier.channel)."""
+    quota: bool = False
+    """Give the worker a size-capped tmpfs scratch directory (bwrap): its files and /tmp then come out
+    of the memory budget (``memory_limit_mb`` covers the process and both caps)."""
+    keep_frames: bool = True
+    """Keep every frame in ``frames`` (the reference role reads them after close; the candidate role
+    handles each as it arrives and keeps none, so outputs are not held twice)."""
     frames: list[Frame] = field(default_factory=list)
     exit: WorkerExit = field(default_factory=WorkerExit)
 
     def __post_init__(self) -> None:
-        self._key = secrets.token_bytes(32)
+        self._key = secrets.token_bytes(32) if self.authenticated else None
         self._reader = FrameReader(self._key, self.max_result_bytes)
         self._proc: subprocess.Popen[bytes] | None = None
         self._scratch: Path | None = None
@@ -92,6 +103,8 @@ class WorkerSession:
         self._eof = False
         self._writer: threading.Thread | None = None
         self._last_memory_check = 0.0
+        self._arrived = 0.0
+        self._queue: collections.deque[Frame] = collections.deque()
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self, request: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
@@ -101,7 +114,9 @@ class WorkerSession:
         self._res_r, res_w = os.pipe()
         worker_argv = [sys.executable, "-m", "verifier.worker", self.role, str(req_r), str(res_w)]
         if self.isolation.mechanism == "bwrap":
-            argv = iso.bwrap_argv(worker_argv, self._scratch, PACKAGE_DIR, self.cuda)
+            argv = iso.bwrap_argv(
+                worker_argv, self._scratch, PACKAGE_DIR, self.cuda, SCRATCH_CAP_BYTES if self.quota else None
+            )
         elif self.isolation.mechanism == "unshare":
             argv = iso.unshare_argv(worker_argv)
         else:
@@ -122,45 +137,74 @@ class WorkerSession:
                 pass_fds=(req_r, res_w),
                 start_new_session=True,
                 preexec_fn=iso.resource_limiter(
-                    self.memory_limit_mb, int(self.timeout_s) + 30, limit_address_space=not self.cuda
+                    self.process_memory_mb(), int(self.timeout_s) + 30, limit_address_space=not self.cuda
                 ),
             )
         finally:
             os.close(req_r)
             os.close(res_w)
-        header = encode_header({**request, "key": self._key.hex()})
-        payload = b"".join([len(header).to_bytes(8, "big"), header, sum(map(len, blobs)).to_bytes(8, "big"), *blobs])
-        self._writer = threading.Thread(target=self._write_all, args=(payload,), daemon=True)
-        self._writer.start()
+        header = encode_header({**request, "key": self._key.hex()} if self._key else request)
+        self._write_async([len(header).to_bytes(8, "big"), header, sum(map(len, blobs)).to_bytes(8, "big"), *blobs])
+
+    def process_memory_mb(self) -> int:
+        """The process tree's share of ``memory_limit_mb`` (less the RAM-backed file caps under a quota)."""
+        if self.quota and self.isolation.mechanism == "bwrap":
+            files_mb = (SCRATCH_CAP_BYTES + iso.TMP_CAP_BYTES) >> 20
+            return max(1024, self.memory_limit_mb - files_mb)
+        return self.memory_limit_mb
 
     def command(self, obj: dict[str, Any]) -> None:
         """Send a follow-up command (length-prefixed JSON) after the initial request."""
+        self._join_writer()
+        header = encode_header(obj)
+        self._write_all([len(header).to_bytes(8, "big"), header])
+
+    def message(self, obj: dict[str, Any], blobs: Sequence[bytes] = ()) -> float:
+        """Send a command with tensor data (header and blob, like the request) without blocking the
+        reader; returns the parent's clock when it was queued."""
+        self._join_writer()
+        header = encode_header(obj)
+        sent = time.monotonic()
+        self._write_async([len(header).to_bytes(8, "big"), header, sum(map(len, blobs)).to_bytes(8, "big"), *blobs])
+        return sent
+
+    def _join_writer(self) -> None:
         if self._writer is not None:
             self._writer.join(timeout=max(0.0, self._deadline - time.monotonic()))
-        header = encode_header(obj)
-        self._write_all(len(header).to_bytes(8, "big") + header)
+            self._writer = None
 
-    def _write_all(self, data: bytes) -> None:
+    def _write_async(self, parts: list[bytes]) -> None:
+        self._writer = threading.Thread(target=self._write_all, args=(parts,), daemon=True)
+        self._writer.start()
+
+    def _write_all(self, parts: Sequence[bytes]) -> None:
+        """Write each part in turn (no joined copy of large payloads)."""
         fd = self._req_w
         if fd is None:
             return
-        view = memoryview(data)
         try:
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            for part in parts:
+                view = memoryview(part)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
         except (BrokenPipeError, OSError):
             pass  # the worker died or stopped reading; the reader side reports why
 
     def receive(self, stop_kinds: set[str], on_frame: Callable[[Frame], None] | None = None) -> Frame | None:
-        """Read frames until one whose kind is in ``stop_kinds`` (returned), or EOF/timeout/fault (None)."""
+        """Read frames until one whose kind is in ``stop_kinds`` (returned), or EOF/timeout/fault (None).
+
+        Frames read past the returned one stay queued for the next call."""
         assert self._proc is not None and self._res_r is not None
-        while not self._eof:
-            for frame in self._drain():
+        while True:
+            while self._queue:
+                frame = self._queue.popleft()
                 if frame.kind in stop_kinds:
                     return frame
                 if on_frame is not None:
                     on_frame(frame)
+            if self._eof:
+                return None
             if self.exit.protocol_error:
                 self._kill()
                 return None
@@ -178,7 +222,9 @@ class WorkerSession:
                 if not data:
                     self._eof = True
                 else:
+                    self._arrived = time.monotonic()  # frames are stamped when their bytes arrive
                     self._reader.feed(data)
+                self._drain()
             now = time.monotonic()
             if now - self._last_memory_check >= POLL_S:
                 self._last_memory_check = now
@@ -186,23 +232,16 @@ class WorkerSession:
                     self.exit.memory_exceeded = True
                     self._kill()
                     return None
-        for frame in self._drain():
-            if frame.kind in stop_kinds:
-                return frame
-            if on_frame is not None:
-                on_frame(frame)
-        return None
 
-    def _drain(self) -> list[Frame]:
-        got: list[Frame] = []
+    def _drain(self) -> None:
         try:
             for frame in self._reader.frames():
-                frame.received_at = time.monotonic()
-                self.frames.append(frame)
-                got.append(frame)
+                frame.received_at = self._arrived
+                if self.keep_frames:
+                    self.frames.append(frame)
+                self._queue.append(frame)
         except ProtocolError as e:
             self.exit.protocol_error = str(e)
-        return got
 
     def close(self, grace_s: float = 5.0) -> WorkerExit:
         """Stop the worker (politely, then by force), collect logs, remove the scratch directory."""
@@ -250,7 +289,7 @@ class WorkerSession:
             return False
         rss = _tree_rss_bytes(proc.pid)
         self.exit.peak_rss_mb = max(self.exit.peak_rss_mb, rss / (1 << 20))
-        return rss > (self.memory_limit_mb << 20)
+        return rss > (self.process_memory_mb() << 20)
 
     def __enter__(self) -> WorkerSession:
         return self

@@ -17,11 +17,14 @@ def main(argv: list[str]) -> int:
     from verifier.channel import make_sender
     from verifier.worker.protocol import read_request
 
-    request, blob = read_request(request_fd)
-    key = bytes.fromhex(request.pop("key"))
-    send = make_sender(result_fd, key)
-    del key
+    request, _blob = read_request(request_fd)
+    key_hex = request.pop("key", None)  # the candidate role gets none: its frames are claims
+    send = make_sender(result_fd, bytes.fromhex(key_hex) if key_hex else None)
+    del key_hex
     scratch = Path.cwd()
+    from verifier.sandbox.environment import prepare_scratch
+
+    prepare_scratch(scratch)  # a quota'd scratch is a fresh tmpfs: recreate tmp/ and the caches
 
     from verifier.worker.protocol import Reporter
 
@@ -38,7 +41,7 @@ def main(argv: list[str]) -> int:
         elif role == "candidate":
             from verifier.worker import candidate_role
 
-            candidate_role.run(request, blob, send, scratch, request_fd)
+            candidate_role.run(request, send, scratch, request_fd)
         else:
             reporter.send("error", {"stage": "worker", "error": f"unknown role {role!r}", "traceback": ""})
     except BaseException as e:

@@ -1,17 +1,26 @@
-"""Candidate worker: imports the untrusted candidate and runs it under watch.
+"""Candidate worker: imports the untrusted candidate and runs the calls the parent asks for.
 
-Order matters. Everything the harness needs later (torch, triton, the recorder, the profiler, the
-channel) is imported and warmed up first; then the integrity snapshot is taken and the audit
-hook installed; only then is candidate code imported. After every step that ran candidate code the
-harness checks its own integrity before trusting anything it computes. Outputs leave as bytes;
-the parent, in another process, decides whether they are right.
+What this process assumes: candidate code can read and call anything in it (frames, closures,
+globals, ``sys.modules``), so nothing here may decide a verdict. The process holds no key and no
+future input: the parent sends each call's inputs when the call is due, asks for the outputs it
+wants to check after the call returned, and judges them itself. What the harness can do here is
+make harmful actions impossible before candidate code runs, and report what it observes:
+
+1. before candidate code: warm up, then lock framework compute (:mod:`compute_lock`), gate thread
+   starts and signal handlers, watch host reads, snapshot namespaces, install the audit hook;
+2. per trial: build ``ModelNew`` with the reference's parameters; per call: run ``forward`` under
+   two op recorders, then report what was observed (ops, locked ops attempted, host reads,
+   aliasing, input hashes): claims that serve as tripwires, not as the verdict;
+3. send outputs only when the parent asks for them, before any more candidate code runs.
+
+Commands (parent -> worker, header + blob): ``init``, ``call``, ``send``, ``drop``, ``time``,
+``keep``, ``wall``, ``end``.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +30,10 @@ import torch
 
 from verifier import codec
 from verifier.hostinfo import describe_host
-from verifier.worker import guard
+from verifier.worker import compute_lock, guard, no_new_processes
 from verifier.worker.cuda_compile import CudaCompileCheck
 from verifier.worker.loading import load_module, seed_everything, to_device
-from verifier.worker.protocol import Reporter, Send, read_command
+from verifier.worker.protocol import Reporter, Send, read_message
 from verifier.worker.recorder import DispatchRecorder, install_host_access_watch, profiled_op_names
 
 CANDIDATE_MODULE = "kiln_candidate"
@@ -54,15 +63,16 @@ def _storage_range(t: torch.Tensor) -> tuple[int, int]:
 
 def describe_outputs(out: Any, inputs: list[torch.Tensor]) -> list[dict[str, Any]]:
     """Per output leaf: exact type, device, and which inputs its storage overlaps."""
-    input_ranges = [_storage_range(t) for t in inputs]
+    input_ranges = [_storage_range(t) for t in inputs if t.layout == torch.strided]
     described = []
     for leaf in _leaves(out):
         cls = type(leaf)
         entry: dict[str, Any] = {"type": f"{cls.__module__}.{cls.__qualname__}"}
         if cls is torch.Tensor:
             entry["device"] = leaf.device.type
-            lo, hi = _storage_range(leaf)
-            entry["aliases"] = [i for i, (a, b) in enumerate(input_ranges) if lo < b and a < hi]
+            if leaf.layout == torch.strided:
+                lo, hi = _storage_range(leaf)
+                entry["aliases"] = [i for i, (a, b) in enumerate(input_ranges) if lo < b and a < hi]
         elif isinstance(leaf, torch.Tensor):
             entry["subclass"] = True
         described.append(entry)
@@ -98,7 +108,8 @@ def load_reference_state(model: torch.nn.Module, state: dict[str, torch.Tensor])
 
 
 def _warm_up(device: str) -> None:
-    """Exercise the harness's own machinery once so lazy initialisation happens before the snapshot."""
+    """Exercise the harness's own machinery once, before the lock and the snapshot, so that lazy
+    initialisation (profiler, allocator, Triton's driver and launcher) happens on the harness's watch."""
     from torch.profiler import ProfilerActivity, profile
 
     x = torch.ones(4, device=device)
@@ -107,10 +118,45 @@ def _warm_up(device: str) -> None:
     profiled_op_names(prof)
     hashlib.sha256(codec.tensor_bytes(y)).hexdigest()
     codec.encode([y, (1, 2.5, "s"), {"k": None}])
+    _warm_up_triton(device)
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.Event(enable_timing=True).record()
         torch.cuda.current_stream().synchronize()
+
+
+def _warm_up_triton(device: str) -> None:
+    """Launch a trivial Triton kernel (builds the driver and launcher stubs on a GPU)."""
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def _kiln_warm_up(x_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + 1, mask=offs < n)
+
+    buf = torch.zeros(8, device=device)
+    _kiln_warm_up[(1,)](buf, 8, BLOCK=8)
+
+
+def install_cpu_autotune() -> list[str]:
+    """Under the interpreter ``@triton.autotune`` cannot benchmark ("0 active drivers"): make it pick
+    the first config that survives pruning, without timing, and note it for the report."""
+    notes: list[str] = []
+    try:
+        from triton.runtime.autotuner import Autotuner
+    except ImportError:  # pragma: no cover
+        return notes
+
+    def bench_without_timing(self: Any, *args: Any, config: Any, **meta: Any) -> list[float]:
+        if not notes:
+            notes.append(
+                "@triton.autotune: the first config was used without benchmarking (Triton interpreter, no GPU)"
+            )
+        return [float(self.configs.index(config)) if config in self.configs else 0.0] * 3
+
+    Autotuner._bench = bench_without_timing  # type: ignore[method-assign]
+    return notes
 
 
 def _tamper_header(stage: str, problems: list[str]) -> bytes:
@@ -120,123 +166,212 @@ def _tamper_header(stage: str, problems: list[str]) -> bytes:
     ).encode()
 
 
-def run(request: dict[str, Any], blob: bytes, send: Send, scratch: Path, command_fd: int) -> None:
-    device: str = request["device"]
-    reporter = Reporter(send)
-    reporter.send("hello", {"environment": describe_host(device)})
-    trials: list[dict[str, Any]] = codec.decode(request["trials"], blob)
-    timing_sets: list[dict[str, Any]] = codec.decode(request.get("timing_sets", {"l": []}), blob)
+class _Harness:
+    """State of one candidate worker between the parent's commands."""
 
-    cuda_check: CudaCompileCheck | None = None
-    if request["language"] == "cuda" and device == "cpu":
-        cuda_check = CudaCompileCheck(scratch, request.get("nvcc"), float(request.get("compile_timeout_s", 170)))
-        cuda_check.install()
+    def __init__(self, request: dict[str, Any], send: Send, scratch: Path, command_fd: int) -> None:
+        self.device: str = request["device"]
+        self.send = send
+        self.reporter = Reporter(send)
+        self.scratch = scratch
+        self.command_fd = command_fd
+        self.request = request
+        self.model: torch.nn.Module | None = None
+        self.model_cls: type | None = None
+        self.trial_index = -1
+        self.pending: dict[int, Any] = {}
+        self.first_inputs: list[Any] | None = None
 
-    import triton
-    import triton.language  # noqa: F401
+    # ---- set-up, before any candidate code -----------------------------------------------------
+    def prepare(self) -> bool:
+        request, device = self.request, self.device
+        self.reporter.send("hello", {"environment": describe_host(device)})
+        self.cuda_check: CudaCompileCheck | None = None
+        if request["language"] == "cuda" and device == "cpu":
+            self.cuda_check = CudaCompileCheck(
+                self.scratch, request.get("nvcc"), float(request.get("compile_timeout_s", 170))
+            )
+            self.cuda_check.install()
 
-    candidate_path = str((scratch / f"{CANDIDATE_MODULE}.py").resolve())
-    candidate_files = frozenset({candidate_path})
-    host_access = install_host_access_watch(lambda: candidate_files, str(scratch))
-    guard.install_concurrency_gates()
-    _warm_up(device)
+        import triton
+        import triton.language  # noqa: F401
 
-    depths = guard.mode_stack_depths()
-    # The cyclic collector is off from each forward until its outputs are sent (and through the timed
-    # phase): a finalizer (__del__, weakref callback) of candidate garbage would otherwise run at the
-    # harness's next allocations, after forward returned, outside the recorders, and could still
-    # write the outputs. gc's functions are captured here and gc is in the integrity snapshot.
-    gc_disable, gc_enable, gc_isenabled = gc.disable, gc.enable, gc.isenabled
-    gc_held = [False]
-    checker = guard.IntegrityChecker(
-        guard.harness_modules(), [*guard.harness_classes(), DispatchRecorder], strict_prefix="verifier"
-    )
-    sys.addaudithook(guard.make_audit_hook(send, lambda: candidate_files, str(scratch)))
+        self.autotune_notes = install_cpu_autotune() if device == "cpu" else []
+        candidate_path = str((self.scratch / f"{CANDIDATE_MODULE}.py").resolve())
+        candidate_files = frozenset({candidate_path})
+        self.host_access = install_host_access_watch(lambda: candidate_files, str(self.scratch))
+        guard.install_concurrency_gates()
+        _warm_up(device)
+        self.lock_attempts = compute_lock.install(request.get("allowed_ops", []))
+        self.process_filter = "not installed (GPU: Triton starts its compiler tools)"
+        if device == "cpu" and self.cuda_check is None:
+            problem = no_new_processes.install()
+            self.process_filter = "seccomp: no process can be started" if problem is None else problem
+        self.depths = guard.mode_stack_depths()
+        # The cyclic collector is off from each forward until its outputs are sent: a finalizer of
+        # candidate garbage would otherwise run at the harness's next allocations, after forward
+        # returned, outside the recorders, and could still write the outputs.
+        self.gc_disable, self.gc_enable, self.gc_isenabled = gc.disable, gc.enable, gc.isenabled
+        self.gc_held = False
+        self.checker = guard.IntegrityChecker(
+            guard.harness_modules(), [*guard.harness_classes(), DispatchRecorder], strict_prefix="verifier"
+        )
+        sys.addaudithook(guard.make_audit_hook(self.send, lambda: candidate_files, str(self.scratch), device))
+        self.reporter.send("ready", {"process_filter": self.process_filter})
+        return True
 
-    def intact(stage: str) -> bool:
-        problems = [f"replaced {name}" for name in checker.changes()[:12]]
-        d = depths()
+    def intact(self, stage: str) -> bool:
+        problems = [f"replaced {name}" for name in self.checker.changes()[:12]]
+        d = self.depths()
         if d != (0, 0):
             problems.append(f"left {d[0]} dispatch mode(s) and {d[1]} function mode(s) active")
-        if gc_held[0] and gc_isenabled():
+        if self.gc_held and self.gc_isenabled():
             problems.append("re-enabled the garbage collector (finalizers would run outside the recorded forward)")
         if problems:
-            send(_tamper_header(stage, problems), ())
+            self.send(_tamper_header(stage, problems), ())
             return False
         return True
 
-    # ---- import ------------------------------------------------------------------------------
-    try:
-        module = load_module(request["source"], CANDIDATE_MODULE, scratch)
-    except BaseException as e:
-        if intact("import"):
-            reporter.error("import", e)
-        return
-    if not intact("import"):
-        return
-    if cuda_check is not None and cuda_check.results:
-        reporter.send("cuda_compile", {"results": [vars(r) for r in cuda_check.results]})
-        reporter.send("done")
-        return
-    model_cls = getattr(module, "ModelNew", None)
-    if not isinstance(model_cls, type) or not issubclass(model_cls, torch.nn.Module):
-        found = "nothing" if model_cls is None else type(model_cls).__name__
-        reporter.send(
-            "error",
-            {
-                "stage": "import",
-                "error": f"the candidate defines no `ModelNew` nn.Module class (found {found})",
-                "traceback": "",
-            },
-        )
-        return
-    reporter.send("loaded")
-
-    # ---- correctness trials ------------------------------------------------------------------
-    poison = [int(n) for n in request.get("poison_nbytes", [])]
-    first: tuple[torch.nn.Module, list[Any]] | None = None
-    for index, trial in enumerate(trials):
-        seed_everything(int(trial["seed"]))
+    # ---- import ----------------------------------------------------------------------------
+    def load(self) -> bool:
         try:
-            model = model_cls(*trial["init"])
-            params = load_reference_state(model, trial["state"])
-            model = model.to(device)
+            module = load_module(self.request["source"], CANDIDATE_MODULE, self.scratch)
         except BaseException as e:
-            if intact("init"):
-                reporter.error("init", e, index=index)
-            return
-        if not intact("init"):
-            return
-        for call, call_inputs in enumerate(trial["inputs"]):
-            inputs = to_device(call_inputs, device)
-            flat_inputs = _tensors(inputs)
-            _poison_allocator(poison, device)
-            gc_disable()
-            gc_held[0] = True
-            outcome = _watched_call(model, inputs, flat_inputs, device, host_access)
-            if not intact("forward"):
-                return
-            if "error" in outcome:
-                reporter.error("forward", outcome["error"], index=index, call=call)
-                return
-            out = outcome.pop("out")
-            reporter.send(
-                "call",
-                {"index": index, "call": call, "params": params, **outcome, "input_hashes": input_hashes(flat_inputs)},
-                values=out,
+            if self.intact("import"):
+                self.reporter.error("import", e, locked=self.lock_attempts())
+            return False
+        if not self.intact("import"):
+            return False
+        if self.cuda_check is not None and self.cuda_check.results:
+            self.reporter.send("cuda_compile", {"results": [vars(r) for r in self.cuda_check.results]})
+            return False
+        model_cls = getattr(module, "ModelNew", None)
+        if not isinstance(model_cls, type) or not issubclass(model_cls, torch.nn.Module):
+            found = "nothing" if model_cls is None else type(model_cls).__name__
+            self.reporter.send(
+                "error",
+                {
+                    "stage": "import",
+                    "error": f"the candidate defines no `ModelNew` nn.Module class (found {found})",
+                    "traceback": "",
+                },
             )
-            gc_held[0] = False
-            gc_enable()
-            if first is None:
-                first = (model, inputs)
+            return False
+        self.model_cls = model_cls
+        self.reporter.send("loaded", {"autotune": self.autotune_notes})
+        return True
 
-    reporter.send("trials_done")
-    command = read_command(command_fd)
-    if command.get("time") and device == "cuda" and first is not None:
-        gc_disable()
-        gc_held[0] = True
-        _timed_phase(first[0], first[1], timing_sets, command, reporter, intact)
-    reporter.send("done")
+    # ---- commands ---------------------------------------------------------------------------
+    def serve(self) -> None:
+        while True:
+            command, blob = read_message(self.command_fd)
+            op = command.get("op")
+            if op == "init":
+                ok = self.init_trial(command, blob)
+            elif op == "call":
+                ok = self.call(command, blob)
+            elif op in ("send", "drop"):
+                ok = self.release(command, op == "send")
+            elif op == "time":
+                ok = self.time(command, blob)
+            elif op == "wall":
+                ok = self.wall(command)
+            elif op == "end":
+                self.reporter.send("done")
+                return
+            else:
+                self.reporter.send("error", {"stage": "worker", "error": f"unknown command {op!r}", "traceback": ""})
+                return
+            if not ok:
+                return
+
+    def init_trial(self, command: dict[str, Any], blob: bytes) -> bool:
+        index = int(command["index"])
+        values = codec.decode(command["values"], blob)
+        self.pending.clear()
+        self.model = None
+        seed_everything(int(command["seed"]))
+        try:
+            model = self.model_cls(*values["init"])  # type: ignore[misc]
+            params = load_reference_state(model, values["state"])
+            model = model.to(self.device)
+        except BaseException as e:
+            if self.intact("init"):
+                self.reporter.error("init", e, index=index, locked=self.lock_attempts())
+            return False
+        if not self.intact("init"):
+            return False
+        self.model, self.trial_index = model, index
+        self.reporter.send("initialized", {"index": index, "params": params, "locked": self.lock_attempts()})
+        return True
+
+    def call(self, command: dict[str, Any], blob: bytes) -> bool:
+        index, call = int(command["index"]), int(command["call"])
+        inputs = to_device(codec.decode(command["inputs"], blob), self.device)
+        flat_inputs = _tensors(inputs)
+        _poison_allocator([int(n) for n in command.get("poison_nbytes", [])], self.device)
+        self.lock_attempts()
+        self.gc_disable()
+        self.gc_held = True
+        outcome = _watched_call(self.model, inputs, flat_inputs, self.device, self.host_access)  # type: ignore[arg-type]
+        if not self.intact("forward"):
+            return False
+        locked = self.lock_attempts()
+        if "error" in outcome:
+            self.reporter.error("forward", outcome["error"], index=index, call=call, locked=locked)
+            return False
+        self.pending[call] = (outcome.pop("out"), outcome.pop("digest"))
+        if self.first_inputs is None:
+            self.first_inputs = inputs
+        self.reporter.send(
+            "called",
+            {"index": index, "call": call, **outcome, "locked": locked, "input_hashes": input_hashes(flat_inputs)},
+        )
+        return True
+
+    def release(self, command: dict[str, Any], send: bool) -> bool:
+        """Send (or drop) a finished call's outputs; no candidate code ran since it returned."""
+        index, call = int(command["index"]), int(command["call"])
+        out, digest = self.pending.pop(call, (None, None))
+        if send:
+            late = _digest_outputs(out) != digest
+            self.reporter.send("outputs", {"index": index, "call": call, "late_write": late}, values=out)
+        if self.gc_held:
+            self.gc_held = False
+            self.gc_enable()
+        return True
+
+    def time(self, command: dict[str, Any], blob: bytes) -> bool:
+        if self.device != "cuda" or self.model is None or self.first_inputs is None:
+            self.reporter.send("timing_skipped", {})
+            return True
+        self.gc_disable()
+        self.gc_held = True
+        sets = [to_device(s, "cuda") for s in codec.decode(command["sets"], blob)]
+        return _timed_phase(self, sets, int(command["runs"]), int(command["warmup_runs"]))
+
+    def wall(self, command: dict[str, Any]) -> bool:
+        """Back-to-back calls for the parent's wall clock (it stamps this command and the reply)."""
+        model, buffers = self.model, self.first_inputs
+        assert model is not None and buffers is not None
+        with torch.no_grad():
+            for _ in range(int(command["calls"])):
+                model(*buffers)
+        torch.cuda.synchronize()
+        if not self.intact("timing"):
+            return False
+        self.reporter.send("wall_done", {"calls": int(command["calls"])})
+        return True
+
+
+def run(request: dict[str, Any], send: Send, scratch: Path, command_fd: int) -> None:
+    harness = _Harness(request, send, scratch, command_fd)
+    if not harness.prepare():
+        return
+    if not harness.load():
+        harness.reporter.send("done")
+        return
+    harness.serve()
 
 
 def _poison_allocator(nbytes: list[int], device: str) -> None:
@@ -261,7 +396,7 @@ def _watched_call(
     try:
         with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof, recorder:
             out = model(*inputs)
-            early = _snapshot_on_current_stream(out) if device == "cuda" else None
+            early = _digest_outputs(out) if device == "cuda" else None
         if device == "cuda":
             torch.cuda.synchronize()
     except BaseException as e:
@@ -274,76 +409,73 @@ def _watched_call(
         "host_copies": sorted(set(recorder.host_copies)),
         "host_access": sorted(set(host_access())),
     }
+    result["digest"] = _digest_outputs(out)
     if early is not None:
-        result["stream_mismatch"] = _differs(early, out)
+        result["stream_mismatch"] = early != result["digest"]
     return result
 
 
-def _snapshot_on_current_stream(out: Any) -> Any:
-    if type(out) is torch.Tensor:
-        return out.detach().clone()
-    if type(out) in (tuple, list):
-        return [_snapshot_on_current_stream(v) for v in out]
-    return None
+def _digest_outputs(out: Any) -> list[str]:
+    """Content hashes of the plain tensors in ``out`` (copied to the host: no compute op involved).
+
+    Taken on the calling stream when forward returns, and again after a device-wide synchronise:
+    a difference means work was still writing the outputs on another stream."""
+    return [hashlib.sha256(codec.tensor_bytes(t)).hexdigest() for t in _tensors(out) if type(t) is torch.Tensor]
 
 
-def _differs(early: Any, final: Any) -> bool:
-    """Did the output change after the call returned (work still running on another stream)?"""
-    if isinstance(early, torch.Tensor) and type(final) is torch.Tensor:
-        return (
-            not torch.equal(torch.nan_to_num(early, nan=0.0), torch.nan_to_num(final.detach(), nan=0.0))
-            if early.is_floating_point()
-            else not torch.equal(early, final)
-        )
-    if isinstance(early, list) and type(final) in (tuple, list):
-        return any(_differs(e, f) for e, f in zip(early, final, strict=False))
-    return False
+def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: int) -> bool:
+    """Time the candidate, every call on fresh input contents (the timing sets in turn); after each
+    timed call the parent says whether it wants that call's outputs, so which calls are checked is
+    never known in this process before the call ran."""
+    from verifier.worker.timing import FLUSH_BYTES, METHOD
 
-
-def _timed_phase(
-    model: torch.nn.Module,
-    first_inputs: list[Any],
-    timing_sets: list[dict[str, Any]],
-    command: dict[str, Any],
-    reporter: Reporter,
-    intact: Callable[[str], bool],
-) -> None:
-    """Time the candidate with fresh input contents on every call; keep the outputs the parent asked for."""
-    from verifier.worker.timing import METHOD, time_calls
-
-    runs, warmup = int(command["runs"]), int(command["warmup_runs"])
-    keep: dict[int, int] = {int(k): int(v) for k, v in command["keep"].items()}  # call index -> timing set
-    buffers = to_device(first_inputs, "cuda")
+    model, buffers = harness.model, harness.first_inputs
+    assert model is not None and buffers is not None
     flat_buffers = _tensors(buffers)
-    sources = [_tensors(to_device(s["inputs"], "cuda")) for s in timing_sets] or [_tensors(buffers)]
+    sources = [_tensors(s) for s in sets] or [_tensors(to_device(buffers, "cuda"))]
 
     def refill(i: int) -> None:
-        """Give call ``i`` new input contents: a kept timing set, or a fresh permutation of one."""
-        if i in keep:
-            for buf, src in zip(flat_buffers, sources[keep[i]], strict=True):
-                buf.copy_(src)
-            return
         for buf, src in zip(flat_buffers, sources[i % len(sources)], strict=True):
-            if buf.is_floating_point():
-                flat = src.reshape(-1)
-                buf.copy_(flat[torch.randperm(flat.numel(), device="cuda")].reshape(buf.shape))
-            else:
-                buf.copy_(src)
+            if buf.shape != src.shape:
+                raise ValueError(
+                    f"timing input set {i % len(sources) + 1} has shape {list(src.shape)}, the first trial's "
+                    f"input has {list(buf.shape)}"
+                )
+            buf.copy_(src)
 
-    def call() -> Any:
-        return model(*buffers)
-
-    with torch.no_grad():
-        for w in range(warmup):
-            refill(runs + w)
-            call()
-    times, kept = time_calls(call, 0, runs, frozenset(keep), before_each=refill)
-    if not intact("timing"):
-        return
-    reporter.send(
+    flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
+    times: list[float] = []
+    try:
+        with torch.no_grad():
+            for w in range(warmup):
+                refill(w)
+                model(*buffers)
+            torch.cuda.synchronize()
+            for i in range(runs):
+                refill(i)
+                flush.zero_()
+                torch.cuda.synchronize()
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                out = model(*buffers)
+                end.record()
+                torch.cuda.synchronize()
+                times.append(start.elapsed_time(end))
+                harness.reporter.send("timed", {"run": i, "set": i % len(sources)})
+                decision, _ = read_message(harness.command_fd)
+                if decision.get("op") == "keep":
+                    harness.reporter.send("timed_outputs", {"run": i, "set": i % len(sources)}, values=out)
+                del out
+    except BaseException as e:
+        if harness.intact("timing"):
+            harness.reporter.error("timing", e)
+        return False
+    if not harness.intact("timing"):
+        return False
+    harness.reporter.send(
         "timing",
         {
-            "candidate_ms": statistics.median(times),
+            "candidate_ms": sorted(times)[len(times) // 2],
             "times_ms": times,
             "runs": runs,
             "warmup_runs": warmup,
@@ -351,12 +483,4 @@ def _timed_phase(
             "device_name": torch.cuda.get_device_name(),
         },
     )
-    order = sorted(kept)
-    reporter.send("timed_outputs", {"calls": order, "sets": [keep[i] for i in order]}, values=[kept[i] for i in order])
-    wall_calls = int(command.get("wall_calls", runs))
-    reporter.send("wall_start", {"calls": wall_calls})
-    with torch.no_grad():
-        for _ in range(wall_calls):
-            call()
-    torch.cuda.synchronize()
-    reporter.send("wall_end", {"calls": wall_calls})
+    return True

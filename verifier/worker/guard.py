@@ -28,8 +28,6 @@ from typing import Any
 
 import torch
 
-from verifier.channel import encode_header
-
 NETWORK_EVENTS = frozenset(
     {
         "socket.__new__",
@@ -112,6 +110,10 @@ FILE_EVENTS = frozenset(
 READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.walk", "glob.glob"})
 CODE_EVENTS = frozenset({"exec", "compile"})
 """exec/eval/compile called by candidate code (Triton's JIT compiling it is library-originated)."""
+CTYPES_EVENTS = frozenset(
+    {"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.addressof", "ctypes.cdata", "ctypes.cdata/buffer"}
+)
+"""Raw memory and foreign calls: with them Python code could reach anything in the process."""
 THREAD_EVENT = "kiln.thread.start"
 SIGNAL_EVENT = "kiln.signal.handler"
 CONCURRENCY_EVENTS = frozenset({THREAD_EVENT, SIGNAL_EVENT})
@@ -224,22 +226,93 @@ def make_candidate_origin(
     return origin
 
 
+def make_stack_origin(
+    candidate_files: Callable[[], frozenset[str]], scratch: str
+) -> Callable[[FrameType | None], tuple[str | None, str]]:
+    """Build ``origin(frame)`` -> (where, innermost): ``where`` is "file:line" of the innermost
+    candidate frame *anywhere* on the stack (None when no candidate code is on it), ``innermost``
+    the file of the innermost frame that is not the stdlib's.
+
+    Trust no frame: a library function (torch, triton, the stdlib) called by candidate code acts
+    for the candidate, so an event with candidate code anywhere below it is the candidate's. The
+    few library callers that must be let through are named by the hook, by their innermost file.
+    """
+    _library, stdlib, _ = _trusted_prefixes()
+    scratch_prefix = os.path.realpath(scratch) + os.sep
+    startswith = str.startswith
+    sep = os.sep
+    str_ = str
+
+    def origin(frame: FrameType | None) -> tuple[str | None, str]:
+        files = candidate_files()
+        innermost = ""
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if filename in files or startswith(filename, scratch_prefix):
+                return filename.rpartition(sep)[2] + ":" + str_(frame.f_lineno), innermost or filename
+            if (
+                not innermost
+                and (not startswith(filename, "<") or startswith(filename, "<frozen importlib"))
+                and not (startswith(filename, stdlib) and "-packages" + sep not in filename)
+            ):
+                innermost = filename
+            frame = frame.f_back
+        return None, innermost
+
+    return origin
+
+
+STDLIB_FRAME_USERS = (
+    "logging/__init__.py",
+    "collections/__init__.py",
+    "typing.py",
+    "enum.py",
+    "warnings.py",
+    "torch/_library/utils.py",
+    "torch/library.py",
+)
+"""Modules that call ``sys._getframe`` only to name a caller's module or line (logging, namedtuple,
+typing, enum, warnings; torch.library recording where an op was defined), handing no frame back:
+allowed even with candidate code on the stack."""
+
+TRITON_TOOLS = frozenset({"ptxas", "cuobjdump", "nvdisasm", "ldconfig", "cc", "gcc", "clang"})
+"""On a GPU, Triton compiles kernels and launcher stubs with these (the named exception to the ban on
+process creation; on a CPU nothing may start a process after the harness's warm-up)."""
+
+
 def make_audit_hook(
     send: Callable[[bytes, Iterable[bytes]], None],
     candidate_files: Callable[[], frozenset[str]],
     scratch: str,
+    device: str = "cpu",
 ) -> Callable[[str, tuple[Any, ...]], None]:
-    """Build the audit hook. ``candidate_files()`` names the files holding candidate code."""
-    candidate_origin = make_candidate_origin(candidate_files, scratch)
+    """Build the audit hook. ``candidate_files()`` names the files holding candidate code.
+
+    Frame-introspection, process, network, file, concurrency (thread/signal gates) and ctypes
+    events are refused whenever candidate code is anywhere on the stack, with these exceptions:
+    files in the scratch directory (any access) and in Python's installation (reading), stdlib
+    helpers that use a frame only to name a caller (``STDLIB_FRAME_USERS``), Triton's compiler
+    tools on a GPU (``TRITON_TOOLS``), and the verifier's own CUDA compile check. ``exec``/
+    ``compile`` and reads of restricted function attributes (``__code__``...) are refused only
+    when candidate code is the innermost caller (Triton's JIT reads ``__code__`` and generates its
+    binder with ``exec``; the static screen refuses them in candidate source).
+    """
+    stack_origin = make_stack_origin(candidate_files, scratch)
+    library, _stdlib, verifier_dir = _trusted_prefixes()
     getframe = sys._getframe
     get_ident = __import__("_thread").get_ident
     escape = __import__("json").encoder.encode_basestring_ascii
     realpath = os.path.realpath
+    basename = os.path.basename
     startswith = str.startswith
+    endswith = str.endswith
     busy: set[int] = set()
     scratch_prefix = realpath(scratch) + os.sep
     sep = os.sep
     python_roots = tuple(realpath(p) + sep for p in _python_install_roots())
+    triton_dir = next((p for p in library if endswith(p.rstrip(sep), "triton")), None)
+    compile_check = verifier_dir + "worker" + sep + "cuda_compile.py"
+    gpu = device == "cuda"
     permission_error = PermissionError
     repr_ = repr
     type_ = type
@@ -247,6 +320,7 @@ def make_audit_hook(
     isinstance_ = isinstance
     bytes_ = bytes
     int_ = int
+    list_types = (list, tuple)
     watched = (
         NETWORK_EVENTS
         | PROCESS_EVENTS
@@ -255,8 +329,15 @@ def make_audit_hook(
         | FILE_EVENTS
         | CODE_EVENTS
         | CONCURRENCY_EVENTS
+        | CTYPES_EVENTS
     )
     concurrency_events = CONCURRENCY_EVENTS
+    process_events = PROCESS_EVENTS
+    library_events = CODE_EVENTS | ATTRIBUTE_EVENTS
+    frame_name_events = frozenset({"sys._getframe", "sys._getframemodulename"})
+    import_events = frozenset({"marshal.loads", "marshal.load"})
+    stdlib_frame_users = STDLIB_FRAME_USERS
+    triton_tools = TRITON_TOOLS
     attr_names = frozenset(
         {
             "tb_frame",
@@ -311,6 +392,31 @@ def make_audit_hook(
         reading = event in READ_EVENTS and (event != "open" or _read_only(args))
         return reading and startswith(path + sep, python_roots)
 
+    def triton_tool(args: tuple[Any, ...]) -> bool:
+        """subprocess.Popen(executable, args, ...): one of Triton's compiler tools."""
+        if len(args) < 2:
+            return False
+        argv = args[1]
+        first = argv[0] if isinstance_(argv, list_types) and argv else argv
+        if isinstance_(first, bytes_):
+            first = first.decode(errors="replace")
+        return isinstance_(first, str_) and basename(first).split("-")[0] in triton_tools
+
+    def excused(event: str, args: tuple[Any, ...], innermost: str) -> bool:
+        if event in FILE_EVENTS:
+            return allowed_file(event, args)
+        if startswith(innermost, verifier_dir) and event not in process_events:
+            return True  # the harness's own wrappers (the host-read watch names its caller's frame)
+        if event in frame_name_events:
+            return endswith(innermost, stdlib_frame_users)
+        if event in import_events:
+            return startswith(innermost, "<frozen importlib")  # loading a module's cached bytecode
+        if event in process_events:
+            if innermost == compile_check:
+                return True
+            return gpu and triton_dir is not None and startswith(innermost, triton_dir) and triton_tool(args)
+        return False
+
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in watched:
             return
@@ -322,11 +428,17 @@ def make_audit_hook(
         busy.add(me)
         try:
             # frame 1 called sys.audit: for the concurrency gates that is the gate itself (this
-            # package, trusted), so the walk starts at whoever called the gate
-            origin = candidate_origin(getframe(2 if event in concurrency_events else 1))
-            if origin is None:
+            # package), so the walk starts at whoever called the gate
+            where, innermost = stack_origin(getframe(2 if event in concurrency_events else 1))
+            if where is None:
                 return
-            if event in FILE_EVENTS and allowed_file(event, args):
+            if (
+                event in library_events
+                and not startswith(innermost, scratch_prefix)
+                and innermost not in candidate_files()
+            ):
+                return  # a library's own use: Triton's JIT reads __code__ and exec's its binder, dataclasses exec
+            if excused(event, args, innermost):
                 return
             detail = describe(event, args)
             header = (
@@ -335,7 +447,7 @@ def make_audit_hook(
                 + ',"detail":'
                 + escape(detail)
                 + ',"where":'
-                + escape(origin)
+                + escape(where)
                 + "}"
             ).encode()
             send(header, ())
@@ -449,7 +561,3 @@ def mode_stack_depths() -> Callable[[], tuple[int, int]]:
         return dispatch_len(), function_len()
 
     return depths
-
-
-def header_for(kind: str, **fields: Any) -> bytes:
-    return encode_header({"kind": kind, **fields})

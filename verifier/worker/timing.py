@@ -1,10 +1,11 @@
 """GPU timing, identical for the reference and the candidate.
 
 Each timed call: overwrite a 256 MiB buffer (flushes L2, 50-60 MB on Hopper), synchronise the
-whole device, record a start event, call, synchronise the whole device again (work left on a side
-stream is inside the timed region), record the end event. Warm-up calls come first (Triton JIT,
-cuDNN autotuning, torch.compile). The median of the runs is reported. The device-wide synchronise
-adds the same few microseconds to both sides of every comparison.
+whole device, record a start event, call, record the end event, synchronise (KernelBench's order:
+the end event is recorded on the stream right after the launch, so host-side wake-up and event
+submission are not in the measured time). Warm-up calls come first (Triton JIT, cuDNN autotuning,
+torch.compile). The median of the runs is reported. Work a candidate leaves on a side stream is
+caught by the correctness calls' stream check, not by the timer.
 """
 
 from __future__ import annotations
@@ -16,30 +17,20 @@ from typing import Any
 import torch
 
 FLUSH_BYTES = 256 << 20
-METHOD = "CUDA events; 256 MiB L2 flush and device-wide synchronize around every call; median after warm-up"
-
-
-def _clone_outputs(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().clone()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_clone_outputs(v) for v in value)
-    return value
+METHOD = "CUDA events (start, call, end, synchronize); 256 MiB L2 flush before every call; median after warm-up"
 
 
 def time_calls(
     fn: Callable[[], Any],
     warmup: int,
     runs: int,
-    keep: frozenset[int] = frozenset(),
     before_each: Callable[[int], None] | None = None,
-) -> tuple[list[float], dict[int, Any]]:
-    """Per-call milliseconds for ``runs`` calls, and clones of the outputs of the calls in ``keep``.
+) -> list[float]:
+    """Per-call milliseconds for ``runs`` calls (the reference's eager and compiled timings).
 
     ``before_each(i)`` runs before call ``i``'s cache flush, outside the timed region.
     """
     flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
-    kept: dict[int, Any] = {}
     with torch.no_grad():
         for _ in range(warmup):
             fn()
@@ -52,19 +43,16 @@ def time_calls(
             flush.zero_()
             torch.cuda.synchronize()
             starts[i].record()
-            out = fn()
-            torch.cuda.synchronize()
+            fn()
             ends[i].record()
-            if i in keep:
-                kept[i] = _clone_outputs(out)
-        torch.cuda.synchronize()
-    return [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)], kept
+            torch.cuda.synchronize()
+    return [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
 
 
 def time_reference(model: torch.nn.Module, inputs: list[Any], request: dict[str, Any]) -> dict[str, Any]:
     """Eager and torch.compile medians of the reference on the first trial's inputs."""
     warmup, runs = int(request["warmup_runs"]), int(request["runs"])
-    eager, _ = time_calls(lambda: model(*inputs), warmup, runs)
+    eager = time_calls(lambda: model(*inputs), warmup, runs)
     result: dict[str, Any] = {
         "eager_ms": statistics.median(eager),
         "compiled_ms": None,
@@ -77,7 +65,7 @@ def time_reference(model: torch.nn.Module, inputs: list[Any], request: dict[str,
     if request.get("compare_compile", True):
         try:
             compiled = torch.compile(model)
-            times, _ = time_calls(lambda: compiled(*inputs), max(warmup, 3), runs)
+            times = time_calls(lambda: compiled(*inputs), max(warmup, 3), runs)
             result["compiled_ms"] = statistics.median(times)
         except Exception as e:
             result["compile_error"] = f"{type(e).__name__}: {e}"[:500]

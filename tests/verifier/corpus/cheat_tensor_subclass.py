@@ -1,6 +1,6 @@
 """Cheat: a tensor subclass claiming equality with anything (wrong values inside).
 expect: type
-static: none
+static: a private torch module
 """
 
 import torch
