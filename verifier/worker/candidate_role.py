@@ -434,30 +434,32 @@ def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: in
     flat_buffers = _tensors(buffers)
     sources = [_tensors(s) for s in sets] or [_tensors(to_device(buffers, "cuda"))]
 
-    def refill(i: int) -> None:
-        for buf, src in zip(flat_buffers, sources[i % len(sources)], strict=True):
-            if buf.shape != src.shape:
-                raise ValueError(
-                    f"timing input set {i % len(sources) + 1} has shape {list(src.shape)}, the first trial's "
-                    f"input has {list(buf.shape)}"
-                )
+    def inputs_for(i: int) -> list[Any]:
+        """Run ``i``'s inputs: timing set ``i mod n`` copied into the first trial's buffers, or the set
+        itself when its shapes differ (inputs such as a graph's edge list change size with the seed)."""
+        source = sources[i % len(sources)]
+        if len(source) != len(flat_buffers) or any(
+            b.shape != s.shape for b, s in zip(flat_buffers, source, strict=False)
+        ):
+            return sets[i % len(sets)] if sets else buffers
+        for buf, src in zip(flat_buffers, source, strict=True):
             buf.copy_(src)
+        return buffers
 
     flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
     times: list[float] = []
     try:
         with torch.no_grad():
             for w in range(warmup):
-                refill(w)
-                model(*buffers)
+                model(*inputs_for(w))
             torch.cuda.synchronize()
             for i in range(runs):
-                refill(i)
+                args = inputs_for(i)
                 flush.zero_()
                 torch.cuda.synchronize()
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
-                out = model(*buffers)
+                out = model(*args)
                 end.record()
                 torch.cuda.synchronize()
                 times.append(start.elapsed_time(end))
