@@ -205,7 +205,7 @@ def bench(
                 device=resolved_device,
                 device_name=str(host.get("device_name", resolved_device)),
                 hardware_fingerprint=str(host["hardware_fingerprint"]),
-                options=config.options(),
+                options={**config.options(), "workers": workers},
             )
     except (SuiteError, ValueError) as e:
         _fail(str(e))
