@@ -16,6 +16,8 @@ from service.settings import Settings
 from service.workpool import BoundedPool
 
 PARSE_THREADS = 2
+VERIFY_NICE = 10
+"""Verification threads, and the sandbox processes they start, run this much nicer than request handling."""
 PARSE_BACKLOG = 64
 
 
@@ -33,7 +35,11 @@ class AppState:
     def __post_init__(self) -> None:
         s = self.settings
         self.verify_pool = BoundedPool(
-            "verify", threads=s.verify_concurrency, backlog=s.verify_queue, per_owner=s.verify_per_owner
+            "verify",
+            threads=s.verify_concurrency,
+            backlog=s.verify_queue,
+            per_owner=s.verify_per_owner,
+            nice=VERIFY_NICE,
         )
         self.parse_pool = BoundedPool("parse", threads=PARSE_THREADS, backlog=PARSE_BACKLOG)
 
@@ -69,5 +75,6 @@ class AppState:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown task id {shorten(task_id)!r}{hint}")
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    """FastAPI dependency (async: resolved on the event loop, never through the request thread pool)."""
     return request.app.state.kiln

@@ -28,8 +28,9 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def writer_identity(request: Request) -> str:
-    """FastAPI dependency for write endpoints; raises 401/403 with the reason."""
+async def writer_identity(request: Request) -> str:
+    """FastAPI dependency for write endpoints; raises 401/403 with the reason (async: no thread hop, so a
+    burst of refused writes costs no request threads)."""
     settings: Settings = request.app.state.settings
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

@@ -127,16 +127,8 @@ async def verify_candidate(
     When every verification slot is busy and the queue is full the answer is 503 at once (429 when this
     token already has ``KILN_VERIFY_PER_TOKEN`` verifications waiting or running), with ``Retry-After``.
     """
-    try:
-        plan = await state.parse_pool.run(_plan, body, state, request=request)
-    except PoolFull:
-        raise busy(state, "parse") from None
-    except ClientGone:
-        return Response(status_code=CLIENT_GONE)
-    if isinstance(plan, VerifyResponse):
-        return plan
-    try:
-        return await state.verify_pool.run(_verify, plan, body, state, owner=owner, request=request)
+    try:  # a place in the verify pool first: a full pool or a busy token is answered before any work
+        place = state.verify_pool.reserve(owner)
     except PoolFull:
         raise busy(state, "verify") from None
     except OwnerBusy as e:
@@ -146,5 +138,14 @@ async def verify_candidate(
             f"{state.settings.verify_per_owner} (KILN_VERIFY_PER_TOKEN)",
             headers={"Retry-After": str(RETRY_AFTER_S)},
         ) from None
+    try:
+        plan = await state.parse_pool.run(_plan, body, state, request=request)
+        if isinstance(plan, VerifyResponse):
+            return plan
+        return await place.run(_verify, plan, body, state, request=request)
+    except PoolFull:
+        raise busy(state, "parse") from None
     except ClientGone:
         return Response(status_code=CLIENT_GONE)
+    finally:
+        place.release()  # a no-op once the verification was handed to the pool

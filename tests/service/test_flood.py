@@ -2,203 +2,190 @@
 answer within 100 ms (p95) while verifications run and queue, the queue is bounded (503 at once, with
 Retry-After), and one token cannot take every slot (429).
 
-The verifications here are stand-ins that sleep (``verifier.verify`` replaced): what is measured is the
-service's queueing, not the sandbox. ``test_real_sandbox_verifications_do_not_starve_reads`` runs the real
-verifier on candidates that sleep in ``__init__``.
+The server, the flood and the measured reads run in three processes (``tests/service/flood_tools.py``), as
+they would in use. In the first two tests every verification is a stand-in that sleeps and then refuses the
+reference: what is measured is the service's queueing, not the sandbox.
+``test_real_sandbox_verifications_do_not_starve_reads`` runs the real verifier on candidates that sleep in
+``__init__``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from service.persistence import user_task_id
-from tests.service.conftest import LiveServer
+from tests.service.conftest import free_port
+from tests.service.flood_tools import REFERENCE
 
-REFERENCE = (
-    "import torch\nimport torch.nn as nn\n\nclass Model(nn.Module):\n    def forward(self, x):\n"
-    "        return torch.relu(x)\n\ndef get_inputs():\n    return [torch.randn(64)]\n\n"
-    "def get_init_inputs():\n    return []\n"
-)
 SLOW_S = 2.0
 TOKENS = [f"flood-token-{n}" for n in range(12)]
 READS = ["/healthz", "/v1/tasks/general.softmax", "/v1/leaderboard", "/v1/tasks"]
 P95_BUDGET_S = 0.100
-
-
-def candidate(n: int) -> str:
-    return (
-        f"import torch\n\nclass ModelNew(torch.nn.Module):\n    '''flood {n}'''\n"
-        "    def forward(self, x):\n        return x\n"
-    )
-
-
-class SlowVerifier:
-    """Stands in for ``verifier.verify``: sleeps, counts how many run at once, then refuses the reference."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.running = 0
-        self.most = 0
-        self.calls = 0
-
-    def __call__(self, reference, cand, options):
-        from verifier.errors import VerifierInputError
-
-        with self.lock:
-            self.running += 1
-            self.calls += 1
-            self.most = max(self.most, self.running)
-        try:
-            time.sleep(SLOW_S)
-        finally:
-            with self.lock:
-                self.running -= 1
-        raise VerifierInputError("stand-in verifier: the reference is refused after a while")
+READ_EVERY_S = 0.04
+REPO = Path(__file__).resolve().parents[2]
 
 
 def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1]
 
 
-def warm_up(server: LiveServer) -> None:
-    """Imports and host lookups done before anything is measured (the first verification does them)."""
-    state = server.app.state.kiln
-    assert state.device and state.environment
-    with server.client() as c:
-        for path in READS:
-            assert c.get(path).status_code == 200
+class Server:
+    def __init__(self, tmp: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / "verifications.jsonl"
+        command = [sys.executable, "-m", "tests.service.flood_tools", "serve", "--port", str(self.port)]
+        command += ["--url", f"sqlite:///{tmp / 'kiln.sqlite'}", "--log", str(self.log), *extra]
+        self.process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the flood test's server did not start")
+            time.sleep(0.2)
+        with httpx.Client(base_url=self.url) as c:  # warm up every read path
+            for path in READS:
+                assert c.get(path).status_code == 200
+
+    def verifications(self) -> list[dict[str, float]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    started: list[Server] = []
+
+    def start(*extra: str) -> Server:
+        server = Server(tmp_path, *extra)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def most_at_once(spans: list[dict[str, float]]) -> int:
+    events = sorted([(s["start"], 1) for s in spans] + [(s["end"], -1) for s in spans])
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return most
 
 
 def measure_reads(url: str, stop: threading.Event, out: dict[str, list[float]]) -> None:
-    with httpx.Client(base_url=url, timeout=30) as c:
-        while not stop.is_set():
-            for path in READS:
-                started = time.perf_counter()
-                r = c.get(path)
-                out.setdefault(path, []).append(time.perf_counter() - started)
-                assert r.status_code == 200, (path, r.status_code)
-            time.sleep(0.02)
+    """Until ``stop``: a read every ``READ_EVERY_S``, whether or not earlier ones were answered (a stalled
+    server shows as many slow samples, not as one), each one's latency recorded per path."""
+
+    async def timed(c: httpx.AsyncClient, path: str) -> None:
+        started = time.perf_counter()
+        r = await c.get(path)
+        out.setdefault(path, []).append(time.perf_counter() - started)
+        assert r.status_code == 200, (path, r.status_code)
+
+    async def sample() -> None:
+        limits = httpx.Limits(max_connections=400, max_keepalive_connections=50)
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
+            pending = []
+            n = 0
+            while not stop.is_set():
+                pending.append(asyncio.create_task(timed(c, READS[n % len(READS)])))
+                n += 1
+                await asyncio.sleep(READ_EVERY_S)
+            await asyncio.gather(*pending)
+
+    asyncio.run(sample())
 
 
-async def flood(url: str, requests: int) -> list[httpx.Response]:
-    async with httpx.AsyncClient(base_url=url, timeout=120) as c:
-        calls = [
-            c.post(
-                "/v1/verify",
-                json={"reference_source": REFERENCE, "candidate_source": candidate(n)},
-                headers={"Authorization": f"Bearer {TOKENS[n % len(TOKENS)]}"},
-            )
-            for n in range(requests)
-        ]
-        return await asyncio.gather(*calls)
-
-
-def test_a_verify_flood_leaves_reads_fast_and_is_refused_at_once_beyond_the_queue(
-    make_server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import verifier
-
-    slow = SlowVerifier()
-    monkeypatch.setattr(verifier, "verify", slow)
-    server: LiveServer = make_server(
-        api_tokens=frozenset(TOKENS), verify_concurrency=2, verify_queue=4, verify_per_owner=1
-    )
-    warm_up(server)
+def flood_while_reading(server: Server, *args: str) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """Run a flood process against ``server`` while this process measures reads; its results and the reads."""
     latencies: dict[str, list[float]] = {}
     stop = threading.Event()
     reader = threading.Thread(target=measure_reads, args=(server.url, stop, latencies))
     reader.start()
     try:
-        started = time.perf_counter()
-        responses = asyncio.run(flood(server.url, 48))  # more than the request thread pool's 40 threads
-        flood_s = time.perf_counter() - started
+        time.sleep(0.5)  # reads before the flood too
+        command = [sys.executable, "-m", "tests.service.flood_tools", "flood", "--server", server.url, *args]
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=True)
+        time.sleep(0.5)
     finally:
         stop.set()
         reader.join()
-    codes = [r.status_code for r in responses]
-    # 2 run and 4 wait (then the stand-in refuses the reference: 422); the rest are refused at once
-    assert codes.count(422) == 6, codes
-    busy = [r for r in responses if r.status_code == 503]
-    assert busy and all(r.headers["retry-after"] and "KILN_VERIFY_QUEUE" in r.text for r in busy)
-    assert set(codes) <= {422, 429, 503}, codes  # 429: a token that already had one waiting
-    assert slow.most == 2 and slow.calls == 6
-    assert flood_s < 3 * SLOW_S + 3, flood_s  # three waves of two, not 48 requests' worth of waiting
+    return [json.loads(line) for line in done.stdout.splitlines()], latencies
+
+
+def assert_reads_stay_fast(latencies: dict[str, list[float]]) -> None:
     for path, samples in latencies.items():
+        print(f"\n{path}: p95 {p95(samples) * 1000:.0f} ms over {len(samples)} reads during the flood", end="")
         assert len(samples) >= 10, (path, len(samples))
         assert p95(samples) < P95_BUDGET_S, (path, f"p95 {p95(samples) * 1000:.0f} ms", len(samples))
-    with server.client() as c:  # nothing was stored for the refused reference
+
+
+def test_a_verify_flood_leaves_reads_fast_and_is_refused_at_once_beyond_the_queue(start_server) -> None:
+    server = start_server(
+        "--slow", str(SLOW_S), "--tokens", ",".join(TOKENS), "--concurrency", "2", "--queue", "4", "--per-owner", "1"
+    )
+    results, latencies = flood_while_reading(server, "--count", "48", "--tokens", ",".join(TOKENS))
+    codes = [r["status"] for r in results]
+    # 2 run and 4 wait (then the stand-in refuses the reference: 422); the rest are refused at once
+    assert codes.count(422) == 6, codes
+    assert set(codes) <= {422, 429, 503}, codes  # 429: a token that already had one waiting or running
+    busy = [r for r in results if r["status"] == 503]
+    assert busy and all(r["retry_after"] and "KILN_VERIFY_QUEUE" in r["detail"] for r in busy)
+    refused = [r["seconds"] for r in results if r["status"] in (429, 503)]
+    assert max(refused) < SLOW_S, refused  # at once, not after waiting for a slot
+    spans = server.verifications()
+    assert len(spans) == 6 and most_at_once(spans) == 2
+    assert_reads_stay_fast(latencies)
+    with httpx.Client(base_url=server.url) as c:  # nothing was stored for the refused reference
         assert user_task_id(REFERENCE) not in {t["id"] for t in c.get("/v1/tasks").json()}
 
 
-def test_one_token_cannot_take_every_slot(make_server, monkeypatch: pytest.MonkeyPatch) -> None:
-    import verifier
-
-    slow = SlowVerifier()
-    monkeypatch.setattr(verifier, "verify", slow)
-    server: LiveServer = make_server(
-        api_tokens=frozenset(TOKENS), verify_concurrency=2, verify_queue=4, verify_per_owner=2
+def test_one_token_cannot_take_every_slot(start_server) -> None:
+    server = start_server(
+        "--slow", str(SLOW_S), "--tokens", TOKENS[0], "--concurrency", "2", "--queue", "4", "--per-owner", "2"
     )
-
-    async def one_token() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as c:
-            calls = [
-                c.post(
-                    "/v1/verify",
-                    json={"reference_source": REFERENCE, "candidate_source": candidate(n)},
-                    headers={"Authorization": f"Bearer {TOKENS[0]}"},
-                )
-                for n in range(6)
-            ]
-            return await asyncio.gather(*calls)
-
-    responses = asyncio.run(one_token())
-    codes = sorted(r.status_code for r in responses)
-    assert codes == [422, 422, 429, 429, 429, 429], codes
-    limited = next(r for r in responses if r.status_code == 429)
-    assert limited.headers["retry-after"] and "KILN_VERIFY_PER_TOKEN" in limited.json()["detail"]
-
-
-SLEEPY = (
-    "import time\nimport torch\n\nclass ModelNew(torch.nn.Module):\n    def __init__(self):\n"
-    "        super().__init__()\n        time.sleep({s})\n    def forward(self, x):\n        return x + {n}\n"
-)
+    command = [sys.executable, "-m", "tests.service.flood_tools", "flood", "--server", server.url]
+    done = subprocess.run(
+        [*command, "--count", "6", "--tokens", TOKENS[0]], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(r["status"] for r in results) == [422, 422, 429, 429, 429, 429], results
+    limited = next(r for r in results if r["status"] == 429)
+    assert limited["retry_after"] and "KILN_VERIFY_PER_TOKEN" in limited["detail"]
 
 
 @pytest.mark.slow
-def test_real_sandbox_verifications_do_not_starve_reads(make_server) -> None:
-    """The real verifier: two candidates that sleep in ``__init__`` run while 40 more requests are refused,
-    and reads stay fast."""
-    server: LiveServer = make_server(verify_concurrency=2, verify_queue=0, verify_per_owner=2)
-    warm_up(server)
-    latencies: dict[str, list[float]] = {}
-    stop = threading.Event()
-    reader = threading.Thread(target=measure_reads, args=(server.url, stop, latencies))
-    reader.start()
-
-    async def submit() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=300) as c:
-            calls = [
-                c.post(
-                    "/v1/verify",
-                    json={"reference_source": REFERENCE, "candidate_source": SLEEPY.format(s=1, n=n)},
-                )
-                for n in range(42)
-            ]
-            return await asyncio.gather(*calls)
-
-    try:
-        responses = asyncio.run(submit())
-    finally:
-        stop.set()
-        reader.join()
-    codes = [r.status_code for r in responses]
-    assert codes.count(200) == 2 and codes.count(429) + codes.count(503) == 40, codes
-    assert all(r.json()["verdict"] in ("accepted", "rejected") for r in responses if r.status_code == 200)
-    for path, samples in latencies.items():
-        assert p95(samples) < P95_BUDGET_S, (path, f"p95 {p95(samples) * 1000:.0f} ms", len(samples))
+def test_real_sandbox_verifications_do_not_starve_reads(start_server) -> None:
+    """The real verifier: two candidates that sleep 1 s in ``__init__`` (in every trial) run while 40 more
+    requests are refused, and reads stay fast."""
+    server = start_server("--concurrency", "2", "--queue", "0", "--per-owner", "2")
+    results, latencies = flood_while_reading(server, "--count", "42", "--sleepy", "1")
+    codes = [r["status"] for r in results]
+    assert codes.count(200) == 2 and codes.count(429) + codes.count(503) == 40, results
+    assert all(r["detail"] in ("accepted", "rejected") for r in results if r["status"] == 200)
+    assert_reads_stay_fast(latencies)
