@@ -92,7 +92,12 @@ def no_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
             return [(self.source, {"profile": "cpu"})]
 
     monkeypatch.setattr(agents.session, "prepare", prepare)
-    monkeypatch.setattr(agents.template.propose, "plan_template", lambda reference, options: Plan(reference))
+
+    def plan_template(reference: Any, options: Any, trace_shape: str | None = None) -> Plan:
+        assert trace_shape == "small"  # an imported problem is traced at its small shape, not as written
+        return Plan(reference)
+
+    monkeypatch.setattr(agents.template.propose, "plan_template", plan_template)
 
 
 def test_import_is_idempotent_reports_bad_files_and_versions_changed_sources(tmp_path: Path, store: Store) -> None:
