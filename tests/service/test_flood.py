@@ -34,6 +34,9 @@ SLOW_S = 2.0
 TOKENS = [f"flood-token-{n}" for n in range(12)]
 READS = ["/healthz", "/v1/tasks/general.softmax", "/v1/leaderboard", "/v1/tasks"]
 P95_BUDGET_S = 0.100
+REAL_P95_BUDGET_S = 0.250
+"""With real verifications the sandbox processes and the verifier's own work in the server process share the
+CPU with the reads (2 cores here): starvation would show as seconds (7.3 s per read before), not ~100 ms."""
 READ_EVERY_S = 0.04
 REPO = Path(__file__).resolve().parents[2]
 
@@ -138,11 +141,11 @@ def flood_while_reading(server: Server, *args: str) -> tuple[list[dict[str, Any]
     return [json.loads(line) for line in done.stdout.splitlines()], latencies
 
 
-def assert_reads_stay_fast(latencies: dict[str, list[float]]) -> None:
+def assert_reads_stay_fast(latencies: dict[str, list[float]], budget_s: float = P95_BUDGET_S) -> None:
     for path, samples in latencies.items():
         print(f"\n{path}: p95 {p95(samples) * 1000:.0f} ms over {len(samples)} reads during the flood", end="")
         assert len(samples) >= 10, (path, len(samples))
-        assert p95(samples) < P95_BUDGET_S, (path, f"p95 {p95(samples) * 1000:.0f} ms", len(samples))
+        assert p95(samples) < budget_s, (path, f"p95 {p95(samples) * 1000:.0f} ms", len(samples))
 
 
 def test_a_verify_flood_leaves_reads_fast_and_is_refused_at_once_beyond_the_queue(start_server) -> None:
@@ -182,10 +185,10 @@ def test_one_token_cannot_take_every_slot(start_server) -> None:
 @pytest.mark.slow
 def test_real_sandbox_verifications_do_not_starve_reads(start_server) -> None:
     """The real verifier: two candidates that sleep 1 s in ``__init__`` (in every trial) run while 40 more
-    requests are refused, and reads stay fast."""
+    requests are refused, and reads stay fast (``REAL_P95_BUDGET_S``: they share the CPU with the sandbox)."""
     server = start_server("--concurrency", "2", "--queue", "0", "--per-owner", "2")
     results, latencies = flood_while_reading(server, "--count", "42", "--sleepy", "1")
     codes = [r["status"] for r in results]
     assert codes.count(200) == 2 and codes.count(429) + codes.count(503) == 40, results
     assert all(r["detail"] in ("accepted", "rejected") for r in results if r["status"] == 200)
-    assert_reads_stay_fast(latencies)
+    assert_reads_stay_fast(latencies, REAL_P95_BUDGET_S)
