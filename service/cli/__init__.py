@@ -32,6 +32,9 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Kernel Kiln: generate and verify Triton/CUDA kernels for PyTorch ops."""
+    from service import astlock
+
+    astlock.install()  # commands that verify on several threads (bench --workers) parse safely (gh-106905)
 
 
 verify_cmd.register(app)

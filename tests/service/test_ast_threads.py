@@ -97,3 +97,14 @@ def test_parsing_is_safe_in_threads_once_the_service_exists(tmp_path, caller: st
         parse = screen
     for _ in range(5):
         assert race(parse) == []
+
+
+def test_every_kiln_command_serialises_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    monkeypatch.setattr(ast, "parse", astlock._original_parse)
+    assert not astlock.installed()
+    assert CliRunner().invoke(app, ["tasks", "list", "--json"]).exit_code == 0
+    assert astlock.installed()
