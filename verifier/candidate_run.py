@@ -144,8 +144,9 @@ class CandidateRun:
                     self._expect({"done"})
                     raise _Stop(None)
                 ledger.ok("load")
+                params = {trial.index: self._build(trial) for trial in prepared.trials}
                 for trial in prepared.trials:
-                    self._run_trial(trial, progress, total)
+                    self._run_trial(trial, params[trial.index], progress, total)
                 if ledger.passed and self.device == "cuda" and self.options.measure and prepared.timing_sets:
                     if progress:
                         progress(f"candidate: timing {self.options.timing_runs} runs on {self.device}")
@@ -190,12 +191,15 @@ class CandidateRun:
             self.ledger.fail("process", f"sent a '{frame.kind}' frame where {sorted(kinds)} was due")
             raise _Stop(None)
 
-    def _run_trial(self, trial: ReferenceTrial, progress: Progress | None, total: int) -> None:
+    def _build(self, trial: ReferenceTrial) -> dict[str, Any] | None:
+        """Have the worker build one instance (all are built before the first call, then compute is locked)."""
         values, blobs = codec.encode({"init": trial.init, "state": trial.state})
         self.session.message({"op": "init", "index": trial.index, "seed": trial.seed, "values": values}, blobs)
-        initialized = self._expect({"initialized"})
-        params = initialized.header.get("params")
-        judge_locked(self.ledger, list(initialized.header.get("locked", [])), trial.describe())
+        return self._expect({"initialized"}).header.get("params")
+
+    def _run_trial(
+        self, trial: ReferenceTrial, params: dict[str, Any] | None, progress: Progress | None, total: int
+    ) -> None:
         checked = checked_calls(trial, self._rng)
         poison = [t.numel() * t.element_size() for t in flat_tensors(trial.calls[0].outputs)]
         for call, input_set in enumerate(trial.calls):

@@ -121,7 +121,10 @@ def verify(
     if outcome.compile_results:
         failed = [r for r in outcome.compile_results if not r.get("ok")]
         for r in failed:
-            ledger.fail("compile", f"nvcc failed for extension '{r.get('name')}':\n{r.get('log', '')[-2500:]}")
+            if r.get("libraries"):
+                ledger.fail("no_fallback", f"extension '{r.get('name')}' {r.get('log', '')}")
+            else:
+                ledger.fail("compile", f"nvcc failed for extension '{r.get('name')}':\n{r.get('log', '')[-2500:]}")
         if not failed:
             seconds = sum(float(r.get("seconds", 0)) for r in outcome.compile_results)
             archs = ", ".join(sorted({str(r.get("arch") or "sm_90") for r in outcome.compile_results}))

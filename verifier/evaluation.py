@@ -13,6 +13,7 @@ import torch
 
 from verifier import codec
 from verifier.allowlist import SCALAR_READS, fallback_ops, scalar_reads
+from verifier.native_libraries import library_kernels
 from verifier.reference_run import PreparedReference, ReferenceTrial
 from verifier.report import Check
 from verifier.tolerance import compare, tolerance_for
@@ -283,8 +284,13 @@ def judge_claims(
     compute = fallback_ops(ops | profiled, allowed)
     host = list(header.get("host_copies", [])) + list(header.get("host_access", []))
     reads = scalar_reads(ops | profiled)
+    library = library_kernels(header.get("gpu_kernels", []))
     if judge_locked(ledger, list(header.get("locked", [])), where):
         pass
+    elif library:
+        ledger.fail(
+            "no_fallback", f"forward ran vendor library kernel(s) {', '.join(library[:4])} (framework compute)", where
+        )
     elif reads:
         ledger.fail("no_fallback", "forward read tensor elements on the host (`.item()`, `float(t)`...)", where)
     elif compute:

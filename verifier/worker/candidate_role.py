@@ -6,12 +6,15 @@ future input: the parent sends each call's inputs when the call is due, asks for
 wants to check after the call returned, and judges them itself. What the harness can do here is
 make harmful actions impossible before candidate code runs, and report what it observes:
 
-1. before candidate code: warm up, then lock framework compute (:mod:`compute_lock`), gate thread
-   starts and signal handlers, watch host reads, snapshot namespaces, install the audit hook;
-2. per trial: build ``ModelNew`` with the reference's parameters; per call: run ``forward`` under
-   two op recorders, then report what was observed (ops, locked ops attempted, host reads,
-   aliasing, input hashes): claims that serve as tripwires, not as the verdict;
-3. send outputs only when the parent asks for them, before any more candidate code runs.
+1. before candidate code: warm up, capture what the compute lock needs (:mod:`compute_lock`), ban
+   new processes (CPU), gate thread starts and signal handlers, watch host reads, snapshot
+   namespaces, install the audit hook;
+2. build every ``ModelNew`` instance with the reference's parameters (``__init__`` may compute
+   its own initial values: no input exists yet), then lock framework compute for good;
+3. per call: run ``forward`` under two op recorders, then report what was observed (ops, locked
+   ops attempted, host reads, aliasing, input hashes): claims that serve as tripwires, not as the
+   verdict;
+4. send outputs only when the parent asks for them, before any more candidate code runs.
 
 Commands (parent -> worker, header + blob): ``init``, ``call``, ``send``, ``drop``, ``time``,
 ``keep``, ``wall``, ``end``.
@@ -177,10 +180,12 @@ class _Harness:
         self.command_fd = command_fd
         self.request = request
         self.model: torch.nn.Module | None = None
+        self.models: dict[int, torch.nn.Module] = {}
         self.model_cls: type | None = None
         self.trial_index = -1
         self.pending: dict[int, Any] = {}
         self.first_inputs: list[Any] | None = None
+        self.timed_model: torch.nn.Module = torch.nn.Module()
 
     # ---- set-up, before any candidate code -----------------------------------------------------
     def prepare(self) -> bool:
@@ -202,7 +207,9 @@ class _Harness:
         self.host_access = install_host_access_watch(lambda: candidate_files, str(self.scratch))
         guard.install_concurrency_gates()
         _warm_up(device)
-        self.lock_attempts = compute_lock.install(request.get("allowed_ops", []))
+        self.install_lock = compute_lock.prepare()
+        self.lock_attempts: Callable[[], list[str]] = list
+        self.locked = False
         self.process_filter = "not installed (GPU: Triton starts its compiler tools)"
         if device == "cpu" and self.cuda_check is None:
             problem = no_new_processes.install()
@@ -288,8 +295,11 @@ class _Harness:
     def init_trial(self, command: dict[str, Any], blob: bytes) -> bool:
         index = int(command["index"])
         values = codec.decode(command["values"], blob)
-        self.pending.clear()
-        self.model = None
+        if self.locked:
+            self.reporter.send(
+                "error", {"stage": "worker", "error": "instances are built before the first call", "traceback": ""}
+            )
+            return False
         seed_everything(int(command["seed"]))
         try:
             model = self.model_cls(*values["init"])  # type: ignore[misc]
@@ -301,12 +311,30 @@ class _Harness:
             return False
         if not self.intact("init"):
             return False
-        self.model, self.trial_index = model, index
-        self.reporter.send("initialized", {"index": index, "params": params, "locked": self.lock_attempts()})
+        self.models[index] = model
+        self.reporter.send("initialized", {"index": index, "params": params})
         return True
+
+    def lock(self) -> bool:
+        """Install the compute lock (once, before the first forward; there is no way back)."""
+        try:
+            self.lock_attempts = self.install_lock(self.request.get("allowed_ops", []))
+        except RuntimeError as e:
+            self.send(_tamper_header("lock", [str(e)]), ())
+            return False
+        self.locked = True
+        return self.intact("lock")
 
     def call(self, command: dict[str, Any], blob: bytes) -> bool:
         index, call = int(command["index"]), int(command["call"])
+        if not self.locked and not self.lock():
+            return False
+        if index != self.trial_index:
+            self.pending.clear()
+            self.model, self.trial_index = self.models.pop(index, None), index
+        if self.model is None:
+            self.reporter.send("error", {"stage": "worker", "error": f"no instance {index}", "traceback": ""})
+            return False
         inputs = to_device(codec.decode(command["inputs"], blob), self.device)
         flat_inputs = _tensors(inputs)
         _poison_allocator([int(n) for n in command.get("poison_nbytes", [])], self.device)
@@ -322,7 +350,7 @@ class _Harness:
             return False
         self.pending[call] = (outcome.pop("out"), outcome.pop("digest"))
         if self.first_inputs is None:
-            self.first_inputs = inputs
+            self.first_inputs, self.timed_model = inputs, self.model
         self.reporter.send(
             "called",
             {"index": index, "call": call, **outcome, "locked": locked, "input_hashes": input_hashes(flat_inputs)},
@@ -342,7 +370,7 @@ class _Harness:
         return True
 
     def time(self, command: dict[str, Any], blob: bytes) -> bool:
-        if self.device != "cuda" or self.model is None or self.first_inputs is None:
+        if self.device != "cuda" or self.first_inputs is None:
             self.reporter.send("timing_skipped", {})
             return True
         self.gc_disable()
@@ -352,8 +380,8 @@ class _Harness:
 
     def wall(self, command: dict[str, Any]) -> bool:
         """Back-to-back calls for the parent's wall clock (it stamps this command and the reply)."""
-        model, buffers = self.model, self.first_inputs
-        assert model is not None and buffers is not None
+        model, buffers = self.timed_model, self.first_inputs
+        assert buffers is not None
         with torch.no_grad():
             for _ in range(int(command["calls"])):
                 model(*buffers)
@@ -393,8 +421,9 @@ def _watched_call(
 
     recorder = DispatchRecorder()
     host_access()  # clear
+    activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA] if device == "cuda" else [ProfilerActivity.CPU]
     try:
-        with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof, recorder:
+        with torch.no_grad(), profile(activities=activities) as prof, recorder:
             out = model(*inputs)
             early = _digest_outputs(out) if device == "cuda" else None
         if device == "cuda":
@@ -409,10 +438,23 @@ def _watched_call(
         "host_copies": sorted(set(recorder.host_copies)),
         "host_access": sorted(set(host_access())),
     }
+    if device == "cuda":
+        result["gpu_kernels"] = gpu_kernel_names(prof)
     result["digest"] = _digest_outputs(out)
     if early is not None:
         result["stream_mismatch"] = early != result["digest"]
     return result
+
+
+def gpu_kernel_names(prof: Any) -> list[str]:
+    """Names of the GPU kernels the profiler saw run (CUDA kernel activity), unique, sorted."""
+    names: set[str] = set()
+    for event in prof.events():
+        for kernel in getattr(event, "kernels", None) or []:
+            names.add(str(getattr(kernel, "name", kernel)))
+        if str(getattr(event, "device_type", "")).endswith("CUDA"):
+            names.add(str(event.name))
+    return sorted(names)[:200]
 
 
 def _digest_outputs(out: Any) -> list[str]:
@@ -429,8 +471,8 @@ def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: in
     never known in this process before the call ran."""
     from verifier.worker.timing import FLUSH_BYTES, METHOD
 
-    model, buffers = harness.model, harness.first_inputs
-    assert model is not None and buffers is not None
+    model, buffers = harness.timed_model, harness.first_inputs
+    assert buffers is not None
     flat_buffers = _tensors(buffers)
     sources = [_tensors(s) for s in sets] or [_tensors(to_device(buffers, "cuda"))]
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verifier.native_libraries import library_uses
+
 ARCH_FLAGS = ["-gencode", "arch=compute_90,code=sm_90"]
 """Default target when the candidate names none: Hopper (H100/H200), the GPUs this service measures on."""
 
@@ -155,6 +157,8 @@ class CompileResult:
     seconds: float
     arch: str = ""
     """The code targets compiled for, e.g. ``sm_90`` or ``sm_90a``."""
+    libraries: str = ""
+    """Vendor compute libraries the sources include or link (refused before compiling)."""
 
 
 @dataclass
@@ -182,6 +186,20 @@ class CudaCompileCheck:
         **_: Any,
     ) -> _NotRunModule:
         unit = translation_unit(name, cpp_sources, cuda_sources, functions)
+        uses = library_uses([unit], [*(extra_ldflags or []), *(extra_cflags or []), *(extra_cuda_cflags or [])])
+        if uses:
+            self.results.append(
+                CompileResult(
+                    name,
+                    False,
+                    "",
+                    f"uses vendor compute libraries ({', '.join(uses)}): calling cuBLAS, cuDNN, cuSPARSE, cuFFT or "
+                    "CUTLASS is framework compute, not the candidate's kernel",
+                    0.0,
+                    libraries=", ".join(uses),
+                )
+            )
+            return _NotRunModule(name)
         self.results.append(self._compile(name, unit, extra_cuda_cflags or [], extra_include_paths or []))
         return _NotRunModule(name)
 

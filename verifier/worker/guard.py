@@ -490,7 +490,7 @@ class IntegrityChecker:
                     if current is not value:
                         found.append(f"{name}.{key}" if current is not _sentinel else f"{name}.{key} (deleted)")
                 for key in live.keys() - snapshot.keys():
-                    if key == "__slotnames__":  # copyreg caches it on a class the first time one is pickled
+                    if key in ("__slotnames__", "__warningregistry__"):  # caches of copyreg and warnings
                         continue
                     if is_class or not _isinstance(live.get(key), _mod):
                         if not is_class and key in snapshot_all[name]:

@@ -1,7 +1,7 @@
 """Uncapped /tmp: writes 3 GiB of files into /tmp (a RAM tmpfs under bwrap) through torch.save (refused as a file write outside scratch; the tmpfs size caps are the second line).
 expect: sandbox
 static: none
-before this round: rejected by the previous verifier too (commit 17a26d0: integrity)
+before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: integrity (a false alarm on torch.Tensor.__slotnames__, not the escape)
 """
 
 import torch

@@ -1,7 +1,7 @@
 """File write outside scratch from a torch frame (torch.save opens the file, not the candidate).
 expect: sandbox
 static: none
-before this round: rejected by the previous verifier too (commit 17a26d0: integrity)
+before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: integrity (a false alarm on torch.Tensor.__slotnames__, not the escape)
 """
 
 import torch

@@ -1,7 +1,7 @@
 """Recorders switched off through a name the screen did not see (getattr(torch, "_C")), then a torch fallback.
 expect: no_fallback
 static: names `_C`
-before this round: rejected by the previous verifier too (commit 17a26d0: static_screen)
+before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: static_screen
 """
 
 import torch

@@ -1,7 +1,7 @@
 """Fallback through torch.ops.aten directly (the dispatcher's convolution, no functional wrapper).
 expect: no_fallback
 static: none
-before this round: rejected by the previous verifier too (commit 17a26d0: no_fallback)
+before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: no_fallback
 """
 
 import torch

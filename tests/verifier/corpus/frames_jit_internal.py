@@ -1,7 +1,7 @@
 """Harness state through a torch helper that walks frames (TorchScript's resolution callback), to forge results.
 expect: sandbox
 static: private torch module
-before this round: not checked against the previous verifier
+before this round: ACCEPTED by the previous verifier (commit 17a26d0, static screen on)
 """
 
 import torch

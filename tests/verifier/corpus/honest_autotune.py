@@ -1,7 +1,7 @@
 """Honest: an @triton.autotune kernel (on a CPU the first config is used without benchmarking).
 expect: accepted
 static: none
-before this round: rejected on a CPU ("0 active drivers" under the interpreter)
+before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: forward ("0 active drivers" under the interpreter)
 """
 
 import torch

@@ -3,7 +3,7 @@ tl.atomic_add, inputs read through their strides without .contiguous(), and the 
 as a slice of the kernel's own padded buffer.
 expect: accepted
 static: none
-before this round: accepted
+before this round: ACCEPTED by the previous verifier (commit 17a26d0, static screen on)
 """
 
 import torch

@@ -1,7 +1,7 @@
 """Process creation through a library deputy: torch.multiprocessing forks a child that computes with torch.
 expect: sandbox
 static: torch.multiprocessing
-before this round: not checked against the previous verifier
+before this round: ACCEPTED by the previous verifier (commit 17a26d0, static screen on)
 """
 
 import torch

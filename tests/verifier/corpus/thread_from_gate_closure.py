@@ -1,7 +1,7 @@
 """The original thread start taken from the gate's closure; torch compute on that thread, which no recorder watches.
 expect: no_fallback
 static: __closure__
-before this round: not checked against the previous verifier
+before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: static_screen
 """
 
 import torch

@@ -1,0 +1,140 @@
+"""Round two of the verifier's integrity: the pieces that make cheats impossible rather than observed.
+
+The compute lock and the process filter are irreversible for the process that installs them, so
+those tests run in a fresh interpreter each.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from verifier import Candidate, Reference, VerifyOptions, verify
+from verifier.candidate_run import SUBSET_CHECKED, checked_calls
+from verifier.native_libraries import library_kernels, library_uses
+from verifier.reference_run import InputSet, ReferenceTrial, _trial_plan
+from verifier.spec import CALLS_PER_TRIAL_RANGE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+
+def test_compute_lock_refuses_every_namespace_and_survives_tampering_after_prepare() -> None:
+    proc = _run_python(
+        """
+        import torch
+        from verifier.worker import compute_lock
+        install = compute_lock.prepare()
+        # candidate code between prepare and install tries to disarm the lock
+        torch._C._dispatch_library = lambda *a, **k: None
+        torch._C._dispatch_get_all_op_names = lambda: []
+        drain = install([])
+        x = torch.ones(4, 4)
+        for name, call in [
+            ("add", lambda: x + 1),
+            ("mm", lambda: x @ x),
+            ("mkldnn", lambda: torch.ops.mkldnn._convolution_pointwise(
+                torch.ones(1, 2, 4, 4), torch.ones(2, 1, 3, 3), None, [1, 1], [1, 1], [1, 1], 2, "none", [], "")),
+            ("item", lambda: x[0, 0].item()),
+            ("float", lambda: float(x[0, 0])),
+        ]:
+            try:
+                call()
+                print("OPEN", name)
+            except RuntimeError as e:
+                assert "locked in the candidate process" in str(e), e
+                print("LOCKED", name)
+        y = torch.empty(4, 4); y.copy_(x); y.fill_(2.0); z = torch.zeros(3); w = x.t().contiguous().view(-1)[:3]
+        print("ATTEMPTS", sorted(set(drain())))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "OPEN" not in proc.stdout, proc.stdout
+    assert proc.stdout.count("LOCKED") == 5
+    assert "aten.matmul" in proc.stdout and "mkldnn._convolution_pointwise" in proc.stdout
+
+
+def test_process_filter_blocks_fork_and_exec_but_not_threads() -> None:
+    proc = _run_python(
+        """
+        import os, subprocess, threading
+        from verifier.worker import no_new_processes
+        assert no_new_processes.install() is None
+        done = []
+        t = threading.Thread(target=lambda: done.append(1)); t.start(); t.join()
+        print("THREAD", done)
+        for name, call in [("fork", os.fork), ("run", lambda: subprocess.run(["true"]))]:
+            try:
+                call()
+                print("STARTED", name)
+            except OSError as e:
+                print("BLOCKED", name, e.errno)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "THREAD [1]" in proc.stdout
+    assert "STARTED" not in proc.stdout and proc.stdout.count("BLOCKED") == 2
+
+
+def test_vendor_libraries_are_found_in_sources_links_and_kernel_names() -> None:
+    assert library_uses(["#include <cublas_v2.h>\n"]) == ["#include <cublas_v2.h>"]
+    assert library_uses(["#include <cute/tensor.hpp>"]) == ["#include <cute/...>"]
+    assert library_uses([""], ["-lcudnn"]) == ["-lcudnn"]
+    assert library_uses(["#include <torch/extension.h>\n#include <cuda_runtime.h>"], ["-O3"]) == []
+    names = ["sm90_xmma_gemm_f32f32_tf32f32", "cutlass::Kernel<...>", "dwconv_kernel", "_kiln_warm_up", "my_gemm"]
+    assert library_kernels(names) == ["cutlass::Kernel<...>", "sm90_xmma_gemm_f32f32_tf32f32"]
+
+
+def test_instances_get_a_secret_call_count_from_the_run_seed() -> None:
+    ref = Reference(source="")
+    low, high = CALLS_PER_TRIAL_RANGE
+    counts = set()
+    for seed in range(40):
+        plan = _trial_plan(ref, VerifyOptions(), random.Random(seed), "cpu")
+        assert len(plan) == 1
+        assert low <= len(plan[0]["input_seeds"]) <= high
+        counts.add(len(plan[0]["input_seeds"]))
+        again = _trial_plan(ref, VerifyOptions(), random.Random(seed), "cpu")
+        assert again == plan  # reproducible from the run's seed
+    assert len(counts) > 1
+    assert len(_trial_plan(ref, VerifyOptions(), random.Random(0), "cuda")) == 3
+    assert len(_trial_plan(ref, VerifyOptions(calls_per_trial=2), random.Random(0), "cpu")[0]["input_seeds"]) == 2
+
+
+def test_checked_calls_are_all_when_small_and_always_include_the_last_when_large() -> None:
+    def trial(numel: int, calls: int) -> ReferenceTrial:
+        out = torch.empty(numel, dtype=torch.uint8)
+        return ReferenceTrial(0, 1, list(range(calls)), "", [], {}, [InputSet([], out) for _ in range(calls)])
+
+    rng = random.SystemRandom()
+    assert checked_calls(trial(16, 9), rng) == set(range(9))
+    for _ in range(20):
+        chosen = checked_calls(trial((64 << 20) + 1, 9), rng)
+        assert 8 in chosen and len(chosen) == SUBSET_CHECKED
+
+
+def test_cuda_candidate_calling_cublas_is_refused_before_compiling(prepared_reference) -> None:
+    source = (Path(__file__).parent / "cuda" / "cheat_cublas_cuda.py").read_text()
+    report = verify(prepared_reference, Candidate(source=source), VerifyOptions(device="cpu", timeout_s=120))
+    assert report.verdict == "rejected"
+    assert report.reasons[0].startswith("no_fallback: extension 'kiln_cublas_cheat' uses vendor compute libraries")
+    assert "cublas_v2.h" in report.reasons[0] and "-lcublas" in report.reasons[0]
+
+
+@pytest.mark.parametrize("sandbox", ["none"])
+def test_no_isolation_needs_trusted_code(sandbox: str) -> None:
+    from verifier import VerifierInputError
+
+    with pytest.raises(VerifierInputError, match="trusted"):
+        verify("x = 1", "y = 2", VerifyOptions(device="cpu", sandbox=sandbox))  # type: ignore[arg-type]
