@@ -18,6 +18,21 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def triton_version() -> str | None:
+    """Triton's version whichever distribution installed it (``triton``, or ``pytorch-triton`` from
+    PyTorch's nightly index), else the module's own ``__version__``."""
+    for dist in ("triton", "pytorch-triton", "pytorch-triton-rocm", "triton-nightly"):
+        found = _version(dist)
+        if found:
+            return found
+    try:
+        import triton
+
+        return str(getattr(triton, "__version__", "")) or None
+    except ImportError:
+        return None
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -46,7 +61,7 @@ def describe_host(device: str) -> dict[str, Any]:
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "triton": _version("triton"),
+        "triton": triton_version(),
         "cuda": torch.version.cuda,
         "device_kind": device,
     }

@@ -31,9 +31,10 @@ def test_honest_kernel_is_timed_against_eager_and_compile(gpu_reference) -> None
 
 def test_side_stream_kernel_is_rejected(gpu_reference) -> None:
     source = (Path(__file__).parent / "gpu" / "cheat_side_stream.py").read_text()
-    report = verify(gpu_reference, Candidate(source=source), OPTIONS)
+    options = VerifyOptions(device="cuda", timing_runs=30, warmup_runs=5, static_screen=False)
+    report = verify(gpu_reference, Candidate(source=source), options)
     assert report.verdict == "rejected"
-    assert {"stream", "values"} & {c.name for c in report.checks if not c.passed}, report.reasons
+    assert "stream" in {c.name for c in report.checks if not c.passed}, report.reasons
 
 
 def test_cached_outputs_cannot_win_the_timing(gpu_reference) -> None:

@@ -138,3 +138,15 @@ def test_no_isolation_needs_trusted_code(sandbox: str) -> None:
 
     with pytest.raises(VerifierInputError, match="trusted"):
         verify("x = 1", "y = 2", VerifyOptions(device="cpu", sandbox=sandbox))  # type: ignore[arg-type]
+
+
+def test_triton_version_is_found_for_any_distribution_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from verifier import hostinfo
+
+    versions = {"pytorch-triton": "3.6.0+git1234"}
+    monkeypatch.setattr(hostinfo, "_version", lambda dist: versions.get(dist))
+    assert hostinfo.triton_version() == "3.6.0+git1234"
+    versions.clear()
+    import triton
+
+    assert hostinfo.triton_version() == triton.__version__
