@@ -20,6 +20,7 @@ from verifier import codec
 from verifier.channel import Frame
 from verifier.evaluation import CheckLedger, judge_call_outputs, judge_claims, judge_locked, judge_outputs
 from verifier.evaluation import parameters_note as _parameters_note
+from verifier.gpu_lock import timing_lock
 from verifier.reference_run import PreparedReference, ReferenceTrial, flat_tensors
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerExit, WorkerSession
@@ -150,7 +151,8 @@ class CandidateRun:
                 if ledger.passed and self.device == "cuda" and self.options.measure and prepared.timing_sets:
                     if progress:
                         progress(f"candidate: timing {self.options.timing_runs} runs on {self.device}")
-                    self._time()
+                    with timing_lock():
+                        self._time()
                 self.session.message({"op": "end"})
                 end = self._expect({"done"})
             except _Stop as stop:

@@ -20,6 +20,7 @@ import torch
 
 from verifier import codec
 from verifier.errors import VerifierInputError
+from verifier.gpu_lock import timing_lock
 from verifier.nondegenerate import degeneracy
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerSession
@@ -158,7 +159,7 @@ def prepare_reference(
         progress(f"reference: {len(plan)} trial(s) on {device} in a '{isolation.mechanism}' sandbox")
 
     session = WorkerSession("reference", isolation, options.timeout_s, options.memory_limit_mb, cuda=device == "cuda")
-    with session:
+    with timing_lock(enabled=measure), session:  # the reference's timings: one timed phase per GPU
         session.start(request)
         end = session.receive({"done", "error"})
         exit_info = session.close()

@@ -150,3 +150,29 @@ def test_triton_version_is_found_for_any_distribution_name(monkeypatch: pytest.M
     import triton
 
     assert hostinfo.triton_version() == triton.__version__
+
+
+def test_gpu_timing_lock_serialises_timed_phases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from verifier import gpu_lock
+
+    monkeypatch.setattr(gpu_lock.tempfile, "gettempdir", lambda: str(tmp_path))
+    inside: list[int] = []
+    overlap: list[bool] = []
+
+    def phase() -> None:
+        with gpu_lock.timing_lock(device_index="3"):
+            inside.append(1)
+            overlap.append(len(inside) > 1)
+            time.sleep(0.2)
+            inside.pop()
+
+    threads = [threading.Thread(target=phase) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlap == [False, False, False]
+    assert (tmp_path / "kiln-gpu-timing-3.lock").exists()
