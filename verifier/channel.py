@@ -41,32 +41,42 @@ def _hmac_digest_function() -> Callable[[bytes, bytes, str], bytes]:
 
 
 def make_sender(fd: int, key: bytes | None) -> Callable[[bytes, Sequence[bytes]], None]:
-    """Build ``send(header_json, blobs)`` writing frames to ``fd`` (authenticated when ``key`` is given)."""
+    """Build ``send(header_json, blobs)`` writing frames to ``fd`` (authenticated when ``key`` is given).
+
+    No part is joined into a copy: the prefix, the header, each blob and the MAC are written in
+    turn (the MAC computed incrementally over them), so a frame of N bytes costs no extra N."""
+    import hmac as hmac_module
+
     write = os.write
-    digest = _hmac_digest_function() if key else (lambda _k, _b, _d: b"")
-    join = b"".join
+    new_mac = hmac_module.new
     length = len
     memview = memoryview
     seq = [0]
     magic = MAGIC if key else PLAIN_MAGIC
 
+    def write_all(part: bytes | memoryview) -> None:
+        view = memview(part).cast("B")
+        while length(view):
+            n = write(fd, view)
+            view = view[n:]
+
     def send(header: bytes, blobs: Sequence[bytes] = ()) -> None:
-        blob = join(blobs)
-        prefix = join(
+        prefix = b"".join(
             [
                 magic,
                 seq[0].to_bytes(8, "big"),
                 length(header).to_bytes(4, "big"),
-                length(blob).to_bytes(8, "big"),
+                sum(length(memview(b).cast("B")) for b in blobs).to_bytes(8, "big"),
             ]
         )
-        body = join([prefix, header, blob])
-        frame = join([body, digest(key, body, "sha256")])
+        mac = new_mac(key, digestmod="sha256") if key else None
+        for part in (prefix, header, *blobs):
+            if mac is not None:
+                mac.update(part)
+            write_all(part)
+        if mac is not None:
+            write_all(mac.digest())
         seq[0] += 1
-        view = memview(frame)
-        while length(view):
-            n = write(fd, view)
-            view = view[n:]
 
     return send
 
@@ -79,7 +89,7 @@ def encode_header(obj: Any) -> bytes:
 class Frame:
     seq: int
     header: dict[str, Any]
-    blob: bytes
+    blob: bytes | memoryview
     received_at: float = 0.0
     """Parent's monotonic clock when the frame was parsed."""
 
@@ -103,7 +113,7 @@ class FrameReader:
         self.bytes_received = 0
 
     def feed(self, data: bytes) -> None:
-        self._buf += data
+        self._buf += data  # amortised growth; each frame is then copied out once
         self.bytes_received += len(data)
 
     def frames(self) -> Iterator[Frame]:
@@ -129,11 +139,11 @@ class FrameReader:
         total = _PREFIX + header_len + blob_len + self._mac_len
         if len(buf) < total:
             return None
-        body = bytes(buf[: total - self._mac_len])
-        if self._key:
-            mac = bytes(buf[total - MAC_LEN : total])
-            if not hmac.compare_digest(mac, hmac.digest(self._key, body, "sha256")):
-                raise ProtocolError("frame failed authentication (forged or corrupted)")
+        with memoryview(buf) as view:
+            body = bytes(view[: total - self._mac_len])  # the frame's one copy; the blob is a view of it
+            mac = bytes(view[total - self._mac_len : total])
+        if self._key and not hmac.compare_digest(mac, hmac.digest(self._key, body, "sha256")):
+            raise ProtocolError("frame failed authentication (forged or corrupted)")
         if seq != self._next_seq:
             raise ProtocolError(f"frame sequence {seq} where {self._next_seq} was expected (replayed or dropped)")
         self._next_seq += 1
@@ -144,4 +154,4 @@ class FrameReader:
             raise ProtocolError(f"frame header is not JSON: {e}") from None
         if not isinstance(header, dict):
             raise ProtocolError("frame header is not an object")
-        return Frame(seq=seq, header=header, blob=body[_PREFIX + header_len :])
+        return Frame(seq=seq, header=header, blob=memoryview(body)[_PREFIX + header_len :])

@@ -17,6 +17,7 @@ Encoded value grammar (JSON):
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -186,5 +187,8 @@ def _decode_tensor(body: Any, view: memoryview, max_elements: int) -> torch.Tens
         raise CodecError("tensor bytes out of range")
     if numel == 0:
         return torch.empty(shape, dtype=dtype)
-    raw = torch.frombuffer(bytearray(view[offset : offset + nbytes]), dtype=torch.uint8)
+    with warnings.catch_warnings():
+        # a read-only view of the received frame, not a copy: decoded tensors are only read
+        warnings.simplefilter("ignore", UserWarning)
+        raw = torch.frombuffer(view[offset : offset + nbytes], dtype=torch.uint8)
     return raw.view(dtype).reshape(shape)

@@ -24,7 +24,7 @@ from verifier.gpu_lock import timing_lock
 from verifier.nondegenerate import degeneracy
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerSession
-from verifier.spec import CALLS_PER_TRIAL_RANGE, Reference, VerifyOptions
+from verifier.spec import CALLS_PER_TRIAL_RANGE, CALLS_PER_TRIAL_RANGE_GPU, Reference, VerifyOptions
 
 TIMING_SETS = 3
 Progress = Callable[[str], None]
@@ -106,7 +106,7 @@ def check_reference_source(source: str) -> None:
 def _trial_plan(reference: Reference, options: VerifyOptions, rng: random.Random, device: str) -> list[dict[str, Any]]:
     names = list(reference.shapes) or [""]
     count = max(options.trials_on(device), len(names))
-    low, high = CALLS_PER_TRIAL_RANGE
+    low, high = CALLS_PER_TRIAL_RANGE_GPU if device == "cuda" else CALLS_PER_TRIAL_RANGE
     plan = []
     for i in range(count):
         name = names[i % len(names)]

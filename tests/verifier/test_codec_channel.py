@@ -125,3 +125,31 @@ def test_oversized_payload_is_rejected_before_buffering() -> None:
     reader.feed(data[:40])
     with pytest.raises(ProtocolError, match="exceeds the limit"):
         list(reader.frames())
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, None], ids=["authenticated", "plain"])
+def test_frames_carry_tensors_with_a_single_copy(key: bytes | None) -> None:
+    """The sender writes parts without joining them; the reader copies each frame out once and the
+    decoded tensor is a view of that copy (issue 12: payloads were copied 2-4 times)."""
+    import threading
+
+    value = torch.arange(1 << 18, dtype=torch.float32).reshape(512, 512)
+    enc, blobs = codec.encode(value)
+    read_fd, write_fd = os.pipe()
+    reader = FrameReader(key, 1 << 30)
+    sender = threading.Thread(target=make_sender(write_fd, key), args=(encode_header({"v": enc}), blobs))
+    sender.start()
+    frames = []
+    while not frames:
+        reader.feed(os.read(read_fd, 1 << 20))
+        frames = list(reader.frames())
+    sender.join()
+    os.close(read_fd)
+    os.close(write_fd)
+    frame = frames[0]
+    assert isinstance(frame.blob, memoryview)
+    decoded = codec.decode(frame.header["v"], frame.blob)
+    assert torch.equal(decoded, value)
+    body = frame.blob.obj  # the frame body: the one copy made of the received bytes
+    body_addr = torch.frombuffer(memoryview(body), dtype=torch.uint8).data_ptr()
+    assert body_addr <= decoded.data_ptr() < body_addr + len(body)

@@ -13,18 +13,20 @@ from verifier.channel import encode_header
 Send = Callable[[bytes, Sequence[bytes]], None]
 
 
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks, got = [], 0
+def _read_exact(fd: int, n: int) -> bytearray:
+    """Read exactly ``n`` bytes into one buffer (no chunk list joined into a second copy)."""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
     while got < n:
-        chunk = os.read(fd, min(n - got, 1 << 22))
-        if not chunk:
+        read = os.readv(fd, [view[got : got + (1 << 24)]])
+        if not read:
             raise EOFError(f"request pipe closed after {got} of {n} bytes")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += read
+    return buf
 
 
-def read_request(fd: int) -> tuple[dict[str, Any], bytes]:
+def read_request(fd: int) -> tuple[dict[str, Any], bytearray]:
     """The initial request: a JSON header and one blob holding every tensor's bytes."""
     import json
 
@@ -40,7 +42,7 @@ def read_command(fd: int) -> dict[str, Any]:
     return json.loads(_read_exact(fd, int.from_bytes(_read_exact(fd, 8), "big")))
 
 
-def read_message(fd: int) -> tuple[dict[str, Any], bytes]:
+def read_message(fd: int) -> tuple[dict[str, Any], bytearray]:
     """A follow-up command with its blob (the candidate protocol: the parent sends inputs call by call)."""
     return read_request(fd)
 
