@@ -34,9 +34,10 @@ SLOW_S = 2.0
 TOKENS = [f"flood-token-{n}" for n in range(12)]
 READS = ["/healthz", "/v1/tasks/general.softmax", "/v1/leaderboard", "/v1/tasks"]
 P95_BUDGET_S = 0.100
-REAL_P95_BUDGET_S = 0.250
-"""With real verifications the sandbox processes and the verifier's own work in the server process share the
-CPU with the reads (2 cores here): starvation would show as seconds (7.3 s per read before), not ~100 ms."""
+REAL_P95_BUDGET_S = 1.0
+"""With real verifications the sandbox processes (2 cores here) and the verifier's own parent-side work in the
+server process (same interpreter lock) compete with the reads: measured p95 20-280 ms on a shared 2-core
+machine. Starvation showed as 7.3 s per read before; this bound catches that, not CPU contention."""
 READ_EVERY_S = 0.04
 REPO = Path(__file__).resolve().parents[2]
 
