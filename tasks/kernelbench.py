@@ -16,6 +16,7 @@ from typing import Any
 
 from tasks.model import Shape, Task, TaskError
 from tasks.source import module_constants
+from verifier.parsing import parse as parse_source
 
 FAMILY = "kernelbench"
 REQUIRED = ("Model", "get_inputs", "get_init_inputs")
@@ -35,7 +36,7 @@ def _slug(text: str) -> str:
 def check_kernelbench_source(source: str, filename: str = "<source>") -> ast.Module:
     """Parse ``source`` and check it defines ``Model``, ``get_inputs`` and ``get_init_inputs`` at top level."""
     try:
-        tree = ast.parse(source, filename=filename)
+        tree = parse_source(source, filename=filename)
     except SyntaxError as e:
         raise KernelBenchFormatError(f"{filename}: syntax error: {e.msg} (line {e.lineno})") from None
     defined: dict[str, type] = {}

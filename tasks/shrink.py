@@ -42,6 +42,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.parsing import parse as parse_source
+
 WORK_BUDGET = 1 << 18
 """Largest work estimate (product of size and kernel constants) of the first proposal."""
 FLOOR = 8
@@ -200,7 +202,7 @@ def _is_int(value: Any) -> bool:
 def constant_table(source: str) -> ConstantTable:
     """The top-level ``NAME = <literal expression>`` constants of ``source`` (``ShrinkError`` on bad syntax)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError as e:
         raise ShrinkError(f"syntax error at line {e.lineno}: {e.msg}") from None
     table = ConstantTable()

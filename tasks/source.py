@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from verifier.parsing import parse as parse_source
+
 _SOURCES_PACKAGE = "tasks.sources"
 
 
@@ -54,7 +56,7 @@ def module_constants(source: str) -> dict[str, Any]:
 
     These are what a shape configuration may override.
     """
-    tree = ast.parse(source)
+    tree = parse_source(source)
     out: dict[str, Any] = {}
     for node in tree.body:
         target, value = _simple_assignment(node)
@@ -106,7 +108,7 @@ def render_source(template: str, constants: Mapping[str, Any], docstring: str | 
         if not _is_json_like(value):
             raise SourceError(f"constant {name} = {value!r} is not JSON-like (int, float, str, bool, list)")
 
-    tree = ast.parse(template)
+    tree = parse_source(template)
     offsets = _line_offsets(template)
     edits: list[tuple[int, int, str]] = []
     for node in tree.body:
@@ -127,5 +129,5 @@ def render_source(template: str, constants: Mapping[str, Any], docstring: str | 
     out = template
     for start, end, text in sorted(edits, reverse=True):
         out = out[:start] + text + out[end:]
-    ast.parse(out)  # the result must still be a valid module
+    parse_source(out)  # the result must still be a valid module
     return out

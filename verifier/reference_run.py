@@ -22,6 +22,7 @@ from verifier import codec
 from verifier.errors import VerifierInputError
 from verifier.gpu_lock import timing_lock
 from verifier.nondegenerate import degeneracy
+from verifier.parsing import parse as parse_source
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerSession
 from verifier.spec import CALLS_PER_TRIAL_RANGE, CALLS_PER_TRIAL_RANGE_GPU, Reference, VerifyOptions
@@ -87,7 +88,7 @@ def flat_tensors(value: Any) -> list[torch.Tensor]:
 def check_reference_source(source: str) -> None:
     """Static KernelBench-format check; raises VerifierInputError with the line at fault."""
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError as e:
         raise VerifierInputError(f"the reference has a syntax error at line {e.lineno}: {e.msg}") from None
     names = set()

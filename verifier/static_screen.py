@@ -13,6 +13,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from verifier.parsing import parse as parse_source
+
 FORBIDDEN_MODULES = {
     "ctypes": "raw memory and C calls",
     "gc": "process introspection",
@@ -439,7 +441,7 @@ class _Screen(ast.NodeVisitor):
 def screen(source: str) -> list[Finding]:
     """Findings for ``source`` (empty when the screen passes). A syntax error is a finding too."""
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError as e:
         return [Finding(e.lineno or 0, f"syntax error: {e.msg}")]
     visitor = _Screen()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from verifier.parsing import parse as parse_source
+
 
 class ModelSourceError(ValueError):
     """The reference has no usable ``class Model``."""
@@ -46,7 +48,7 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
 
 def extract_model(source: str) -> ModelSource:
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError as e:
         raise ModelSourceError(f"the reference does not parse: {e.msg} (line {e.lineno})") from None
     model = next((s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == "Model"), None)

@@ -19,6 +19,7 @@ from typing import Any
 from agents.template.ir import Bin, Expr, Leaf, LeafE, NodeE, NodeRef, Program
 from agents.template.optimise import optimise
 from agents.template.recognise import Lowering, NoTemplate
+from verifier.parsing import parse as parse_source
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class _Evaluator:
 
 def recognise_csr_statically(source: str, forward_args: list[str]) -> Program:
     """A ``Program`` for a CSR sparse x dense forward, read from its source (raises ``NoTemplate``)."""
-    tree = ast.parse(source)
+    tree = parse_source(source)
     model = next((s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == "Model"), None)
     methods = model.body if model is not None else []
     forward = next((s for s in methods if isinstance(s, ast.FunctionDef) and s.name == "forward"), None)
