@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kiln-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo verify-example test test-fast lint clean
+.PHONY: setup demo verify-example test test-fast lint clean images
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ demo: setup
 # the verifier alone on the bundled example kernel
 verify-example: setup
 	$(BIN)/kiln verify --reference verifier/examples/dwconv7x7_reference.py --candidate verifier/examples/dwconv7x7_triton.py
+
+# Docker Engine (installed from Debian and started when missing), a base image built from Debian
+# packages, kernelkiln/worker:cpu (the docker sandbox's image) and kernelkiln/service:latest
+images: setup
+	scripts/ensure-docker --service
 
 test: setup
 	scripts/ensure-services
