@@ -43,7 +43,7 @@ def prepare(
     ref = reference if isinstance(reference, Reference) else Reference(source=reference)
     device = resolve_device(options.device)
     try:
-        isolation = choose(options.sandbox, options.trusted_code)
+        isolation = choose(options.sandbox, options.trusted_code, options.sandbox_image, device == "cuda")
     except SandboxUnavailableError as e:
         raise VerifierInputError(str(e)) from None
     return prepare_reference(ref, options, device, isolation, progress)
@@ -68,7 +68,7 @@ def verify(
         ref_spec = reference if isinstance(reference, Reference) else Reference(source=reference)
         device = resolve_device(options.device)
         try:
-            isolation = choose(options.sandbox, options.trusted_code)
+            isolation = choose(options.sandbox, options.trusted_code, options.sandbox_image, device == "cuda")
         except SandboxUnavailableError as e:
             raise VerifierInputError(str(e)) from None
         if not findings:  # the candidate worker imports torch, triton and the candidate meanwhile

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 Language = Literal["triton", "cuda", "auto"]
 DeviceChoice = Literal["auto", "cpu", "cuda"]
-SandboxChoice = Literal["auto", "bwrap", "unshare", "none"]
+SandboxChoice = Literal["auto", "docker", "bwrap", "unshare", "none"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,9 @@ class VerifyOptions:
     """Wall-clock limit for each sandbox process (reference and candidate separately)."""
     memory_limit_mb: int = 8192
     sandbox: SandboxChoice = "auto"
+    sandbox_image: str | None = None
+    """Worker image of the docker sandbox; None: ``KILN_SANDBOX_IMAGE``, else kernelkiln/worker:cpu
+    (kernelkiln/worker:gpu on a GPU). ``auto`` uses docker only when an image is named here or there."""
     static_screen: bool = True
     """Reject sources that use introspection/patching/escape constructs before running them."""
     measure: bool = True
@@ -154,5 +157,5 @@ class VerifyOptions:
             raise ValueError("memory_limit_mb must be >= 256")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
-        if self.sandbox not in ("auto", "bwrap", "unshare", "none"):
-            raise ValueError(f"sandbox must be auto, bwrap, unshare or none, not {self.sandbox!r}")
+        if self.sandbox not in ("auto", "docker", "bwrap", "unshare", "none"):
+            raise ValueError(f"sandbox must be auto, docker, bwrap, unshare or none, not {self.sandbox!r}")

@@ -38,7 +38,15 @@ def verify(
         None, "--trials", help="ModelNew instances, each with fresh parameters (default: 3 on a GPU, 1 on a CPU)."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Base seed to reproduce a run (default: fresh)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | unshare | none (none needs --trusted-code)"),
+    sandbox: str = typer.Option(
+        "auto", "--sandbox", help="auto | docker | bwrap | unshare | none (none needs --trusted-code)"
+    ),
+    image: str | None = typer.Option(
+        None,
+        "--image",
+        envvar="KILN_SANDBOX_IMAGE",
+        help="Worker image of the docker sandbox (default kernelkiln/worker:cpu; naming one lets auto pick docker).",
+    ),
     trusted_code: bool = typer.Option(
         False, "--trusted-code", help="The candidate is trusted code: allows --sandbox none (no OS isolation)."
     ),
@@ -58,6 +66,7 @@ def verify(
             trials=trials,
             seed=seed,
             sandbox=sandbox,  # type: ignore[arg-type]
+            sandbox_image=image,
             memory_limit_mb=memory_mb,
             trusted_code=trusted_code,
         )

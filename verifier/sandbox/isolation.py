@@ -1,6 +1,11 @@
-"""OS isolation for sandbox workers: bubblewrap, util-linux unshare, or resource limits alone.
+"""OS isolation for sandbox workers: Docker, bubblewrap, util-linux unshare, or resource limits alone.
 
 ``auto`` picks the strongest mechanism that works on this host, probing each once per process:
+
+- ``docker``: one container per worker (``verifier.sandbox.docker``): no network, read-only root,
+  capped tmpfs scratch and /tmp, memory/pids limits, no capabilities, a non-root user. ``auto``
+  takes it when an image is configured (``KILN_SANDBOX_IMAGE`` or ``VerifyOptions.sandbox_image``)
+  and the daemon has that image; ``--sandbox docker`` alone uses ``kernelkiln/worker:cpu``.
 
 - ``bwrap``: new user, PID, network, IPC, UTS and mount namespaces; the worker sees a read-only
   view of the system and Python directories, the verifier package, a fresh /proc and /dev, a tmpfs
@@ -28,7 +33,7 @@ from pathlib import Path
 
 from verifier.errors import SandboxUnavailableError
 
-MECHANISMS = ("bwrap", "unshare", "none")
+MECHANISMS = ("docker", "bwrap", "unshare", "none")
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,20 @@ class Isolation:
     network: str
     filesystem: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    image: str | None = None
+    """docker: the worker image's name, and below its content digest (the image ID, sha256:...)."""
+    image_digest: str | None = None
 
     def describe(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "mechanism": self.mechanism,
             "network": self.network,
             "filesystem": self.filesystem,
             "notes": list(self.notes),
         }
+        if self.image is not None:
+            out.update(image=self.image, image_digest=self.image_digest)
+        return out
 
 
 def _probe(argv: list[str]) -> str | None:
@@ -101,8 +112,11 @@ NO_ISOLATION_FIX = (
 )
 
 
-def choose(requested: str, trusted_code: bool = False) -> Isolation:
+def choose(requested: str, trusted_code: bool = False, image: str | None = None, cuda: bool = False) -> Isolation:
     """Resolve ``auto`` or check that the requested mechanism works here.
+
+    ``image`` (else ``KILN_SANDBOX_IMAGE``) names the docker worker image; ``auto`` considers docker
+    only when one is named this way, so hosts without that setting keep bwrap.
 
     ``auto`` never runs untrusted code with less than a private mount namespace and no network:
     without bwrap or unshare it refuses (SandboxUnavailableError naming the fix). ``none`` needs
@@ -115,6 +129,25 @@ def choose(requested: str, trusted_code: bool = False) -> Isolation:
             "(--trusted-code, VerifyOptions(trusted_code=True)) or use auto/bwrap/unshare"
         )
     notes: list[str] = []
+    configured = image or os.environ.get("KILN_SANDBOX_IMAGE") or None
+    if requested == "docker" or (requested == "auto" and configured):
+        from verifier.sandbox import docker
+
+        name = configured or docker.default_image(cuda)
+        problem, digest = docker.image_problem(name)
+        if problem is None:
+            docker.sweep_once()
+            return Isolation(
+                "docker",
+                "isolated (--network none)",
+                "read-only image root; private tmpfs scratch and /tmp (size-capped); no host files",
+                tuple(notes),
+                image=name,
+                image_digest=digest,
+            )
+        if requested == "docker":
+            raise SandboxUnavailableError(f"docker sandbox unavailable: {problem}")
+        notes.append(f"docker unavailable: {problem}")
     if requested in ("auto", "bwrap"):
         problem = bwrap_problem()
         if problem is None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from verifier.channel import Frame, FrameReader, ProtocolError, encode_header
+from verifier.sandbox import docker as dock
 from verifier.sandbox import isolation as iso
 from verifier.sandbox.environment import prepare_scratch, worker_environment
 
@@ -105,6 +106,8 @@ class WorkerSession:
         self._last_memory_check = 0.0
         self._arrived = 0.0
         self._queue: collections.deque[Frame] = collections.deque()
+        self._container: str | None = None
+        self._lifeline: int | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self, request: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
@@ -126,6 +129,16 @@ class WorkerSession:
         self._logs = (out, err)
         self._started = time.monotonic()
         self._deadline = self._started + self.timeout_s
+        if self.isolation.mechanism == "docker":
+            self._start_container(req_r, res_w, out, err)
+        else:
+            self._start_process(argv, env, req_r, res_w, out, err)
+        header = encode_header({**request, "key": self._key.hex()} if self._key else request)
+        self._write_async([len(header).to_bytes(8, "big"), header, sum(map(len, blobs)).to_bytes(8, "big"), *blobs])
+
+    def _start_process(
+        self, argv: list[str], env: dict[str, str], req_r: int, res_w: int, out: IO[bytes], err: IO[bytes]
+    ) -> None:
         try:
             self._proc = subprocess.Popen(
                 argv,
@@ -143,8 +156,32 @@ class WorkerSession:
         finally:
             os.close(req_r)
             os.close(res_w)
-        header = encode_header({**request, "key": self._key.hex()} if self._key else request)
-        self._write_async([len(header).to_bytes(8, "big"), header, sum(map(len, blobs)).to_bytes(8, "big"), *blobs])
+
+    def _start_container(self, req_r: int, res_w: int, out: IO[bytes], err: IO[bytes]) -> None:
+        """docker: the container's attached stdin/stdout are the request and result pipes (see
+        verifier.sandbox.docker); the scratch directory is a tmpfs inside the container."""
+        self._container = f"kiln-{self.role}-{secrets.token_hex(6)}"
+        env = worker_environment(Path(dock.SCRATCH), dock.IMAGE_SOURCE_DIR, interpret_triton=not self.cuda)
+        argv = dock.run_argv(
+            name=self._container,
+            image=self.isolation.image or dock.default_image(self.cuda),
+            role=self.role,
+            env=env,
+            package_dir=PACKAGE_DIR,
+            memory_limit_mb=self.memory_limit_mb,
+            timeout_s=self.timeout_s,
+            scratch_cap_bytes=SCRATCH_CAP_BYTES,
+            tmp_cap_bytes=iso.TMP_CAP_BYTES,
+            cuda=self.cuda,
+        )
+        self._lifeline = dock.start_reaper(self._container)
+        try:
+            self._proc = subprocess.Popen(
+                argv, stdin=req_r, stdout=res_w, stderr=err, cwd=self._scratch, start_new_session=True
+            )
+        finally:
+            os.close(req_r)
+            os.close(res_w)
 
     def process_memory_mb(self) -> int:
         """The process tree's share of ``memory_limit_mb`` (less the RAM-backed file caps under a quota)."""
@@ -260,6 +297,9 @@ class WorkerSession:
         if self._res_r is not None:
             os.close(self._res_r)
             self._res_r = None
+        if self._lifeline is not None:  # the reaper removes the container if it is still there
+            os.close(self._lifeline)
+            self._lifeline = None
         if self._logs is not None:
             self.exit.stdout_tail, self.exit.stderr_tail = (_tail(f) for f in self._logs)
             for f in self._logs:
@@ -276,6 +316,8 @@ class WorkerSession:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
+        if self._container is not None:  # killing the docker CLI would leave the container running
+            dock.kill(self._container)
         victims = _descendants(proc.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -285,7 +327,7 @@ class WorkerSession:
 
     def _memory_exceeded(self) -> bool:
         proc = self._proc
-        if proc is None:
+        if proc is None or self._container is not None:  # docker: the container's cgroup enforces it
             return False
         rss = _tree_rss_bytes(proc.pid)
         self.exit.peak_rss_mb = max(self.exit.peak_rss_mb, rss / (1 << 20))
