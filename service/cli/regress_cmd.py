@@ -1,4 +1,4 @@
-"""`kiln regress`: re-verify the store's best kernels (DESIGN.md contract; rules in service/regress/README.md).
+"""`kiln regress`: re-verify the store's best kernels (rules in service/regress/README.md).
 
 Exit codes: 0 every kernel holds, 1 a kernel regressed, 2 could not run (no store, bad bundle, empty
 explicit selection, unusable device or verifier, every kernel skipped).

@@ -1,4 +1,4 @@
-"""`kiln tasks list` and `kiln tasks show ID`: the task suite (DESIGN.md contract).
+"""`kiln tasks list` and `kiln tasks show ID`: the task suite (README: the command line).
 
 Heavy imports (torch via the tasks package) happen inside the commands.
 """

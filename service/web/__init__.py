@@ -1,4 +1,4 @@
-"""The web pages of DESIGN.md: the leaderboard at ``/`` and one page per task at ``/tasks/{id}``.
+"""The web pages: the leaderboard at ``/`` and one page per task at ``/tasks/{id}``.
 
 Rendered server-side (Jinja2, autoescaped) from the store; the CSS, the syntax-highlighting styles and
 the inline SVG plot are all served by the app, so the pages need nothing from the internet.
