@@ -39,13 +39,6 @@ class JobLinks(BaseModel):
     cancel: str
 
 
-class BestSoFar(BaseModel):
-    sha256: str | None = None
-    origin: str | None = None
-    speedup: float | None = None
-    candidate_id: int | None = None
-
-
 class JobView(BaseModel):
     id: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]

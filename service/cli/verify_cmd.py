@@ -1,4 +1,4 @@
-"""`kiln verify`: verify one candidate kernel against one reference op (DESIGN.md contract)."""
+"""`kiln verify`: verify one candidate kernel against one reference op (README: the command line)."""
 
 from __future__ import annotations
 

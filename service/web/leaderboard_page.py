@@ -74,11 +74,6 @@ class Filters:
         query = urlencode({k: v for k, v in params.items() if v})
         return "/" + (f"?{query}" if query else "")
 
-    @property
-    def hardware_name(self) -> str:
-        found = next((h for h in self.hardware_options if h.hardware_fingerprint == self.hardware), None)
-        return found.device_name if found else (self.hardware or "")
-
 
 @dataclass(frozen=True)
 class LeaderboardPage:
