@@ -221,16 +221,22 @@ def test_a_killed_parent_leaves_no_container(docker_isolation: isolation.Isolati
     label = f"label={docker.LABEL}.parent-pid={parent.pid}"
 
     def containers() -> list[str]:
-        r = subprocess.run(["docker", "ps", "-a", "-q", "--filter", label], capture_output=True, text=True)
+        r = subprocess.run(
+            ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", label], capture_output=True, text=True
+        )
         return r.stdout.split()
 
-    try:
-        deadline = time.monotonic() + 120
-        while not containers() and time.monotonic() < deadline:
-            assert parent.poll() is None, "the parent ended before starting a container"
+    try:  # wait until only the candidate's container is left: it then hangs in forward, not reading
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert parent.poll() is None, "the parent ended before its candidate hung"
+            names = containers()
+            if names and all(n.startswith("kiln-candidate-") for n in names):
+                break
             time.sleep(0.3)
         assert containers(), "no sandbox container appeared"
-        time.sleep(2)
+        time.sleep(5)
+        assert containers(), "the hanging candidate's container ended by itself"
     finally:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
