@@ -31,6 +31,10 @@ KEPT_TIMED_CALLS = 5
 CHECK_ALL_BELOW_BYTES = 64 << 20
 """Check every call's outputs when a call's outputs are at most this large; else a random subset."""
 SUBSET_CHECKED = 3
+PAYLOAD_BASE_MB = 4096
+PAYLOAD_FACTOR = 4
+"""GPU worker's host memory: torch, triton and CUDA (~4 GiB) plus 4x one call's payload (the received
+frame, the decoded inputs, the outputs copied back, their encoding)."""
 TIMING_TAMPER_RATIO = 0.5
 """Reject when the in-process median is under this share of the parent-observed per-call wall time."""
 
@@ -135,6 +139,7 @@ class CandidateRun:
                 f"candidate: {len(prepared.trials)} instance(s), {total} call(s), {self.language}, "
                 f"'{prepared.isolation.mechanism}' sandbox"
             )
+        self._size_memory_to_payload(prepared)
         end: Frame | None = None
         with self.session:
             if not self._started:
@@ -160,6 +165,27 @@ class CandidateRun:
             outcome.exit = self.session.close()
         self._conclude(end)
         return outcome
+
+    def _size_memory_to_payload(self, prepared: PreparedReference) -> None:
+        """On a GPU the host-memory watchdog's limit grows with one call's inputs and outputs (they
+        cross the pipe and sit in host memory around each call); never below the configured limit."""
+        if self.device != "cuda":
+            return
+        per_call = max(
+            (
+                sum(t.numel() * t.element_size() for t in flat_tensors(c.inputs) + flat_tensors(c.outputs))
+                for trial in prepared.trials
+                for c in trial.calls
+            ),
+            default=0,
+        )
+        needed = PAYLOAD_BASE_MB + PAYLOAD_FACTOR * (per_call >> 20)
+        if needed > self.session.memory_limit_mb:
+            self.outcome.notes.append(
+                f"host memory limit raised from {self.session.memory_limit_mb} to {needed} MiB for "
+                f"{per_call >> 20} MiB of inputs and outputs per call"
+            )
+            self.session.memory_limit_mb = needed
 
     def _on_frame(self, frame: Frame) -> None:
         kind, h = frame.kind, frame.header

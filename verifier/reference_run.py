@@ -183,13 +183,14 @@ def prepare_reference(
         )
 
     trials: list[ReferenceTrial] = []
+    calls: dict[int, list[InputSet]] = {}
     timing_sets: list[InputSet] = []
     for frame in frames:
         if frame.kind == "trial":
             i = int(frame.header["index"])
             values = codec.decode(frame.header["values"], frame.blob)
             spec = plan[i]
-            calls = [_input_set(x, y) for x, y in zip(values["inputs"], values["outputs"], strict=True)]
+            calls[i] = []
             trials.append(
                 ReferenceTrial(
                     index=i,
@@ -198,12 +199,18 @@ def prepare_reference(
                     shape=spec["shape"],
                     init=values["init"],
                     state=values["state"],
-                    calls=calls,
+                    calls=calls[i],
                 )
             )
-        elif frame.kind == "timing_sets":
+        elif frame.kind == "call":
             values = codec.decode(frame.header["values"], frame.blob)
-            timing_sets = [_input_set(x, y) for x, y in zip(values["inputs"], values["outputs"], strict=True)]
+            calls[int(frame.header["index"])].append(_input_set(values["inputs"], values["outputs"]))
+        elif frame.kind == "timing_set":
+            values = codec.decode(frame.header["values"], frame.blob)
+            timing_sets.append(_input_set(values["inputs"], values["outputs"]))
+    incomplete = [t.describe() for t in trials if len(t.calls) != len(t.input_seeds)]
+    if incomplete or len(trials) != len(plan):
+        raise VerifierInputError(f"the reference process reported incomplete trials: {incomplete or len(trials)}")
     timing = next((dict(f.header) for f in frames if f.kind == "timing"), None)
     if timing is not None:
         timing.pop("kind", None)

@@ -177,3 +177,23 @@ def test_gpu_timing_lock_serialises_timed_phases(tmp_path: Path, monkeypatch: py
         t.join()
     assert overlap == [False, False, False]
     assert (tmp_path / "kiln-gpu-timing-3.lock").exists()
+
+
+def test_gpu_worker_memory_limit_grows_with_the_payload() -> None:
+    from verifier.candidate_run import PAYLOAD_BASE_MB, PAYLOAD_FACTOR, CandidateOutcome, CandidateRun
+    from verifier.reference_run import PreparedReference
+    from verifier.sandbox.isolation import Isolation
+
+    big = torch.empty(1, dtype=torch.float32).expand(1 << 28)  # 1 GiB of payload, no memory
+    trial = ReferenceTrial(0, 1, [1], "", [], {}, [InputSet([big], big)])
+    iso = Isolation("bwrap", "isolated", "private")
+    prepared = PreparedReference(Reference(source=""), "cuda", iso, 0, [trial], [], {}, None, None, 0.0)
+    run = CandidateRun(Candidate(source=""), Reference(source=""), "cuda", iso, VerifyOptions(memory_limit_mb=8192))
+    run.outcome = CandidateOutcome()
+    run._size_memory_to_payload(prepared)
+    assert run.session.memory_limit_mb == PAYLOAD_BASE_MB + PAYLOAD_FACTOR * 2048
+    assert "raised from 8192" in run.outcome.notes[0]
+    small = CandidateRun(Candidate(source=""), Reference(source=""), "cuda", iso, VerifyOptions(memory_limit_mb=8192))
+    small.outcome = CandidateOutcome()
+    small._size_memory_to_payload(PreparedReference(Reference(source=""), "cuda", iso, 0, [], [], {}, None, None, 0.0))
+    assert small.session.memory_limit_mb == 8192 and not small.outcome.notes

@@ -45,6 +45,8 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
         reporter.error("load", e)
         return
 
+    # One frame per call, sent as soon as it is computed and then dropped: the process never holds
+    # more than one call's inputs and outputs (realistic shapes are GiBs a call).
     first: tuple[torch.nn.Module, list[Any]] | None = None
     for index, trial in enumerate(request["trials"]):
         try:
@@ -54,25 +56,26 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
             model = module.Model(*init)
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             model = model.to(device).eval()
-            calls = [_run_inputs(module, model, seed, device) for seed in trial["input_seeds"]]
+            reporter.send("trial", {"index": index}, {"init": init, "state": state})
+            del state
+            for call, seed in enumerate(trial["input_seeds"]):
+                inputs, outputs = _run_inputs(module, model, seed, device)
+                reporter.send("call", {"index": index, "call": call}, {"inputs": inputs, "outputs": outputs})
+                if index == 0 and call == 0:
+                    first = (model, to_device(inputs, device))
+                del inputs, outputs
         except BaseException as e:
             reporter.error("trial", e, index=index, shape=trial.get("shape", ""))
             return
-        reporter.send(
-            "trial",
-            {"index": index},
-            {"init": init, "state": state, "inputs": [c[0] for c in calls], "outputs": [c[1] for c in calls]},
-        )
         if index == 0:
-            first = (model, to_device(calls[0][0], device))
-            timing_seeds = request.get("timing_input_seeds") or []
-            if timing_seeds:
-                try:
-                    sets = [_run_inputs(module, model, seed, device) for seed in timing_seeds]
-                except BaseException as e:
-                    reporter.error("trial", e, index=index, shape=trial.get("shape", ""))
-                    return
-                reporter.send("timing_sets", {}, {"inputs": [c[0] for c in sets], "outputs": [c[1] for c in sets]})
+            try:
+                for set_index, seed in enumerate(request.get("timing_input_seeds") or []):
+                    inputs, outputs = _run_inputs(module, model, seed, device)
+                    reporter.send("timing_set", {"set": set_index}, {"inputs": inputs, "outputs": outputs})
+                    del inputs, outputs
+            except BaseException as e:
+                reporter.error("trial", e, index=index, shape=trial.get("shape", ""))
+                return
 
     timing_request = request.get("timing")
     if timing_request and device == "cuda" and first is not None:
