@@ -20,6 +20,7 @@ import pytest
 
 from tests.verifier.conftest import REFERENCE_FILE, corpus_entry
 from verifier import PreparedReference, Reference, VerifyOptions, prepare, verify
+from verifier.errors import SandboxUnavailableError
 from verifier.examples import CANDIDATE, REFERENCE
 from verifier.sandbox import docker, isolation
 from verifier.sandbox.runner import PACKAGE_DIR
@@ -85,7 +86,7 @@ def _probe_argv(tmp_path: Path, script: str) -> list[str]:
         tmp_cap_bytes=4 << 20,
         cuda=False,
     )
-    return [*argv[: argv.index(IMAGE) + 1], "python", "-c", script]
+    return [argv[0], "run", "--rm", *argv[2 : argv.index(IMAGE) + 1], "python", "-c", script]
 
 
 PROBE = r"""
@@ -192,6 +193,15 @@ def test_corpus_escapes_are_rejected_in_docker(docker_prepared: PreparedReferenc
         VerifyOptions(device="cpu", static_screen=False, timeout_s=20, sandbox="docker", sandbox_image=IMAGE),
     )
     assert hang.verdict == "rejected" and any("timed out" in r for r in hang.reasons), hang.reasons
+    bomb = verify(
+        docker_prepared,
+        corpus_entry("broken_memory_bomb").candidate(),
+        VerifyOptions(
+            device="cpu", static_screen=False, timeout_s=60, memory_limit_mb=2048, sandbox="docker", sandbox_image=IMAGE
+        ),
+    )
+    assert bomb.verdict == "rejected"
+    assert any("exceeded the memory limit of 2048 MiB" in r for r in bomb.reasons), bomb.reasons  # cgroup OOM kill
     deadline = time.monotonic() + 20
     while _ours() and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -264,3 +274,28 @@ def test_sweep_removes_containers_of_dead_parents(docker_isolation: isolation.Is
         assert cid[:12] in [c[:12] for c in docker.sweep()]
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+
+
+def test_memory_limit_kills_inside_the_container(docker_isolation: isolation.Isolation, tmp_path: Path) -> None:
+    """--memory from VerifyOptions is the container's cgroup limit (512 MiB here): 1 GiB gets it killed."""
+    grow = "chunks = []\nfor _ in range(64):\n    chunks.append(bytearray(16 << 20))\nprint('survived')"
+    r = subprocess.run(_probe_argv(tmp_path, grow), capture_output=True, text=True, timeout=120)
+    assert "survived" not in r.stdout
+    assert r.returncode == 137, (r.returncode, r.stderr[-2000:])
+
+
+def test_auto_takes_docker_only_when_an_image_is_named(
+    docker_isolation: isolation.Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KILN_SANDBOX_IMAGE", raising=False)
+    assert isolation.choose("auto").mechanism != "docker"
+    chosen = isolation.choose("auto", image=IMAGE)
+    assert chosen.mechanism == "docker" and chosen.image == IMAGE
+    monkeypatch.setenv("KILN_SANDBOX_IMAGE", IMAGE)
+    assert isolation.choose("auto").mechanism == "docker"
+    monkeypatch.setenv("KILN_SANDBOX_IMAGE", "kernelkiln/no-such-image:0")
+    fallback = isolation.choose("auto")
+    assert fallback.mechanism != "docker"
+    assert any("docker unavailable" in n and "no-such-image" in n for n in fallback.notes), fallback.notes
+    with pytest.raises(SandboxUnavailableError, match="make images"):
+        isolation.choose("docker", image="kernelkiln/no-such-image:0")

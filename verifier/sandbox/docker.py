@@ -12,9 +12,10 @@ stream) and execs ``python -m verifier.worker``; ``timeout -s KILL`` as PID 1 bo
 life even if nobody is left to stop it. The container runs with no network, a read-only root, capped
 tmpfs scratch and /tmp, memory/pids/file limits, no capabilities, no-new-privileges and a non-root user.
 
-Every container is labelled ``org.kernelkiln.sandbox`` with the parent's host, boot and pid and started
-with ``--rm``. A small reaper process (``sh``: read a lifeline pipe, then ``docker rm -f``) outlives a
-killed parent and removes its container; ``sweep_once`` removes leftovers of dead parents at start-up.
+Every container is labelled ``org.kernelkiln.sandbox`` with the parent's host, boot and pid. It is
+kept after it exits until the parent has asked whether the OOM killer ended it; a small reaper
+process (``sh``: read a lifeline pipe only the parent holds, then ``docker rm -f``) removes it when
+the parent closes the session or dies; ``sweep_once`` removes leftovers of dead parents at start-up.
 """
 
 from __future__ import annotations
@@ -155,7 +156,6 @@ def run_argv(
         exe,
         "run",
         "-i",
-        "--rm",
         "--pull",
         "never",
         "--name",
@@ -225,6 +225,15 @@ def start_reaper(name: str) -> int:
     finally:
         os.close(life_r)
     return life_w
+
+
+def oom_killed(name: str) -> bool:
+    """Whether the kernel's OOM killer ended container ``name`` (its memory limit)."""
+    try:
+        r = _docker("inspect", "--format", "{{.State.OOMKilled}}", name, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.stdout.strip() == "true"
 
 
 def kill(name: str) -> None:

@@ -151,7 +151,9 @@ def choose(requested: str, trusted_code: bool = False, image: str | None = None,
     if requested in ("auto", "bwrap"):
         problem = bwrap_problem()
         if problem is None:
-            return Isolation("bwrap", "isolated (empty network namespace)", "read-only system view + private scratch")
+            return Isolation(
+                "bwrap", "isolated (empty network namespace)", "read-only system view + private scratch", tuple(notes)
+            )
         if requested == "bwrap":
             raise SandboxUnavailableError(f"bwrap sandbox unavailable: {problem}")
         notes.append(f"bwrap unavailable: {problem}")

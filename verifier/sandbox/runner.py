@@ -294,6 +294,8 @@ class WorkerSession:
                 self._kill()
                 proc.wait()
             self.exit.returncode = proc.returncode
+            if self._container is not None and not self.exit.timed_out and dock.oom_killed(self._container):
+                self.exit.memory_exceeded = True
         if self._res_r is not None:
             os.close(self._res_r)
             self._res_r = None
