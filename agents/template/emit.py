@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.template.ir import Leaf, LeafE, Node, NodeE, NodeRef, Operand, Program
 from agents.template.model_source import ModelSource
-from agents.template.templates import dense, dwconv, rows, sparse
+from agents.template.templates import dense, dwconv, reduce, rows, sparse
 from agents.template.templates.common import Ctx
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -25,8 +25,18 @@ _EMITTERS = {
     "spmm": sparse.emit_spmm,
     "softmax": rows.emit_softmax,
     "layernorm": rows.emit_layernorm,
+    "reduce": reduce.emit_reduce,
+    "scan": reduce.emit_scan,
 }
-_PARAM_GROUP = {"dwconv": "dwconv2d", "pwconv": "pwconv", "matmul": "matmul", "spmm": "spmm", "ewise": "ewise"}
+_PARAM_GROUP = {
+    "dwconv": "dwconv2d",
+    "pwconv": "pwconv",
+    "matmul": "matmul",
+    "spmm": "spmm",
+    "ewise": "ewise",
+    "reduce": "reduce",
+    "scan": "reduce",
+}
 
 HELPERS = '''
 def _broadcast_shape(*shapes):
@@ -38,6 +48,14 @@ def _broadcast_shape(*shapes):
             j = rank - len(s) + i
             out[j] = n if out[j] == 1 else out[j]
     return tuple(out)
+
+
+def _prod(sizes):
+    """The product of a few sizes (plain Python: no tensor op)."""
+    out = 1
+    for n in sizes:
+        out *= n
+    return out
 '''
 
 
@@ -217,6 +235,8 @@ def _describe(node: Node) -> str:
             "softmax": "row softmax",
             "layernorm": "layer norm",
             "ewise": "elementwise",
+            "reduce": f"{node.attrs.get('op')} over dims {list(node.attrs.get('dims', ()))}",
+            "scan": f"cumulative {node.attrs.get('op')} over dim {list(node.attrs.get('dims', ()))}",
         }.get(node.kind, node.kind)
     return what + (" + fused epilogue" if node.epilogue is not None and node.kind != "ewise" else "")
 
@@ -241,6 +261,7 @@ def emit_candidate(
         + model.support
         + "\n"
         + HELPERS
+        + (reduce.COMBINE_HELPERS if any(n.attrs.get("op") == "prod" for n in program.nodes) else "")
         + "\n\n"
         + "\n\n\n".join(fwd.kernels)
         + "\n\n\nclass ModelNew(Model):\n"

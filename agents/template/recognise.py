@@ -78,6 +78,18 @@ _UNARY = {
     "aten.sqrt": "sqrt",
     "aten.rsqrt": "rsqrt",
     "aten.abs": "abs",
+    "aten.log": "log",
+    "aten.sin": "sin",
+    "aten.cos": "cos",
+    "aten.erf": "erf",
+    "aten.floor": "floor",
+    "aten.ceil": "ceil",
+    "aten.reciprocal": "reciprocal",
+    "aten.trunc": "trunc",
+    "aten.sign": "sign",
+    "aten.hardsigmoid": "hardsigmoid",
+    "aten.hardswish": "hardswish",
+    "aten.mish": "mish",
 }
 _BINARY = {
     "aten.add": "add",
@@ -86,6 +98,13 @@ _BINARY = {
     "aten.div": "div",
     "aten.maximum": "max",
     "aten.minimum": "min",
+    "aten.xlogy": "xlogy",
+    "aten.gt": "gt",
+    "aten.lt": "lt",
+    "aten.ge": "ge",
+    "aten.le": "le",
+    "aten.eq": "eq",
+    "aten.ne": "ne",
 }
 
 
@@ -357,15 +376,55 @@ def _clamp(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape:
 
 
 def _pow(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
-    exponent = _arg(op, 1, "exponent")
+    base, exponent = _arg(op, 0, "self"), _arg(op, 1, "exponent")
+    if not _t(base):
+        return Bin("pow", low._scalar_or_expr(base), low._scalar_or_expr(exponent))
     x = low.expr(low.tensor_arg(op, 0, "self"))
-    if exponent == 2:
-        return Bin("mul", x, x)
-    if exponent == 3:
-        return Bin("mul", Bin("mul", x, x), x)
+    if _t(exponent):
+        return Bin("pow", x, low._scalar_or_expr(exponent))
+    return _power(x, exponent)
+
+
+def _power(x: Expr, exponent: Any) -> Expr:
+    if isinstance(exponent, bool) or not isinstance(exponent, int | float):
+        raise NoTemplate(f"pow with exponent {exponent!r}")
+    if float(exponent).is_integer() and 0 <= exponent <= 4:
+        out: Expr = Const(1.0)
+        for k in range(int(exponent)):
+            out = x if k == 0 else Bin("mul", out, x)
+        return out
+    if float(exponent).is_integer() and -4 <= exponent < 0:
+        return Un("reciprocal", _power(x, -exponent))
     if exponent == 0.5:
         return Un("sqrt", x)
-    raise NoTemplate(f"pow with exponent {exponent!r}")
+    if exponent == -0.5:
+        return Un("rsqrt", x)
+    return Un("pow_scalar", x, (float(exponent),))
+
+
+def _unary_args(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """Activations with scalar arguments (LeakyReLU, ELU/SELU, Softplus, Hardtanh) and rsub."""
+    name = op["op"]
+    x = low.expr(low.tensor_arg(op, 0, "self"))
+    if name == "aten.leaky_relu":
+        return Un("leaky_relu", x, (float(_arg(op, 1, "negative_slope", 0.01)),))
+    if name == "aten.elu":
+        names = ((1, "alpha"), (2, "scale"), (3, "input_scale"))
+        return Un("elu", x, tuple(float(_arg(op, i, n, 1.0)) for i, n in names))
+    if name == "aten.softplus":
+        return Un("softplus", x, (float(_arg(op, 1, "beta", 1.0)), float(_arg(op, 2, "threshold", 20.0))))
+    if name == "aten.hardtanh":
+        lo, hi = float(_arg(op, 1, "min_val", -1.0)), float(_arg(op, 2, "max_val", 1.0))
+        return Bin("min", Bin("max", x, Const(lo)), Const(hi))
+    if name == "aten.round":
+        if op.get("kwargs", {}).get("decimals", _arg(op, 1, "decimals", 0)):
+            raise NoTemplate("round to decimals")
+        return Un("round", x)
+    if name == "aten.rsub":
+        other = low._scalar_or_expr(_arg(op, 1, "other"))
+        alpha = float(op.get("kwargs", {}).get("alpha", _arg(op, 2, "alpha", 1)))
+        return Bin("sub", other, x if alpha == 1 else Bin("mul", x, Const(alpha)))
+    raise NoTemplate(f"no template for `{name}`")  # pragma: no cover
 
 
 def _padding_rule(left: int, right: int, kernel: int, dilation: int, stride: int) -> tuple[str, int, int]:
@@ -633,6 +692,273 @@ def _layer_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, s
     return low.add_node("layernorm", shape, operands={"x": x, "weight": w, "bias": b}, attrs={"eps": eps})
 
 
+# -- reductions, scans and what decomposes into them -------------------------------------------
+
+
+def _dims(dim: Any, rank: int) -> tuple[int, ...]:
+    """A reduction's dims: an int, a list, or None / [] for all dims."""
+    if dim is None or (isinstance(dim, list | tuple) and not dim):
+        return tuple(range(rank))
+    if isinstance(dim, int):
+        dim = [dim]
+    return tuple(sorted({_norm_dim(int(d), rank) for d in dim}))
+
+
+def _reduced_shape(shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool) -> tuple[int, ...]:
+    return tuple((1 if d in dims else n) for d, n in enumerate(shape) if keepdim or d not in dims)
+
+
+def _reduce(
+    low: Lowering, x: Value, in_shape: Any, dims: tuple[int, ...], keepdim: bool, op: str, correction: float = 0.0
+) -> NodeRef:
+    """A reduce node over ``dims`` of ``x`` (an expression is materialised first)."""
+    in_shape = tuple(in_shape)
+    operand = low.operand(x, in_shape)
+    if isinstance(operand, Leaf) and operand.flip:
+        raise NoTemplate("a reduction of a flipped tensor")
+    attrs = {"op": op, "dims": dims, "keepdim": keepdim, "rank": len(in_shape), "correction": correction}
+    return low.add_node("reduce", _reduced_shape(in_shape, dims, keepdim), operands={"x": operand}, attrs=attrs)
+
+
+def _node(low: Lowering, expr: Expr, shape: Any) -> Expr:
+    """``expr`` computed once into a buffer (it is read by several kernels)."""
+    return NodeE(low.operand(expr, tuple(shape)).node)  # type: ignore[union-attr]
+
+
+def _input_shape(op: dict[str, Any], index: int = 0, name: str = "self") -> tuple[int, ...]:
+    arg = _arg(op, index, name)
+    if not _t(arg):
+        raise NoTemplate(f"{op['op']}: argument {name} is not a tensor")
+    return tuple(arg["shape"])
+
+
+def _sum_mean(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    name = op["op"]
+    in_shape = _input_shape(op)
+    dims = _dims(_arg(op, 1, "dim"), len(in_shape))
+    keepdim = bool(_arg(op, 2, "keepdim", False))
+    x = low.tensor_arg(op, 0, "self")
+    return _reduce(low, x, in_shape, dims, keepdim, "sum" if name in ("aten.sum", "aten.nansum") else "mean")
+
+
+def _max_min(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    name = op["op"]
+    kind = "max" if name in ("aten.max", "aten.amax") else "min"
+    second = _arg(op, 1, "dim" if name in ("aten.amax", "aten.amin") else "other")
+    if _t(second):  # torch.max(a, b): elementwise
+        return Bin(kind, low.expr(low.tensor_arg(op, 0, "self")), low._scalar_or_expr(second))
+    if out_index:
+        raise NoTemplate(f"{name} indices are used")
+    in_shape = _input_shape(op)
+    dims = _dims(_arg(op, 1, "dim"), len(in_shape))
+    keepdim = bool(_arg(op, 2, "keepdim", False))
+    return _reduce(low, low.tensor_arg(op, 0, "self"), in_shape, dims, keepdim, kind)
+
+
+def _arg_reduce(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    in_shape = _input_shape(op)
+    dim = _arg(op, 1, "dim")
+    keepdim = bool(_arg(op, 2, "keepdim", False))
+    if dim is None and len(in_shape) > 1:
+        raise NoTemplate(f"{op['op']} over the flattened tensor")
+    dims = _dims(dim, len(in_shape))
+    return _reduce(low, low.tensor_arg(op, 0, "self"), in_shape, dims, keepdim, op["op"].split(".")[1])
+
+
+def _prod_reduce(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    in_shape = _input_shape(op)
+    dims = _dims(_arg(op, 1, "dim"), len(in_shape))
+    keepdim = bool(_arg(op, 2, "keepdim", False))
+    return _reduce(low, low.tensor_arg(op, 0, "self"), in_shape, dims, keepdim, "prod")
+
+
+def _var_std(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """var / std: mean, then the mean of squared deviations with Bessel's correction (``correction``)."""
+    in_shape = _input_shape(op)
+    dims = _dims(_arg(op, 1, "dim"), len(in_shape))
+    kwargs = op.get("kwargs", {})
+    correction = kwargs.get("correction", 1)
+    if "unbiased" in kwargs:
+        correction = 1 if kwargs["unbiased"] else 0
+    correction = 1.0 if correction is None else float(correction)
+    keepdim = bool(kwargs.get("keepdim", _arg(op, 2, "keepdim", False)))
+    x = low.expr(low.tensor_arg(op, 0, "self"))
+    var = _variance(low, x, in_shape, dims, keepdim, correction)
+    return Un("sqrt", var) if op["op"] == "aten.std" else var
+
+
+def _variance(low: Lowering, x: Expr, in_shape: Any, dims: tuple[int, ...], keepdim: bool, correction: float) -> Expr:
+    mean = NodeE(_reduce(low, x, in_shape, dims, True, "mean").node)
+    dev = _node(low, Bin("sub", x, mean), in_shape)
+    return NodeE(_reduce(low, Bin("mul", dev, dev), in_shape, dims, keepdim, "mean", correction).node)
+
+
+def _vector_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """linalg_vector_norm / norm: sum of |x|^p, then its 1/p-th power (inf: max |x|)."""
+    in_shape = _input_shape(op)
+    name = op["op"]
+    if name == "aten.norm":
+        p, dim, keepdim = _arg(op, 1, "p", 2), _arg(op, 2, "dim"), bool(_arg(op, 3, "keepdim", False))
+    else:
+        p, dim, keepdim = _arg(op, 1, "ord", 2), _arg(op, 2, "dim"), bool(_arg(op, 3, "keepdim", False))
+    if op.get("kwargs", {}).get("dtype") is not None:
+        raise NoTemplate(f"{name} with a dtype")
+    p = 2.0 if p is None else float(p)
+    dims = _dims(dim, len(in_shape))
+    x = Un("abs", low.expr(low.tensor_arg(op, 0, "self")))
+    if p == float("inf"):
+        return _reduce(low, x, in_shape, dims, keepdim, "max")
+    if p <= 0:
+        raise NoTemplate(f"{name} of order {p}")
+    total = NodeE(_reduce(low, _power(x, p), in_shape, dims, keepdim, "sum").node)
+    if p == 1:
+        return total
+    return Un("sqrt", total) if p == 2 else _power(total, 1.0 / p)
+
+
+def _loss(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """Pointwise losses (MSE, L1, smooth L1, Huber) and their reduction (0 none, 1 mean, 2 sum)."""
+    name = op["op"]
+    a = low.expr(low.tensor_arg(op, 0, "self"))
+    b = low._scalar_or_expr(_arg(op, 1, "target"))
+    in_shape = tuple(shape) if not _arg(op, 2, "reduction", 1) else _input_shape(op)
+    d = Bin("sub", a, b)
+    if name == "aten.mse_loss":
+        each: Expr = Bin("mul", d, d)
+    elif name == "aten.l1_loss":
+        each = Un("abs", d)
+    elif name == "aten.smooth_l1_loss":
+        beta = float(_arg(op, 3, "beta", 1.0))
+        each = Un("smooth_l1", d, (beta,)) if beta > 0 else Un("abs", d)
+    else:
+        each = Un("huber", d, (float(_arg(op, 3, "delta", 1.0)),))
+    reduction = int(_arg(op, 2, "reduction", 1))
+    if reduction == 0:
+        return each
+    dims = tuple(range(len(in_shape)))
+    return _reduce(low, each, in_shape, dims, False, "mean" if reduction == 1 else "sum")
+
+
+def _scan(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any, reverse: bool = False) -> Value:
+    if op.get("kwargs", {}).get("dtype") is not None:
+        raise NoTemplate(f"{op['op']} with a dtype")
+    in_shape = _input_shape(op)
+    dim = _norm_dim(int(_arg(op, 1, "dim")), max(1, len(in_shape)))
+    x = low.tensor_arg(op, 0, "self")
+    if reverse:
+        x = _unflip(x, dim - len(in_shape))
+    operand = low.operand(x, in_shape)
+    if isinstance(operand, Leaf) and operand.flip:
+        raise NoTemplate("a cumulative op over a flipped tensor")
+    attrs = {"op": "sum" if op["op"] == "aten.cumsum" else "prod", "dims": (dim,), "rank": len(in_shape)}
+    return low.add_node("scan", shape, operands={"x": operand}, attrs={**attrs, "reverse": reverse})
+
+
+def _unflip(val: Value, dim: int) -> Value:
+    if isinstance(val, LeafE):
+        val = val.leaf
+    if not isinstance(val, Leaf) or val.flip != (dim,):
+        raise NoTemplate("flip of a computed tensor")
+    return Leaf(val.root, val.views, val.shape, val.dtype, ())
+
+
+def _softmax_any(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """softmax / log_softmax over any dim: max, exp(x - max) once into a buffer, sum, then divide / log."""
+    shape = tuple(shape)
+    dim = _norm_dim(int(_arg(op, 1, "dim")), len(shape))
+    if op["op"] == "aten._softmax" and dim == len(shape) - 1:
+        return _softmax(low, op, index, out_index, shape)
+    x = low.expr(low.tensor_arg(op, 0, "self"))
+    top = NodeE(_reduce(low, x, shape, (dim,), True, "max").node)
+    shifted = Bin("sub", x, top)
+    if op["op"] == "aten._softmax":
+        e = _node(low, Un("exp", shifted), shape)
+        return Bin("div", e, NodeE(_reduce(low, e, shape, (dim,), True, "sum").node))
+    total = NodeE(_reduce(low, Un("exp", shifted), shape, (dim,), True, "sum").node)
+    return Bin("sub", shifted, Un("log", total))
+
+
+def _affine(y: Expr, weight: Leaf | None, bias: Leaf | None, trailing: int) -> Expr:
+    """``y * weight + bias`` with per-channel parameters unsqueezed over ``trailing`` dims."""
+    for leaf, kind in ((weight, "mul"), (bias, "add")):
+        if leaf is None:
+            continue
+        for _ in range(trailing):
+            leaf = leaf.view("unsqueeze", -1, shape=(*(leaf.shape or ()), 1))
+        y = Bin(kind, y, LeafE(leaf))
+    return y
+
+
+def _layer_norm_any(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    if out_index != 0:
+        raise NoTemplate("layer norm statistics are used")
+    if len(_arg(op, 1, "normalized_shape")) == 1:
+        return _layer_norm(low, op, index, out_index, shape)
+    shape = tuple(shape)
+    k = len(_arg(op, 1, "normalized_shape"))
+    dims = tuple(range(len(shape) - k, len(shape)))
+    x = low.expr(low.tensor_arg(op, 0, "input"))
+    w = low.leaf_arg(op, 2, "weight") if _t(_arg(op, 2, "weight")) else None
+    b = low.leaf_arg(op, 3, "bias") if _t(_arg(op, 3, "bias")) else None
+    return _normalise(low, x, shape, dims, float(_arg(op, 4, "eps")), w, b, 0)
+
+
+def _normalise(
+    low: Lowering, x: Expr, shape: tuple[int, ...], dims: tuple[int, ...], eps: float, w: Any, b: Any, trailing: int
+) -> Expr:
+    mean = NodeE(_reduce(low, x, shape, dims, True, "mean").node)
+    dev = _node(low, Bin("sub", x, mean), shape)
+    var = NodeE(_reduce(low, Bin("mul", dev, dev), shape, dims, True, "mean").node)
+    y = Bin("mul", dev, Un("rsqrt", Bin("add", var, Const(eps))))
+    return _affine(y, w, b, trailing)
+
+
+def _batch_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """Batch norm: training (batch statistics over all dims but channels) or eval (running statistics)."""
+    if out_index != 0:
+        raise NoTemplate("batch norm statistics are used")
+    name = op["op"]
+    shape = tuple(shape)
+    x = low.expr(low.tensor_arg(op, 0, "input"))
+    w = low.leaf_arg(op, 1, "weight") if _t(_arg(op, 1, "weight")) else None
+    b = low.leaf_arg(op, 2, "bias") if _t(_arg(op, 2, "bias")) else None
+    if name == "aten._native_batch_norm_legit_no_training":
+        training, eps = False, float(_arg(op, 6, "eps"))
+    else:
+        training, eps = bool(_arg(op, 5, "training")), float(_arg(op, 7, "eps"))
+    trailing = len(shape) - 2
+    if training:
+        dims = (0, *range(2, len(shape)))
+        return _normalise(low, x, shape, dims, eps, w, b, trailing)
+    mean, var = low.leaf_arg(op, 3, "running_mean"), low.leaf_arg(op, 4, "running_var")
+    centred = Bin("sub", x, _affine(LeafE(mean), None, None, 0) if trailing == 0 else _unsq(mean, trailing))
+    y = Bin("mul", centred, Un("rsqrt", Bin("add", _unsq(var, trailing), Const(eps))))
+    return _affine(y, w, b, trailing)
+
+
+def _unsq(leaf: Leaf, trailing: int) -> Expr:
+    for _ in range(trailing):
+        leaf = leaf.view("unsqueeze", -1, shape=(*(leaf.shape or ()), 1))
+    return LeafE(leaf)
+
+
+def _cumsum(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    return _scan(low, op, index, out_index, shape)
+
+
+def _flip_any(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """flip(cumsum(flip(x, d), d), d) is a reverse cumulative sum; other flips fold into kernels' reads."""
+    src = _arg(op, 0, "self")
+    at = low.producer.get(src["tensor"]) if _t(src) else None
+    dims = _arg(op, 1, "dims")
+    if at is not None and low.ops[at[0]]["op"] in ("aten.cumsum", "aten.cumprod") and len(dims) == 1:
+        scan_op = low.ops[at[0]]
+        rank = len(shape)
+        if _norm_dim(int(dims[0]), rank) == _norm_dim(int(_arg(scan_op, 1, "dim")), rank):
+            return _scan(low, scan_op, at[0], 0, shape, reverse=True)
+    return _flip(low, op, index, out_index, shape)
+
+
 _HANDLERS = {
     **dict.fromkeys(_IDENTITY_OPS, _identity),
     "aten._to_copy": _to_copy,
@@ -644,7 +970,7 @@ _HANDLERS = {
     "aten.permute": _view,
     "aten.select": _view,
     "aten.slice": _fft_slice,
-    "aten.flip": _flip,
+    "aten.flip": _flip_any,
     "aten.gelu": _gelu,
     "aten.clamp": _clamp,
     "aten.clamp_min": _clamp,
@@ -655,8 +981,37 @@ _HANDLERS = {
     "aten.cat": _cat,
     "aten.mm": _mm,
     "aten.addmm": _addmm,
-    "aten._softmax": _softmax,
-    "aten.native_layer_norm": _layer_norm,
+    "aten._softmax": _softmax_any,
+    "aten._log_softmax": _softmax_any,
+    "aten.native_layer_norm": _layer_norm_any,
+    "aten.native_batch_norm": _batch_norm,
+    "aten._native_batch_norm_legit_no_training": _batch_norm,
+    "aten.leaky_relu": _unary_args,
+    "aten.elu": _unary_args,
+    "aten.softplus": _unary_args,
+    "aten.hardtanh": _unary_args,
+    "aten.rsub": _unary_args,
+    "aten.round": _unary_args,
+    "aten.sum": _sum_mean,
+    "aten.nansum": _sum_mean,
+    "aten.mean": _sum_mean,
+    "aten.max": _max_min,
+    "aten.min": _max_min,
+    "aten.amax": _max_min,
+    "aten.amin": _max_min,
+    "aten.argmax": _arg_reduce,
+    "aten.argmin": _arg_reduce,
+    "aten.prod": _prod_reduce,
+    "aten.var": _var_std,
+    "aten.std": _var_std,
+    "aten.linalg_vector_norm": _vector_norm,
+    "aten.norm": _vector_norm,
+    "aten.mse_loss": _loss,
+    "aten.l1_loss": _loss,
+    "aten.smooth_l1_loss": _loss,
+    "aten.huber_loss": _loss,
+    "aten.cumsum": _cumsum,
+    "aten.cumprod": _cumsum,
 }
 
 

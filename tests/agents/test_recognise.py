@@ -64,8 +64,8 @@ def test_sparse_trace_lowers_to_spmm_with_bias_epilogue() -> None:
 
 def test_unknown_op_is_no_template_naming_it() -> None:
     x = _t("input0", [4, 4])
-    ops = [_op("aten.cumsum", [x, 0], [_t("op0.out0", [4, 4])])]
-    with pytest.raises(NoTemplate, match=r"aten\.cumsum"):
+    ops = [_op("aten.fmod", [x, 3.0], [_t("op0.out0", [4, 4])])]
+    with pytest.raises(NoTemplate, match=r"aten\.fmod"):
         lower_trace(_trace(ops, [x], {}, _t("op0.out0", [4, 4])), ["x"])
 
 

@@ -46,6 +46,30 @@ _UNARY_CODE = {
     "abs": "tl.abs({x})",
     "gelu": "(0.5 * {x} * (1.0 + tl.erf({x} * 0.7071067811865476)))",
     "gelu_tanh": "(0.5 * {x} * (2.0 * tl.sigmoid(1.5957691216057308 * ({x} + 0.044715 * {x} * {x} * {x}))))",
+    "log": "tl.log({x})",
+    "sin": "tl.sin({x})",
+    "cos": "tl.cos({x})",
+    "erf": "tl.erf({x})",
+    "floor": "tl.floor({x})",
+    "ceil": "tl.ceil({x})",
+    "reciprocal": "(1.0 / {x})",
+    "trunc": "tl.where({x} >= 0.0, tl.floor({x}), tl.ceil({x}))",
+    # round half to even, as torch.round
+    "round": (
+        "tl.where((tl.floor({x} + 0.5) - {x} == 0.5) & (tl.floor({x} + 0.5) % 2.0 != 0.0),"
+        " tl.floor({x} + 0.5) - 1.0, tl.floor({x} + 0.5))"
+    ),
+    "sign": "tl.where({x} > 0.0, 1.0, tl.where({x} < 0.0, -1.0, 0.0))",
+    "hardsigmoid": "tl.minimum(tl.maximum({x} / 6.0 + 0.5, 0.0), 1.0)",
+    "hardswish": "({x} * tl.minimum(tl.maximum({x} + 3.0, 0.0), 6.0) / 6.0)",
+    "mish": "({x} * (2.0 * tl.sigmoid(2.0 * tl.where({x} > 20.0, {x}, tl.log(1.0 + tl.exp({x})))) - 1.0))",
+    # with args: a0, a1, ... are the op's scalar arguments
+    "leaky_relu": "tl.where({x} > 0.0, {x}, {x} * {a0})",
+    "elu": "({a1} * tl.where({x} > 0.0, {x}, {a0} * (tl.exp({x} * {a2}) - 1.0)))",
+    "softplus": "tl.where({x} * {a0} > {a1}, {x}, tl.log(1.0 + tl.exp({x} * {a0})) / {a0})",
+    "pow_scalar": "tl.exp({a0} * tl.log({x}))",
+    "smooth_l1": "tl.where(tl.abs({x}) < {a0}, 0.5 * {x} * {x} / {a0}, tl.abs({x}) - 0.5 * {a0})",
+    "huber": "tl.where(tl.abs({x}) < {a0}, 0.5 * {x} * {x}, {a0} * (tl.abs({x}) - 0.5 * {a0}))",
 }
 _BINARY_CODE = {
     "add": "({a} + {b})",
@@ -54,6 +78,14 @@ _BINARY_CODE = {
     "div": "({a} / {b})",
     "max": "tl.maximum({a}, {b})",
     "min": "tl.minimum({a}, {b})",
+    "pow": "tl.exp({b} * tl.log({a}))",
+    "xlogy": "tl.where({a} == 0.0, 0.0, {a} * tl.log({b}))",
+    "gt": "tl.where({a} > {b}, 1.0, 0.0)",
+    "lt": "tl.where({a} < {b}, 1.0, 0.0)",
+    "ge": "tl.where({a} >= {b}, 1.0, 0.0)",
+    "le": "tl.where({a} <= {b}, 1.0, 0.0)",
+    "eq": "tl.where({a} == {b}, 1.0, 0.0)",
+    "ne": "tl.where({a} != {b}, 1.0, 0.0)",
 }
 
 
@@ -111,7 +143,11 @@ class Epilogue:
                 code = load(self.inputs.index(operand))
             elif isinstance(e, Un):
                 x = render(e.x)
-                code = f"{x}.to(tl.{e.args[0]}).to(tl.float32)" if e.op == "cast" else _UNARY_CODE[e.op].format(x=x)
+                if e.op == "cast":
+                    code = f"{x}.to(tl.{e.args[0]}).to(tl.float32)"
+                else:
+                    scalars = {f"a{i}": repr(float(a)) for i, a in enumerate(e.args)}
+                    code = _UNARY_CODE[e.op].format(x=x, **scalars)
             elif isinstance(e, Bin):
                 code = _BINARY_CODE[e.op].format(a=render(e.a), b=render(e.b))
             else:  # pragma: no cover - the IR has no other kinds

@@ -83,10 +83,13 @@ def emit_ewise(node: Node, ctx: Ctx, out: str, alloc: str, shape_code: str) -> t
     lines = [
         f"{p}shape = tuple({shape_code})",
         alloc.format(shape=f"{p}shape"),
+        # a 0-dim result (a loss, say) is written through a 1-element view
+        f"{p}y = {out} if len({p}shape) else {out}.view(1)",
+        f"{p}shape = {p}shape or (1,)",
         *epi.prelude(ctx, f"{p}shape", p),
-        f"{p}numel = {out}.numel()",
+        f"{p}numel = {p}y.numel()",
         f"{p}bs = {block(f'{p}numel', int(ctx.params.get('block', 1024)), 16)}",
-        f"{ctx.name}[(triton.cdiv({p}numel, {p}bs),)]({out}, *{out}.stride(), {p}numel, *{p}shape, "
+        f"{ctx.name}[(triton.cdiv({p}numel, {p}bs),)]({p}y, *{p}y.stride(), {p}numel, *{p}shape, "
         + epi.call_args(p)
         + f"BLOCK={p}bs, {warps(ctx.params)})",
     ]
