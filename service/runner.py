@@ -194,7 +194,12 @@ class JobRunner:
             language=params.get("language", "triton"),
             proposer=params.get("proposer", "template"),
             budget=agents.Budget(max_candidates=int(job.budget or 8)),
-            verify_options=VerifyOptions(device=self.settings.device, timeout_s=self.settings.timeout_s),
+            verify_options=VerifyOptions(
+                device=self.settings.device,  # type: ignore[arg-type]
+                timeout_s=self.settings.timeout_s,
+                sandbox=self.settings.sandbox,  # type: ignore[arg-type]
+                sandbox_image=self.settings.sandbox_image,
+            ),
             # an imported problem as written may be too large to trace here: its small tier is not
             trace_shape="small" if not resolved.builtin and "small" in resolved.shapes else None,
             **({"model": params["model"]} if params.get("model") else {}),

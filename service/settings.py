@@ -57,6 +57,10 @@ class Settings:
     lease_seconds: int = 60
     device: str = "auto"
     timeout_s: float = 180.0
+    sandbox: str = "auto"
+    """The verifier's sandbox for every verification (``KILN_SANDBOX``: auto, docker, bwrap, unshare)."""
+    sandbox_image: str | None = None
+    """Worker image of the docker sandbox (``KILN_SANDBOX_IMAGE``)."""
     public_url: str | None = None
     """Absolute base URL for links in responses (``https://kiln.example.org``); None: links are relative."""
     auto_migrate: bool | None = None
@@ -72,6 +76,9 @@ class Settings:
         device = os.environ.get("KILN_DEVICE", "auto")
         if device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"KILN_DEVICE must be auto, cpu or cuda, not {device!r}")
+        sandbox = os.environ.get("KILN_SANDBOX", "auto")
+        if sandbox not in ("auto", "docker", "bwrap", "unshare"):
+            raise ValueError(f"KILN_SANDBOX must be auto, docker, bwrap or unshare, not {sandbox!r}")
         public_url = (os.environ.get("KILN_PUBLIC_URL") or "").strip().rstrip("/") or None
         if public_url is not None and not public_url.startswith(("http://", "https://")):
             raise ValueError(f"KILN_PUBLIC_URL must start with http:// or https://, not {public_url!r}")
@@ -90,6 +97,8 @@ class Settings:
             lease_seconds=_int("KILN_LEASE_SECONDS", cls.lease_seconds, minimum=5),
             device=device,
             timeout_s=float(_int("KILN_TIMEOUT_S", int(cls.timeout_s))),
+            sandbox=sandbox,
+            sandbox_image=os.environ.get("KILN_SANDBOX_IMAGE") or None,
             public_url=public_url,
             auto_migrate=_bool("KILN_AUTO_MIGRATE"),
         )

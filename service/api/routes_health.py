@@ -24,11 +24,25 @@ def healthz(response: Response, state: AppState = Depends(app_state)) -> Health:
         database = f"unreachable: {type(e).__name__}"
     workers = state.runner.workers if state.runner is not None else 0
     expected = state.settings.workers if state.runner is not None else 0
-    healthy = database == "ok" and workers == expected
+    sandbox = _sandbox(state)
+    healthy = database == "ok" and workers == expected and not sandbox.startswith("unavailable")
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     try:
         version = metadata.version("kernelkiln")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    return Health(status="ok" if healthy else "degraded", database=database, workers=workers, version=version)
+    return Health(
+        status="ok" if healthy else "degraded", database=database, workers=workers, version=version, sandbox=sandbox
+    )
+
+
+def _sandbox(state: AppState) -> str:
+    """The mechanism this service's verifications get (probes are cached per process), or why none."""
+    from verifier.errors import SandboxUnavailableError
+    from verifier.sandbox.isolation import choose
+
+    try:
+        return choose(state.settings.sandbox, image=state.settings.sandbox_image, cuda=state.device == "cuda").mechanism
+    except SandboxUnavailableError as e:
+        return f"unavailable: {e}"

@@ -89,7 +89,12 @@ def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
 
     resolved = plan.resolved
     candidate = Candidate(source=body.candidate_source, name="user", language=body.language)
-    options = VerifyOptions(device=state.device, timeout_s=state.settings.timeout_s)  # type: ignore[arg-type]
+    options = VerifyOptions(
+        device=state.device,  # type: ignore[arg-type]
+        timeout_s=state.settings.timeout_s,
+        sandbox=state.settings.sandbox,  # type: ignore[arg-type]
+        sandbox_image=state.settings.sandbox_image,
+    )
     try:
         report = verify(resolved.reference(), candidate, options)
     except VerifierInputError as e:

@@ -121,3 +121,5 @@ class Health(BaseModel):
     database: str
     workers: int
     version: str
+    sandbox: str = "unknown"
+    """The sandbox verifications run in (``docker``, ``bwrap``, ``unshare``), or ``unavailable: why``."""

@@ -13,6 +13,14 @@ def serve(
         None, "--database", help="Store URL (default: KILN_DATABASE_URL, else SQLite)."
     ),
     log_level: str = typer.Option("info", "--log-level"),
+    sandbox: str | None = typer.Option(
+        None,
+        "--sandbox",
+        help="auto | docker | bwrap | unshare for every verification (default: KILN_SANDBOX or auto).",
+    ),
+    image: str | None = typer.Option(
+        None, "--image", help="Worker image of the docker sandbox (default: KILN_SANDBOX_IMAGE)."
+    ),
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with an embedded job runner."""
     import dataclasses
@@ -32,6 +40,15 @@ def serve(
         settings = dataclasses.replace(settings, workers=workers)
     if database is not None:
         settings = dataclasses.replace(settings, database_url=database)
+    if sandbox is not None:
+        if sandbox not in ("auto", "docker", "bwrap", "unshare"):
+            typer.echo(
+                f"kiln serve: error: --sandbox must be auto, docker, bwrap or unshare, not {sandbox!r}", err=True
+            )
+            raise typer.Exit(2)
+        settings = dataclasses.replace(settings, sandbox=sandbox)
+    if image is not None:
+        settings = dataclasses.replace(settings, sandbox_image=image)
     if not settings.api_tokens and host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"kiln serve: note: KILN_API_TOKENS is unset, so writes are refused from clients other than "
