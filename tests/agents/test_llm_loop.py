@@ -26,6 +26,8 @@ from tests.agents.fake_llm import (
 from verifier import Reference, VerifyOptions
 from verifier.examples import REFERENCE
 
+pytestmark = pytest.mark.serial  # wall-clock bounds: runs alone (Makefile)
+
 OPTIONS = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=120)
 
 

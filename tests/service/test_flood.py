@@ -30,6 +30,8 @@ from service.persistence import user_task_id
 from tests.service.conftest import free_port
 from tests.service.flood_tools import REFERENCE
 
+pytestmark = pytest.mark.serial  # wall-clock bounds: runs alone (Makefile)
+
 SLOW_S = 2.0
 TOKENS = [f"flood-token-{n}" for n in range(12)]
 READS = ["/healthz", "/v1/tasks/general.softmax", "/v1/leaderboard", "/v1/tasks"]

@@ -12,7 +12,7 @@ import pytest
 
 from tests.service.conftest import wait_for_status
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.serial, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS, POLLS, SUBMISSIONS = 12, 20, 12

@@ -83,6 +83,7 @@ def test_static_screen_rejects_before_running(entry: CorpusEntry, prepared_refer
     assert report.reasons[0].startswith("static_screen: line ")
 
 
+@pytest.mark.serial
 def test_hang_is_killed_at_the_timeout(prepared_reference) -> None:
     options = VerifyOptions(device="cpu", static_screen=False, timeout_s=25)
     report = verify(prepared_reference, corpus_entry("broken_hang").candidate(), options)

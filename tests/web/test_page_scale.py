@@ -16,6 +16,8 @@ from service.settings import Settings
 from tests.service.conftest import LiveServer, start_server
 from tests.web.seed import bulk_seed
 
+pytestmark = pytest.mark.serial  # wall-clock bounds: runs alone (Makefile)
+
 BUSY = "dwconv2d.convnext_7x7"
 PAGE_BUDGET_S = 2.0
 """Per page, measured at the client after one warm-up request (2 CPU cores; typically well under 0.5 s)."""

@@ -15,6 +15,8 @@ from service.web import highlight
 from tests.service.conftest import LiveServer
 from tests.web.seed import bulk_seed, kernel_source
 
+pytestmark = pytest.mark.serial  # wall-clock bounds: runs alone (Makefile)
+
 TASK = "general.softmax"
 SOURCE_CHARS = 199_000
 MAX_PAGE_BYTES = 1_500_000
