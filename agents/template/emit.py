@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.template.ir import Leaf, LeafE, Node, NodeE, NodeRef, Operand, Program
 from agents.template.model_source import ModelSource
-from agents.template.templates import dense, dwconv, reduce, rows, sparse
+from agents.template.templates import dense, dwconv, pool, reduce, rows, sparse
 from agents.template.templates.common import Ctx
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -27,6 +27,7 @@ _EMITTERS = {
     "layernorm": rows.emit_layernorm,
     "reduce": reduce.emit_reduce,
     "scan": reduce.emit_scan,
+    "pool": pool.emit_pool,
 }
 _PARAM_GROUP = {
     "dwconv": "dwconv2d",
@@ -36,6 +37,7 @@ _PARAM_GROUP = {
     "ewise": "ewise",
     "reduce": "reduce",
     "scan": "reduce",
+    "pool": "ewise",
 }
 
 HELPERS = '''
@@ -152,6 +154,10 @@ class _Forward:
             if node.kind == "cat":
                 self.emit_cat(node, set(deferred))
                 continue
+            if node.kind == "view":
+                args = ", ".join(map(str, node.attrs["args"]))
+                self.lines.append(f"y{node.id} = {self.var(node.operands['x'])}.{node.attrs['method']}({args})")
+                continue
             out = f"y{node.id}"
             self.emit_node(node, f"{out} = torch.empty({{shape}}, device={self.device()}, dtype={self.dtype_of(node)})")
         self.lines.append(f"return y{self.program.output}")
@@ -236,6 +242,7 @@ def _describe(node: Node) -> str:
             "layernorm": "layer norm",
             "ewise": "elementwise",
             "reduce": f"{node.attrs.get('op')} over dims {list(node.attrs.get('dims', ()))}",
+            "pool": f"{node.attrs.get('op')} pooling {node.attrs.get('kernel')}",
             "scan": f"cumulative {node.attrs.get('op')} over dim {list(node.attrs.get('dims', ()))}",
         }.get(node.kind, node.kind)
     return what + (" + fused epilogue" if node.epilogue is not None and node.kind != "ewise" else "")

@@ -302,6 +302,8 @@ def _view(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: 
             dim = _norm_dim(int(_arg(op, 1, "dim")), len(shape))
             if dim == 0:
                 return val
+        if name in ("aten.squeeze", "aten.unsqueeze", "aten.transpose", "aten.permute", "aten.t"):
+            return _node_view(low, op, val, shape)
         raise NoTemplate(f"{name} of a computed tensor")
     if name == "aten.unsqueeze":
         if val.flip and _norm_dim(int(_arg(op, 1, "dim")), len(shape)) == len(shape) - 1:
@@ -959,6 +961,65 @@ def _flip_any(low: Lowering, op: dict[str, Any], index: int, out_index: int, sha
     return _flip(low, op, index, out_index, shape)
 
 
+def _node_view(low: Lowering, op: dict[str, Any], val: Value, shape: Any) -> Value:
+    """A shape-agnostic view of a computed buffer: replayed on it in the forward (no kernel)."""
+    src = _arg(op, 0, "self")
+    x = low.operand(val, src["shape"])
+    name = op["op"].split(".")[1]
+    if name == "squeeze":
+        dim = _arg(op, 1, "dim")
+        if dim is None or isinstance(dim, list):
+            raise NoTemplate("squeeze without a single dim")
+        args: tuple[int, ...] = (int(dim),)
+    elif name == "unsqueeze":
+        args = (int(_arg(op, 1, "dim")),)
+    elif name == "transpose":
+        args = (int(_arg(op, 1, "dim0")), int(_arg(op, 2, "dim1")))
+    elif name == "permute":
+        args = tuple(int(d) for d in _arg(op, 1, "dims"))
+    else:
+        args = ()
+    return low.add_node("view", shape, operands={"x": x}, attrs={"method": name, "args": args})
+
+
+def _pool(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """max_pool{1,2,3}d (values only) and avg_pool{1,2,3}d."""
+    name = op["op"]
+    if out_index:
+        raise NoTemplate(f"{name} indices are used")
+    in_shape = _input_shape(op)
+    sd = len(in_shape) - 2
+    if sd not in (1, 2, 3):
+        raise NoTemplate(f"{name} of a rank-{len(in_shape)} input")
+
+    def per_dim(value: Any, default: Any) -> list[int]:
+        if value is None or (isinstance(value, list | tuple) and not value):
+            value = default
+        if isinstance(value, int):
+            return [value] * sd
+        return [int(v) for v in value] * (sd if len(value) == 1 else 1)
+
+    kernel = per_dim(_arg(op, 1, "kernel_size"), None)
+    stride = per_dim(_arg(op, 2, "stride"), kernel)
+    padding = per_dim(_arg(op, 3, "padding", 0), 0)
+    attrs: dict[str, Any] = {"spatial": sd, "kernel": kernel, "stride": stride, "padding": padding}
+    if "max_pool" in name:
+        dilation = per_dim(_arg(op, 4, "dilation", 1), 1)
+        attrs.update(op="max", dilation=dilation, ceil_mode=bool(_arg(op, 5, "ceil_mode")))
+    else:
+        attrs.update(
+            op="avg",
+            dilation=[1] * sd,
+            ceil_mode=bool(_arg(op, 4, "ceil_mode")),
+            count_include_pad=bool(_arg(op, 5, "count_include_pad", True)),
+            divisor=_arg(op, 6, "divisor_override"),
+        )
+    x = low.operand(low.tensor_arg(op, 0, "self"), in_shape)
+    if isinstance(x, Leaf) and x.flip:
+        raise NoTemplate("pooling of a flipped tensor")
+    return low.add_node("pool", shape, operands={"x": x}, attrs=attrs)
+
+
 _HANDLERS = {
     **dict.fromkeys(_IDENTITY_OPS, _identity),
     "aten._to_copy": _to_copy,
@@ -1012,6 +1073,19 @@ _HANDLERS = {
     "aten.huber_loss": _loss,
     "aten.cumsum": _cumsum,
     "aten.cumprod": _cumsum,
+    **dict.fromkeys(
+        (
+            "aten.max_pool1d",
+            "aten.max_pool2d_with_indices",
+            "aten.max_pool3d_with_indices",
+            "aten.max_pool2d",
+            "aten.max_pool3d",
+            "aten.avg_pool1d",
+            "aten.avg_pool2d",
+            "aten.avg_pool3d",
+        ),
+        _pool,
+    ),
 }
 
 

@@ -66,6 +66,15 @@ CASES = {
         X + ", " + X,
     ),
     "layer_norm_two_dims": ("self.norm(x)", X, "        self.norm = nn.LayerNorm((5, 7))"),
+    "max_pool1d_ceil_dilated": ("F.max_pool1d(x, 3, 2, 1, dilation=2, ceil_mode=True)", X),
+    "avg_pool2d_ceil_pad_counts": (
+        "F.avg_pool2d(x, 3, 2, 1, ceil_mode=True) + F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)",
+        "torch.randn(2, 3, 8, 7)",
+    ),
+    "max_avg_pool3d": (
+        "F.max_pool3d(x, 2) + F.avg_pool3d(x, (2, 2, 2), divisor_override=3)",
+        "torch.randn(2, 2, 5, 6, 4)",
+    ),
     # the verifier runs modules in eval mode: running statistics; F.batch_norm(training=True): batch statistics
     "batch_norm_eval": ("self.norm(x)", "torch.randn(4, 3, 5, 6)", "        self.norm = nn.BatchNorm2d(3)"),
     "batch_norm_batch_stats": ("F.batch_norm(x, None, None, training=True)", "torch.randn(4, 3, 5, 6)"),
