@@ -197,3 +197,18 @@ def test_gpu_worker_memory_limit_grows_with_the_payload() -> None:
     small.outcome = CandidateOutcome()
     small._size_memory_to_payload(PreparedReference(Reference(source=""), "cuda", iso, 0, [], [], {}, None, None, 0.0))
     assert small.session.memory_limit_mb == 8192 and not small.outcome.notes
+
+
+def test_report_logs_hold_what_the_candidate_printed_not_the_profilers_lines() -> None:
+    import tempfile
+
+    from verifier.sandbox.runner import LOG_TAIL_BYTES, _tail
+
+    with tempfile.TemporaryFile() as f:
+        f.write(b"x" * (3 * LOG_TAIL_BYTES) + b"\n")
+        for i in range(200):
+            f.write(b"USDT:2026-11-29 21:46:59 30095:30095 SyncActivityProfilerHandler.cpp:52] profiler_start\n")
+            f.write(f"candidate line {i}\n".encode())
+        text = _tail(f)
+    assert "USDT" not in text and "candidate line 199" in text
+    assert len(text) <= LOG_TAIL_BYTES

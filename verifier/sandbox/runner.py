@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import secrets
 import select
 import shutil
@@ -344,11 +345,18 @@ class WorkerSession:
         self.close(grace_s=0.5)
 
 
+HARNESS_LOG_LINE = re.compile(r"^(?:USDT|STAGE):\d{4}-\d\d-\d\d [\d:]+ \d+:\d+ \w+\.cpp:\d+\] .*$\n?", re.M)
+"""The profiler's own log lines (libkineto, one pair per recorded call): the harness's noise, not the
+candidate's output, so they are left out of a report's logs."""
+
+
 def _tail(f: IO[bytes]) -> str:
+    """The last ``LOG_TAIL_BYTES`` of what the process printed, without the profiler's log lines."""
     f.flush()
     size = f.seek(0, os.SEEK_END)
-    f.seek(max(0, size - LOG_TAIL_BYTES))
-    return f.read().decode("utf-8", errors="replace")
+    f.seek(max(0, size - 16 * LOG_TAIL_BYTES))
+    text = HARNESS_LOG_LINE.sub("", f.read().decode("utf-8", errors="replace"))
+    return text[-LOG_TAIL_BYTES:]
 
 
 def _process_table() -> dict[int, tuple[int, int]]:
