@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.template.ir import Leaf, LeafE, Node, NodeE, NodeRef, Operand, Program
 from agents.template.model_source import ModelSource
-from agents.template.templates import dense, dwconv, pool, reduce, rows, sparse
+from agents.template.templates import conv, dense, dwconv, pool, reduce, rows, sparse
 from agents.template.templates.common import Ctx
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -28,6 +28,7 @@ _EMITTERS = {
     "reduce": reduce.emit_reduce,
     "scan": reduce.emit_scan,
     "pool": pool.emit_pool,
+    "conv": conv.emit_conv,
 }
 _PARAM_GROUP = {
     "dwconv": "dwconv2d",
@@ -38,6 +39,7 @@ _PARAM_GROUP = {
     "reduce": "reduce",
     "scan": "reduce",
     "pool": "ewise",
+    "conv": "conv",
 }
 
 HELPERS = '''
@@ -242,6 +244,7 @@ def _describe(node: Node) -> str:
             "layernorm": "layer norm",
             "ewise": "elementwise",
             "reduce": f"{node.attrs.get('op')} over dims {list(node.attrs.get('dims', ()))}",
+            "conv": f"direct {node.attrs.get('spatial')}D convolution, kernel {node.attrs.get('kernel')}",
             "pool": f"{node.attrs.get('op')} pooling {node.attrs.get('kernel')}",
             "scan": f"cumulative {node.attrs.get('op')} over dim {list(node.attrs.get('dims', ()))}",
         }.get(node.kind, node.kind)

@@ -447,7 +447,7 @@ def _convolution(low: Lowering, op: dict[str, Any], index: int, out_index: int, 
     if transposed:
         raise NoTemplate("transposed convolution")
     rank = len(x_desc["shape"])
-    if rank not in (3, 4):
+    if rank not in (3, 4, 5):
         raise NoTemplate(f"convolution of a rank-{rank} input")
     spatial = rank - 2
     c_in, c_out = x_desc["shape"][1], w_desc["shape"][0]
@@ -473,7 +473,7 @@ def _convolution(low: Lowering, op: dict[str, Any], index: int, out_index: int, 
         raise NoTemplate("flipped channel dims of a convolution weight")
     bias_desc = _arg(op, 2, "bias")
     bias = low.leaf_arg(op, 2, "bias") if _t(bias_desc) else None
-    if groups == c_in == c_out and w_desc["shape"][1] == 1:
+    if groups == c_in == c_out and w_desc["shape"][1] == 1 and rank < 5:
         rules = tuple(
             _padding_rule(pads_left[d], pads_right[d], kernel[d], dilation[d], stride[d]) for d in range(spatial)
         )
@@ -487,10 +487,18 @@ def _convolution(low: Lowering, op: dict[str, Any], index: int, out_index: int, 
         and not any(pads_left + pads_right)
     ):
         return low.add_node("pwconv", shape, operands={"x": x, "weight": weight, "bias": bias})
-    raise NoTemplate(
-        f"convolution with groups={groups}, {c_in}->{c_out} channels, kernel {kernel}: only depthwise "
-        "and 1x1 convolutions have templates"
-    )
+    if weight.flip:
+        raise NoTemplate("a flipped weight in a direct convolution")
+    attrs = {
+        "spatial": spatial,
+        "kernel": kernel,
+        "stride": list(stride),
+        "dilation": list(dilation),
+        "pad_left": pads_left,
+        "pad_right": pads_right,
+        "groups": groups,
+    }
+    return low.add_node("conv", shape, operands={"x": x, "weight": weight, "bias": bias}, attrs=attrs)
 
 
 def _fft_slice(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:

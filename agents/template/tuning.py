@@ -30,6 +30,7 @@ CPU_PROFILES: dict[str, Profile] = {
             "fft_warps": 4,
         },
         "pwconv": {"block_o": 64, "block_p": 256, "block_c": 64},
+        "conv": {"block_o": 128, "block_p": 1024, "block_c": 64},
         "matmul": {"block_m": 64, "block_n": 64, "block_k": 64},
         "spmm": {"block_e": 32, "block_f": 128},
         "ewise": {"block": 4096},

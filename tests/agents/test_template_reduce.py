@@ -75,6 +75,21 @@ CASES = {
         "F.max_pool3d(x, 2) + F.avg_pool3d(x, (2, 2, 2), divisor_override=3)",
         "torch.randn(2, 2, 5, 6, 4)",
     ),
+    "conv2d_strided_dilated": (
+        "self.conv(x)",
+        "torch.randn(2, 4, 9, 8)",
+        "        self.conv = nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(2, 1))",
+    ),
+    "conv1d_grouped_no_bias": (
+        "self.conv(x)",
+        "torch.randn(2, 4, 11)",
+        "        self.conv = nn.Conv1d(4, 6, 3, stride=2, groups=2, bias=False)",
+    ),
+    "conv3d": (
+        "self.conv(x)",
+        "torch.randn(1, 2, 4, 5, 3)",
+        "        self.conv = nn.Conv3d(2, 3, (2, 3, 1), padding=1)",
+    ),
     # the verifier runs modules in eval mode: running statistics; F.batch_norm(training=True): batch statistics
     "batch_norm_eval": ("self.norm(x)", "torch.randn(4, 3, 5, 6)", "        self.norm = nn.BatchNorm2d(3)"),
     "batch_norm_batch_stats": ("F.batch_norm(x, None, None, training=True)", "torch.randn(4, 3, 5, 6)"),
