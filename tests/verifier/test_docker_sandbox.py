@@ -7,6 +7,7 @@ with the reason otherwise, unless KILN_REQUIRE_DOCKER=1 (CI), where a missing da
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.verifier.conftest import REFERENCE_FILE, corpus_entry
+from tests.verifier.conftest import REFERENCE_FILE, RUNTIME_OPTIONS, CorpusEntry, corpus_entry
+from tests.verifier.test_corpus import RUNTIME_ENTRIES, assert_verdict
 from verifier import PreparedReference, Reference, VerifyOptions, prepare, verify
 from verifier.errors import SandboxUnavailableError
 from verifier.examples import CANDIDATE, REFERENCE
@@ -299,3 +301,21 @@ def test_auto_takes_docker_only_when_an_image_is_named(
     assert any("docker unavailable" in n and "no-such-image" in n for n in fallback.notes), fallback.notes
     with pytest.raises(SandboxUnavailableError, match="make images"):
         isolation.choose("docker", image="kernelkiln/no-such-image:0")
+
+
+CORPUS_IN_DOCKER = [e for e in RUNTIME_ENTRIES if e.name != "broken_memory_bomb"]
+"""broken_memory_bomb is rejected differently here (the cgroup kills the process: ``process``, not a
+MemoryError in ``forward``) and has its own test above."""
+
+
+@pytest.mark.skipif(
+    os.environ.get("KILN_DOCKER_CORPUS") != "1",
+    reason="the whole runtime corpus through docker takes ~20 min on 2 cores; set KILN_DOCKER_CORPUS=1",
+)
+@pytest.mark.parametrize("entry", CORPUS_IN_DOCKER, ids=lambda e: e.name)
+def test_runtime_corpus_in_docker(entry: CorpusEntry, docker_prepared: PreparedReference) -> None:
+    """Every runtime corpus entry gets the verdict it gets under bwrap (tests/verifier/test_corpus.py)."""
+    options = dataclasses.replace(RUNTIME_OPTIONS, sandbox="docker", sandbox_image=IMAGE)
+    report = verify(docker_prepared, entry.candidate(), options)
+    assert report.sandbox["mechanism"] == "docker"
+    assert_verdict(entry, report)
