@@ -157,12 +157,20 @@ class _Forward:
                 self.emit_cat(node, set(deferred))
                 continue
             if node.kind == "view":
-                args = ", ".join(map(str, node.attrs["args"]))
-                self.lines.append(f"y{node.id} = {self.var(node.operands['x'])}.{node.attrs['method']}({args})")
+                src = self.var(node.operands["x"])  # type: ignore[arg-type]
+                args = ", ".join(self._view_arg(a, src) for a in node.attrs["args"])
+                self.lines.append(f"y{node.id} = {src}.{node.attrs['method']}({args})")
                 continue
             out = f"y{node.id}"
             self.emit_node(node, f"{out} = torch.empty({{shape}}, device={self.device()}, dtype={self.dtype_of(node)})")
         self.lines.append(f"return y{self.program.output}")
+
+    def _view_arg(self, arg: Any, src: str) -> str:
+        if isinstance(arg, Leaf | NodeRef):
+            return self.var(arg)
+        if callable(arg):
+            return arg(self.leaf).replace("{base}", src)
+        return repr(arg)
 
     def _in_place_pieces(self, cat: Node) -> list[int]:
         nodes = {n.id: n for n in self.program.nodes}

@@ -1028,6 +1028,71 @@ def _pool(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: 
     return low.add_node("pool", shape, operands={"x": x}, attrs=attrs)
 
 
+def _reshape(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """view/reshape: only instance norm's view(batch_norm(view(x, (1, N*C, ...))), x.shape) is understood."""
+    src = _arg(op, 0, "self")
+    at = low.producer.get(src["tensor"]) if _t(src) else None
+    if at is not None and low.ops[at[0]]["op"] == "aten.native_batch_norm" and at[1] == 0:
+        bn = low.ops[at[0]]
+        inner = _arg(bn, 0, "input")
+        view_at = low.producer.get(inner["tensor"])
+        if view_at is not None and low.ops[view_at[0]]["op"] in ("aten.view", "aten._unsafe_view", "aten.reshape"):
+            x_desc = _arg(low.ops[view_at[0]], 0, "self")
+            x_shape, in_shape = tuple(x_desc["shape"]), tuple(inner["shape"])
+            if (
+                tuple(shape) == x_shape
+                and len(x_shape) >= 3
+                and in_shape[0] == 1
+                and in_shape[1] == x_shape[0] * x_shape[1]
+                and in_shape[2:] == x_shape[2:]
+                and bool(_arg(bn, 5, "training"))
+                and not _t(_arg(bn, 1, "weight"))
+                and not _t(_arg(bn, 2, "bias"))
+            ):
+                x = low.expr(low.value(x_desc["tensor"], x_desc))
+                dims = tuple(range(2, len(x_shape)))
+                return _normalise(low, x, x_shape, dims, float(_arg(bn, 7, "eps")), None, None, 0)
+    raise NoTemplate(f"no template for `{op['op']}` (a reshape with sizes fixed at trace time)")
+
+
+def _group_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """Group norm: statistics over a (N, G, -1) view, normalised there, viewed back, then the affine."""
+    if out_index != 0:
+        raise NoTemplate("group norm statistics are used")
+    shape = tuple(shape)
+    groups, eps = int(_arg(op, 6, "group")), float(_arg(op, 7, "eps"))
+    grouped = (shape[0], groups, _prod_ints(shape[1:]) // groups)
+    x = low.operand(low.tensor_arg(op, 0, "input"), shape)
+    first = _shape_code_of(x, 0)
+    if isinstance(x, Leaf):
+        if x.flip:
+            raise NoTemplate("group norm of a flipped tensor")
+        xg: Expr = LeafE(x.view("view", first, groups, -1, shape=grouped))
+    else:
+        xg = NodeE(
+            low.add_node("view", grouped, operands={"x": x}, attrs={"method": "view", "args": (first, groups, -1)}).node
+        )
+    y = _node(low, _normalise(low, xg, grouped, (2,), eps, None, None, 0), grouped)
+    back = low.add_node("view", shape, operands={"x": NodeRef(y.node)}, attrs={"method": "view_as", "args": (x,)})
+    w = low.leaf_arg(op, 1, "weight") if _t(_arg(op, 1, "weight")) else None
+    b = low.leaf_arg(op, 2, "bias") if _t(_arg(op, 2, "bias")) else None
+    return _affine(NodeE(back.node), w, b, len(shape) - 2)
+
+
+def _prod_ints(sizes: Any) -> int:
+    out = 1
+    for n in sizes:
+        out *= int(n)
+    return out
+
+
+def _shape_code_of(x: Operand, dim: int) -> Any:
+    def code(namer: Namer) -> str:
+        return f"{{base}}.shape[{dim}]"
+
+    return code
+
+
 _HANDLERS = {
     **dict.fromkeys(_IDENTITY_OPS, _identity),
     "aten._to_copy": _to_copy,
@@ -1081,6 +1146,10 @@ _HANDLERS = {
     "aten.huber_loss": _loss,
     "aten.cumsum": _cumsum,
     "aten.cumprod": _cumsum,
+    "aten.view": _reshape,
+    "aten._unsafe_view": _reshape,
+    "aten.reshape": _reshape,
+    "aten.native_group_norm": _group_norm,
     **dict.fromkeys(
         (
             "aten.max_pool1d",

@@ -90,6 +90,13 @@ CASES = {
         "torch.randn(1, 2, 4, 5, 3)",
         "        self.conv = nn.Conv3d(2, 3, (2, 3, 1), padding=1)",
     ),
+    "group_norm_of_computed": (
+        "self.norm(torch.relu(x))",
+        "torch.randn(2, 6, 4, 3)",
+        "        self.norm = nn.GroupNorm(3, 6)",
+    ),
+    "group_norm_of_input": ("self.norm(x)", "torch.randn(2, 6, 5)", "        self.norm = nn.GroupNorm(2, 6)"),
+    "instance_norm": ("self.norm(x)", "torch.randn(2, 3, 4, 5)", "        self.norm = nn.InstanceNorm2d(3)"),
     # the verifier runs modules in eval mode: running statistics; F.batch_norm(training=True): batch statistics
     "batch_norm_eval": ("self.norm(x)", "torch.randn(4, 3, 5, 6)", "        self.norm = nn.BatchNorm2d(3)"),
     "batch_norm_batch_stats": ("F.batch_norm(x, None, None, training=True)", "torch.randn(4, 3, 5, 6)"),
