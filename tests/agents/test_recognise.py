@@ -74,8 +74,12 @@ def test_grouped_convolution_is_not_guessed() -> None:
     ops = [
         _op("aten.convolution", [x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 4], [_t("op0.out0", [1, 8, 6, 6])])
     ]
-    with pytest.raises(NoTemplate, match="groups=4"):
-        lower_trace(_trace(ops, [x], {"conv.weight": w}, _t("op0.out0", [1, 8, 6, 6])), ["x"])
+    program = lower_trace(_trace(ops, [x], {"conv.weight": w}, _t("op0.out0", [1, 8, 6, 6])), ["x"])
+    # a grouped (not depthwise) convolution is the direct convolution template with its groups, not a dwconv
+    assert [n.kind for n in program.nodes] == ["conv"] and program.nodes[0].attrs["groups"] == 4
+    transposed = [_op("aten.convolution", [x, w, None, [1, 1], [1, 1], [1, 1], True, [0, 0], 4], ops[0]["outputs"])]
+    with pytest.raises(NoTemplate, match="transposed"):
+        lower_trace(_trace(transposed, [x], {"conv.weight": w}, _t("op0.out0", [1, 8, 6, 6])), ["x"])
 
 
 def test_padding_rules_follow_the_kernel_size() -> None:
