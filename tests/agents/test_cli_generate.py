@@ -27,11 +27,11 @@ def test_generate_template_for_a_task(tmp_path: Path) -> None:
 
 
 def test_no_template_exits_1(tmp_path: Path) -> None:
-    ref = tmp_path / "cumsum.py"
+    ref = tmp_path / "fmod.py"
     ref.write_text(NOT_A_TEMPLATE, encoding="utf-8")
     result = runner.invoke(app, ["generate", "--reference", str(ref), "--device", "cpu", "--trials", "1"])
     assert result.exit_code == 1, result.output
-    assert "no template" in result.output and "aten.cumsum" in result.output
+    assert "no template" in result.output and "aten.fmod" in result.output
 
 
 @pytest.mark.parametrize(
