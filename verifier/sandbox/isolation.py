@@ -261,8 +261,32 @@ def bwrap_argv(
     return argv
 
 
-def unshare_argv(worker_argv: list[str]) -> list[str]:
-    return [shutil.which("unshare") or "unshare", *_unshare_args(), *worker_argv]
+def unshare_argv(
+    worker_argv: list[str], scratch: Path | None = None, scratch_cap_bytes: int | None = None
+) -> list[str]:
+    """``unshare`` around the worker; with ``scratch_cap_bytes``, scratch and /tmp become size-capped
+    tmpfs mounts inside the worker's private mount namespace (when the mount is refused the worker
+    still runs, on the host directories, and says so on stderr)."""
+    argv = [shutil.which("unshare") or "unshare", *_unshare_args()]
+    if scratch is None or scratch_cap_bytes is None:
+        return [*argv, *worker_argv]
+    # /tmp first (scratch usually lives under it), then scratch inside the new /tmp
+    script = (
+        '{ mount -t tmpfs -o size="$3",mode=1777 kiln-tmp /tmp && mkdir -p "$2"'
+        ' && mount -t tmpfs -o size="$1",mode=700 kiln-scratch "$2"; }'
+        ' || echo "kiln: no tmpfs quota for scratch and /tmp (mount refused)" >&2; cd "$2" && shift 3 && exec "$@"'
+    )
+    return [
+        *argv,
+        "/bin/sh",
+        "-c",
+        script,
+        "kiln-unshare",
+        str(scratch_cap_bytes),
+        str(scratch),
+        str(TMP_CAP_BYTES),
+        *worker_argv,
+    ]
 
 
 def resource_limiter(memory_limit_mb: int, cpu_seconds: int, limit_address_space: bool) -> Callable[[], None]:

@@ -122,7 +122,7 @@ class WorkerSession:
                 worker_argv, self._scratch, PACKAGE_DIR, self.cuda, SCRATCH_CAP_BYTES if self.quota else None
             )
         elif self.isolation.mechanism == "unshare":
-            argv = iso.unshare_argv(worker_argv)
+            argv = iso.unshare_argv(worker_argv, self._scratch, SCRATCH_CAP_BYTES if self.quota else None)
         else:
             argv = worker_argv
         env = worker_environment(self._scratch, str(PACKAGE_DIR.parent), interpret_triton=not self.cuda)
@@ -186,7 +186,7 @@ class WorkerSession:
 
     def process_memory_mb(self) -> int:
         """The process tree's share of ``memory_limit_mb`` (less the RAM-backed file caps under a quota)."""
-        if self.quota and self.isolation.mechanism == "bwrap":
+        if self.quota and self.isolation.mechanism in ("bwrap", "unshare"):
             files_mb = (SCRATCH_CAP_BYTES + iso.TMP_CAP_BYTES) >> 20
             return max(1024, self.memory_limit_mb - files_mb)
         return self.memory_limit_mb
