@@ -128,20 +128,3 @@ def prepare() -> Callable[[Iterable[str]], Callable[[], list[str]]]:
         return drain
 
     return install
-
-
-def install(extra_allowed: Iterable[str] = ()) -> Callable[[], list[str]]:
-    """Prepare and install the lock at once (tests, and callers with no candidate code in between)."""
-    return prepare()(extra_allowed)
-
-
-def locked_op_count() -> int:
-    """How many (op, key) kernels a lock would install now (for reports and tests)."""
-    allowed = (DEFAULT_ALLOWED | RANDOM_FILLS) - SCALAR_READS
-    names = torch._C._dispatch_get_all_op_names()
-    return sum(
-        1
-        for n in names
-        if f"{n.partition('::')[0]}.{n.partition('::')[2].split('.', 1)[0]}" not in allowed
-        and n.partition("::")[0] not in HARNESS_NAMESPACES
-    )

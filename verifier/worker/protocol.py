@@ -35,13 +35,6 @@ def read_request(fd: int) -> tuple[dict[str, Any], bytearray]:
     return header, blob
 
 
-def read_command(fd: int) -> dict[str, Any]:
-    """A follow-up command without tensor data (the timing command of the reference protocol)."""
-    import json
-
-    return json.loads(_read_exact(fd, int.from_bytes(_read_exact(fd, 8), "big")))
-
-
 def read_message(fd: int) -> tuple[dict[str, Any], bytearray]:
     """A follow-up command with its blob (the candidate protocol: the parent sends inputs call by call)."""
     return read_request(fd)
