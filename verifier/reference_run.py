@@ -19,12 +19,13 @@ from typing import Any
 import torch
 
 from verifier import codec
+from verifier.channel import Frame
 from verifier.errors import VerifierInputError
 from verifier.gpu_lock import timing_lock
 from verifier.nondegenerate import degeneracy
 from verifier.parsing import parse as parse_source
 from verifier.sandbox.isolation import Isolation
-from verifier.sandbox.runner import WorkerSession
+from verifier.sandbox.runner import WorkerExit, WorkerSession
 from verifier.spec import CALLS_PER_TRIAL_RANGE, CALLS_PER_TRIAL_RANGE_GPU, Reference, VerifyOptions
 
 TIMING_SETS = 3
@@ -159,12 +160,7 @@ def prepare_reference(
     if progress:
         progress(f"reference: {len(plan)} trial(s) on {device} in a '{isolation.mechanism}' sandbox")
 
-    session = WorkerSession("reference", isolation, options.timeout_s, options.memory_limit_mb, cuda=device == "cuda")
-    with timing_lock(enabled=measure), session:  # the reference's timings: one timed phase per GPU
-        session.start(request)
-        end = session.receive({"done", "error"})
-        exit_info = session.close()
-    frames = session.frames
+    frames, end, exit_info = _run_worker(request, isolation, options, device, timed=measure)
     environment: dict[str, Any] = next((f.header.get("environment", {}) for f in frames if f.kind == "hello"), {})
     if end is None:
         raise VerifierInputError(
@@ -227,6 +223,54 @@ def prepare_reference(
         degenerate=None if options.allow_degenerate_reference else _degenerate(trials),
         seconds=time.monotonic() - started,
     )
+
+
+def _run_worker(
+    request: dict[str, Any], isolation: Isolation, options: VerifyOptions, device: str, timed: bool
+) -> tuple[list[Frame], Frame | None, WorkerExit]:
+    """One reference worker from request to exit; with ``timed``, under the GPU's timing lock."""
+    session = WorkerSession("reference", isolation, options.timeout_s, options.memory_limit_mb, cuda=device == "cuda")
+    with timing_lock(enabled=timed), session:  # the reference's timings: one timed phase per GPU
+        session.start(request)
+        end = session.receive({"done", "error"})
+        exit_info = session.close()
+    return session.frames, end, exit_info
+
+
+def retime_eager(prepared: PreparedReference, options: VerifyOptions) -> float | None:
+    """The reference's eager median measured again now, on the first trial's model and first inputs.
+
+    ``verify()`` calls this right after a candidate's timed phase (once the candidate's process is
+    gone, so nothing of it runs on the GPU meanwhile): the speedup then compares two timings taken
+    seconds apart under the same GPU conditions, not the candidate against a baseline from when the
+    reference was prepared, possibly minutes earlier. None when the re-run fails (the caller keeps
+    the prepared baseline and says so)."""
+    if prepared.device != "cuda" or not prepared.trials:
+        return None
+    first = prepared.trials[0]
+    shapes = prepared.reference.shapes
+    request: dict[str, Any] = {
+        "source": prepared.reference.source,
+        "device": prepared.device,
+        "trials": [
+            {
+                "seed": first.seed,
+                "input_seeds": first.input_seeds[:1],
+                "shape": first.shape,
+                "overrides": dict(shapes.get(first.shape, {})) if first.shape else {},
+            }
+        ],
+        "timing_input_seeds": [],
+        "timing": {"warmup_runs": options.warmup_runs, "runs": options.timing_runs, "compare_compile": False},
+    }
+    frames, end, _ = _run_worker(request, prepared.isolation, options, prepared.device, timed=True)
+    if end is None or end.kind != "done":
+        return None
+    timing = next((f.header for f in frames if f.kind == "timing"), None)
+    try:
+        return float(timing["eager_ms"]) if timing is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _degenerate(trials: list[ReferenceTrial]) -> str | None:

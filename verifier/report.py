@@ -38,6 +38,10 @@ class Timing:
     compile_error: str | None = None
     wall_ms_per_call: float | None = None
     """Per-call time the trusted parent observed around a back-to-back run (cross-check)."""
+    eager_prepare_ms: float | None = None
+    """The eager median measured when the reference was prepared. ``eager_ms`` is measured again right
+    after the candidate's timed phase when that works (the speedups use it); the two differ by the
+    GPU's drift between then and now (clocks, temperature, other tenants)."""
 
 
 @dataclass

@@ -25,6 +25,9 @@ def test_honest_kernel_is_timed_against_eager_and_compile(gpu_reference) -> None
     assert report.verdict == "accepted", report.reasons
     assert report.timing is not None and report.timing.candidate_ms > 0 and report.timing.eager_ms > 0
     assert report.timing.speedup_eager == pytest.approx(report.timing.eager_ms / report.timing.candidate_ms)
+    # the eager baseline was timed again right after the candidate; the prepare-time one is kept beside it
+    assert report.timing.eager_prepare_ms is not None and report.timing.eager_prepare_ms > 0
+    assert not any("could not be timed again" in note for note in report.notes)
     checks = {c.name: c for c in report.checks}
     assert checks["timed_outputs"].passed and checks["timing_consistency"].passed and checks["stream"].passed
 

@@ -212,3 +212,23 @@ def test_report_logs_hold_what_the_candidate_printed_not_the_profilers_lines() -
         text = _tail(f)
     assert "USDT" not in text and "candidate line 199" in text
     assert len(text) <= LOG_TAIL_BYTES
+
+
+def test_speedup_uses_the_eager_baseline_timed_next_to_the_candidate() -> None:
+    """Issue 12.10: the baseline re-timed after the candidate wins; the prepare-time one stays visible."""
+    from verifier.engine import _timing
+
+    candidate = {"candidate_ms": 0.5, "runs": 100, "warmup_runs": 10, "method": "events", "device_name": "H200"}
+    reference = {"eager_ms": 2.0, "compiled_ms": 1.0}
+    now = _timing(candidate, reference, wall_ms=0.6, eager_now_ms=1.5)
+    assert now.eager_ms == 1.5 and now.eager_prepare_ms == 2.0
+    assert now.speedup_eager == pytest.approx(3.0) and now.speedup_compiled == pytest.approx(2.0)
+    fallback = _timing(candidate, reference, wall_ms=0.6, eager_now_ms=None)
+    assert fallback.eager_ms == 2.0 and fallback.speedup_eager == pytest.approx(4.0)
+
+
+def test_eager_baseline_is_not_timed_again_off_the_gpu(prepared_reference) -> None:
+    from verifier.reference_run import retime_eager
+
+    assert prepared_reference.device == "cpu"
+    assert retime_eager(prepared_reference, VerifyOptions()) is None
