@@ -1,4 +1,4 @@
-"""Which shapes a task is verified on, per device."""
+"""Which shapes a task is verified on, per device (the rule is ``tasks.Task.reference_on``)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,8 @@ from verifier import Reference
 
 
 def reference_for_task(task_id: str, device: str) -> Reference:
-    """The task's ``Reference`` for generation on ``device`` ("cpu" or "cuda").
+    """The task's ``Reference`` for generation on ``device`` ("cpu" or "cuda"): ``Task.reference_on``.
 
-    CPU: the small tier (the Triton interpreter verifies it in seconds; nothing is timed).
-    GPU: the realistic shapes first, then the small ones. The verifier times the first shape, so
-    speedups are measured at a paper's shape, while the small odd shapes still catch masking bugs.
     Raises ``tasks.UnknownTaskError`` (a KeyError) for an unknown id.
     """
-    task = tasks.get(task_id)
-    if device == "cuda":
-        names = task.shape_names("realistic") + task.shape_names("small")
-        return task.reference(shapes=names)
-    if task.shapes_in("small"):
-        return task.reference(tier="small")
-    return task.reference(tier="realistic")
+    return tasks.get(task_id).reference_on(device)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kernels_store import Store
+import tasks
+from kernels_store import Store, TaskRecord
+from service.task_lookup import find_task, task_reference
+
+if TYPE_CHECKING:
+    from verifier import Reference
 
 USER_TASK_PREFIX = "user."
-
-
-class UnknownTask(LookupError):
-    """A task id that is neither built in nor in the store."""
 
 
 @dataclass(frozen=True)
@@ -20,21 +21,8 @@ class ResolvedTask:
     task_id: str
     source: str
     builtin: bool
-    shapes: dict[str, dict[str, Any]]
-    """Named shape configurations to verify on (empty: the reference as written)."""
-    tolerances: dict[str, Any]
-    allowed_ops: frozenset[str]
-
-    def reference(self) -> Any:
-        from verifier import Reference
-
-        return Reference(
-            source=self.source,
-            name=self.task_id,
-            shapes=self.shapes,
-            tolerances=self.tolerances,
-            allowed_ops=self.allowed_ops,
-        )
+    reference: Reference
+    """What kernels for the task are verified with on this server's device."""
 
 
 def user_task_id(source: str) -> str:
@@ -47,32 +35,34 @@ def resolve_task(
     """Register the task in the store (built-in task or submitted reference) and return how to verify it.
 
     ``register=False`` leaves a submitted reference out of the store (``register_task`` stores it once
-    the verifier has accepted it as a reference: a refused reference leaves nothing behind).
+    the verifier has accepted it as a reference: a refused reference leaves nothing behind). An unknown
+    ``task_id`` raises ``tasks.UnknownTaskError``.
     """
-    import agents
-    import tasks
-
     if reference_source is not None:
         tid = user_task_id(reference_source)
         if register:
             register_task(store, tid, reference_source)
-        return ResolvedTask(tid, reference_source, False, {}, {}, frozenset())
+        return ResolvedTask(tid, reference_source, False, task_reference(tid, reference_source, {}))
     assert task_id is not None
-    try:
-        task = tasks.get(task_id)
-    except KeyError:
-        stored = store.get_task(task_id)
-        if stored is None:
-            raise UnknownTask(task_id) from None
-        return ResolvedTask(stored.id, stored.source, False, stored_shapes(stored.shapes, device), {}, frozenset())
-    store.put_task(
+    found = find_task(store, task_id)
+    if found.builtin is None:
+        stored = found.stored
+        assert stored is not None
+        shapes = stored_shapes(stored.shapes, device)
+        return ResolvedTask(
+            stored.id, stored.source, False, task_reference(stored.id, stored.source, shapes, stored.extra)
+        )
+    task = found.builtin
+    store_builtin(store, task)
+    return ResolvedTask(task.id, task.source, True, task.reference_on(device))
+
+
+def store_builtin(store: Store, task: tasks.Task) -> TaskRecord:
+    """Store a built-in task (its current source becomes the stored task's) and return the record."""
+    put = store.put_task(
         task.id, task.source, family=task.family, title=task.title, shapes=[s.to_dict() for s in task.shapes]
     )
-    # the generators' choice of shapes (agents.reference_for_task): on a GPU the papers' shapes first (the
-    # first one is timed), then the small odd ones that catch masking bugs; on a CPU the small ones
-    reference = agents.reference_for_task(task.id, device)
-    shapes = {name: dict(params) for name, params in (reference.shapes or {}).items()}
-    return ResolvedTask(task.id, task.source, True, shapes, dict(task.tolerances), frozenset(task.allowed_ops))
+    return put.task
 
 
 def register_task(store: Store, task_id: str, reference_source: str) -> None:

@@ -18,8 +18,9 @@ from typing import Any
 
 from kernels_store import JobRecord, LeaseLostError, Store
 from service.events import EventHub
-from service.persistence import UnknownTask, record_candidate, resolve_task
+from service.persistence import record_candidate, resolve_task
 from service.settings import Settings
+from tasks import UnknownTaskError
 
 log = logging.getLogger("kiln.runner")
 IDLE_POLL_S = 2.0
@@ -92,8 +93,8 @@ class JobRunner:
         outcome: tuple[str, str | None, dict[str, Any] | None]
         try:
             outcome = self._generate(job, worker_id, cancel, publish)
-        except UnknownTask as e:
-            outcome = ("failed", f"unknown task {e}", None)
+        except UnknownTaskError as e:
+            outcome = ("failed", f"unknown task {e.task_id}", None)
         except LeaseLostError:
             outcome = ("lost", None, None)
         except Exception as e:
@@ -189,7 +190,7 @@ class JobRunner:
                 self.store.update_progress(job.id, worker_id, progress, lease_s=self.settings.lease_seconds)
 
         request = agents.GenerationRequest(
-            reference=resolved.reference(),
+            reference=resolved.reference,
             task_id=resolved.task_id,
             language=params.get("language", "triton"),
             proposer=params.get("proposer", "template"),
@@ -201,7 +202,7 @@ class JobRunner:
                 sandbox_image=self.settings.sandbox_image,
             ),
             # an imported problem as written may be too large to trace here: its small tier is not
-            trace_shape="small" if not resolved.builtin and "small" in resolved.shapes else None,
+            trace_shape="small" if not resolved.builtin and "small" in resolved.reference.shapes else None,
             **({"model": params["model"]} if params.get("model") else {}),
         )
         result = agents.generate(request, on_event=on_event, cancel=cancel)

@@ -13,6 +13,7 @@ from service.api.guard import shorten
 from service.events import EventHub
 from service.runner import JobRunner
 from service.settings import Settings
+from service.task_lookup import FoundTask, find_task
 from service.workpool import BoundedPool
 
 PARSE_THREADS = 2
@@ -60,17 +61,14 @@ class AppState:
 
         return describe_host(self.device)
 
-    def require_task(self, task_id: str) -> None:
-        """404 naming close matches unless ``task_id`` is a built-in or stored task."""
+    def require_task(self, task_id: str) -> FoundTask:
+        """The built-in or stored task ``task_id``; 404 naming close matches when there is none."""
         import tasks
 
         try:
-            tasks.get(task_id)
-            return
-        except KeyError as e:
-            if self.store.get_task(task_id) is not None:
-                return
-            near = list(getattr(e, "near", []) or [])
+            return find_task(self.store, task_id)
+        except tasks.UnknownTaskError as e:
+            near = e.near
         hint = f"; did you mean {', '.join(near[:3])}?" if near else "; see GET /v1/tasks"
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown task id {shorten(task_id)!r}{hint}")
 

@@ -42,7 +42,7 @@ from tasks.kernelbench import (
     with_small_shape,
 )
 from tasks.model import DEFAULT_TOLERANCES, TIERS, NoShapesError, Shape, Task, TaskError, Tier
-from tasks.registry import UnknownTaskError, all_tasks, families, get, ids, register, unregister
+from tasks.registry import UnknownTaskError, all_tasks, families, find, get, ids, register, unregister
 from tasks.roofline import RooflineFigures, RooflineUnavailableError, roofline, share_of_roofline
 from tasks.roofline_share import RooflineShare, roofline_share, timed_shape
 
@@ -70,6 +70,7 @@ __all__ = [
     "check_nondegenerate",
     "degeneracy_of",
     "families",
+    "find",
     "get",
     "get_hardware",
     "gpu_for_device",

@@ -162,6 +162,18 @@ class Task:
             allowed_ops=self.allowed_ops,
         )
 
+    def reference_on(self, device: str) -> Reference:
+        """The ``verifier.Reference`` a kernel for this task is generated and verified with on ``device``.
+
+        CPU: the small tier (the Triton interpreter verifies it in seconds; nothing is timed), or the
+        realistic one when there is no small tier. GPU (``cuda``): the realistic shapes first, then the
+        small ones. The verifier times the first shape, so speedups are measured at a paper's shape,
+        while the small odd shapes still catch masking bugs.
+        """
+        if device == "cuda":
+            return self.reference(shapes=self.shape_names("realistic") + self.shape_names("small"))
+        return self.reference(tier="small" if self.shapes_in("small") else "realistic")
+
     def tolerance(self, dtype: str) -> Tolerance:
         """The bound for outputs of ``dtype``: the task's own, else the verifier's default."""
         if dtype in self.tolerances:

@@ -64,6 +64,11 @@ def get(task_id: str) -> Task:
         raise UnknownTaskError(task_id, near_matches(task_id, reg)) from None
 
 
+def find(task_id: str) -> Task | None:
+    """The task with this id, or None (a stored task, or no task at all)."""
+    return _registry().get(task_id)
+
+
 def all_tasks(family: str | None = None) -> list[Task]:
     """Every registered task (built-ins in their stable order, then registered ones), or one family's."""
     tasks = list(_registry().values())

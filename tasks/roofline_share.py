@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.hardware import profile_for_device
+from tasks.hardware import DEFAULT_HARDWARE, profile_for_device
 from tasks.model import Shape, Task
 from tasks.roofline import RooflineUnavailableError, roofline
 
@@ -36,6 +36,8 @@ class RooflineShare:
     shape: str | None = None
     hardware: str | None = None
     floor_ms: float | None = None
+    bound: str | None = None
+    """What limits the floor on that shape: ``compute`` or ``memory``."""
     why_not: str = ""
 
     @property
@@ -44,6 +46,12 @@ class RooflineShare:
         if self.share is None:
             return self.why_not
         return f"floor {self.floor_ms:.4g} ms on shape {self.shape} ({self.hardware} roofline) / measured time"
+
+
+def floors_profile(device_name: str | None) -> str:
+    """The profile a task's floors are shown on for ``device_name``: its own when it has one (an H200's
+    page shows H200 floors), else ``DEFAULT_HARDWARE`` (no device chosen, or a GPU without a profile)."""
+    return (profile_for_device(device_name) if device_name else None) or DEFAULT_HARDWARE
 
 
 def timed_shape(task: Task, report: Mapping[str, Any]) -> Shape | None:
@@ -91,4 +99,5 @@ def roofline_share(
         shape=shape.name,
         hardware=profile,
         floor_ms=figures.floor_ms,
+        bound=figures.bound,
     )

@@ -57,15 +57,11 @@ def hardware_description(prepared: PreparedReference) -> str:
 
 
 def task_note(task_id: str | None) -> str:
-    if not task_id:
-        return ""
-    try:
-        import tasks
+    """The built-in task's title and description; '' for a submitted or stored reference."""
+    import tasks
 
-        task = tasks.get(task_id)
-    except Exception:
-        return ""
-    return f"Task {task.id}: {task.title}. {task.description}"
+    task = tasks.find(task_id) if task_id else None
+    return "" if task is None else f"Task {task.id}: {task.title}. {task.description}"
 
 
 def roofline_note(session: Session, report: Report) -> str:
@@ -73,21 +69,17 @@ def roofline_note(session: Session, report: Report) -> str:
 
     The share is the pages' (``tasks.roofline_share``): on the profile of the GPU the kernel was timed
     on (an H200's on ``h200``), on a realistic shape; a GPU without a profile gets no note."""
-    task_id, timing = session.request.task_id, report.timing
-    if not task_id or timing is None:
-        return ""
-    try:
-        import tasks
+    import tasks
 
-        task = tasks.get(task_id)
-        share = tasks.roofline_share(task, report.to_dict(), timing.candidate_ms, timing.device_name)
-        if share.share is None or share.shape is None or share.hardware is None:
-            return ""
-        fig = tasks.roofline(task, share.shape, share.hardware)
-    except Exception:
+    task_id, timing = session.request.task_id, report.timing
+    task = tasks.find(task_id) if task_id else None
+    if task is None or timing is None:
+        return ""
+    share = tasks.roofline_share(task, report.to_dict(), timing.candidate_ms, timing.device_name)
+    if share.share is None:
         return ""
     return (
-        f"Roofline ({fig.hardware}, shape {fig.shape}): floor {fig.floor_ms:.4f} ms, {fig.bound}-bound; "
+        f"Roofline ({share.hardware}, shape {share.shape}): floor {share.floor_ms:.4f} ms, {share.bound}-bound; "
         f"this kernel reaches {share.share:.1%} of it."
     )
 

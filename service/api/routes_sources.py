@@ -28,15 +28,7 @@ def _text(source: str) -> PlainTextResponse:
 @router.get("/tasks/{task_id}/source", response_class=PlainTextResponse, responses=TEXT)
 def task_source(task_id: str, state: AppState = Depends(app_state)) -> PlainTextResponse:
     """A task's reference source as plain text."""
-    import tasks
-
-    state.require_task(task_id)
-    try:
-        return _text(tasks.get(task_id).source)
-    except KeyError:
-        stored = state.store.get_task(task_id)
-        assert stored is not None
-        return _text(stored.source)
+    return _text(state.require_task(task_id).source)
 
 
 @router.get("/candidates/{candidate_id}/source", response_class=PlainTextResponse, responses=TEXT)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+import tasks
 from service.api.schemas import KernelView, TaskDetail, TaskSummary
 from service.api.views import kernel_view
 from service.state import AppState, app_state
@@ -27,8 +28,6 @@ def _builtin_summary(task: Any) -> TaskSummary:
 @router.get("/tasks", response_model=list[TaskSummary])
 def list_tasks(family: str | None = None, state: AppState = Depends(app_state)) -> list[TaskSummary]:
     """The built-in task suite, then tasks created from submitted references."""
-    import tasks
-
     stored_families = {t.family for t in state.store.list_tasks()}
     if family is not None and family not in tasks.families() and family not in stored_families:
         known = sorted(set(tasks.families()) | stored_families)
@@ -46,23 +45,18 @@ def list_tasks(family: str | None = None, state: AppState = Depends(app_state)) 
 def get_task(
     task_id: str,
     hardware: str | None = Query(
-        None, description="roofline profile id (h100-sxm, h100-sxm-measured, h200, h200-measured); default h100-sxm"
+        None, description=f"roofline profile id ({', '.join(tasks.HARDWARE)}); default {tasks.DEFAULT_HARDWARE}"
     ),
     state: AppState = Depends(app_state),
 ) -> TaskDetail:
     """Source, shapes, tolerances, allowed ops and roofline figures (on ``?hardware=``) of a task."""
-    import tasks
-
     profile = hardware or tasks.DEFAULT_HARDWARE
     if profile not in tasks.HARDWARE:
         raise HTTPException(422, f"unknown hardware {profile!r}; profiles: {', '.join(tasks.HARDWARE)}")
-    state.require_task(task_id)
-    try:
-        task = tasks.get(task_id)
-    except KeyError:
-        stored = state.store.get_task(task_id)
-        assert stored is not None
-        return TaskDetail(id=stored.id, family=stored.family, title=stored.title, builtin=False, source=stored.source)
+    found = state.require_task(task_id)
+    task = found.builtin
+    if task is None:
+        return TaskDetail(id=found.id, family=found.family, title=found.title, builtin=False, source=found.source)
     figures = []
     for shape in task.shapes_in("realistic"):
         try:

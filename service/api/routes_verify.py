@@ -96,7 +96,7 @@ def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
         sandbox_image=state.settings.sandbox_image,
     )
     try:
-        report = verify(resolved.reference(), candidate, options)
+        report = verify(resolved.reference, candidate, options)
     except VerifierInputError as e:
         raise HTTPException(422, f"the reference cannot be used: {e}") from None
     if not resolved.builtin and body.reference_source is not None:

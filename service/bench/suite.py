@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kernels_store import Store, TaskRecord
+from service.persistence import store_builtin
+from service.task_lookup import find_task
 
 FAMILY = "kernelbench"
 SMALL_TIER_KEY = "small_tier"
@@ -135,17 +137,6 @@ class SuiteTask:
         return self.record.id
 
 
-def ensure_builtin(store: Store, task_id: str) -> TaskRecord:
-    """Store a built-in task (as the service does) and return its record."""
-    import tasks
-
-    task = tasks.get(task_id)
-    put = store.put_task(
-        task.id, task.source, family=task.family, title=task.title, shapes=[s.to_dict() for s in task.shapes]
-    )
-    return put.task
-
-
 def resolve_suite(
     store: Store, *, suite: str | None = None, task_ids: Sequence[str] = (), kernelbench_dir: str | None = None
 ) -> tuple[str, list[SuiteTask]]:
@@ -170,7 +161,7 @@ def resolve_suite(
             for r in store.list_tasks()
             if (r.id == prefix or r.id.startswith(prefix + ".")) and r.id not in {t.id for t in builtin}
         ]
-        out = [SuiteTask(ensure_builtin(store, t.id), t) for t in builtin]
+        out = [SuiteTask(store_builtin(store, t), t) for t in builtin]
         out += [SuiteTask(r) for r in sorted(stored, key=lambda r: _natural(r.id))]
         if not out:
             raise SuiteError(
@@ -181,14 +172,13 @@ def resolve_suite(
     out = []
     for task_id in task_ids:
         try:
-            builtin = tasks.get(task_id)
+            found = find_task(store, task_id)
         except tasks.UnknownTaskError as e:
-            record = store.get_task(task_id)
-            if record is None:
-                raise SuiteError(str(e)) from None
-            out.append(SuiteTask(record))
-            continue
-        out.append(SuiteTask(ensure_builtin(store, task_id), builtin))
+            raise SuiteError(str(e)) from None
+        if found.builtin is None:
+            out.append(SuiteTask(found.stored))  # type: ignore[arg-type]
+        else:
+            out.append(SuiteTask(store_builtin(store, found.builtin), found.builtin))
     if len({t.id for t in out}) != len(out):
         raise SuiteError("a task id is given twice")
     return ",".join(task_ids) if len(task_ids) <= 3 else f"{len(task_ids)} tasks", out

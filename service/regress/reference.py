@@ -4,30 +4,21 @@
   an older one: that is the point of re-checking);
 - shapes: ``shapes.plan_shapes`` over the stored task's declared shapes (or, when the store has none,
   the built-in task's of the same id) and the shapes named in the recorded report;
-- tolerances and allowed aten ops: the built-in task's of the same id when there is one (what the
-  generator verified with), else ``tolerances``/``allowed_ops`` in the stored task's ``extra``, else the
-  verifier's defaults (what a submitted reference is verified with).
+- tolerances and allowed aten ops: ``service.task_lookup.task_reference``'s rule (the built-in task's of
+  the same id, else the stored task's ``extra``, else the verifier's defaults).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import tasks
 from service.regress.shapes import DeclaredShape, ShapePlan, declared_shapes, plan_shapes
+from service.task_lookup import task_reference
 
 if TYPE_CHECKING:
     from kernels_store import TaskRecord
-    from verifier import Reference, Tolerance
-
-
-def _builtin(task_id: str) -> Any:
-    import tasks
-
-    try:
-        return tasks.get(task_id)
-    except KeyError:
-        return None
+    from verifier import Reference
 
 
 def task_shapes(task: TaskRecord) -> list[DeclaredShape]:
@@ -35,7 +26,7 @@ def task_shapes(task: TaskRecord) -> list[DeclaredShape]:
     stored = declared_shapes(task.shapes)
     if stored:
         return stored
-    builtin = _builtin(task.id)
+    builtin = tasks.find(task.id)
     return declared_shapes([s.to_dict() for s in builtin.shapes]) if builtin is not None else []
 
 
@@ -43,24 +34,6 @@ def shape_plan(task: TaskRecord, recorded_shapes: list[str], device: str) -> Sha
     return plan_shapes(task_shapes(task), recorded_shapes, device)
 
 
-def _tolerances(raw: Any) -> dict[str, Tolerance]:
-    from verifier import Tolerance
-
-    if not isinstance(raw, Mapping):
-        return {}
-    return {str(dtype): Tolerance(**dict(bound)) for dtype, bound in raw.items() if isinstance(bound, Mapping)}
-
-
 def reference_for(task: TaskRecord, plan: ShapePlan) -> Reference:
     """The ``verifier.Reference`` to re-verify ``task``'s kernels with, on ``plan``'s shapes."""
-    from verifier import Reference
-
-    builtin = _builtin(task.id)
-    if builtin is not None:
-        tolerances, allowed_ops = dict(builtin.tolerances), frozenset(builtin.allowed_ops)
-    else:
-        tolerances = _tolerances(task.extra.get("tolerances"))
-        allowed_ops = frozenset(str(op) for op in task.extra.get("allowed_ops") or ())
-    return Reference(
-        source=task.source, name=task.id, shapes=plan.shapes, tolerances=tolerances, allowed_ops=allowed_ops
-    )
+    return task_reference(task.id, task.source, plan.shapes, task.extra)

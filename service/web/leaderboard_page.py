@@ -10,7 +10,7 @@ import tasks
 from kernels_store import BestKernel, Store
 from kernels_store.browse import HardwareSeen
 from service.leaderboard import FAST_P_THRESHOLDS, fast_p_key, fast_p_rows, generator_label
-from service.web.roofline_share import RooflineShare, builtin_task, roofline_share
+from tasks.roofline_share import RooflineShare, roofline_share
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _best_entry(best: BestKernel) -> BestEntry:
         speedup_eager=best.speedup_eager,
         speedup_compiled=best.speedup_compiled,
         compile_error=timing.get("compile_error") if isinstance(timing, dict) else None,
-        roofline=roofline_share(builtin_task(best.task_id), report, best.verification.candidate_ms, best.device_name),
+        roofline=roofline_share(tasks.find(best.task_id), report, best.verification.candidate_ms, best.device_name),
         generator=generator_label(best.candidate.origin, best.candidate.origin_detail),
         language=best.candidate.language,
         candidate_id=best.candidate.id,

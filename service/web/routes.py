@@ -8,9 +8,9 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-import tasks
 from service.api.guard import shorten
 from service.state import AppState, app_state
+from service.task_lookup import near_ids
 from service.web.highlight import stylesheet
 from service.web.leaderboard_page import leaderboard_page
 from service.web.paging import PageOutOfRange, page_number
@@ -35,15 +35,6 @@ def _filter(value: str | None) -> str | None:
     """A filter query parameter; empty means no filter."""
     value = (value or "").strip()
     return value or None
-
-
-def _near_ids(task_id: str) -> list[str]:
-    """Built-in task ids close to an unknown one (the registry's suggestions)."""
-    try:
-        tasks.get(task_id)
-    except KeyError as e:
-        return list(getattr(e, "near", []) or [])[:5]
-    return []
 
 
 PAGE_METHODS = ["GET", "HEAD"]
@@ -81,7 +72,7 @@ def task(
     view = task_page(state.store, task_id, hardware=_filter(hardware), page=pages[0], rejected_page=pages[1])
     if view is None:
         message = f"There is no task {shorten(task_id)!r}."
-        context = {"title": "Unknown task", "message": message, "near": _near_ids(task_id)}
+        context = {"title": "Unknown task", "message": message, "near": near_ids(task_id)[:5]}
         return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
     return templates.TemplateResponse(request, "task.html", {"view": view})
 

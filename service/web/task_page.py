@@ -13,11 +13,12 @@ from kernels_store import OriginCount, Store
 from kernels_store.browse import HardwareSeen, Verdicts, VerifiedCandidate
 from kernels_store.records import Page
 from service.leaderboard import generator_label
+from service.task_lookup import find_task
 from service.web import sources
 from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, clamp_page, pager
 from service.web.plot import SpeedupPlot, speedup_plot
-from service.web.roofline_share import ROOFLINE_PROFILE, RooflineShare, roofline_profile, roofline_share
 from service.web.sources import Budget, Fold, SourceView
+from tasks.roofline_share import RooflineShare, floors_profile, roofline_share
 
 PLOT_POINTS = 500
 """The plot shows at most the latest this many GPU-timed kernels."""
@@ -117,7 +118,7 @@ class TaskPage:
     plot: SpeedupPlot | None
     timed_total: int
     untimed_accepted: int
-    roofline_profile: str = ROOFLINE_PROFILE
+    roofline_profile: str = tasks.DEFAULT_HARDWARE
 
     def href(self, **changes: str | None) -> str:
         """This page with these query parameters changed (None drops one); lists start on page 1."""
@@ -128,14 +129,12 @@ class TaskPage:
 
 def _heading(task_id: str, store: Store, profile: str) -> tuple[TaskHeading, tasks.Task | None] | None:
     try:
-        task = tasks.get(task_id)
-    except KeyError:
-        stored = store.get_task(task_id)
-        if stored is None:
-            return None
-        heading = TaskHeading(
-            stored.id, stored.title, stored.family, "", False, _reference(stored.id, stored.source), []
-        )
+        found = find_task(store, task_id)
+    except tasks.UnknownTaskError:
+        return None
+    task = found.builtin
+    if task is None:
+        heading = TaskHeading(found.id, found.title, found.family, "", False, _reference(found.id, found.source), [])
         return heading, None
     shapes = []
     for shape in task.shapes_in("realistic"):
@@ -217,10 +216,10 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
     """Everything ``/tasks/{id}`` shows, or None when no such task exists.
 
     The shapes' floors are on the selected hardware's roofline profile when it has one (an H200's
-    page shows H200 floors), else on ``ROOFLINE_PROFILE``."""
+    page shows H200 floors), else on ``tasks.DEFAULT_HARDWARE`` (``tasks.roofline_share.floors_profile``)."""
     hardware_options = store.hardware_seen(task_id=task_id)
     selected = next((h for h in hardware_options if h.hardware_fingerprint == hardware), None)
-    profile = (roofline_profile(selected.device_name) if selected else None) or ROOFLINE_PROFILE
+    profile = floors_profile(selected.device_name if selected else None)
     found = _heading(task_id, store, profile)
     if found is None:
         return None

@@ -1,11 +1,11 @@
-"""service.web.roofline_share: which shape and GPU profile a timing is compared with, and when there is none."""
+"""tasks.roofline_share: which shape and GPU profile a timing is compared with, and when there is none."""
 
 from __future__ import annotations
 
 import pytest
 
 import tasks
-from service.web.roofline_share import roofline_profile, roofline_share, timed_shape
+from tasks.roofline_share import floors_profile, roofline_share, timed_shape
 from tests.web.seed import A100, H100, fixture_report, gpu_timing
 
 TASK = tasks.get("dwconv2d.convnext_7x7")
@@ -29,7 +29,8 @@ def _report(**kwargs: object) -> dict:
     ],
 )
 def test_h100_and_h200_sxm_get_their_datasheet_profiles(device_name: str, profile: str | None) -> None:
-    assert roofline_profile(device_name) == profile
+    assert tasks.profile_for_device(device_name) == profile
+    assert floors_profile(device_name) == (profile or tasks.DEFAULT_HARDWARE)
 
 
 def test_the_timed_shape_is_the_one_the_timing_names() -> None:
