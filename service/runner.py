@@ -245,7 +245,7 @@ class JobRunner:
         return "succeeded", None, summary
 
     def _device(self) -> str:
-        from verifier.engine import resolve_device
+        from service.devices import resolve_device
 
         return resolve_device(self.settings.device)
 

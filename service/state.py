@@ -50,7 +50,7 @@ class AppState:
 
     @functools.cached_property
     def device(self) -> str:
-        from verifier.engine import resolve_device
+        from service.devices import resolve_device
 
         return resolve_device(self.settings.device)
 

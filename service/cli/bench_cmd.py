@@ -16,7 +16,7 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -24,21 +24,18 @@ EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_BAD_INPUT = 0, 1, 2
 URL_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"kiln bench: error: {message}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _device(choice: str) -> str:
-    if choice not in ("auto", "cpu", "cuda"):
-        _fail(f"--device must be auto, cpu or cuda, not {choice!r}")
-    import torch
+    from service.devices import DeviceUnavailable, resolve_device
 
-    if choice == "cuda" and not torch.cuda.is_available():
-        _fail("--device cuda was asked for, but no CUDA GPU is available on this host")
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return choice
+    try:
+        return resolve_device(choice)
+    except DeviceUnavailable as e:
+        _fail(str(e))
 
 
 class _Live:

@@ -57,13 +57,13 @@ class RegressOptions:
 
 
 def resolve_device(choice: str) -> str:
-    """``cuda`` when asked for (it must exist) or when ``auto`` finds a GPU; else ``cpu``."""
-    import torch
+    """``service.devices.resolve_device``; ``RegressSetupError`` when the device is unusable."""
+    from service import devices
 
-    available = torch.cuda.is_available()
-    if choice == "cuda" and not available:
-        raise RegressSetupError("--device cuda was asked for, but no CUDA GPU is available on this host")
-    return "cuda" if choice != "cpu" and available else "cpu"
+    try:
+        return devices.resolve_device(choice)
+    except devices.DeviceUnavailable as e:
+        raise RegressSetupError(str(e)) from None
 
 
 def run_regress(
