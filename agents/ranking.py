@@ -1,5 +1,8 @@
 """Which accepted candidate is best: the one rule every proposer uses.
 
+It is the leaderboard's order (``kernels_store/ranking.py``, which the store and the pages use) applied
+to one job's candidates in verification order; agents may not import the store, so it is restated here.
+
 * Only verifier-accepted candidates are ranked; a rejected or not-run one is never best.
 * A GPU timing (``report.timing``) ranks by measured speedup over eager PyTorch, higher first.
   A measured candidate outranks an unmeasured one (they do not occur together in one job: the

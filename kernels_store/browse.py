@@ -16,9 +16,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from kernels_store.catalog import candidate_record, verification_record
 from kernels_store.models import Candidate, Task, Verification
+from kernels_store.ranking import IS_CURRENT, store_order
 from kernels_store.records import CandidateRecord, Page, Record, VerificationRecord
 
-_is_current = Verification.reference_sha256 == Task.source_sha256
 Verdicts = Literal["accepted", "not_accepted"]
 """``accepted``; or ``not_accepted``: rejected and not run (e.g. a CUDA kernel compiled without a GPU)."""
 
@@ -94,7 +94,7 @@ def generator_results(
         )
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
-        .where(Verification.verdict == "accepted", _is_current)
+        .where(Verification.verdict == "accepted", IS_CURRENT)
         .group_by(Verification.task_id, Verification.hardware_fingerprint, Candidate.origin, Candidate.origin_detail)
         .order_by(Verification.task_id, Verification.hardware_fingerprint, Candidate.origin, Candidate.origin_detail)
     )
@@ -118,7 +118,7 @@ def hardware_seen(session: Session, *, task_id: str | None = None) -> list[Hardw
             Verification.hardware_fingerprint, func.max(Verification.device_name), func.max(Verification.device), timed
         )
         .join(Task, Task.id == Verification.task_id)
-        .where(Verification.verdict == "accepted", _is_current)
+        .where(Verification.verdict == "accepted", IS_CURRENT)
         .group_by(Verification.hardware_fingerprint)
     )
     if task_id is not None:
@@ -157,15 +157,10 @@ def ranked_verifications(
         select(*columns)
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
-        .where(Verification.task_id == task_id, _is_current)
+        .where(Verification.task_id == task_id, IS_CURRENT)
     )
     if verdicts == "accepted":
-        query = query.where(Verification.verdict == "accepted").order_by(
-            Verification.speedup_eager.is_(None),
-            Verification.speedup_eager.desc(),
-            Verification.created_at,
-            Verification.id,
-        )
+        query = query.where(Verification.verdict == "accepted").order_by(*store_order())
     else:
         query = query.where(Verification.verdict != "accepted").order_by(
             Verification.created_at.desc(), Verification.id.desc()
@@ -205,7 +200,7 @@ def speedup_points(
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
         .where(
-            and_(Verification.task_id == task_id, Verification.verdict == "accepted", _is_current),
+            and_(Verification.task_id == task_id, Verification.verdict == "accepted", IS_CURRENT),
             Verification.speedup_eager.is_not(None),
         )
     )

@@ -8,8 +8,8 @@ against the new source; ``kiln regress`` must still re-check them. ``latest_best
 - the current best (exactly what ``best_kernels`` returns), when there is one;
 - otherwise the best accepted kernel against the most recent *earlier* reference source: the source of
   the latest accepted verification of that task on that hardware. Its ``verification.reference_sha256``
-  then differs from the task's ``source_sha256``. Within that source the ranking is the leaderboard's:
-  highest ``speedup_eager`` first, timed before untimed, then the earliest.
+  then differs from the task's ``source_sha256``. Within that source the ranking is the leaderboard's
+  (``kernels_store.ranking``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kernels_store.leaderboard import _best, best_kernels
 from kernels_store.models import Candidate, Task, Verification
+from kernels_store.ranking import rank_key
 from kernels_store.records import BestKernel
 
 Pair = tuple[str, str]
@@ -96,7 +97,7 @@ def _stale_best(session: Session, tasks: set[str], keep: Callable[[Pair], bool])
     for pair_rows in by_pair.values():
         latest_reference = max(pair_rows, key=lambda r: (r.created_at, r.id)).reference_sha256
         same_reference = [r for r in pair_rows if r.reference_sha256 == latest_reference]
-        chosen_ids.append(min(same_reference, key=_leaderboard_rank).id)
+        chosen_ids.append(min(same_reference, key=lambda r: rank_key(r.speedup_eager, r.created_at, r.id)).id)
     if not chosen_ids:
         return []
     loaded = session.execute(
@@ -105,9 +106,3 @@ def _stale_best(session: Session, tasks: set[str], keep: Callable[[Pair], bool])
         .where(Verification.id.in_(chosen_ids))
     ).all()
     return [_best(v, c) for v, c in loaded]
-
-
-def _leaderboard_rank(row: Any) -> tuple[Any, ...]:
-    """The leaderboard's order: timed first, highest speedup, then the earliest."""
-    timed = row.speedup_eager is not None
-    return (not timed, -(row.speedup_eager or 0.0), row.created_at, row.id)

@@ -2,8 +2,7 @@
 
 Only *current* verifications count: accepted, and verified against the task's present reference
 source (``verifications.reference_sha256 == tasks.source_sha256``). Within one task and hardware
-fingerprint the best is the highest ``speedup_eager``; timed results rank above untimed ones, and
-among untimed ones (CPU-only verification) the earliest accepted wins.
+fingerprint the best is the first in ``kernels_store.ranking``'s order.
 """
 
 from __future__ import annotations
@@ -15,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from kernels_store.catalog import candidate_record, verification_record
 from kernels_store.models import JOB_STATUSES, Candidate, Job, Task, Verification
+from kernels_store.ranking import IS_CURRENT, store_order
 from kernels_store.records import BestKernel, OriginCount, StoreStats
 
-_current = and_(Verification.verdict == "accepted", Verification.reference_sha256 == Task.source_sha256)
+_current = and_(Verification.verdict == "accepted", IS_CURRENT)
 
 
 def best_kernels(
@@ -28,12 +28,7 @@ def best_kernels(
         func.row_number()
         .over(
             partition_by=(Verification.task_id, Verification.hardware_fingerprint),
-            order_by=(
-                Verification.speedup_eager.is_(None),
-                Verification.speedup_eager.desc(),
-                Verification.created_at,
-                Verification.id,
-            ),
+            order_by=store_order(),
         )
         .label("rank")
     )

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import tasks
 from kernels_store import BestKernel, Store
 from kernels_store.browse import HardwareSeen
+from kernels_store.ranking import rank_key
 from service.leaderboard import FAST_P_THRESHOLDS, fast_p_key, fast_p_rows, generator_label
 from tasks.roofline_share import RooflineShare, roofline_share
 
@@ -172,7 +173,7 @@ def leaderboard_page(
     for best in store.best_kernels(hardware_fingerprint=hardware):
         best_by_task.setdefault(best.task_id, []).append(_best_entry(best))
     for entries in best_by_task.values():  # GPU-timed first, fastest first
-        entries.sort(key=lambda e: (not e.measured, -(e.speedup_eager or 0.0), e.device_name))
+        entries.sort(key=lambda e: rank_key(e.speedup_eager, e.device_name))
     rows = [TaskRow(t.id, t.title, t.family, True, best_by_task.get(t.id, [])) for t in suite]
     rows += [
         TaskRow(h.id, h.title, h.family, False, best_by_task.get(h.id, []))

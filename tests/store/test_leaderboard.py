@@ -121,3 +121,22 @@ def test_origin_counts(store: Store) -> None:
 
     stats = store.stats()
     assert (stats.tasks, stats.candidates, stats.verifications, stats.accepted_verifications) == (2, 6, 10, 6)
+
+
+def test_the_sql_order_and_the_python_key_rank_alike(store: Store) -> None:
+    """kernels_store.ranking states the order once: the pages' SQL and the Python key must agree."""
+    from kernels_store.ranking import rank_key
+
+    store.put_task("t1", REFERENCE)
+    for n, speedup in enumerate([None, 1.5, 3.0, None, 1.5, 0.7]):
+        _verified(store, "t1", n, speedup=speedup)
+    page = store.ranked_verifications("t1", "accepted", limit=20)
+    by_sql = [v.verification.id for v in page.items]
+    by_key = sorted(
+        (v.verification for v in page.items), key=lambda v: rank_key(v.speedup_eager, v.created_at, v.id)
+    )
+    assert by_sql == [v.id for v in by_key]
+    speedups = [v.verification.speedup_eager for v in page.items]
+    assert speedups == [3.0, 1.5, 1.5, 0.7, None, None]  # timed first, fastest first, then untimed
+    best = store.best_kernel("t1", H100["hardware_fingerprint"])
+    assert best is not None and best.verification.id == by_sql[0]
