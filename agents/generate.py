@@ -10,7 +10,7 @@ from typing import Any
 
 from agents.llm.client import ChatClient
 from agents.llm.loop import LLMConfigError, LLMFailed, run_llm
-from agents.session import Session, Stop, VerifyFn
+from agents.session import PrepareFn, Session, Stop, VerifierUnavailable, VerifyFn
 from agents.template.propose import run_template
 from agents.types import GenerationRequest, GenerationResult
 from verifier import VerifierError
@@ -24,6 +24,8 @@ def generate(
     cancel: threading.Event | None = None,
     *,
     verify_fn: VerifyFn | None = None,
+    prepare_fn: PrepareFn | None = None,
+    parallelism: int = 1,
     llm_client: ChatClient | None = None,
 ) -> GenerationResult:
     """Propose candidates for ``request.reference``, verify every one, return the result.
@@ -32,9 +34,12 @@ def generate(
     proposed, verified (verdict, reasons, speedup; ``candidate`` holds the full record with source
     and report for a consumer that stores it, and must be dropped before streaming), best, error,
     finished (the result's summary). ``cancel`` is checked between candidates and LLM calls.
-    ``verify_fn``/``llm_client`` replace the verifier call and the chat client (tests, embedding).
+    ``verify_fn``/``prepare_fn``/``llm_client`` replace the verifier calls and the chat client (an
+    executor that verifies elsewhere, tests); ``parallelism`` is how many candidates may be verified at
+    once (the LLM loop verifies a round's samples concurrently up to it). ``VerifierUnavailable`` from
+    the verifier calls is raised, not turned into the job's end: the caller hands the job back.
     """
-    session = Session(request, on_event, cancel, verify_fn)
+    session = Session(request, on_event, cancel, verify_fn, prepare_fn, parallelism)
     session.emit(
         "started",
         proposer=request.proposer,
@@ -48,6 +53,8 @@ def generate(
         stopped = run_template(session) if request.proposer == "template" else run_llm(session, llm_client)
     except Stop as s:
         stopped = s.reason
+    except VerifierUnavailable:
+        raise
     except (LLMConfigError, LLMFailed, VerifierError) as e:
         session.error(str(e))
         stopped = f"error: {e}"

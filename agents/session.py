@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from agents import ranking
@@ -23,11 +24,18 @@ from agents.types import (
     GenerationRequest,
     GenerationResult,
 )
-from verifier import Candidate, PreparedReference, Report, prepare, verify
+from verifier import Candidate, PreparedReference, Reference, Report, VerifyOptions, prepare, verify
 from verifier.spec import sha256_text
 
 EventSink = Callable[[dict[str, Any]], None]
 VerifyFn = Callable[[PreparedReference, Candidate], Report]
+PrepareFn = Callable[[Reference, VerifyOptions], PreparedReference]
+
+
+class VerifierUnavailable(Exception):
+    """Where verifications run is gone (a cluster's head, say): the job stops with no verdict for the
+    candidate in hand, and ``generate`` raises this to its caller instead of ending the job, so that
+    the caller can hand the job back (the service's runner puts it back in the queue)."""
 
 
 class Stop(Exception):
@@ -49,7 +57,12 @@ class Session:
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
         verify_fn: VerifyFn | None = None,
+        prepare_fn: PrepareFn | None = None,
+        parallelism: int = 1,
     ) -> None:
+        """``prepare_fn``/``verify_fn`` replace ``verifier.prepare``/``verify`` (an executor that runs
+        them elsewhere, tests); ``parallelism``: how many candidates a proposer may have verified at
+        once (``submit`` is thread-safe; the LLM loop verifies a round's samples concurrently)."""
         self.request = request
         self.on_event = on_event
         self.cancel = cancel or threading.Event()
@@ -62,12 +75,20 @@ class Session:
         self.completion_tokens = 0
         self.prepared: PreparedReference | None = None
         self._verify_fn = verify_fn
-        self._lock = threading.Lock()
+        self._prepare_fn = prepare_fn
+        self.parallelism = max(1, int(parallelism))
+        self._lock = threading.RLock()
+        self._prepare_lock = threading.Lock()
+        self._emit_lock = threading.RLock()
+        self._reserved = 0
+        """Candidates counted against the budget: verified plus being verified."""
+        self._pending: dict[str, Future[CandidateResult]] = {}
 
     # -- events ---------------------------------------------------------------------------------
     def emit(self, event_type: str, /, **data: Any) -> None:
         if self.on_event is not None:
-            self.on_event({"type": event_type, **data})
+            with self._emit_lock:  # one event at a time, whichever thread verified
+                self.on_event({"type": event_type, **data})
 
     def error(self, message: str) -> None:
         self.errors.append(message)
@@ -94,7 +115,7 @@ class Session:
             return STOP_CANCELLED
         if budget.max_seconds is not None and self.elapsed >= budget.max_seconds:
             return STOP_TIME
-        if need_candidate and len(self.candidates) >= budget.max_candidates:
+        if need_candidate and max(self._reserved, len(self.candidates)) >= budget.max_candidates:
             return STOP_CANDIDATES
         if tokens and budget.max_tokens is not None and self.tokens >= budget.max_tokens:
             return STOP_TOKENS
@@ -112,9 +133,11 @@ class Session:
 
     # -- verification -----------------------------------------------------------------------------
     def prepare(self) -> PreparedReference:
-        if self.prepared is None:
-            self.prepared = prepare(self.request.reference, self.request.verify_options)
-        return self.prepared
+        with self._prepare_lock:
+            if self.prepared is None:
+                run = self._prepare_fn or prepare
+                self.prepared = run(self.request.reference, self.request.verify_options)
+            return self.prepared
 
     @property
     def device(self) -> str | None:
@@ -133,14 +156,49 @@ class Session:
         tokens: int = 0,
         name: str = "",
     ) -> CandidateResult:
-        """Verify ``source`` (once per distinct source) and record it. Raises ``Stop`` when over budget."""
-        earlier = self.seen(source)
-        if earlier is not None:
-            return earlier
-        self.check(need_candidate=True, tokens=False)
-        prepared = self.prepare()
+        """Verify ``source`` (once per distinct source) and record it. Raises ``Stop`` when over budget.
+
+        Thread-safe: a source being verified by another thread is waited for, not verified twice."""
         sha = sha256_text(source)
-        index = len(self.candidates)
+        with self._lock:
+            earlier = self.by_sha.get(sha)
+            if earlier is not None:
+                return earlier
+            waiting = self._pending.get(sha)
+            if waiting is None:
+                self.check(need_candidate=True, tokens=False)
+                index = self._reserved
+                self._reserved += 1
+                mine: Future[CandidateResult] = Future()
+                self._pending[sha] = mine
+        if waiting is not None:
+            return waiting.result()
+        try:
+            result = self._verify_and_record(source, origin, sha, index, params, parent_sha256, tokens, name)
+        except BaseException as e:
+            with self._lock:  # nothing was verified: the budget is as it was (as before threads)
+                self._reserved -= 1
+            mine.set_exception(e)
+            raise
+        else:
+            mine.set_result(result)
+            return result
+        finally:
+            with self._lock:
+                self._pending.pop(sha, None)
+
+    def _verify_and_record(
+        self,
+        source: str,
+        origin: str,
+        sha: str,
+        index: int,
+        params: dict[str, Any] | None,
+        parent_sha256: str | None,
+        tokens: int,
+        name: str,
+    ) -> CandidateResult:
+        prepared = self.prepare()
         name = name or f"{origin.split(':')[0]}-{index + 1}"
         language = self.request.language
         self.emit(
@@ -167,31 +225,32 @@ class Session:
             tokens=tokens,
             name=name,
         )
-        self.candidates.append(result)
-        self.by_sha[sha] = result
-        self.emit(
-            "verified",
-            index=index,
-            name=name,
-            origin=origin,
-            sha256=sha,
-            verdict=report.verdict,
-            reasons=_short(report.reasons),
-            speedup=report.speedup,
-            duration_s=round(report.duration_s, 3),
-            candidate=result.to_dict(),
-        )
-        if ranking.better(result, self.best):
-            self.best = result
+        with self._lock, self._emit_lock:
+            self.candidates.append(result)
+            self.by_sha[sha] = result
             self.emit(
-                "best",
+                "verified",
                 index=index,
                 name=name,
                 origin=origin,
                 sha256=sha,
+                verdict=report.verdict,
+                reasons=_short(report.reasons),
                 speedup=report.speedup,
+                duration_s=round(report.duration_s, 3),
                 candidate=result.to_dict(),
             )
+            if ranking.better(result, self.best):
+                self.best = result
+                self.emit(
+                    "best",
+                    index=index,
+                    name=name,
+                    origin=origin,
+                    sha256=sha,
+                    speedup=report.speedup,
+                    candidate=result.to_dict(),
+                )
         return result
 
     def result(self, stopped_because: str) -> GenerationResult:

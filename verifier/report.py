@@ -67,6 +67,9 @@ class Report:
     the process-creation filter), never a verdict."""
     logs: dict[str, str] = field(default_factory=dict)
     """Tails of the candidate's stdout/stderr: untrusted text, shown for debugging only."""
+    placement: dict[str, Any] = field(default_factory=dict)
+    """Where the verification ran when an executor placed it (``executor``, ``node_id``, ``hostname``,
+    ``gpu``, ``attempt``); empty when ``verify()`` was called directly. Never part of the verdict."""
 
     @property
     def accepted(self) -> bool:

@@ -10,6 +10,7 @@ LLM calls and before each verification; cancellation too. A dead endpoint stops 
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -164,6 +165,13 @@ class LLMLoop:
         failures: list[LLMError] = []
         pool = ThreadPoolExecutor(max_workers=min(len(jobs), 8), thread_name_prefix="kiln-llm")
         futures: dict[Future[Completion], tuple[int, evolve.Job]] = {}
+        # the round's samples are verified concurrently when the executor can (a cluster), else in turn
+        verifying: list[Future[CandidateResult]] = []
+        verify_pool = (
+            ThreadPoolExecutor(max_workers=session.parallelism, thread_name_prefix="kiln-verify")
+            if session.parallelism > 1
+            else None
+        )
         try:
             for k, job in enumerate(jobs):
                 fut = pool.submit(
@@ -180,19 +188,30 @@ class LLMLoop:
                 session.check(tokens=False)  # cancellation and the time budget, while answers are awaited
                 for fut in done:
                     sample, job = futures[fut]
-                    outcome = self._take(fut, round_no, sample, job, failures)
-                    if outcome is not None:
+                    outcome = self._take(fut, round_no, sample, job, failures, verify_pool)
+                    if isinstance(outcome, Future):
+                        verifying.append(outcome)
+                    elif outcome is not None:
                         results.append(outcome)
+            results += _gather(verifying)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            if verify_pool is not None:  # what started finishes (and is recorded); what did not, does not start
+                verify_pool.shutdown(wait=True, cancel_futures=True)
         if failures and len(failures) == len(jobs):
             dead = [f for f in failures if isinstance(f, EndpointUnavailable)]
             raise LLMFailed(str((dead or failures)[0]))
         return results
 
     def _take(
-        self, fut: Future[Completion], round_no: int, sample: int, job: evolve.Job, failures: list[LLMError]
-    ) -> CandidateResult | None:
+        self,
+        fut: Future[Completion],
+        round_no: int,
+        sample: int,
+        job: evolve.Job,
+        failures: list[LLMError],
+        verify_pool: ThreadPoolExecutor | None = None,
+    ) -> CandidateResult | Future[CandidateResult] | None:
         session = self.session
         try:
             completion = fut.result()
@@ -223,7 +242,8 @@ class LLMLoop:
         }
         if completion.finish_reason:
             params["finish_reason"] = completion.finish_reason
-        return session.submit(
+        submit = functools.partial(
+            session.submit,
             code,
             self.origin,
             params=params,
@@ -231,6 +251,22 @@ class LLMLoop:
             tokens=completion.completion_tokens,
             name=f"llm-r{round_no}s{sample}",
         )
+        return submit() if verify_pool is None else verify_pool.submit(submit)
+
+
+def _gather(verifying: list[Future[CandidateResult]]) -> list[CandidateResult]:
+    """Every concurrent verification's result once all have ended; the first failure (``Stop`` when the
+    budget ran out meanwhile) is raised after the others were recorded."""
+    results: list[CandidateResult] = []
+    first: BaseException | None = None
+    for fut in verifying:
+        try:
+            results.append(fut.result())
+        except BaseException as e:
+            first = first or e
+    if first is not None:
+        raise first
+    return results
 
 
 def run_llm(session: Session, client: ChatClient | None = None) -> str:
