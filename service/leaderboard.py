@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from kernels_store import Store
@@ -27,17 +28,62 @@ def generator_label(origin: str, origin_detail: str) -> str:
 
 
 def fast_p_key(p: float) -> str:
-    """The key a fast_p row holds threshold ``p`` under: ``fast_0``, ``fast_1``, ``fast_1.5``, ``fast_2``."""
+    """The JSON key of threshold ``p`` in ``GET /v1/leaderboard``: ``fast_0``, ``fast_1``, ``fast_1.5``, ``fast_2``."""
     return f"fast_{p:g}"
 
 
-def fast_p_rows(results: Iterable[GeneratorTaskResult], task_ids: list[str]) -> list[dict[str, Any]]:
+def is_fast(speedup: float | None, p: float) -> bool:
+    """Whether a task's best accepted kernel, with this GPU-timed speedup (None: not timed), counts at ``p``."""
+    return p == 0 or (speedup is not None and speedup > p)
+
+
+@dataclass(frozen=True)
+class FastPCell:
+    """fast_p at one threshold: ``count`` of the row's ``tasks`` (the share is derived, never stored)."""
+
+    p: float
+    count: int
+    tasks: int
+
+    @property
+    def share(self) -> float:
+        return self.count / self.tasks if self.tasks else 0.0
+
+
+@dataclass(frozen=True)
+class FastPRow:
+    """One generator on one hardware: fast_p at every threshold over the task list."""
+
+    generator: str
+    hardware_fingerprint: str
+    device_name: str
+    tasks: int
+    solved: int
+    timed: int
+    """Tasks where this generator's best kernel has a GPU timing; 0: fast_p above 0 says nothing."""
+    cells: tuple[FastPCell, ...]
+
+    def cell(self, p: float) -> FastPCell:
+        return next(c for c in self.cells if c.p == p)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as ``GET /v1/leaderboard`` gives it: counts, then a ``fast_<p>`` share per threshold."""
+        out: dict[str, Any] = {
+            "generator": self.generator,
+            "hardware_fingerprint": self.hardware_fingerprint,
+            "device_name": self.device_name,
+            "tasks": self.tasks,
+            "solved": self.solved,
+            "timed": self.timed,
+        }
+        return out | {fast_p_key(c.p): c.share for c in self.cells}
+
+
+def fast_p_rows(results: Iterable[GeneratorTaskResult], task_ids: list[str]) -> list[FastPRow]:
     """fast_p at each threshold for every (generator, hardware) pair, over ``task_ids``.
 
     ``results`` are best accepted speedups per (task, hardware, origin, origin_detail); results of
-    tasks outside ``task_ids`` are ignored. A task a generator never solved counts as not fast. Each
-    row: generator, hardware_fingerprint, device_name, tasks, solved, timed (tasks with a GPU timing)
-    and ``fast_<p>`` shares.
+    tasks outside ``task_ids`` are ignored. A task a generator never solved counts as not fast.
     """
     wanted = set(task_ids)
     best: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
@@ -51,28 +97,21 @@ def fast_p_rows(results: Iterable[GeneratorTaskResult], task_ids: list[str]) -> 
         speed = result.best_speedup_eager
         if result.task_id not in speeds or (speed is not None and speed > (speeds[result.task_id] or -1.0)):
             speeds[result.task_id] = speed
-    rows = []
-    n_tasks = max(len(task_ids), 1)
-    for (generator, hardware), speeds in sorted(best.items()):
-        row: dict[str, Any] = {
-            "generator": generator,
-            "hardware_fingerprint": hardware,
-            "device_name": devices.get(hardware, ""),
-            "tasks": len(task_ids),
-            "solved": len(speeds),
-            "timed": sum(1 for s in speeds.values() if s is not None),
-        }
-        for p in FAST_P_THRESHOLDS:
-            fast = sum(1 for s in speeds.values() if p == 0 or (s is not None and s > p))
-            row[fast_p_key(p)] = fast / n_tasks
-        rows.append(row)
-    return rows
-
-
-def fast_p_table(store: Store, task_ids: list[str], *, hardware_fingerprint: str | None = None) -> list[dict[str, Any]]:
-    """fast_p per (generator, hardware) over ``task_ids`` (one grouped query; see ``fast_p_rows``)."""
-    results = store.generator_results(task_ids, hardware_fingerprint=hardware_fingerprint)
-    return fast_p_rows(results, task_ids)
+    n_tasks = len(task_ids)
+    return [
+        FastPRow(
+            generator=generator,
+            hardware_fingerprint=hardware,
+            device_name=devices.get(hardware, ""),
+            tasks=n_tasks,
+            solved=len(speeds),
+            timed=sum(1 for s in speeds.values() if s is not None),
+            cells=tuple(
+                FastPCell(p, sum(1 for s in speeds.values() if is_fast(s, p)), n_tasks) for p in FAST_P_THRESHOLDS
+            ),
+        )
+        for (generator, hardware), speeds in sorted(best.items())
+    ]
 
 
 def leaderboard_data(store: Store) -> dict[str, Any]:
@@ -81,4 +120,5 @@ def leaderboard_data(store: Store) -> dict[str, Any]:
 
     task_ids = tasks.ids()
     kernels = [kernel_view(b, with_source=False).model_dump(mode="json") for b in store.best_kernels()]
-    return {"tasks": kernels, "fast_p": fast_p_table(store, task_ids), "task_count": len(task_ids)}
+    fast_p = fast_p_rows(store.generator_results(task_ids), task_ids)
+    return {"tasks": kernels, "fast_p": [row.to_dict() for row in fast_p], "task_count": len(task_ids)}

@@ -10,27 +10,8 @@ import tasks
 from kernels_store import BestKernel, Store
 from kernels_store.browse import HardwareSeen
 from kernels_store.ranking import rank_key
-from service.leaderboard import FAST_P_THRESHOLDS, fast_p_key, fast_p_rows, generator_label
+from service.leaderboard import FAST_P_THRESHOLDS, FastPRow, fast_p_rows, generator_label
 from tasks.roofline_share import RooflineShare, roofline_share
-
-
-@dataclass(frozen=True)
-class FastPCell:
-    p: float
-    share: float
-    count: int
-
-
-@dataclass(frozen=True)
-class FastPRow:
-    generator: str
-    hardware_fingerprint: str
-    device_name: str
-    tasks: int
-    solved: int
-    timed: int
-    """Tasks where this generator's best kernel has a GPU timing; 0: fast_p above 0 says nothing."""
-    cells: list[FastPCell]
 
 
 @dataclass(frozen=True)
@@ -107,29 +88,15 @@ def _best_entry(best: BestKernel) -> BestEntry:
     )
 
 
-def _fast_p_row(row: dict) -> FastPRow:
-    cells = [FastPCell(p, row[fast_p_key(p)], round(row[fast_p_key(p)] * row["tasks"])) for p in FAST_P_THRESHOLDS]
-    return FastPRow(
-        generator=row["generator"],
-        hardware_fingerprint=row["hardware_fingerprint"],
-        device_name=row["device_name"],
-        tasks=row["tasks"],
-        solved=row["solved"],
-        timed=row["timed"],
-        cells=cells,
-    )
-
-
-def _ranked(rows: list[dict], hardware: list[HardwareSeen]) -> list[FastPRow]:
+def _ranked(rows: list[FastPRow], hardware: list[HardwareSeen]) -> list[FastPRow]:
     """Grouped by hardware (GPU-timed hardware first), best generators first: by fast_1, then 1.5, 2 and 0."""
     timed = {h.hardware_fingerprint for h in hardware if h.timed}
-    order = [FAST_P_THRESHOLDS.index(p) for p in (1.0, 1.5, 2.0, 0.0)]
 
     def key(row: FastPRow) -> tuple:
-        shares = [-row.cells[i].share for i in order]
-        return (row.hardware_fingerprint not in timed, row.device_name, row.hardware_fingerprint, shares, row.generator)
+        counts = [-row.cell(p).count for p in (1.0, 1.5, 2.0, 0.0)]
+        return (row.hardware_fingerprint not in timed, row.device_name, row.hardware_fingerprint, counts, row.generator)
 
-    return sorted((_fast_p_row(r) for r in rows), key=key)
+    return sorted(rows, key=key)
 
 
 def _level(task_id: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import tasks
 from kernels_store.browse import GeneratorTaskResult
 from service.leaderboard import FAST_P_THRESHOLDS, fast_p_key, fast_p_rows, generator_label
 from verifier.report import Check, Report, Timing
@@ -43,7 +44,7 @@ def test_fast_p_matches_the_verifiers_definition() -> None:
         result("a.one", "user", "", 3.0, hw="cpu-box"),  # another hardware is another row
         result("zz.outside", "llm", "m1", 9.0),  # not in the task list: ignored
     ]
-    rows = {(r["generator"], r["hardware_fingerprint"]): r for r in fast_p_rows(results, TASKS)}
+    rows = {(r.generator, r.hardware_fingerprint): r.to_dict() for r in fast_p_rows(results, TASKS)}
     assert set(rows) == {("llm:m1", "h100"), ("llm:m2", "h100"), ("template", "h100"), ("user", "cpu-box")}
     per_task = {
         ("llm:m1", "h100"): {"a.one": 2.5, "a.two": 1.2, "b.three": None},
@@ -58,11 +59,14 @@ def test_fast_p_matches_the_verifiers_definition() -> None:
     m1 = rows[("llm:m1", "h100")]
     assert (m1["tasks"], m1["solved"], m1["timed"], m1["device_name"]) == (4, 3, 2, "device h100")
     assert (m1["fast_0"], m1["fast_1"], m1["fast_1.5"], m1["fast_2"]) == (0.75, 0.5, 0.25, 0.25)
+    counts = {(r.generator, r.hardware_fingerprint): [c.count for c in r.cells] for r in fast_p_rows(results, TASKS)}
+    assert counts[("llm:m1", "h100")] == [3, 2, 1, 1]  # the page shows these: 3/4, 2/4, 1/4, 1/4
 
 
 def test_an_untimed_kernel_counts_for_correctness_only() -> None:
     (row,) = fast_p_rows([result("a.one", "llm", "m", None, hw="cpu")], TASKS)
-    assert row["fast_0"] == 0.25 and row["fast_1"] == row["fast_1.5"] == row["fast_2"] == 0.0 and row["timed"] == 0
+    assert [(c.p, c.count, c.tasks) for c in row.cells] == [(p, int(p == 0), 4) for p in FAST_P_THRESHOLDS]
+    assert row.cell(0).share == 0.25 and row.timed == 0
 
 
 def test_the_json_leaderboard_keeps_its_shape(server) -> None:
@@ -73,11 +77,12 @@ def test_the_json_leaderboard_keeps_its_shape(server) -> None:
     seeder.kernel("general.softmax", origin="template", detail="rows", env=CPU)
     with server.client() as c:
         board = c.get("/v1/leaderboard").json()
-    assert set(board) == {"tasks", "fast_p", "task_count"} and board["task_count"] == 17
+    suite = len(tasks.ids())
+    assert set(board) == {"tasks", "fast_p", "task_count"} and board["task_count"] == suite
     assert {t["task_id"] for t in board["tasks"]} == {"general.softmax"}
     for row in board["fast_p"]:
         assert {"generator", "hardware_fingerprint", "device_name", "tasks", "solved"} <= set(row)
         assert {"fast_0", "fast_1", "fast_1.5", "fast_2"} <= set(row)
     by_generator = {r["generator"]: r for r in board["fast_p"]}
-    assert by_generator["llm:fixture-model-a"]["fast_1.5"] == pytest.approx(1 / 17)
-    assert by_generator["template"]["fast_0"] == pytest.approx(1 / 17) and by_generator["template"]["fast_1"] == 0
+    assert by_generator["llm:fixture-model-a"]["fast_1.5"] == pytest.approx(1 / suite)
+    assert by_generator["template"]["fast_0"] == pytest.approx(1 / suite) and by_generator["template"]["fast_1"] == 0
