@@ -1,10 +1,12 @@
-"""Page numbers from query parameters, and the links of a pager."""
+"""Pagination for every page that lists: page numbers from query parameters, a page's offset, the
+number of pages, fetching a page (a page past the end is the last page), and the links of a pager."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlencode
 
 _NUMBER = re.compile(r"[+-]?[0-9]+", re.ASCII)
@@ -36,6 +38,37 @@ def page_number(raw: str | None) -> int:
     return max(int(text), 1) if len(digits) <= 12 else 1
 
 
+def page_count(total: int, size: int) -> int:
+    """How many pages ``total`` items fill (at least one: an empty list is one empty page)."""
+    return max((total + size - 1) // size, 1)
+
+
+def page_offset(page: int, size: int) -> int:
+    """The offset of 1-based ``page``'s first item."""
+    return (page - 1) * size
+
+
+def clamp_page(page: int, total: int, size: int) -> int:
+    """``page`` within 1 .. the last page of ``total`` items."""
+    return min(max(page, 1), page_count(total, size))
+
+
+Listed = TypeVar("Listed")
+
+
+def fetch_page(fetch: Callable[[int, int], Listed], total: Callable[[Listed], int], page: int, size: int) -> Listed:
+    """``fetch(limit, offset)`` for ``page``; a page past the end is answered with the last page (one more
+    query). ``total`` reads the item count from what ``fetch`` returned. Use ``page_of`` for its number."""
+    found = fetch(size, page_offset(page, size))
+    last = clamp_page(page, total(found), size)
+    return fetch(size, page_offset(last, size)) if last != page else found
+
+
+def page_of(offset: int, size: int) -> int:
+    """The 1-based page that starts at ``offset``."""
+    return offset // size + 1
+
+
 @dataclass(frozen=True)
 class PageLink:
     label: str
@@ -55,7 +88,7 @@ class Pager:
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.size
+        return page_offset(self.page, self.size)
 
     @property
     def first_item(self) -> int:
@@ -66,16 +99,11 @@ class Pager:
         return min(self.offset + self.size, self.total)
 
 
-def clamp_page(page: int, total: int, size: int) -> int:
-    """``page`` within 1 .. the last page of ``total`` items."""
-    return min(max(page, 1), max((total + size - 1) // size, 1))
-
-
 def pager(
     *, page: int, total: int, size: int, param: str, params: Mapping[str, str | None], path: str, anchor: str = ""
 ) -> Pager:
     """Links to pages around ``page`` (first, last, two either side, previous, next), keeping ``params``."""
-    pages = max((total + size - 1) // size, 1)
+    pages = page_count(total, size)
     page = clamp_page(page, total, size)
 
     def href(number: int) -> str:

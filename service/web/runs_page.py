@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from kernels_store import RunRecord, RunTaskRecord, Store
 from service.bench.summary import FAST_P, p_key
+from service.web.paging import fetch_page, page_count, page_of
 from service.web.plot import PALETTE
 
 PAGE_SIZE = 50
@@ -94,14 +95,19 @@ def _row(run: RunRecord, counts: dict[str, int]) -> RunRow:
 
 def runs_page(store: Store, *, suite: str | None, page: int) -> RunsPage:
     suites = sorted({r.suite for r in store.list_runs(limit=1000).items})
-    listing = store.list_runs(suite=suite, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    listing = fetch_page(
+        lambda limit, offset: store.list_runs(suite=suite, limit=limit, offset=offset),
+        lambda found: found.total,
+        page,
+        PAGE_SIZE,
+    )
     counts = store.run_task_counts([r.id for r in listing.items])
     return RunsPage(
         rows=[_row(r, counts[r.id]) for r in listing.items],
         suites=suites,
         suite=suite,
-        page=page,
-        pages=max(1, -(-listing.total // PAGE_SIZE)),
+        page=page_of(listing.offset, PAGE_SIZE),
+        pages=page_count(listing.total, PAGE_SIZE),
         total=listing.total,
     )
 

@@ -6,17 +6,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from service.state import AppState, app_state
+from service.web.paging import PageOutOfRange, page_number
 from service.web.runs_page import run_page, runs_page
 from service.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-
-
-def _page(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 100_000))
-    except ValueError:
-        return 1
 
 
 @router.get("/runs", response_class=HTMLResponse, name="web_runs")
@@ -24,7 +18,12 @@ def runs(
     request: Request, suite: str | None = None, page: str | None = None, state: AppState = Depends(app_state)
 ) -> HTMLResponse:
     """Every ``kiln bench`` run, newest first; ``?suite=`` keeps one suite's runs."""
-    view = runs_page(state.store, suite=(suite or "").strip() or None, page=_page(page))
+    try:
+        number = page_number(page)
+    except PageOutOfRange as e:
+        context = {"title": "No such page", "message": str(e), "near": []}
+        return templates.TemplateResponse(request, "not_found.html", context, status_code=400)
+    view = runs_page(state.store, suite=(suite or "").strip() or None, page=number)
     return templates.TemplateResponse(request, "runs.html", {"view": view})
 
 

@@ -15,7 +15,7 @@ from kernels_store.records import Page
 from service.leaderboard import generator_label
 from service.task_lookup import find_task
 from service.web import sources
-from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, clamp_page, pager
+from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, fetch_page, page_of, pager
 from service.web.plot import SpeedupPlot, speedup_plot
 from service.web.sources import Budget, Fold, SourceView
 from tasks.roofline_share import RooflineShare, floors_profile, roofline_share
@@ -197,19 +197,12 @@ def _listing(
     """One page of a list (only the beginning of each source); a page past the end is answered with the
     last page (one more query)."""
 
-    def fetch(number: int) -> Page[VerifiedCandidate]:
+    def fetch(limit: int, offset: int) -> Page[VerifiedCandidate]:
         return store.ranked_verifications(
-            task_id,
-            verdicts,
-            hardware_fingerprint=hardware,
-            limit=size,
-            offset=(number - 1) * size,
-            source_chars=fold.max_chars,
+            task_id, verdicts, hardware_fingerprint=hardware, limit=limit, offset=offset, source_chars=fold.max_chars
         )
 
-    found = fetch(page)
-    last = clamp_page(page, found.total, size)
-    return fetch(last) if last != page else found
+    return fetch_page(fetch, lambda found: found.total, page, size)
 
 
 def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, rejected_page: int) -> TaskPage | None:
@@ -227,8 +220,8 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
     accepted = _listing(store, task_id, "accepted", hardware, page, ACCEPTED_PAGE_SIZE, sources.ACCEPTED)
     rejected = _listing(store, task_id, "not_accepted", hardware, rejected_page, REJECTED_PAGE_SIZE, sources.REJECTED)
     points = store.speedup_points(task_id, hardware_fingerprint=hardware, limit=PLOT_POINTS)
-    page = accepted.offset // ACCEPTED_PAGE_SIZE + 1
-    rejected_page = rejected.offset // REJECTED_PAGE_SIZE + 1
+    page = page_of(accepted.offset, ACCEPTED_PAGE_SIZE)
+    rejected_page = page_of(rejected.offset, REJECTED_PAGE_SIZE)
     path = f"/tasks/{quote(task_id, safe='')}"
     params = {
         "hardware": hardware,

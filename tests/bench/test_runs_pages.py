@@ -61,6 +61,9 @@ def test_runs_api_and_pages(tmp_path: Path) -> None:
         assert "no valid small shape (2 tried)" in one.text and "<script>x</script>" not in one.text  # escaped
         assert "Test CPU &lt;b&gt;" in one.text and "<svg" in one.text and "4096→4" in one.text
         assert client.get("/runs/nope").status_code == 404
+        past_the_end = client.get("/runs", params={"page": "7"})  # the last page, as the task pages do
+        assert past_the_end.status_code == 200 and f"/runs/{run.id}" in past_the_end.text
+        assert client.get("/runs", params={"page": str(10**12)}).status_code == 400  # as every page number
         board = client.get("/", params={"family": "kernelbench", "level": "1"})
         assert board.status_code == 200 and "kb.level1.2_triple" in board.text and "level 1" in board.text
     store.close()
