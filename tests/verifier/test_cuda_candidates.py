@@ -28,7 +28,10 @@ def test_honest_cuda_candidate_compiles_but_is_not_run(prepared_reference) -> No
 
 
 def test_cuda_compile_error_is_a_rejection_with_the_compiler_message(prepared_reference) -> None:
-    report = verify(prepared_reference, Candidate.from_file(CUDA_DIR / "broken_compile_error_cuda.py"), OPTIONS)
+    honest = (CUDA_DIR / "honest_dwconv_cuda.py").read_text()
+    broken = honest.replace("= acc;", "= acc + undeclared_bias_term;")  # nvcc must reject the identifier
+    assert broken != honest
+    report = verify(prepared_reference, Candidate(source=broken), OPTIONS)
     assert report.verdict == "rejected"
     assert report.reasons[0].startswith("compile: ")
     assert "undeclared_bias_term" in report.reasons[0]
