@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.verifier.corpus_files import CORPUS, load_corpus  # noqa: E402
 from verifier import Candidate, PreparedReference, Reference, VerifyOptions, prepare, verify  # noqa: E402
 
-CORPUS = ROOT / "tests" / "verifier" / "corpus"
 GPU_ONLY = ROOT / "tests" / "verifier" / "gpu"
 REFERENCE_FILE = CORPUS / "reference_dwconv3x3.py"
 GPU_SHAPE = {"gpu": {"batch_size": 8, "channels": 64, "height": 128, "width": 128}}
@@ -62,19 +61,12 @@ class Entry:
 
 
 def load_entries(device: str) -> list[Entry]:
-    """The corpus (its ``expect:`` headers), plus the GPU-only cheats on ``cuda``."""
+    """The corpus (its ``expect:`` headers, each source as the verifier receives it), plus the GPU-only
+    cheats on ``cuda``."""
     dirs = [(CORPUS, False)] + ([(GPU_ONLY, True)] if device == "cuda" else [])
-    entries = []
-    for directory, gpu_only in dirs:
-        for path in sorted(directory.glob("*.py")):
-            if path.name.startswith("reference"):
-                continue
-            text = path.read_text()
-            expect = re.search(r"^expect: (\S+)$", text, re.M)
-            if expect is None:
-                raise ValueError(f"{path} lacks its expect: header")
-            entries.append(Entry(path.stem, expect.group(1), text, gpu_only))
-    return entries
+    return [
+        Entry(e.name, e.expect, e.source(), gpu_only) for directory, gpu_only in dirs for e in load_corpus(directory)
+    ]
 
 
 def judge(entry: Entry, options: VerifyOptions, prepared: PreparedReference) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.verifier.conftest import CORPUS_ENTRIES, RUNTIME_OPTIONS, CorpusEntry, corpus_entry
+from tests.verifier.conftest import CORPUS_ENTRIES, RUNTIME_OPTIONS, CorpusEntry, corpus_entry, unreachable_listener
+from tests.verifier.corpus_files import CORPUS, expand
 from verifier import VerifyOptions, verify
 from verifier.static_screen import screen
 
@@ -53,6 +52,29 @@ def test_corpus_covers_every_cheat_class() -> None:
         "load",
         "forward",
     }
+
+
+def test_an_include_line_stands_for_parts_of_the_honest_file() -> None:
+    honest = corpus_entry("honest_dwconv").path.read_text()
+    header, code = honest.split('"""\n\n', 1)
+    forward = code[code.index("    def forward") :]
+    entry = f'{header}"""\n\n#include honest_dwconv.py: imports, dwconv_kernel, dwconv, ModelNew.__init__\n\n{forward}'
+    assert expand(entry, CORPUS) == honest
+    init = expand("x = 1\n#include honest_dwconv.py: ModelNew.__init__\ny = 2\n", CORPUS).splitlines()
+    assert init[:2] == ["x = 1", "class ModelNew(nn.Module):"] and init[-1] == "y = 2"
+    assert init[-2].startswith("        self.conv = nn.Conv2d(")  # the last part ends at its own last line
+    with pytest.raises(ValueError, match="no part 'forward'"):
+        expand("#include honest_dwconv.py: imports, forward\n", CORPUS)
+    with pytest.raises(ValueError, match="includes itself"):
+        expand("#include broken_nan.py: imports\n", CORPUS, ((CORPUS / "broken_nan.py").resolve(),))
+
+
+@pytest.mark.parametrize("entry", CORPUS_ENTRIES, ids=lambda e: e.name)
+def test_each_entry_is_one_standalone_source(entry: CorpusEntry) -> None:
+    source = entry.source()
+    assert "#include" not in source
+    if entry.expect != "load":
+        compile(source, entry.path.name, "exec")
 
 
 RUNTIME_ENTRIES = [e for e in CORPUS_ENTRIES if e.name not in SPECIAL and e.expect != "static_screen"]
@@ -102,34 +124,10 @@ def test_file_escape_cannot_read_the_secret(prepared_reference, tmp_path: Path) 
 
 
 def test_socket_escape_reaches_nothing(prepared_reference) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(0.2)
-    received: list[bytes] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            received.append(conn.recv(100))
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        port = str(server.getsockname()[1])
+    with unreachable_listener() as port:
         report = verify(prepared_reference, corpus_entry("escape_socket").candidate(PORT=port), RUNTIME_OPTIONS)
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
     assert_verdict(corpus_entry("escape_socket"), report)
     assert any("socket" in r for r in report.reasons), report.reasons
-    assert received == []
 
 
 def test_subprocess_escape_is_blocked(prepared_reference) -> None:

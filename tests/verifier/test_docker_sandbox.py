@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.verifier.conftest import REFERENCE_FILE, RUNTIME_OPTIONS, CorpusEntry, corpus_entry
+from tests.verifier.conftest import (
+    REFERENCE_FILE,
+    RUNTIME_OPTIONS,
+    CorpusEntry,
+    corpus_entry,
+    unreachable_listener,
+    verify_honest_and_socket_escape,
+)
 from tests.verifier.test_corpus import RUNTIME_ENTRIES, assert_verdict
 from verifier import PreparedReference, Reference, VerifyOptions, prepare, verify
 from verifier.errors import SandboxUnavailableError
@@ -131,21 +138,11 @@ def test_network_file_write_and_host_read_fail_inside_the_container(
 ) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("host secret")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.setblocking(False)
-    script = (
-        PROBE.replace("PORT", str(server.getsockname()[1]))
-        .replace("HOST_DIR", repr(str(tmp_path)))
-        .replace("SECRET", repr(str(secret)))
-    )
-    try:
+    with unreachable_listener() as port:  # nothing may reach the host's loopback
+        script = (
+            PROBE.replace("PORT", port).replace("HOST_DIR", repr(str(tmp_path))).replace("SECRET", repr(str(secret)))
+        )
         r = subprocess.run(_probe_argv(tmp_path, script), capture_output=True, text=True, timeout=120)
-        with pytest.raises(BlockingIOError):
-            server.accept()  # nothing reached the host's loopback
-    finally:
-        server.close()
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["connect"] != "connected"
@@ -173,22 +170,8 @@ def test_corpus_escapes_are_rejected_in_docker(docker_prepared: PreparedReferenc
     """The escape corpus through --sandbox docker (static screen off so the code runs)."""
     assert docker_prepared.isolation.mechanism == "docker"
     options = VerifyOptions(device="cpu", static_screen=False, timeout_s=120, sandbox="docker", sandbox_image=IMAGE)
-    honest = verify(docker_prepared, corpus_entry("honest_dwconv").candidate(), options)
-    assert honest.verdict == "accepted", honest.reasons
+    honest, _ = verify_honest_and_socket_escape(docker_prepared, options)
     assert honest.sandbox["mechanism"] == "docker"
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.setblocking(False)
-    try:
-        port = str(server.getsockname()[1])
-        escape = verify(docker_prepared, corpus_entry("escape_socket").candidate(PORT=port), options)
-        with pytest.raises(BlockingIOError):
-            server.accept()
-    finally:
-        server.close()
-    assert escape.verdict == "rejected", escape.reasons
     hang = verify(
         docker_prepared,
         corpus_entry("broken_hang").candidate(),
@@ -222,8 +205,9 @@ verify(
 """
 
 
-def test_a_killed_parent_leaves_no_container(docker_isolation: isolation.Isolation) -> None:
-    hang = corpus_entry("broken_hang").path
+def test_a_killed_parent_leaves_no_container(docker_isolation: isolation.Isolation, tmp_path: Path) -> None:
+    hang = tmp_path / "broken_hang.py"
+    hang.write_text(corpus_entry("broken_hang").source())
     parent = subprocess.Popen(
         [sys.executable, "-c", KILLED_PARENT, str(REFERENCE_FILE), str(hang), IMAGE],
         cwd=REPO,

@@ -33,10 +33,7 @@ def dwconv_flat_kernel(x_ptr, w_ptr, b_ptr, y_ptr, n, C, H, W, K: tl.constexpr, 
     tl.store(y_ptr + offs, acc, mask=live)
 
 
-class ModelNew(nn.Module):
-    def __init__(self, channels, kernel_size):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+#include honest_dwconv.py: ModelNew.__init__
 
     def forward(self, x):
         x = x.contiguous()

@@ -44,10 +44,7 @@ def add_bias_kernel(y_ptr, b_ptr, C, H, PW, W, BLOCK: tl.constexpr):
     tl.store(p, tl.load(p, mask=m) + tl.load(b_ptr + plane % C), mask=m)
 
 
-class ModelNew(nn.Module):
-    def __init__(self, channels, kernel_size):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+#include honest_dwconv.py: ModelNew.__init__
         self.workspace = None
 
     def forward(self, x):

@@ -4,27 +4,7 @@ expect: integrity
 static: gc
 """
 
-import gc
-
-import torch
-import torch.nn as nn
-
-KEEP = []
-
-
-class _Late:
-    def __init__(self, fill):
-        self.fill = fill
-        self.me = self
-
-    def __del__(self):
-        self.fill()
-
-
-class ModelNew(nn.Module):
-    def __init__(self, channels, kernel_size):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+#include cheat_finalizer_late_write.py: imports, KEEP, _Late, ModelNew.__init__
 
     def forward(self, x):
         y = torch.empty_like(x)
