@@ -52,6 +52,8 @@ class CandidateOutcome:
     exit: WorkerExit | None = None
     completed: bool = False
     notes: list[str] = field(default_factory=list)
+    worker_start: str = ""
+    """"warm fork" (from a pooled server, :mod:`verifier.sandbox.warm`) or "cold" (a new interpreter)."""
 
 
 class _Stop(Exception):
@@ -107,6 +109,7 @@ class CandidateRun:
             authenticated=False,
             keep_frames=False,
             quota=True,
+            warm=True,
         )
         self.request = {
             "source": candidate.source,
@@ -163,6 +166,9 @@ class CandidateRun:
             except _Stop as stop:
                 end = stop.frame
             outcome.exit = self.session.close()
+        outcome.worker_start = "warm fork" if self.session.started_warm else "cold"
+        if self.session.warm_problem:
+            outcome.worker_start += f" (no warm server: {self.session.warm_problem})"
         self._conclude(end)
         return outcome
 

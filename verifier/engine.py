@@ -115,6 +115,7 @@ def verify(
         run = CandidateRun(cand, ref, prepared.device, prepared.isolation, options)
     outcome = run.drive(prepared, ledger, progress)
     report.notes = list(outcome.notes)
+    report.sandbox = {**report.sandbox, "worker_start": outcome.worker_start}
     if outcome.exit is not None:
         report.logs = {"stdout": outcome.exit.stdout_tail, "stderr": outcome.exit.stderr_tail}
 

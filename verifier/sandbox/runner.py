@@ -86,6 +86,9 @@ class WorkerSession:
     quota: bool = False
     """Give the worker a size-capped tmpfs scratch directory (bwrap): its files and /tmp then come out
     of the memory budget (``memory_limit_mb`` covers the process and both caps)."""
+    warm: bool = False
+    """Fork the worker from a warm server (:mod:`verifier.sandbox.warm`) when the sandbox allows it;
+    ``started_warm`` then says whether it was (a failed warm start falls back to a cold one)."""
     keep_frames: bool = True
     """Keep every frame in ``frames`` (the reference role reads them after close; the candidate role
     handles each as it arrives and keeps none, so outputs are not held twice)."""
@@ -95,7 +98,7 @@ class WorkerSession:
     def __post_init__(self) -> None:
         self._key = secrets.token_bytes(32) if self.authenticated else None
         self._reader = FrameReader(self._key, self.max_result_bytes)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Any = None  # subprocess.Popen, or a warm.WarmProcess answering the same calls
         self._scratch: Path | None = None
         self._req_w: int | None = None
         self._res_r: int | None = None
@@ -109,6 +112,9 @@ class WorkerSession:
         self._queue: collections.deque[Frame] = collections.deque()
         self._container: str | None = None
         self._lifeline: int | None = None
+        self._zygote: Any = None
+        self.started_warm = False
+        self.warm_problem: str | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self, request: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
@@ -132,7 +138,7 @@ class WorkerSession:
         self._deadline = self._started + self.timeout_s
         if self.isolation.mechanism == "docker":
             self._start_container(req_r, res_w, out, err)
-        else:
+        elif not (self.warm and self._start_warm(req_r, res_w, out, err)):
             self._start_process(argv, env, req_r, res_w, out, err)
         header = encode_header({**request, "key": self._key.hex()} if self._key else request)
         self._write_async([len(header).to_bytes(8, "big"), header, sum(map(len, blobs)).to_bytes(8, "big"), *blobs])
@@ -157,6 +163,33 @@ class WorkerSession:
         finally:
             os.close(req_r)
             os.close(res_w)
+
+    def _start_warm(self, req_r: int, res_w: int, out: IO[bytes], err: IO[bytes]) -> bool:
+        """Fork the worker from a pooled warm server; False (and ``warm_problem``) if that failed."""
+        from verifier.sandbox import warm
+
+        if not warm.enabled(self.isolation.mechanism, self.cuda):
+            return False
+        try:
+            self._zygote, self._proc = warm.start_worker(
+                self.isolation,
+                self.cuda,
+                PACKAGE_DIR,
+                SCRATCH_CAP_BYTES if self.quota else None,
+                self.role,
+                req_r,
+                res_w,
+                (out, err),
+                self.process_memory_mb(),
+                int(self.timeout_s) + 30,
+            )
+        except (warm.WarmStartError, OSError) as e:
+            self.warm_problem = str(e)[:500]
+            return False
+        os.close(req_r)
+        os.close(res_w)
+        self.started_warm = True
+        return True
 
     def _start_container(self, req_r: int, res_w: int, out: IO[bytes], err: IO[bytes]) -> None:
         """docker: the container's attached stdin/stdout are the request and result pipes (see
@@ -297,6 +330,11 @@ class WorkerSession:
             self.exit.returncode = proc.returncode
             if self._container is not None and not self.exit.timed_out and dock.oom_killed(self._container):
                 self.exit.memory_exceeded = True
+        if self._zygote is not None:  # the server goes back to the pool once the child's exit is known
+            from verifier.sandbox import warm
+
+            warm.POOL.release(self._zygote, self._proc)  # type: ignore[arg-type]
+            self._zygote = None
         if self._res_r is not None:
             os.close(self._res_r)
             self._res_r = None

@@ -3,6 +3,9 @@
 Reads the request (and the channel key) from REQUEST_FD before anything else happens, builds the
 authenticated sender for RESULT_FD, and runs the role. Every failure is reported as a frame; the
 process's exit code and output are never what the parent bases a verdict on.
+
+``python -m verifier.worker zygote CONTROL_FD``: the warm fork server (:mod:`verifier.worker.zygote`),
+whose forked children run :func:`run_role` exactly as a fresh process would.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str]) -> int:
-    role, request_fd, result_fd = argv[0], int(argv[1]), int(argv[2])
+def run_role(role: str, request_fd: int, result_fd: int) -> None:
+    """Serve one role in this process (a fresh one, or a zygote's fresh fork), then ``os._exit``."""
     from verifier.channel import make_sender
     from verifier.worker.protocol import read_request
 
@@ -52,6 +55,15 @@ def main(argv: list[str]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip atexit handlers and finalizers candidate code may have registered
+
+
+def main(argv: list[str]) -> int:
+    if argv[0] == "zygote":
+        from verifier.worker import zygote
+
+        zygote.serve(int(argv[1]))
+        return 0
+    run_role(argv[0], int(argv[1]), int(argv[2]))
     return 0
 
 

@@ -1,0 +1,165 @@
+"""Warm workers (verifier.sandbox.warm): forked from a server that imported torch once, each one as
+fresh as a cold worker, nothing of one left for the next, and the server out of a child's reach.
+
+The hostile behaviours run as *reference* code through a warm ``WorkerSession``: the reference role
+has no guard and no process filter, so these tests see the server's own defences, not the candidate
+role's in-process ones."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import pytest
+
+from verifier import Candidate, Reference, VerifyOptions, codec, prepare, verify
+from verifier.sandbox import isolation, warm
+from verifier.sandbox.runner import WorkerSession
+
+pytestmark = pytest.mark.skipif(isolation.bwrap_problem() is not None, reason="bwrap is not available here")
+
+BWRAP = isolation.Isolation("bwrap", "isolated", "private")
+
+
+def _reference_source(forward_body: str) -> str:
+    return textwrap.dedent(
+        """
+        import os, signal, subprocess, time
+        import torch
+
+        class Model(torch.nn.Module):
+            def forward(self, x):
+        {body}
+
+        def get_inputs():
+            return [torch.ones(4)]
+
+        def get_init_inputs():
+            return []
+        """
+    ).format(body=textwrap.indent(textwrap.dedent(forward_body), " " * 8))
+
+
+def _run_warm(source: str, timeout_s: float = 60.0) -> tuple[WorkerSession, Any]:
+    """Run ``source`` as a reference in a warm worker; (session, the call's outputs or None)."""
+    session = WorkerSession("reference", BWRAP, timeout_s, 4096, cuda=False, quota=True, warm=True)
+    request = {
+        "source": source,
+        "device": "cpu",
+        "trials": [{"seed": 1, "input_seeds": [2], "shape": "", "overrides": {}}],
+        "timing_input_seeds": [],
+        "timing": None,
+    }
+    with session:
+        session.start(request)
+        session.receive({"done", "error"})
+        session.close()
+    assert session.started_warm, session.warm_problem
+    call = next((f for f in session.frames if f.kind == "call"), None)
+    return session, None if call is None else codec.decode(call.header["values"], call.blob)["outputs"]
+
+
+def _idle_servers() -> list[warm.Zygote]:
+    return list(warm.POOL._idle.get(("bwrap", False), []))
+
+
+def test_nothing_one_worker_leaves_is_there_for_the_next() -> None:
+    leave = """
+        for path in ("/tmp/kiln-left", "/dev/shm/kiln-left", "../kiln-left", "kiln-left"):
+            open(path, "w").write("from the previous worker")
+        subprocess.Popen(["sleep", "300"], start_new_session=True)
+        return x
+    """
+    look = """
+        me, parent = os.getpid(), os.getppid()
+        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me, parent)]
+        found = [os.path.exists(p) for p in ("/tmp/kiln-left", "/dev/shm/kiln-left", "../kiln-left")]
+        return torch.tensor([float(v) for v in [*found, len(others)]])
+    """
+    _, first = _run_warm(_reference_source(leave))
+    assert first is not None, "the leaving worker did not run"
+    server = _idle_servers()[-1]
+    _, seen = _run_warm(_reference_source(look))
+    assert server in _idle_servers(), "the second worker was not forked from the same server"
+    assert seen is not None and seen.tolist() == [0.0, 0.0, 0.0, 0.0], (
+        "left for the next worker: /tmp, /dev/shm, scratch files, stray processes = " + str(seen)
+    )
+
+
+def test_a_worker_cannot_read_or_write_the_servers_memory() -> None:
+    probe = """
+        opened = []
+        for mode in ("rb", "r+b"):
+            try:
+                with open(f"/proc/{os.getppid()}/mem", mode):
+                    opened.append(1.0)
+            except OSError:
+                opened.append(0.0)
+        return torch.tensor(opened)
+    """
+    _, opened = _run_warm(_reference_source(probe))
+    assert opened is not None and opened.tolist() == [0.0, 0.0]
+
+
+def test_a_worker_that_kills_its_server_ends_and_the_next_gets_a_new_server() -> None:
+    session, outputs = _run_warm(_reference_source("os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(30)\nreturn x"))
+    assert outputs is None and session.exit.returncode != 0
+    _, ok = _run_warm(_reference_source("return x * 2"))
+    assert ok is not None and ok.tolist() == [2.0] * 4
+
+
+def test_a_hung_warm_worker_is_killed_at_its_deadline_and_the_server_serves_again() -> None:
+    session, outputs = _run_warm(_reference_source("time.sleep(600)\nreturn x"), timeout_s=8.0)
+    assert outputs is None and session.exit.timed_out and session.exit.wall_s < 30
+    _, ok = _run_warm(_reference_source("return x + 1"))
+    assert ok is not None and ok.tolist() == [2.0] * 4
+
+
+RELU_REFERENCE = _reference_source("return torch.relu(x)").replace("torch.ones(4)", "torch.randn(64)")
+RELU_KERNEL = """
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def relu_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(y_ptr + offs, tl.maximum(tl.load(x_ptr + offs, mask=mask), 0.0), mask=mask)
+
+
+class ModelNew(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        y = torch.empty_like(x)
+        relu_kernel[(triton.cdiv(x.numel(), 64),)](x, y, x.numel(), BLOCK=64)
+        return y{cheat}
+"""
+
+
+def test_candidates_are_verified_in_warm_workers_with_the_same_verdicts() -> None:
+    options = VerifyOptions(device="cpu", timeout_s=120)
+    prepared = prepare(Reference(RELU_REFERENCE), options)
+    honest = verify(prepared, Candidate(RELU_KERNEL.format(cheat="")), options)
+    assert honest.verdict == "accepted", honest.reasons
+    assert honest.sandbox["worker_start"] == "warm fork"
+    stateful = RELU_KERNEL.format(cheat=" if self.calls < 4 else torch.zeros_like(x)")
+    cheat = verify(prepared, Candidate(stateful), options)
+    assert cheat.verdict == "rejected" and cheat.sandbox["worker_start"] == "warm fork"
+    assert any("call 4" in reason for reason in cheat.reasons), cheat.reasons
+
+
+def test_warm_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KILN_WARM_WORKERS", raising=False)
+    assert warm.enabled("bwrap", cuda=False) and warm.enabled("none", cuda=False)
+    assert not warm.enabled("unshare", cuda=False) and not warm.enabled("docker", cuda=False)
+    assert not warm.enabled("bwrap", cuda=True)  # not on a GPU until measured there
+    monkeypatch.setenv("KILN_WARM_WORKERS", "1")
+    assert warm.enabled("bwrap", cuda=True)
+    monkeypatch.setenv("KILN_WARM_WORKERS", "0")
+    assert not warm.enabled("bwrap", cuda=False)

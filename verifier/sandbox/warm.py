@@ -1,0 +1,316 @@
+"""Warm workers: a pool of sandboxed fork servers, so a worker starts without importing torch again.
+
+A cold worker is a new interpreter that imports torch and triton (about 2 s of CPU) before it reads
+its request. A warm one is forked from a :mod:`verifier.worker.zygote` that did those imports once,
+inside the same bwrap sandbox a cold worker gets; each fork is a fresh process with its own session,
+pipes, logs, scratch directory, environment and resource limits, and the server cleans the sandbox
+between forks (see the zygote's docstring for what a child can and cannot reach).
+
+The parent drives a warm worker through :class:`WarmProcess`, which answers the ``subprocess.Popen``
+calls :class:`verifier.sandbox.runner.WorkerSession` makes (``pid`` is the child's host PID, so the
+memory watchdog and the kills work as for a cold worker). Each server runs one child at a time; a
+pool per (sandbox, device) keeps idle servers for the next worker and starts one more when all are
+busy. Servers that misbehave or die are dropped, never reused.
+
+Policy (:func:`enabled`): used for candidate workers on a CPU under bwrap (or ``none`` for trusted
+code). Not on a GPU until measured there, not under unshare (the worker is root in its namespace,
+so one child could reach the server) nor docker (one container per worker). ``KILN_WARM_WORKERS=0``
+turns it off, ``=1`` also allows a GPU.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from verifier.sandbox import isolation as iso
+from verifier.sandbox.environment import worker_environment
+
+START_TIMEOUT_S = 120.0
+"""How long a new server may take to import torch and triton (a loaded 2-core host: ~5 s)."""
+MECHANISMS = ("bwrap", "none")
+EXIT_REPORT_S = 60.0
+"""How long the server may take to report a killed child's exit before it is dropped."""
+
+
+def enabled(mechanism: str, cuda: bool) -> bool:
+    """Whether candidate workers of this sandbox and device start warm."""
+    setting = os.environ.get("KILN_WARM_WORKERS", "auto").strip().lower()
+    if setting in ("0", "off", "false", "no") or mechanism not in MECHANISMS:
+        return False
+    if cuda:
+        return setting in ("1", "on", "true", "yes")
+    return True
+
+
+class WarmStartError(RuntimeError):
+    """The server could not fork a worker (the caller falls back to a cold start)."""
+
+
+class Zygote:
+    """One fork server process and its control socket."""
+
+    def __init__(self, isolation: iso.Isolation, cuda: bool, package_dir: Path, scratch_cap_bytes: int | None) -> None:
+        self.isolation = isolation
+        self.cuda = cuda
+        self.scratch = Path(tempfile.mkdtemp(prefix="kiln-zygote-"))
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = parent_end
+        worker_argv = [sys.executable, "-m", "verifier.worker", "zygote", str(child_end.fileno())]
+        if isolation.mechanism == "bwrap":
+            argv = iso.bwrap_argv(worker_argv, self.scratch, package_dir, cuda, scratch_cap_bytes)
+        else:
+            argv = worker_argv
+        env = worker_environment(self.scratch, str(package_dir.parent), interpret_triton=not cuda)
+        if isolation.mechanism == "bwrap":
+            env["KILN_ZYGOTE_PRIVATE"] = "1"
+        # numpy's OpenBLAS starts a thread pool at import; a server that forks stays single-threaded
+        # (no candidate computes with numpy: host compute is refused)
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=self.log,
+                stderr=self.log,
+                env=env,
+                cwd=self.scratch,
+                pass_fds=(child_end.fileno(),),
+                start_new_session=True,
+            )
+        finally:
+            child_end.close()
+        self.busy = False
+        self.broken = False
+        ready = self.receive(START_TIMEOUT_S)
+        if not ready or not ready.get("ready"):
+            self.close()
+            raise WarmStartError(f"the warm worker server did not start: {ready or self.log_tail()}")
+        if int(ready.get("threads", 1)) != 1:  # forking a threaded process is not safe
+            self.close()
+            raise WarmStartError(f"the warm worker server runs {ready.get('threads')} threads after its imports")
+        self.ns_pid = int(ready["pid"])
+        self.host_pid = _host_pid(self.proc.pid, self.ns_pid)
+
+    def receive(self, timeout_s: float) -> dict[str, Any] | None:
+        """The server's next message, or None on EOF or timeout."""
+        ready, _, _ = select.select([self.control], [], [], max(0.0, timeout_s))
+        if not ready:
+            return None
+        try:
+            data = self.control.recv(1 << 16)
+        except OSError:
+            return None
+        return json.loads(data) if data else None
+
+    def fork(self, role: str, fds: list[int], memory_mb: int, cpu_s: int, limit_address_space: bool) -> WarmProcess:
+        request = {
+            "op": "fork",
+            "role": role,
+            "memory_mb": memory_mb,
+            "cpu_s": cpu_s,
+            "limit_address_space": limit_address_space,
+            "interpret_triton": not self.cuda,
+        }
+        try:
+            socket.send_fds(self.control, [json.dumps(request).encode()], fds)
+        except OSError as e:
+            self.broken = True
+            raise WarmStartError(f"the warm worker server is gone ({e})") from None
+        reply = self.receive(30.0)
+        if not reply or "forked" not in reply:
+            self.broken = True
+            raise WarmStartError(f"the warm worker server did not fork: {reply or self.log_tail()}")
+        host_pid = _host_pid(self.host_pid, int(reply["forked"])) if self.host_pid else None
+        if host_pid is None:
+            self.broken = True
+            raise WarmStartError("the forked worker's host process id could not be found")
+        return WarmProcess(self, host_pid)
+
+    def alive(self) -> bool:
+        return not self.broken and self.proc.poll() is None
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError, ValueError):
+            self.log.seek(0)
+            return self.log.read()[-1500:].decode(errors="replace")
+        return ""
+
+    def close(self) -> None:
+        self.broken = True
+        with contextlib.suppress(OSError):
+            self.control.close()
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        with contextlib.suppress(OSError, ValueError):
+            self.log.close()
+        import shutil
+
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class WarmProcess:
+    """A forked worker, seen through the ``subprocess.Popen`` calls the runner makes."""
+
+    def __init__(self, zygote: Zygote, host_pid: int) -> None:
+        self.zygote = zygote
+        self.pid = host_pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._collect(0.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Like ``Popen.wait``; with no timeout, a server that reports nothing within ``EXIT_REPORT_S``
+        of a kill is dropped and the child counted as killed."""
+        deadline = time.monotonic() + (EXIT_REPORT_S if timeout is None else timeout)
+        while self.returncode is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if timeout is not None:
+                    raise subprocess.TimeoutExpired(f"warm worker {self.pid}", timeout)
+                self.zygote.broken = True
+                self._server_lost()
+                break
+            self._collect(min(remaining, 1.0))
+        assert self.returncode is not None
+        return self.returncode
+
+    def _collect(self, timeout_s: float) -> None:
+        """Read the server's exit report for this child; a dead or confused server counts as a kill."""
+        if not self.zygote.alive():
+            self._server_lost()
+            return
+        message = self.zygote.receive(timeout_s)
+        if message is None:
+            if self.zygote.proc.poll() is not None:
+                self._server_lost()
+            return
+        if "exited" in message:
+            self.returncode = int(message.get("returncode", -signal.SIGKILL))
+        else:
+            self.zygote.broken = True
+            self._server_lost()
+
+    def _server_lost(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.returncode = -signal.SIGKILL
+
+
+def _host_pid(root: int, ns_pid: int, wait_s: float = 5.0) -> int | None:
+    """The host PID of the process below ``root`` whose innermost namespace PID is ``ns_pid``."""
+    from verifier.sandbox.runner import _descendants
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        for pid in [root, *_descendants(root)]:
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                for line in status.splitlines():
+                    if line.startswith("NSpid:") and int(line.split()[-1]) == ns_pid:
+                        return pid
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)
+
+
+class WarmPool:
+    """Idle fork servers per (sandbox mechanism, device), shared by the threads of this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, bool], list[Zygote]] = {}
+        self._all: list[Zygote] = []
+        self.unavailable: dict[tuple[str, bool], str] = {}
+        """Why no server could be started for a key: later workers of that key start cold at once."""
+
+    def acquire(self, isolation: iso.Isolation, cuda: bool, package_dir: Path, scratch_cap_bytes: int | None) -> Zygote:
+        key = (isolation.mechanism, cuda)
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            while idle:
+                zygote = idle.pop()
+                if zygote.alive():
+                    zygote.busy = True
+                    return zygote
+                self._forget(zygote)
+            if key in self.unavailable:
+                raise WarmStartError(self.unavailable[key])
+        try:
+            zygote = Zygote(isolation, cuda, package_dir, scratch_cap_bytes)
+        except WarmStartError as e:
+            with self._lock:
+                self.unavailable[key] = str(e)
+            raise
+        zygote.busy = True
+        with self._lock:
+            self._all.append(zygote)
+        return zygote
+
+    def release(self, zygote: Zygote, process: WarmProcess | None) -> None:
+        """Give the server back once its child's exit is reported; else it is dropped."""
+        healthy = process is not None and process.returncode is not None and zygote.alive()
+        with self._lock:
+            zygote.busy = False
+            if healthy:
+                self._idle.setdefault((zygote.isolation.mechanism, zygote.cuda), []).append(zygote)
+                return
+            self._forget(zygote)
+
+    def _forget(self, zygote: Zygote) -> None:
+        zygote.close()
+        with contextlib.suppress(ValueError):
+            self._all.remove(zygote)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            zygotes, self._all, self._idle = list(self._all), [], {}
+        for zygote in zygotes:
+            zygote.close()
+
+
+POOL = WarmPool()
+atexit.register(POOL.shutdown)
+
+
+def start_worker(
+    isolation: iso.Isolation,
+    cuda: bool,
+    package_dir: Path,
+    scratch_cap_bytes: int | None,
+    role: str,
+    req_r: int,
+    res_w: int,
+    logs: tuple[IO[bytes], IO[bytes]],
+    memory_mb: int,
+    cpu_s: int,
+) -> tuple[Zygote, WarmProcess]:
+    """Fork a worker from a pooled server (raises WarmStartError; the caller then starts it cold)."""
+    zygote = POOL.acquire(isolation, cuda, package_dir, scratch_cap_bytes)
+    try:
+        process = zygote.fork(
+            role, [req_r, res_w, logs[0].fileno(), logs[1].fileno()], memory_mb, cpu_s, limit_address_space=not cuda
+        )
+    except WarmStartError:
+        POOL.release(zygote, None)
+        raise
+    return zygote, process
