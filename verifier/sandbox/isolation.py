@@ -86,7 +86,7 @@ def unshare_problem() -> str | None:
 
 
 def _bwrap_namespace_args() -> list[str]:
-    return [
+    args = [
         "--unshare-user-try",
         "--unshare-pid",
         "--unshare-net",
@@ -96,6 +96,11 @@ def _bwrap_namespace_args() -> list[str]:
         "--die-with-parent",
         "--new-session",
     ]
+    if os.geteuid() == 0:
+        # Run by root, bwrap creates no user namespace and keeps every capability (CAP_SYS_PTRACE,
+        # CAP_SYS_ADMIN, CAP_SYS_MODULE...) for the sandboxed process unless told otherwise.
+        args += ["--cap-drop", "ALL"]
+    return args
 
 
 def _unshare_args() -> list[str]:
