@@ -4,7 +4,10 @@ Each job holds a lease renewed by a heartbeat thread; a cancel request reaches t
 through the heartbeat. Every verified candidate is written to the store as soon as it is verified,
 so a crash loses no verdict: a job whose worker died is claimed again when its lease expires, and a
 job interrupted by a clean shutdown goes straight back to the queue. Candidate code never runs in
-this process: the generator verifies every candidate in sandbox processes.
+this process: the generator verifies every candidate through the executor (``service/executors``):
+sandbox processes on this host (``local``) or on the nodes of a Ray cluster (``ray``). When the
+executor is unavailable (the Ray head went away) a running job is handed back to the queue, no job
+is claimed until it is back, and a resumed job re-uses the verdicts it had already stored.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from kernels_store import JobRecord, LeaseLostError, Store
 from service.events import EventHub
+from service.executors import ExecutorUnavailable, VerifyExecutor, make_executor, placements_summary
 from service.persistence import record_candidate, resolve_task
 from service.settings import Settings
 from tasks import UnknownTaskError
@@ -27,10 +31,12 @@ IDLE_POLL_S = 2.0
 
 
 class JobRunner:
-    def __init__(self, store: Store, settings: Settings, hub: EventHub) -> None:
+    def __init__(self, store: Store, settings: Settings, hub: EventHub, executor: VerifyExecutor | None = None) -> None:
         self.store = store
         self.settings = settings
         self.hub = hub
+        self.executor = executor or make_executor(settings.executor, ray_address=settings.ray_address)
+        self._executor_down_logged = False
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -61,14 +67,30 @@ class JobRunner:
         deadline = time.monotonic() + timeout_s
         for t in self._threads:
             t.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.executor.close()
 
     @property
     def workers(self) -> int:
         return sum(t.is_alive() for t in self._threads)
 
     # ---- work ------------------------------------------------------------------------------
+    def _executor_ready(self) -> bool:
+        try:
+            ready = self.executor.available()
+        except Exception:
+            log.exception("checking the %s executor failed", self.executor.name)
+            ready = False
+        if not ready and not self._executor_down_logged:
+            log.warning("the %s executor is unavailable: no job is claimed until it is back", self.executor.name)
+        self._executor_down_logged = not ready
+        return ready
+
     def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():
+            if not self._executor_ready():
+                self._wake.wait(IDLE_POLL_S)
+                self._wake.clear()
+                continue
             try:
                 job = self.store.claim_next_job(worker_id, lease_s=self.settings.lease_seconds, kinds=["generate"])
             except Exception:
@@ -97,6 +119,8 @@ class JobRunner:
             outcome = ("failed", f"unknown task {e.task_id}", None)
         except LeaseLostError:
             outcome = ("lost", None, None)
+        except ExecutorUnavailable as e:
+            outcome = ("requeue", str(e), None)
         except Exception as e:
             log.exception("job %s failed", job.id)
             outcome = ("failed", f"{type(e).__name__}: {e}", None)
@@ -110,6 +134,11 @@ class JobRunner:
             log.warning("job %s: lease lost to another worker; stopped", job.id)
             return
         try:
+            if status == "requeue":  # the executor went away: the job waits in the queue until it is back
+                log.warning("job %s: back to the queue (%s)", job.id, error)
+                self.store.release_job(job.id, worker_id)
+                publish("requeued", {"reason": f"executor unavailable: {error}"})
+                return
             if self._stopping.is_set() and status == "cancelled":
                 self.store.release_job(job.id, worker_id)
                 publish("requeued", {"reason": "service shutting down"})
@@ -150,6 +179,7 @@ class JobRunner:
         from verifier import VerifyOptions
 
         resolved = resolve_task(self.store, task_id=job.task_id, reference_source=None, device=self._device())
+        resumed = job.attempts > 1 or int((job.progress or {}).get("verified") or 0) > 0
         params = job.params
         progress: dict[str, Any] = {"verified": 0, "accepted": 0, "budget": job.budget, "best": None}
 
@@ -205,7 +235,23 @@ class JobRunner:
             trace_shape="small" if not resolved.builtin and "small" in resolved.reference.shapes else None,
             **({"model": params["model"]} if params.get("model") else {}),
         )
-        result = agents.generate(request, on_event=on_event, cancel=cancel)
+        executor, options = self.executor, request.verify_options
+
+        def verify_fn(prepared: Any, candidate: Any) -> Any:
+            if resumed:  # a verdict this job stored before it was interrupted is not verified (or written) again
+                stored = self._stored_report(resolved.task_id, prepared, candidate)
+                if stored is not None:
+                    return stored
+            return executor.verify(prepared, candidate, options)
+
+        result = agents.generate(
+            request,
+            on_event=on_event,
+            cancel=cancel,
+            prepare_fn=lambda reference, opts: executor.prepare(reference, opts),
+            verify_fn=verify_fn,
+            parallelism=executor.parallelism(),
+        )
 
         best_id = None
         for cand in result.candidates:  # idempotent: already stored from the events when they carried sources
@@ -234,6 +280,7 @@ class JobRunner:
             "completion_tokens": result.completion_tokens,
             "seconds": result.seconds,
             "errors": list(result.errors)[:5],
+            "executor": placements_summary([c.report for c in result.candidates]) | {"name": executor.name},
         }
         if cancel.is_set() and (self._stopping.is_set() or result.stopped_because == "cancelled"):
             return "cancelled", None, summary
@@ -247,7 +294,21 @@ class JobRunner:
     def _device(self) -> str:
         from service.devices import resolve_device
 
+        hint = getattr(self.executor, "device", None)  # a cluster's verifying nodes, not this host
+        if callable(hint) and self.settings.device == "auto":
+            return str(hint())
         return resolve_device(self.settings.device)
+
+    def _stored_report(self, task_id: str, prepared: Any, candidate: Any) -> Any:
+        from verifier import Report
+
+        found = self.store.find_candidate(task_id, candidate.sha256)
+        if found is None:
+            return None
+        stored = self.store.find_verification(
+            found.id, prepared.environment, reference_sha256=prepared.reference.sha256
+        )
+        return Report.from_dict(stored.report) if stored is not None else None
 
 
 def _small(event: dict[str, Any], limit: int = 4000) -> dict[str, Any]:

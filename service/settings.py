@@ -65,6 +65,10 @@ class Settings:
     """Absolute base URL for links in responses (``https://kiln.example.org``); None: links are relative."""
     auto_migrate: bool | None = None
     """Migrate the store on start: None (default) SQLite only, True also PostgreSQL, False never."""
+    executor: str = "local"
+    """Where jobs' candidates are verified (``KILN_EXECUTOR``): ``local`` sandbox processes, or ``ray``."""
+    ray_address: str | None = None
+    """The Ray head the ``ray`` executor joins (``KILN_RAY_ADDRESS``, e.g. ``10.0.0.5:6379``); None: ``auto``."""
 
     @property
     def body_limit(self) -> int:
@@ -83,6 +87,9 @@ class Settings:
         if public_url is not None and not public_url.startswith(("http://", "https://")):
             raise ValueError(f"KILN_PUBLIC_URL must start with http:// or https://, not {public_url!r}")
         max_source = _int("KILN_MAX_SOURCE_BYTES", cls.max_source_bytes)
+        executor = os.environ.get("KILN_EXECUTOR", "local").strip() or "local"
+        if executor not in ("local", "ray"):
+            raise ValueError(f"KILN_EXECUTOR must be local or ray, not {executor!r}")
         return cls(
             database_url=os.environ.get("KILN_DATABASE_URL") or None,
             api_tokens=tokens,
@@ -101,4 +108,6 @@ class Settings:
             sandbox_image=os.environ.get("KILN_SANDBOX_IMAGE") or None,
             public_url=public_url,
             auto_migrate=_bool("KILN_AUTO_MIGRATE"),
+            executor=executor,
+            ray_address=(os.environ.get("KILN_RAY_ADDRESS") or "").strip() or None,
         )

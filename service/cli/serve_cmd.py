@@ -21,6 +21,14 @@ def serve(
     image: str | None = typer.Option(
         None, "--image", help="Worker image of the docker sandbox (default: KILN_SANDBOX_IMAGE)."
     ),
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        help="Verify candidates on this host (local) or a Ray cluster (ray); default KILN_EXECUTOR, else local.",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="The Ray head for --executor ray, host:port (default: KILN_RAY_ADDRESS, else auto)."
+    ),
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with an embedded job runner."""
     import dataclasses
@@ -49,6 +57,19 @@ def serve(
         settings = dataclasses.replace(settings, sandbox=sandbox)
     if image is not None:
         settings = dataclasses.replace(settings, sandbox_image=image)
+    if executor is not None:
+        if executor not in ("local", "ray"):
+            typer.echo(f"kiln serve: error: --executor must be local or ray, not {executor!r}", err=True)
+            raise typer.Exit(2)
+        settings = dataclasses.replace(settings, executor=executor)
+    if ray_address is not None:
+        settings = dataclasses.replace(settings, ray_address=ray_address)
+    if settings.executor == "ray":
+        from service.executors.ray_executor import ray_missing
+
+        if ray_missing():
+            typer.echo(f"kiln serve: error: {ray_missing()}", err=True)
+            raise typer.Exit(2)
     if not settings.api_tokens and host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"kiln serve: note: KILN_API_TOKENS is unset, so writes are refused from clients other than "
@@ -67,7 +88,12 @@ def serve(
         typer.echo(f"kiln serve: error: cannot open the store: {e}", err=True)
         raise typer.Exit(2) from None
     store = app.state.kiln.store
-    typer.echo(f"kiln serve: store {store.url}; {settings.workers} job runner(s); http://{host}:{port}/docs", err=True)
+    where = f"executor {settings.executor}" + (
+        f" ({settings.ray_address or 'auto'})" if settings.executor == "ray" else ""
+    )
+    typer.echo(
+        f"kiln serve: store {store.url}; {settings.workers} job runner(s); {where}; http://{host}:{port}/docs", err=True
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 

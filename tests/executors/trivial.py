@@ -1,0 +1,62 @@
+"""A trivial op (scale-and-shift of a small vector) with an honest Triton candidate and a wrong one:
+verification cost is then almost all fixed overhead (processes, imports), which is what the
+executor tests and ``benchmarks/verify_throughput.py`` exercise."""
+
+from __future__ import annotations
+
+REFERENCE = """
+import torch
+import torch.nn as nn
+
+N = 1024
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return x * 2.0 + 1.0
+
+
+def get_inputs():
+    return [torch.randn(N)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+CANDIDATE = """
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def affine_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    tl.store(y_ptr + offs, x * 2.0 + 1.0, mask=mask)
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        x = x.contiguous()
+        y = torch.empty_like(x)
+        n = x.numel()
+        affine_kernel[(triton.cdiv(n, 256),)](x, y, n, BLOCK=256)
+        return y
+"""
+
+WRONG = CANDIDATE.replace("x * 2.0 + 1.0", "x * 2.0 + 1.5")
+
+
+def variant(k: int) -> str:
+    """The honest candidate with a distinct source (each is verified, none is a duplicate)."""
+    return CANDIDATE + f"\n# variant {k}\n"
