@@ -40,9 +40,9 @@ def _reference_source(forward_body: str) -> str:
     ).format(body=textwrap.indent(textwrap.dedent(forward_body), " " * 8))
 
 
-def _run_warm(source: str, timeout_s: float = 60.0) -> tuple[WorkerSession, Any]:
-    """Run ``source`` as a reference in a warm worker; (session, the call's outputs or None)."""
-    session = WorkerSession("reference", BWRAP, timeout_s, 4096, cuda=False, quota=True, warm=True)
+def _run_warm(source: str, timeout_s: float = 60.0, warm: bool = True) -> tuple[WorkerSession, Any]:
+    """Run ``source`` as a reference in a (warm) worker; (session, the call's outputs or None)."""
+    session = WorkerSession("reference", BWRAP, timeout_s, 4096, cuda=False, quota=True, warm=warm)
     request = {
         "source": source,
         "device": "cpu",
@@ -54,7 +54,7 @@ def _run_warm(source: str, timeout_s: float = 60.0) -> tuple[WorkerSession, Any]
         session.start(request)
         session.receive({"done", "error"})
         session.close()
-    assert session.started_warm, session.warm_problem
+    assert session.started_warm == warm, session.warm_problem
     call = next((f for f in session.frames if f.kind == "call"), None)
     return session, None if call is None else codec.decode(call.header["values"], call.blob)["outputs"]
 
@@ -163,3 +163,14 @@ def test_warm_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     assert warm.enabled("bwrap", cuda=True)
     monkeypatch.setenv("KILN_WARM_WORKERS", "0")
     assert not warm.enabled("bwrap", cuda=False)
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_sandboxed_workers_hold_no_capabilities(warm_start: bool) -> None:
+    """Run by root, bwrap keeps every capability for the sandboxed process unless it drops them."""
+    probe = """
+        fields = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+        return torch.tensor([float(int(fields[k].strip(), 16) != 0) for k in ("CapEff", "CapPrm", "CapBnd")])
+    """
+    _, held = _run_warm(_reference_source(probe), warm=warm_start)
+    assert held is not None and held.tolist() == [0.0, 0.0, 0.0]
