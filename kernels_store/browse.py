@@ -82,7 +82,7 @@ class TaskHeader(Record):
 def generator_results(
     session: Session, task_ids: list[str] | None = None, *, hardware_fingerprint: str | None = None
 ) -> list[GeneratorTaskResult]:
-    """Best accepted speedup per (task, hardware, origin, origin_detail), in one grouped query."""
+    """Best accepted speedup per (task, hardware, origin, origin_detail): what fast_p is computed from."""
     query = (
         select(
             Verification.task_id,

@@ -134,6 +134,10 @@ def put_task(
     if_changed: IfChanged = "update",
     created_at: datetime | None = None,
 ) -> TaskPut:
+    """Create the task, or find it. A different ``source`` replaces the stored one and is reported
+    (``source_changed``, ``previous_sha256``; older verifications become stale), or raises
+    ``TaskSourceChangedError`` when ``if_changed="error"``. Given metadata (family, title, shapes,
+    extra) replaces the stored metadata; None keeps it."""
     if not task_id or not isinstance(task_id, str):
         raise ValueError("task id must be a non-empty string")
     if if_changed not in ("update", "error"):
@@ -210,7 +214,7 @@ def task_source(session: Session, task_id: str, source_sha256: str) -> str | Non
 
 
 def task_versions(session: Session, task_id: str) -> list[tuple[int, str]]:
-    """``(revision, sha256)`` of every recorded version of the task's source, oldest first."""
+    """``(revision, source sha256)`` of every recorded version of the task's source, oldest first."""
     rows = session.execute(
         select(TaskSource.revision, TaskSource.source_sha256)
         .where(TaskSource.task_id == task_id)
@@ -256,6 +260,9 @@ def add_candidate(
     extra: Mapping[str, Any] | None = None,
     created_at: datetime | None = None,
 ) -> CandidateAdded:
+    """Add a candidate kernel (language triton|cuda; origin template|llm|user, ``origin_detail`` the
+    model or template name). The same source for the same task returns the existing candidate
+    (``created=False``). The parent must be a candidate of the same task."""
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
     if origin not in ORIGINS:
@@ -307,7 +314,7 @@ def find_candidate(session: Session, task_id: str, source_sha256: str) -> Candid
 
 
 def lineage(session: Session, candidate_id: int) -> list[CandidateRecord]:
-    """The candidate and its ancestors, root first."""
+    """The candidate and its ancestors (``parent_id`` chain), root first."""
     chain: list[CandidateRecord] = []
     seen: set[int] = set()
     next_id: int | None = candidate_id
@@ -332,6 +339,7 @@ def list_candidates(
     origin: str | None = None,
     language: str | None = None,
 ) -> Page[CandidateRecord]:
+    """A task's candidates, oldest first, one page at a time."""
     query = select(Candidate).where(Candidate.task_id == task_id)
     if origin is not None:
         query = query.where(Candidate.origin == origin)
@@ -452,6 +460,8 @@ def find_verification(
     *,
     reference_sha256: str | None = None,
 ) -> VerificationRecord | None:
+    """The candidate's verification in this environment (a ``Report.environment`` dict or an
+    ``Environment``) against the task's current reference source (or ``reference_sha256``)."""
     if reference_sha256 is None:
         candidate = session.get(Candidate, candidate_id)
         if candidate is None:
@@ -477,6 +487,7 @@ def list_verifications(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[VerificationRecord]:
+    """Verifications (oldest first), filtered, one page at a time."""
     query = select(Verification)
     if candidate_id is not None:
         query = query.where(Verification.candidate_id == candidate_id)

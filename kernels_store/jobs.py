@@ -65,6 +65,7 @@ def create_job(
     budget: int | None = None,
     owner_token: str | None = None,
 ) -> JobRecord:
+    """Queue a job. Only the sha256 of ``owner_token`` is stored (``JobRecord.owned_by(token)``)."""
     if task_id is not None and session.get(Task, task_id) is None:
         raise NotFoundError(f"no task {task_id!r} in the store")
     if budget is not None and budget < 0:
@@ -110,7 +111,8 @@ def claim_next_job(
     kinds: Iterable[str] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> JobRecord | None:
-    """Take the oldest queued job, or a running one whose lease expired; None when there is none."""
+    """Atomically take the oldest queued job, or a running one whose lease expired (its worker
+    died), for ``worker_id``, leased for ``lease_s`` seconds. None when nothing is claimable."""
     if not worker_id:
         raise ValueError("worker_id must be a non-empty string")
     claimable = or_(Job.status == "queued", and_(Job.status == "running", Job.lease_expires_at < now))
@@ -155,7 +157,8 @@ def _held(session: Session, job_id: str, worker_id: str) -> Job:
 def heartbeat(
     session: Session, job_id: str, worker_id: str, *, now: datetime, lease_s: float = DEFAULT_LEASE_S
 ) -> JobRecord:
-    """Extend the lease. The record tells the worker whether a cancel was requested."""
+    """Extend the worker's lease; check ``cancel_requested`` on the result. ``LeaseLostError`` when
+    the worker no longer holds the job."""
     row = _held(session, job_id, worker_id)
     row.lease_expires_at = now + timedelta(seconds=lease_s)
     row.heartbeat_at = row.updated_at = now
@@ -172,7 +175,7 @@ def update_progress(
     now: datetime,
     lease_s: float | None = DEFAULT_LEASE_S,
 ) -> JobRecord:
-    """Replace the job's progress dict, and extend the lease unless ``lease_s`` is None."""
+    """Replace the job's progress dict (and extend the lease unless ``lease_s`` is None)."""
     row = _held(session, job_id, worker_id)
     row.progress = dict(progress)
     row.updated_at = now
@@ -193,6 +196,7 @@ def finish_job(
     error: str | None = None,
     result: Any = None,
 ) -> JobRecord:
+    """End the worker's job as succeeded, failed or cancelled (``LeaseLostError`` if not held)."""
     if status not in FINISHED_JOB_STATUSES:
         raise ValueError(f"a job finishes as one of {', '.join(FINISHED_JOB_STATUSES)}, not {status!r}")
     row = _held(session, job_id, worker_id)
@@ -243,7 +247,7 @@ def list_jobs(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[JobRecord]:
-    """Jobs, newest first."""
+    """Jobs, newest first; ``owner_token`` keeps the jobs created with that token."""
     query = select(Job)
     if status is not None:
         statuses = [status] if isinstance(status, str) else list(status)

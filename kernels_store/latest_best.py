@@ -36,10 +36,10 @@ def latest_best_kernels(
     families: Collection[str] | None = None,
     hardware_fingerprints: Collection[str] | None = None,
 ) -> list[BestKernel]:
-    """One ``BestKernel`` per (task, hardware fingerprint) as described above, by task id then fingerprint.
-
-    Each filter keeps the kernels whose task id, task family or hardware fingerprint is in it (None: all).
-    """
+    """``best_kernels()`` plus, for each (task, hardware) with no kernel accepted against the task's
+    current source, the best kernel accepted against its most recent earlier source (its
+    ``verification.reference_sha256`` then differs from the task's): what ``kiln regress`` re-checks.
+    Filters keep kernels whose task id, task family or fingerprint is in them (None: all)."""
     tasks = _selected_tasks(session, task_ids, families)
     if not tasks:
         return []

@@ -81,9 +81,9 @@ def run_task_record(row: BenchRunTask) -> RunTaskRecord:
 
 def create_run(
     session: Session,
+    task_ids: Sequence[str],
     *,
     now: datetime,
-    task_ids: Sequence[str],
     suite: str,
     tier: str,
     proposer: str,
@@ -95,6 +95,8 @@ def create_run(
     hardware_fingerprint: str,
     options: Mapping[str, Any] | None = None,
 ) -> RunRecord:
+    """A new bench run over stored tasks, each ``pending`` (fields: suite, tier, proposer, generator,
+    executor, budget, device, device_name, hardware_fingerprint, options)."""
     if not task_ids:
         raise ValueError("a run needs at least one task")
     if len(set(task_ids)) != len(task_ids):
@@ -188,6 +190,7 @@ def note_verified(
 def set_run_status(
     session: Session, run_id: str, status: str, *, now: datetime, summary: Mapping[str, Any] | None = None
 ) -> RunRecord:
+    """running, completed or interrupted (and the run's summary)."""
     if status not in RUN_STATUSES:
         raise ValueError(f"run status must be one of {', '.join(RUN_STATUSES)}")
     row = _run_row(session, run_id)
@@ -206,11 +209,13 @@ def get_run(session: Session, run_id: str) -> RunRecord | None:
 
 
 def run_tasks(session: Session, run_id: str) -> list[RunTaskRecord]:
+    """The run's tasks in run order, with their outcome so far."""
     rows = session.scalars(select(BenchRunTask).where(BenchRunTask.run_id == run_id).order_by(BenchRunTask.position))
     return [run_task_record(r) for r in rows]
 
 
 def list_runs(session: Session, *, suite: str | None = None, limit: int = 50, offset: int = 0) -> Page[RunRecord]:
+    """Bench runs, newest first."""
     query = select(BenchRun)
     if suite is not None:
         query = query.where(BenchRun.suite == suite)
