@@ -252,7 +252,8 @@ def _describe(node: Node) -> str:
             "layernorm": "layer norm",
             "ewise": "elementwise",
             "reduce": f"{node.attrs.get('op')} over dims {list(node.attrs.get('dims', ()))}",
-            "conv": f"direct {node.attrs.get('spatial')}D convolution, kernel {node.attrs.get('kernel')}",
+            "conv": f"{'transposed' if node.attrs.get('transposed') else 'direct'} {node.attrs.get('spatial')}D"
+            f" convolution, kernel {node.attrs.get('kernel')}",
             "pool": f"{node.attrs.get('op')} pooling {node.attrs.get('kernel')}",
             "scan": f"cumulative {node.attrs.get('op')} over dim {list(node.attrs.get('dims', ()))}",
         }.get(node.kind, node.kind)
@@ -280,6 +281,7 @@ def emit_candidate(
         + "\n"
         + HELPERS
         + (reduce.COMBINE_HELPERS if any(n.attrs.get("op") == "prod" for n in program.nodes) else "")
+        + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in program.nodes) else "")
         + "\n\n"
         + "\n\n\n".join(fwd.kernels)
         + "\n\n\nclass ModelNew(Model):\n"

@@ -133,7 +133,7 @@ class Node:
         return len(self.shape) if self.shape is not None else None
 
 
-EPILOGUE_KINDS = frozenset({"dwconv", "pwconv", "matmul", "spmm"})
+EPILOGUE_KINDS = frozenset({"dwconv", "pwconv", "matmul", "spmm", "conv"})
 
 
 @dataclass

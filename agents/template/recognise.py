@@ -443,9 +443,7 @@ def _padding_rule(left: int, right: int, kernel: int, dilation: int, stride: int
 def _convolution(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
     x_desc, w_desc = _arg(op, 0, "input"), _arg(op, 1, "weight")
     stride, padding, dilation = list(_arg(op, 3, "stride")), list(_arg(op, 4, "padding")), list(_arg(op, 5, "dilation"))
-    transposed, groups = _arg(op, 6, "transposed"), int(_arg(op, 8, "groups"))
-    if transposed:
-        raise NoTemplate("transposed convolution")
+    transposed, groups = bool(_arg(op, 6, "transposed")), int(_arg(op, 8, "groups"))
     rank = len(x_desc["shape"])
     if rank not in (3, 4, 5):
         raise NoTemplate(f"convolution of a rank-{rank} input")
@@ -455,6 +453,8 @@ def _convolution(low: Lowering, op: dict[str, Any], index: int, out_index: int, 
     pads_left, pads_right = list(padding), list(padding)
     x_label = x_desc["tensor"]
     producer = low.producer.get(x_label)
+    if transposed:
+        return _transposed_convolution(low, op, shape, spatial, kernel, groups)
     if producer is not None and low.ops[producer[0]]["op"] == "aten.constant_pad_nd":
         pad_op = low.ops[producer[0]]
         pad = list(_arg(pad_op, 1, "pad"))
@@ -498,6 +498,31 @@ def _convolution(low: Lowering, op: dict[str, Any], index: int, out_index: int, 
         "pad_right": pads_right,
         "groups": groups,
     }
+    return low.add_node("conv", shape, operands={"x": x, "weight": weight, "bias": bias}, attrs=attrs)
+
+
+def _transposed_convolution(
+    low: Lowering, op: dict[str, Any], shape: Any, spatial: int, kernel: list[int], groups: int
+) -> Value:
+    """A transposed convolution (weight ``(CI, CO / groups, K...)``): the ``conv`` node, ``transposed``."""
+    x_desc = _arg(op, 0, "input")
+    weight = low.leaf_arg(op, 1, "weight")
+    if weight.flip:
+        raise NoTemplate("a flipped weight in a transposed convolution")
+    bias = low.leaf_arg(op, 2, "bias") if _t(_arg(op, 2, "bias")) else None
+    padding = [int(v) for v in _arg(op, 4, "padding")]
+    attrs = {
+        "spatial": spatial,
+        "kernel": kernel,
+        "stride": [int(v) for v in _arg(op, 3, "stride")],
+        "dilation": [int(v) for v in _arg(op, 5, "dilation")],
+        "pad_left": padding,
+        "pad_right": padding,
+        "output_padding": [int(v) for v in _arg(op, 7, "output_padding")],
+        "groups": groups,
+        "transposed": True,
+    }
+    x = low.operand(low.value(x_desc["tensor"], x_desc), x_desc["shape"])
     return low.add_node("conv", shape, operands={"x": x, "weight": weight, "bias": bias}, attrs=attrs)
 
 

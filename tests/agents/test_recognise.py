@@ -77,9 +77,11 @@ def test_grouped_convolution_is_not_guessed() -> None:
     program = lower_trace(_trace(ops, [x], {"conv.weight": w}, _t("op0.out0", [1, 8, 6, 6])), ["x"])
     # a grouped (not depthwise) convolution is the direct convolution template with its groups, not a dwconv
     assert [n.kind for n in program.nodes] == ["conv"] and program.nodes[0].attrs["groups"] == 4
+    # transposed: the same template reading the (CI, CO / groups, K...) weight, with its output padding
     transposed = [_op("aten.convolution", [x, w, None, [1, 1], [1, 1], [1, 1], True, [0, 0], 4], ops[0]["outputs"])]
-    with pytest.raises(NoTemplate, match="transposed"):
-        lower_trace(_trace(transposed, [x], {"conv.weight": w}, _t("op0.out0", [1, 8, 6, 6])), ["x"])
+    program = lower_trace(_trace(transposed, [x], {"conv.weight": w}, _t("op0.out0", [1, 8, 6, 6])), ["x"])
+    (node,) = program.nodes
+    assert node.kind == "conv" and node.attrs["transposed"] and node.attrs["output_padding"] == [0, 0]
 
 
 def test_padding_rules_follow_the_kernel_size() -> None:

@@ -1,45 +1,20 @@
 """The template compiler's generic pointwise, reduction and scan paths against torch (Triton interpreter).
 
 Each case is a tiny reference: its trace is lowered and emitted as a candidate, the candidate is run
-in this process on the CPU interpreter and compared with the reference's own forward (tutorial
-style: the kernels, their launcher, a check). One case also goes through ``verify()`` end to end.
+on the CPU interpreter and compared with the reference's own forward (tutorial style: the kernels,
+their launcher, a check), every case in one child process without a sandbox (``template_harness``).
+One case also goes through ``verify()`` end to end.
 """
 
 from __future__ import annotations
 
-import types
-
 import pytest
-import torch
 
 import agents
-from agents.template import plan_template
+from tests.agents.template_harness import reference_source, run_cases
 from verifier import Reference, VerifyOptions
 
 OPTIONS = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=180)
-
-TEMPLATE = """
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-{init}
-
-    def forward(self, {args}):
-        return {body}
-
-
-def get_inputs():
-    return [{inputs}]
-
-
-def get_init_inputs():
-    return []
-"""
 
 X = "torch.randn(3, 5, 7)"
 CASES = {
@@ -103,40 +78,20 @@ CASES = {
 }
 
 
-def _source(body: str, inputs: str, init: str = "        pass") -> str:
-    n = inputs.count("torch.")
-    args = ", ".join(["x", "y", "z"][:n])
-    return TEMPLATE.format(body=body, inputs=inputs, init=init, args=args)
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return run_cases({name: reference_source(*case) for name, case in CASES.items()})
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_generic_path_matches_torch(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    source = _source(*CASES[case])
-    plan = plan_template(Reference(source=source, name=case), OPTIONS)
-    candidate, _ = plan.variants("cpu")[0]
-    assert "torch.sum(" not in candidate and "torch.cumsum(" not in candidate
-    ref_ns: dict = {}
-    exec(compile(source, f"<ref {case}>", "exec"), ref_ns)
-    cand = types.ModuleType(f"cand_{case}")
-    exec(compile(candidate, f"<cand {case}>", "exec"), cand.__dict__)
-    torch.manual_seed(0)
-    inputs = ref_ns["get_inputs"]()
-    model = ref_ns["Model"]().eval()
-    new = cand.ModelNew().eval()
-    new.load_state_dict(model.state_dict())
-    with torch.no_grad():
-        got = new(*inputs)
-        want = model(*inputs)
-    assert got.shape == want.shape and got.dtype == want.dtype
-    if want.dtype == torch.int64:
-        assert torch.equal(got, want)
-    else:
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+def test_generic_path_matches_torch(case: str, results: dict) -> None:
+    got = results[case]
+    assert got["ok"], got["error"]
 
 
 def test_reduction_kernel_verifies_end_to_end() -> None:
-    source = _source("torch.log_softmax(x, dim=1) + torch.argmax(x, dim=1, keepdim=True)", "torch.randn(4, 33, 6)")
+    body = "torch.log_softmax(x, dim=1) + torch.argmax(x, dim=1, keepdim=True)"
+    source = reference_source(body, "torch.randn(4, 33, 6)")
     request = agents.GenerationRequest(
         reference=Reference(source=source, name="logsoftmax_argmax"), verify_options=OPTIONS
     )

@@ -1,17 +1,138 @@
-"""Direct convolution over 1-3 spatial dims (any stride, padding, dilation, groups), as a GEMM per tap.
+"""Convolution over 1-3 spatial dims, direct or transposed (any stride, padding, dilation, groups), as
+an implicit GEMM, with a fused epilogue.
 
 A program owns a tile of ``BLOCK_O`` output channels of one group by ``BLOCK_P`` output positions of
-one image; for each kernel tap it multiplies the tap's weight slice ``[BLOCK_O, BLOCK_C]`` with the
-shifted input ``[BLOCK_C, BLOCK_P]`` (zero outside the input) with ``tl.dot`` in float32, over the
-group's input channels in blocks. Missing spatial dims are size 1 (kernel 1, stride 1). Operands are
-made contiguous by the launcher. Dot precision as the dense templates (``dense.dot_precision``).
+one image. The reduction runs over the group's input channels times the kernel taps together
+(``R = CIg * K0 * K1 * K2``) in blocks of ``BLOCK_R``: each block gathers its weight slice
+``[BLOCK_O, BLOCK_R]`` and the matching input values ``[BLOCK_R, BLOCK_P]`` (zero outside the input)
+and multiplies them with ``tl.dot`` in float32. Folding the taps into the reduction keeps the loop
+short when channels are few (a 3-channel 11x11 convolution is 6 dots of 64, not 121 dots of 3).
+
+Direct: input position ``i = q * S - P + k * D``. Transposed (the weight is ``(CI, CO / groups, K...)``):
+output ``q`` takes input ``i = (q + P - k * D) / S`` when that division is exact and ``i`` is inside.
+Missing spatial dims are size 1 (kernel 1, stride 1). Operands are made contiguous by the launcher.
+Dot precision as the dense templates (``dense.dot_precision``).
+
+``conv_tile`` is the fixed kernel body (a real ``@triton.jit`` function, emitted into the candidate
+by its source); the emitted kernel around it is the glue: program ids, the epilogue and the store.
+The helpers call only Triton builtins (``tl.full``, not the ``@jit`` ``tl.zeros``): the interpreter
+cannot call a library ``@jit`` function from a nested one when Triton was imported before
+``TRITON_INTERPRET`` was set (as in a test process; the verifier's worker sets it first).
 """
 
 from __future__ import annotations
 
+import inspect
+
+import triton
+import triton.language as tl
+
 from agents.template.ir import Node
-from agents.template.templates.common import Ctx, block, warps
+from agents.template.templates.common import Ctx, Epilogue, block, warps
 from agents.template.templates.dense import dot_precision
+
+
+@triton.jit
+def _conv_taps(q0, q1, q2, k0, k1, k2, I0, I1, I2, S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr,
+               P0: tl.constexpr, P1: tl.constexpr, P2: tl.constexpr, D0: tl.constexpr, D1: tl.constexpr,
+               D2: tl.constexpr, TRANSPOSED: tl.constexpr):  # fmt: skip
+    """Input position (i0, i1, i2) that output position q takes at tap k, and whether it exists."""
+    if TRANSPOSED:
+        n0 = q0 + P0 - k0 * D0
+        n1 = q1 + P1 - k1 * D1
+        n2 = q2 + P2 - k2 * D2
+        i0 = n0 // S0
+        i1 = n1 // S1
+        i2 = n2 // S2
+        inb = (n0 >= 0) & (n1 >= 0) & (n2 >= 0) & (n0 % S0 == 0) & (n1 % S1 == 0) & (n2 % S2 == 0)
+        inb = inb & (i0 < I0) & (i1 < I1) & (i2 < I2)
+    else:
+        i0 = q0 * S0 - P0 + k0 * D0
+        i1 = q1 * S1 - P1 + k1 * D1
+        i2 = q2 * S2 - P2 + k2 * D2
+        inb = (i0 >= 0) & (i0 < I0) & (i1 >= 0) & (i1 < I1) & (i2 >= 0) & (i2 < I2)
+    return i0, i1, i2, inb
+
+
+@triton.jit
+def conv_tile(
+    x_ptr, w_ptr, b_ptr, b, g, oc0, q0_start, CI, COg, CIg, I0, I1, I2, O0, O1, O2,
+    K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr, S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr,
+    P0: tl.constexpr, P1: tl.constexpr, P2: tl.constexpr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr,
+    TRANSPOSED: tl.constexpr, FOLD_TAPS: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr,
+    BLOCK_P: tl.constexpr, BLOCK_R: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):  # fmt: skip
+    """One [BLOCK_O, BLOCK_P] output tile of image ``b``, group ``g``: (acc, co, q, q0, q1, q2, o_ok, q_ok)."""
+    oc = oc0 + tl.arange(0, BLOCK_O)
+    q = q0_start + tl.arange(0, BLOCK_P)
+    o_ok = oc < COg
+    q_ok = q < O0 * O1 * O2
+    q2 = q % O2
+    q1 = (q // O2) % O1
+    q0 = q // (O2 * O1)
+    co = g * COg + oc
+    KK = K0 * K1 * K2
+    acc = tl.full((BLOCK_O, BLOCK_P), 0.0, tl.float32)
+    if FOLD_TAPS:  # few channels: the reduction runs over (channel, tap) pairs
+        R = CIg * KK
+        for r0 in range(0, R, BLOCK_R):
+            r = r0 + tl.arange(0, BLOCK_R)
+            r_ok = r < R
+            ci = r // KK
+            t = r % KK
+            i0, i1, i2, inb = _conv_taps(q0[None, :], q1[None, :], q2[None, :], (t // (K2 * K1))[:, None],
+                                         ((t // K2) % K1)[:, None], (t % K2)[:, None], I0, I1, I2,
+                                         S0, S1, S2, P0, P1, P2, D0, D1, D2, TRANSPOSED)  # fmt: skip
+            if TRANSPOSED:
+                w_offs = ((g * CIg + ci)[None, :] * COg + oc[:, None]) * KK + t[None, :]
+            else:
+                w_offs = (co[:, None] * CIg + ci[None, :]) * KK + t[None, :]
+            wv = tl.load(w_ptr + w_offs, mask=o_ok[:, None] & r_ok[None, :], other=0.0)
+            x_offs = (b * CI + g * CIg + ci[:, None]) * (I0 * I1 * I2) + (i0 * I1 + i1) * I2 + i2
+            xv = tl.load(x_ptr + x_offs, mask=r_ok[:, None] & q_ok[None, :] & inb, other=0.0)
+            acc += tl.dot(wv.to(tl.float32), xv.to(tl.float32), input_precision=DOT_PRECISION)
+    else:  # a tap at a time, channels in blocks: the input index is computed once per tap
+        for t in range(KK):
+            i0, i1, i2, inb = _conv_taps(q0, q1, q2, t // (K2 * K1), (t // K2) % K1, t % K2, I0, I1, I2,
+                                         S0, S1, S2, P0, P1, P2, D0, D1, D2, TRANSPOSED)  # fmt: skip
+            x_sp = (i0 * I1 + i1) * I2 + i2
+            for c0 in range(0, CIg, BLOCK_R):
+                ci = c0 + tl.arange(0, BLOCK_R)
+                c_ok = ci < CIg
+                if TRANSPOSED:
+                    w_offs = ((g * CIg + ci)[None, :] * COg + oc[:, None]) * KK + t
+                else:
+                    w_offs = (co[:, None] * CIg + ci[None, :]) * KK + t
+                wv = tl.load(w_ptr + w_offs, mask=o_ok[:, None] & c_ok[None, :], other=0.0)
+                x_offs = (b * CI + g * CIg + ci[:, None]) * (I0 * I1 * I2) + x_sp[None, :]
+                xv = tl.load(x_ptr + x_offs, mask=c_ok[:, None] & (q_ok & inb)[None, :], other=0.0)
+                acc += tl.dot(wv.to(tl.float32), xv.to(tl.float32), input_precision=DOT_PRECISION)
+    if HAS_BIAS:
+        acc += tl.load(b_ptr + co, mask=o_ok, other=0.0).to(tl.float32)[:, None]
+    return acc, co, q, q0, q1, q2, o_ok, q_ok
+
+
+FOLD_BELOW = 16
+"""Input channels per group below which the taps are folded into the reduction dim."""
+
+TILE_SOURCE = inspect.getsource(_conv_taps.fn) + "\n\n" + inspect.getsource(conv_tile.fn)
+"""``_conv_taps`` and ``conv_tile`` as emitted into a candidate (once, whatever the number of convolution nodes)."""
+
+
+def output_sizes(
+    sizes: list[int], kernel: list[int], stride: list[int], pad_left: list[int], pad_right: list[int],
+    dilation: list[int], transposed: bool = False, output_padding: list[int] | None = None,
+) -> list[int]:  # fmt: skip
+    """Output spatial sizes as torch computes them (also the launcher's rule, written out in its code)."""
+    out = []
+    for d, n in enumerate(sizes):
+        span = dilation[d] * (kernel[d] - 1)
+        if transposed:
+            extra = (output_padding or [0] * len(sizes))[d]
+            out.append((n - 1) * stride[d] - pad_left[d] - pad_right[d] + span + extra + 1)
+        else:
+            out.append((n + pad_left[d] + pad_right[d] - span - 1) // stride[d] + 1)
+    return out
 
 
 def emit_conv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
@@ -24,69 +145,70 @@ def emit_conv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
     pl = [0] * pad3 + list(a["pad_left"])
     pr = [0] * pad3 + list(a["pad_right"])
     dl = [1] * pad3 + list(a["dilation"])
+    transposed = bool(a.get("transposed"))
+    op = [0] * pad3 + list(a.get("output_padding") or [0] * sd)
     groups = int(a["groups"])
     x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
     w = ctx.var(node.operands["weight"])  # type: ignore[arg-type]
     bias_leaf = node.operands.get("bias")
-    bo, bp, bc = (int(ctx.params.get(key, d)) for key, d in (("block_o", 32), ("block_p", 64), ("block_c", 32)))
+    epi = Epilogue(node.epilogue, 2 + sd)
+    bo, bp, br = (int(ctx.params.get(key, d)) for key, d in (("block_o", 32), ("block_p", 64), ("block_c", 32)))
+    if transposed:
+        co_code = f"{p}w.shape[1] * {groups}"
+        size_rule = f"({p}I[d] - 1) * {s}[d] - {pl}[d] - {pr}[d] + {dl}[d] * ({k}[d] - 1) + {op}[d] + 1"
+    else:
+        co_code = f"{p}w.shape[0]"
+        size_rule = f"({p}I[d] + {pl}[d] + {pr}[d] - {dl}[d] * ({k}[d] - 1) - 1) // {s}[d] + 1"
+    constexprs = ", ".join(
+        f"{name}{d}={v[d]}" for name, v in (("K", k), ("S", s), ("P", pl), ("D", dl)) for d in range(3)
+    )
     lines = [
         f"{p}x, {p}w = {x}.contiguous(), {w}.contiguous()",
         f"{p}B, {p}CI = {p}x.shape[0], {p}x.shape[1]",
-        f"{p}CO = {p}w.shape[0]",
+        f"{p}CO = {co_code}",
         f"{p}I = [1] * {pad3} + list({p}x.shape[2:])",
-        f"{p}O = [({p}I[d] + {pl}[d] + {pr}[d] - {dl}[d] * ({k}[d] - 1) - 1) // {s}[d] + 1 for d in range(3)]",
-        alloc.format(shape=f"({p}B, {p}CO) + tuple({p}O[{pad3}:])"),
+        f"{p}O = [{size_rule} for d in range(3)]",
+        f"{p}shape = ({p}B, {p}CO) + tuple({p}O[{pad3}:])",
+        alloc.format(shape=f"{p}shape"),
+        *epi.prelude(ctx, f"{p}shape", p),
         f"{p}P = {p}O[0] * {p}O[1] * {p}O[2]",
         f"{p}COg, {p}CIg = {p}CO // {groups}, {p}CI // {groups}",
-        f"{p}bo, {p}bp, {p}bc = {block(f'{p}COg', bo, 16)}, {block(f'{p}P', bp, 16)}, {block(f'{p}CIg', bc, 16)}",
+        # few channels: fold the taps into the reduction (fewer, fuller dots)
+        f"{p}fold = {p}CIg < {FOLD_BELOW}",
+        f"{p}R = {p}CIg * {k[0] * k[1] * k[2]} if {p}fold else {p}CIg",
+        f"{p}bo, {p}bp, {p}br = {block(f'{p}COg', bo, 16)}, {block(f'{p}P', bp, 16)}, {block(f'{p}R', br, 16)}",
         f"{p}grid = ({p}B * {groups}, triton.cdiv({p}COg, {p}bo), triton.cdiv({p}P, {p}bp))",
         f"{p}dp = {dot_precision(f'{p}x', f'{p}w')}",
         f"{ctx.name}[{p}grid]({p}x, {p}w, {ctx.var(bias_leaf) if bias_leaf is not None else p + 'w'}, {out}, "
-        f"{p}CI, {p}CO, {p}COg, {p}CIg, *{p}I, *{p}O, HAS_BIAS={bias_leaf is not None}, "
-        f"BLOCK_O={p}bo, BLOCK_P={p}bp, BLOCK_C={p}bc, DOT_PRECISION={p}dp, {warps(ctx.params)})",
+        f"{p}CI, {p}CO, {p}COg, {p}CIg, *{p}I, *{p}O, " + epi.call_args(p) + f"GROUPS={groups}, {constexprs}, "
+        f"TRANSPOSED={transposed}, FOLD_TAPS={p}fold, HAS_BIAS={bias_leaf is not None}, "
+        f"BLOCK_O={p}bo, BLOCK_P={p}bp, BLOCK_R={p}br, DOT_PRECISION={p}dp, {warps(ctx.params)})",
     ]
-    kk = k[0] * k[1] * k[2]
+    index = ["b", "co[:, None]"] + [f"q{d}[None, :]" for d in range(pad3, 3)]
     kernel = "\n".join(
         [
             "@triton.jit",
             f"def {ctx.name}(",
             "    x_ptr, w_ptr, b_ptr, y_ptr, CI, CO, COg, CIg, I0, I1, I2, O0, O1, O2,",
-            "    HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,",
-            "    DOT_PRECISION: tl.constexpr,",
+            "    " + epi.kernel_params(),
+            "    GROUPS: tl.constexpr, K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr,",
+            "    S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr, P0: tl.constexpr, P1: tl.constexpr,",
+            "    P2: tl.constexpr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr, TRANSPOSED: tl.constexpr,",
+            "    FOLD_TAPS: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_P: tl.constexpr,",
+            "    BLOCK_R: tl.constexpr, DOT_PRECISION: tl.constexpr,",
             "):",
             "    bg = tl.program_id(0).to(tl.int64)",
-            f"    b = bg // {groups}",
-            f"    g = bg % {groups}",
-            "    oc = tl.program_id(1) * BLOCK_O + tl.arange(0, BLOCK_O)",
-            "    q = tl.program_id(2) * BLOCK_P + tl.arange(0, BLOCK_P)",
-            "    o_ok = oc < COg",
-            "    q_ok = q < O0 * O1 * O2",
-            "    q2 = q % O2",
-            "    q1 = (q // O2) % O1",
-            "    q0 = q // (O2 * O1)",
-            "    co = g * COg + oc",
-            "    acc = tl.zeros((BLOCK_O, BLOCK_P), dtype=tl.float32)",
-            f"    for t in range({kk}):",
-            f"        k2 = t % {k[2]}",
-            f"        k1 = (t // {k[2]}) % {k[1]}",
-            f"        k0 = t // {k[2] * k[1]}",
-            f"        i0 = q0 * {s[0]} - {pl[0]} + k0 * {dl[0]}",
-            f"        i1 = q1 * {s[1]} - {pl[1]} + k1 * {dl[1]}",
-            f"        i2 = q2 * {s[2]} - {pl[2]} + k2 * {dl[2]}",
-            "        inb = q_ok & (i0 >= 0) & (i0 < I0) & (i1 >= 0) & (i1 < I1) & (i2 >= 0) & (i2 < I2)",
-            "        x_sp = (i0 * I1 + i1) * I2 + i2",
-            "        for c0 in range(0, CIg, BLOCK_C):",
-            "            cc = c0 + tl.arange(0, BLOCK_C)",
-            "            c_ok = cc < CIg",
-            f"            w_offs = (co[:, None] * CIg + cc[None, :]) * {kk} + t",
-            "            wv = tl.load(w_ptr + w_offs, mask=o_ok[:, None] & c_ok[None, :], other=0.0)",
-            "            x_offs = (b * CI + g * CIg + cc[:, None]) * (I0 * I1 * I2) + x_sp[None, :]",
-            "            xv = tl.load(x_ptr + x_offs, mask=c_ok[:, None] & inb[None, :], other=0.0)",
-            "            acc += tl.dot(wv.to(tl.float32), xv.to(tl.float32), input_precision=DOT_PRECISION)",
-            "    if HAS_BIAS:",
-            "        acc += tl.load(b_ptr + co, mask=o_ok, other=0.0).to(tl.float32)[:, None]",
+            "    b = bg // GROUPS",
+            "    g = bg % GROUPS",
+            "    acc, co, q, q0, q1, q2, o_ok, q_ok = conv_tile(",
+            "        x_ptr, w_ptr, b_ptr, b, g, tl.program_id(1) * BLOCK_O, tl.program_id(2) * BLOCK_P,",
+            "        CI, COg, CIg, I0, I1, I2, O0, O1, O2, K0, K1, K2, S0, S1, S2, P0, P1, P2, D0, D1, D2,",
+            "        TRANSPOSED, FOLD_TAPS, HAS_BIAS, BLOCK_O, BLOCK_P, BLOCK_R, DOT_PRECISION,",
+            "    )",
+            "    out_mask = o_ok[:, None] & q_ok[None, :]",
+            *epi.body(index, "out_mask"),
             "    y_offs = (b * CO + co[:, None]) * (O0 * O1 * O2) + q[None, :]",
-            "    tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=o_ok[:, None] & q_ok[None, :])",
+            "    tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)",
         ]
     )
     return kernel, lines

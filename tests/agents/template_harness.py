@@ -1,0 +1,165 @@
+"""Run tiny references' template candidates against the references' own forward, without a sandbox.
+
+The template tests' references are written in the tests (trusted), so they are traced with the
+verifier's trace role in an ordinary process, not a sandbox: a case costs its Triton interpreter run,
+not a sandbox start. ``run_cases`` runs a whole module's cases in one child process that sets
+``TRITON_INTERPRET=1`` before importing Triton, as the verifier's worker does (in a test process Triton
+is imported first, and the interpreter then fails on kernels that call the library's ``@jit`` helpers
+from nested functions). End-to-end ``verify()`` runs (sandboxed) stay in the tests that name them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+import types
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.template import TemplatePlan
+from agents.template.model_source import extract_model
+from agents.template.recognise import lower_trace
+from verifier import OpTrace
+from verifier.worker import trace_role
+
+MODULE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+{init}
+
+    def forward(self, {args}):
+        return {body}
+
+
+def get_inputs():
+    return [{inputs}]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+def reference_source(body: str, inputs: str, init: str = "        pass") -> str:
+    """A reference whose forward returns ``body`` over inputs x, y, z (``inputs``: their constructors)."""
+    n = inputs.count("torch.")
+    args = ", ".join(["x", "y", "z"][:n])
+    return MODULE.format(body=body, inputs=inputs, init=init, args=args)
+
+
+class _Frames:
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, kind: str, fields: dict[str, Any] | None = None, values: Any = None) -> None:
+        self.frames.append((kind, fields or {}))
+
+    def error(self, stage: str, exc: BaseException, **fields: Any) -> None:
+        raise exc
+
+
+def trace_here(source: str) -> OpTrace:
+    """The reference's aten trace, as ``verifier.trace_reference`` returns it, traced in this process."""
+    frames = _Frames()
+    with tempfile.TemporaryDirectory() as scratch:
+        trace_role.run({"source": source, "overrides": {}, "seed": 0}, frames, Path(scratch))  # type: ignore[arg-type]
+    found = next(f for kind, f in frames.frames if kind == "trace")
+    return OpTrace(
+        ops=found["ops"],
+        inputs=found["inputs"],
+        init_inputs=found["init_inputs"],
+        parameters=found["parameters"],
+        outputs=found["outputs"],
+        output_labels=found["output_labels"],
+        shape="",
+        truncated=bool(found.get("truncated")),
+        environment={},
+    )
+
+
+def plan_here(source: str, name: str = "case") -> TemplatePlan:
+    """``agents.template.plan_template`` with the trace taken in this process."""
+    model = extract_model(source)
+    trace = trace_here(source)
+    n = len(trace.inputs)
+    names = model.forward_args if len(model.forward_args) == n else [f"x{i}" for i in range(n)]
+    return TemplatePlan(lower_trace(trace, names), model, name, [])
+
+
+def load_candidate(candidate: str, name: str = "case") -> types.ModuleType:
+    module = types.ModuleType(f"cand_{name}")
+    exec(compile(candidate, f"<template candidate {name}>", "exec"), module.__dict__)
+    return module
+
+
+def run_against_torch(source: str, name: str = "case", rtol: float = 1e-4, atol: float = 1e-5) -> TemplatePlan:
+    """Plan, emit the CPU candidate, run it on the interpreter and compare with the reference's forward."""
+    plan = plan_here(source, name)
+    candidate, _ = plan.variants("cpu")[0]
+    ref = types.ModuleType(f"ref_{name}")
+    exec(compile(source, f"<ref {name}>", "exec"), ref.__dict__)
+    cand = load_candidate(candidate, name)
+    torch.manual_seed(0)
+    inputs = ref.get_inputs()
+    model = ref.Model().eval()
+    new = cand.ModelNew().eval()
+    new.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        got = new(*inputs)
+        want = model(*inputs)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, want.shape, got.dtype, want.dtype)
+    if want.dtype == torch.int64:
+        assert torch.equal(got, want)
+    else:
+        torch.testing.assert_close(got, want, rtol=rtol, atol=atol)
+    return plan
+
+
+def run_cases(cases: dict[str, str], timeout_s: float = 500) -> dict[str, dict[str, Any]]:
+    """``run_against_torch`` for each ``{name: source}`` in one child process; per case ``ok``, ``error``,
+    ``kinds`` (the program's node kinds) and ``describe``."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.agents.template_harness"],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=root,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the harness process failed ({done.returncode}): {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _main() -> None:
+    cases = json.loads(sys.stdin.read())
+    results = {}
+    for name, source in cases.items():
+        try:
+            plan = run_against_torch(source, name)
+            kinds = [n.kind for n in plan.program.nodes]
+            results[name] = {"ok": True, "error": "", "kinds": kinds, "describe": plan.describe()}
+        except Exception as e:
+            tb = traceback.format_exc()[-2500:]
+            results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:1500] + "\n" + tb, "kinds": []}
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    _main()
