@@ -1,9 +1,9 @@
-"""Where a bench run's tasks execute: the executor seam.
+"""How a bench run's tasks are scheduled: ``workers`` threads of this process, each running one task's
+generation loop (orchestration: proposals, ranking, store writes).
 
-An executor maps the per-task function over the tasks and reports each outcome as it comes. The
-``local`` executor runs tasks on threads of this process (each verification already runs in its own
-sandbox processes, so ``workers`` tasks proceed in parallel). A later executor (``ray``) can run
-the same function on a cluster: it only has to honour this interface.
+Where each candidate is *verified* is the verification executor's business (``service/executors``:
+``local`` sandbox processes here, or ``ray``, the nodes of a Ray cluster), chosen with
+``kiln bench --executor``; the tasks' threads stay here either way.
 """
 
 from __future__ import annotations
@@ -66,13 +66,11 @@ class LocalExecutor:
 
 
 EXECUTORS: dict[str, Callable[[int], Executor]] = {"local": LocalExecutor}
-PLANNED = ("ray",)
 
 
 def make_executor(name: str, workers: int = 1) -> Executor:
-    """The executor called ``name``; ``ValueError`` naming the available ones otherwise."""
+    """The task scheduler called ``name``; ``ValueError`` naming the available ones otherwise."""
     factory = EXECUTORS.get(name)
     if factory is None:
-        later = " (ray is planned, not available yet)" if name in PLANNED else ""
-        raise ValueError(f"unknown executor {name!r}{later}; available: {', '.join(EXECUTORS)}")
+        raise ValueError(f"unknown task scheduler {name!r}; available: {', '.join(EXECUTORS)}")
     return factory(workers)

@@ -19,13 +19,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernels_store import RunRecord, Store
 from service.bench.executors import Executor
 from service.bench.suite import SMALL_TIER_KEY, SuiteTask
 from service.bench.summary import run_summary
 from service.persistence import record_candidate
+from service.task_lookup import task_reference
+
+if TYPE_CHECKING:
+    from agents import CandidateResult
 
 TIERS = ("small", "as_written")
 Event = dict[str, Any]
@@ -98,7 +102,10 @@ class BenchRunner:
         cancel: threading.Event | None = None,
         shrink_fn: Callable[[str], Any] | None = None,
         verify_fn: Callable[[Any, Any], Any] | None = None,
+        verify_executor: Any = None,
     ) -> None:
+        """``executor`` runs tasks (threads here); ``verify_executor`` (``service.executors``: local
+        or ray) prepares references and verifies candidates; None: the verifier in this process."""
         self.store = store
         self.run = run
         self.config = config
@@ -107,6 +114,7 @@ class BenchRunner:
         self.cancel = cancel or threading.Event()
         self._shrink_fn = shrink_fn
         self._verify_fn = verify_fn
+        self._verify_executor = verify_executor
         self._lock = threading.Lock()
         self._shrink_runner: Any = None
 
@@ -222,41 +230,36 @@ class BenchRunner:
     # -- generation -----------------------------------------------------------------------------
     def _generate(self, task: SuiteTask, record: Any, shapes: dict[str, dict[str, Any]], outcome: TaskOutcome) -> None:
         import agents
-        from verifier import Reference, VerifyOptions
+        from verifier import VerifyOptions
 
         outcome.shapes = shapes
         builtin = task.builtin
-        reference = Reference(
-            source=record.source,
-            name=task.id,
-            shapes=shapes,
-            tolerances=dict(builtin.tolerances) if builtin is not None else {},
-            allowed_ops=frozenset(builtin.allowed_ops) if builtin is not None else frozenset(),
-        )
+        reference = task_reference(task.id, record.source, shapes, record.extra)
         earlier = self._earlier_verdicts(task.id)
         verify = self._resuming_verify(earlier, outcome)
         verified_ids: dict[str, int] = {}
 
+        def on_candidate(candidate: CandidateResult) -> None:
+            sha = candidate.sha256
+            if sha in earlier:
+                cand_id = earlier[sha][0]
+            else:
+                cand_id, ver_id, _ = record_candidate(
+                    self.store,
+                    task.id,
+                    source=candidate.source,
+                    language=candidate.language,
+                    origin=candidate.origin,
+                    report=candidate.report,
+                    parent_sha256=candidate.parent_sha256,
+                    params={**candidate.params, "bench_run": self.run.id},
+                )
+                self.store.note_run_verified(self.run.id, task.id, sha, ver_id)
+            verified_ids[sha] = cand_id
+
         def on_event(event: Event) -> None:
             kind = event.get("type")
-            candidate = event.get("candidate")
-            if kind == "verified" and isinstance(candidate, dict) and "source" in candidate:
-                sha = str(candidate["sha256"])
-                if sha in earlier:
-                    cand_id = earlier[sha][0]
-                else:
-                    cand_id, ver_id, _ = record_candidate(
-                        self.store,
-                        task.id,
-                        source=candidate["source"],
-                        language=candidate["language"],
-                        origin=candidate["origin"],
-                        report=candidate["report"],
-                        parent_sha256=candidate.get("parent_sha256"),
-                        params={**(candidate.get("params") or {}), "bench_run": self.run.id},
-                    )
-                    self.store.note_run_verified(self.run.id, task.id, sha, ver_id)
-                verified_ids[sha] = cand_id
+            if kind == "verified":
                 self.emit("candidate_verified", task_id=task.id, verdict=event.get("verdict"), name=event.get("name"))
             elif kind == "proposed":
                 self.emit("task_note", task_id=task.id, message=f"verifying {event.get('name')}")
@@ -275,7 +278,16 @@ class BenchRunner:
             trace_shape="small" if "small" in shapes and builtin is None else None,
             **({"model": self.config.model} if self.config.model else {}),
         )
-        result = agents.generate(request, on_event=on_event, cancel=self.cancel, verify_fn=verify)
+        remote = self._verify_executor
+        result = agents.generate(
+            request,
+            on_event=on_event,
+            on_candidate=on_candidate,
+            cancel=self.cancel,
+            verify_fn=verify,
+            prepare_fn=(lambda ref, opts: remote.prepare(ref, opts)) if remote is not None else None,
+            parallelism=remote.parallelism() if remote is not None else 1,
+        )
         outcome.candidates = len(result.candidates)
         if result.stopped_because == "cancelled" and result.best is None:
             outcome.verdict = None  # interrupted: the task is done again (without its verified candidates)
@@ -320,6 +332,8 @@ class BenchRunner:
                 return found[1]
             if self._verify_fn is not None:
                 return self._verify_fn(prepared, candidate)
+            if self._verify_executor is not None:
+                return self._verify_executor.verify(prepared, candidate, _options(self.config))
             import verifier
 
             return verifier.verify(prepared, candidate, _options(self.config))

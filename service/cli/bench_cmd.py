@@ -121,8 +121,11 @@ def bench(
     tier: str = typer.Option("small", "--tier", help="small (CPU-interpreter sizes) | as_written"),
     proposer: str = typer.Option("template", "--proposer", help="template | llm"),
     budget: int = typer.Option(4, "--budget", help="Most candidates verified per task."),
-    executor: str = typer.Option("local", "--executor", help="Where tasks run: local."),
-    workers: int = typer.Option(1, "--workers", help="Tasks run at the same time (local executor)."),
+    executor: str = typer.Option("local", "--executor", help="Where candidates are verified: local | ray."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="The Ray head for --executor ray (default: KILN_RAY_ADDRESS, else auto)."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Tasks run at the same time (threads here)."),
     resume: str | None = typer.Option(None, "--resume", help="Continue this run (its suite, tier and proposer)."),
     out: Path | None = typer.Option(None, "--out", help="Also write the run's JSON object (run-<id>.json) here."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as one JSON object."),
@@ -140,12 +143,22 @@ def bench(
     from service.bench.executors import make_executor
     from service.bench.runner import BenchConfig, BenchRunner
     from service.bench.suite import SuiteError, resolve_suite
+    from service.executors import ExecutorUnavailable
+    from service.executors import make_executor as make_verify_executor
 
     try:
-        pool = make_executor(executor, workers)
+        pool = make_executor("local", workers)
+        verifying = make_verify_executor(executor, ray_address=ray_address)
     except ValueError as e:
         _fail(str(e))
-    resolved_device = _device(device)
+    cluster_host: dict[str, Any] | None = None
+    if executor == "ray":  # the run's device and hardware are the cluster's verifying workers'
+        try:
+            cluster_host = verifying.hardware()  # type: ignore[attr-defined]
+        except ExecutorUnavailable as e:
+            _fail(str(e))
+    assert cluster_host is not None or executor != "ray"
+    resolved_device = str(cluster_host["device"]) if cluster_host is not None else _device(device)
     try:
         store = open_store(url)
     except (SQLAlchemyError, StoreError) as e:
@@ -153,7 +166,7 @@ def bench(
 
     from verifier.hostinfo import describe_host
 
-    host = describe_host(resolved_device)
+    host = cluster_host if cluster_host is not None else describe_host(resolved_device)
     try:
         if resume is not None:
             if suite or kernelbench_dir or task:
@@ -218,7 +231,7 @@ def bench(
     box: dict[str, Any] = {}
     show = sys.stderr.isatty()
     with _Live(len(tasks_in_run), done, enabled=show) as live:
-        runner = BenchRunner(store, run, config, pool, listener=live, cancel=cancel)
+        runner = BenchRunner(store, run, config, pool, listener=live, cancel=cancel, verify_executor=verifying)
 
         def target() -> None:
             try:
@@ -240,6 +253,7 @@ def bench(
                 store.set_run_status(run.id, "interrupted")
                 typer.echo(f"kiln bench: stopped; resume with `kiln bench --resume {run.id}`", err=True)
                 raise typer.Exit(EXIT_INTERRUPTED) from None
+    verifying.close()
     if "error" in box:
         store.set_run_status(run.id, "interrupted")
         typer.echo(f"kiln bench: the run failed: {box['error']!r}; resume with --resume {run.id}", err=True)

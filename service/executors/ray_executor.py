@@ -127,6 +127,8 @@ class RayExecutor:
             if self._connected:
                 return
             target = _host_port(self.address)
+            if target is not None and not self._head_alive():
+                raise ExecutorUnavailable(f"nothing answers at the Ray head address {self.address}")
             if target is not None and target[0] in LOOPBACK:
                 os.environ.update(loopback_environment())
             import ray
@@ -329,6 +331,16 @@ class RayExecutor:
                 if w.hardware == hardware:
                     return str(w.identity.get("device") or "cpu")
         return "cpu"
+
+    def hardware(self) -> dict[str, Any]:
+        """What a job would verify on now: a worker of the chosen class's identity (device, device
+        name, hardware fingerprint, node)."""
+        hardware = self._choose_hardware()
+        with self._cond:
+            for w in self._workers.values():
+                if w.hardware == hardware and w.identity:
+                    return dict(w.identity)
+        raise ExecutorUnavailable(f"no verifying worker is up in the Ray cluster at {self.address}")
 
     def _ensure(self) -> None:
         if not self._connected:

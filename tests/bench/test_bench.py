@@ -17,6 +17,7 @@ from service.bench.runner import BenchConfig, BenchRunner
 from service.bench.suite import import_kernelbench, resolve_suite
 from service.bench.summary import FAST_P, run_json
 from service.cli import app
+from service.executors.local_cluster import free_port
 from tasks.shrink import ShrinkResult
 from verifier.report import Report, Timing
 
@@ -283,8 +284,11 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     url = ["--database", f"sqlite:///{tmp_path / 'kiln.sqlite'}", "--device", "cpu"]
     unknown = runner.invoke(app, ["bench", "--task", "no.such_task", *url])
     assert unknown.exit_code == 2 and "unknown task id" in unknown.output
-    ray = runner.invoke(app, ["bench", "--task", "general.softmax", "--executor", "ray", *url])
-    assert ray.exit_code == 2 and "ray is planned" in ray.output
+    nowhere = f"127.0.0.1:{free_port()}"  # no Ray head there
+    ray = runner.invoke(
+        app, ["bench", "--task", "general.softmax", "--executor", "ray", "--ray-address", nowhere, *url]
+    )
+    assert ray.exit_code == 2 and f"nothing answers at the Ray head address {nowhere}" in ray.output
     both = runner.invoke(app, ["bench", "--suite", "general", "--task", "general.softmax", *url])
     assert both.exit_code == 2 and "exactly one" in both.output
     missing = runner.invoke(app, ["bench", "--kernelbench-dir", str(tmp_path / "nowhere"), *url])
