@@ -94,6 +94,10 @@ def regress(
     record: bool = typer.Option(
         True, "--record/--no-record", help="Write re-verifications to the store (see service/regress/README.md)."
     ),
+    executor: str = typer.Option("local", "--executor", help="Where kernels are re-verified: local | ray."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="The Ray head for --executor ray (default: KILN_RAY_ADDRESS, else auto)."
+    ),
 ) -> None:
     """Re-verify the store's best kernels. Exit 0 all hold, 1 a regression, 2 could not run."""
     from service.regress import RegressOptions, RegressSetupError, Selection, run_regress
@@ -105,12 +109,25 @@ def regress(
         options = RegressOptions(device=device, timeout_s=timeout, repeats=repeats, trials=trials, record=record)
     except ValueError as e:
         _fail(str(e), as_json=as_json, junit=junit)
+    verifier = None
+    if executor != "local":
+        from service.executors import make_executor
+
+        try:  # on a cluster, kernels recorded for one fingerprint are re-verified on workers of that hardware
+            verifier = make_executor(executor, ray_address=ray_address, hardware=hardware[0] if hardware else None)
+        except ValueError as e:
+            _fail(str(e), as_json=as_json, junit=junit)
     try:
         with _store(database, bundle) as store:
             targets = _targets(store, selection)
-            run = run_regress(store, targets, options, progress=_progress, selection=selection.describe())
+            run = run_regress(
+                store, targets, options, progress=_progress, selection=selection.describe(), verifier=verifier
+            )
     except RegressSetupError as e:
         _fail(str(e), as_json=as_json, junit=junit)
+    finally:
+        if verifier is not None:
+            verifier.close()
     _emit(run, None, as_json=as_json, junit=junit)
     _progress(run.headline())
     raise typer.Exit(run.exit_code)

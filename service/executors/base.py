@@ -121,9 +121,12 @@ class LocalExecutor:
         pass
 
 
-def make_executor(name: str, *, ray_address: str | None = None, parallelism: int = 1) -> VerifyExecutor:
+def make_executor(
+    name: str, *, ray_address: str | None = None, parallelism: int = 1, hardware: str | None = None
+) -> VerifyExecutor:
     """The executor called ``name`` (``local`` or ``ray``); ``ValueError`` for an unknown name or when
-    ray is asked for without the ``ray`` extra installed."""
+    ray is asked for without the ``ray`` extra installed. ``hardware``: a fingerprint the ray executor
+    prefers when it has workers of it."""
     if name == "local":
         return LocalExecutor(parallelism)
     if name == "ray":
@@ -132,7 +135,7 @@ def make_executor(name: str, *, ray_address: str | None = None, parallelism: int
         missing = ray_missing()
         if missing:
             raise ValueError(missing)
-        return RayExecutor(ray_address)
+        return RayExecutor(ray_address, hardware=hardware)
     raise ValueError(f"unknown executor {name!r}; available: {', '.join(EXECUTOR_NAMES)}")
 
 

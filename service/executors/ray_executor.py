@@ -107,8 +107,12 @@ class RayExecutor:
         max_attempts: int = 3,
         refresh_s: float = 10.0,
         ready_timeout_s: float = 120.0,
+        hardware: str | None = None,
     ) -> None:
+        """``hardware``: the fingerprint jobs go to when the cluster has workers of it (else the class
+        with the most workers)."""
         self.address = address or os.environ.get("KILN_RAY_ADDRESS") or "auto"
+        self.preferred_hardware = hardware
         self.max_attempts = max(1, max_attempts)
         self.refresh_s = refresh_s
         self.ready_timeout_s = ready_timeout_s
@@ -310,6 +314,8 @@ class RayExecutor:
                 classes = self._classes()
                 if wanted is not None and wanted in classes:
                     return wanted
+                if wanted is None and self.preferred_hardware in classes:
+                    return str(self.preferred_hardware)
                 if wanted is None and classes:
                     return max(sorted(classes), key=lambda c: classes[c])
                 if time.monotonic() >= deadline:

@@ -80,7 +80,14 @@ def run_regress(
     from verifier import VerifyOptions
 
     started = time.monotonic()
-    device = resolve_device(options.device)
+    cluster_device = getattr(verifier, "device", None)  # a cluster executor verifies on its workers' device
+    if callable(cluster_device):
+        try:
+            device = str(cluster_device()) if options.device == "auto" else options.device
+        except Exception as e:
+            raise RegressSetupError(f"the executor cannot verify: {e}") from None
+    else:
+        device = resolve_device(options.device)
     try:
         verify_options = VerifyOptions(
             device=device,  # type: ignore[arg-type]
