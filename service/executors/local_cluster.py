@@ -16,6 +16,9 @@ from service.executors.ray_executor import RESOURCE, loopback_environment
 
 OBJECT_STORE_BYTES = 80 * 1024 * 1024
 
+# Ray reads these when it is imported: import this module before anything imports ray
+os.environ.update(loopback_environment())
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -135,6 +135,9 @@ class RayExecutor:
                 raise ExecutorUnavailable(f"nothing answers at the Ray head address {self.address}")
             if target is not None and target[0] in LOOPBACK:
                 os.environ.update(loopback_environment())
+            # clusters started with `ray start` use token authentication (~/.ray/auth_token); a driver
+            # must say so before ray is imported (RAY_AUTH_MODE=disabled for a cluster without it)
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
             import ray
 
             kwargs: dict[str, Any] = {
