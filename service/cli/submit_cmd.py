@@ -118,6 +118,11 @@ def _print_result(job: dict[str, Any], out: Path | None, as_json: bool) -> None:
             typer.echo(best["source"])
         if best.get("report"):
             typer.echo(Report.from_dict(best["report"]).summary())
+            where = best["report"].get("placement") or {}
+            if where.get("executor"):
+                node = f", node {str(where['node_id'])[:12]}" if where.get("node_id") else ""
+                gpu = f", {where['gpu']}" if where.get("gpu") else ""
+                typer.echo(f"verified by the {where['executor']} executor on {where.get('hostname')}{node}{gpu}")
 
 
 def register(app: typer.Typer) -> None:
