@@ -14,6 +14,7 @@ from service import astlock, web
 from service.api import routes_health, routes_jobs, routes_runs, routes_sources, routes_tasks, routes_verify
 from service.api.guard import RequestGuard, validation_error_handler
 from service.events import EventHub
+from service.refusals import Refused, refused_handler
 from service.runner import JobRunner
 from service.settings import Settings
 from service.state import AppState
@@ -50,11 +51,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     the_store = store or open_store(settings.database_url, auto_upgrade=settings.auto_migrate)
     hub = EventHub()
     runner = JobRunner(the_store, settings, hub) if run_jobs and settings.workers > 0 else None
-    app.state.settings = settings
     app.state.kiln = AppState(settings=settings, store=the_store, hub=hub, runner=runner)
     for module in (routes_jobs, routes_verify, routes_tasks, routes_sources, routes_runs, routes_health):
         app.include_router(module.router)
     app.include_router(web.router)  # the HTML pages: leaderboard, task pages
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(Refused, refused_handler)
     app.add_middleware(RequestGuard, max_body_bytes=settings.body_limit)
     return app

@@ -69,6 +69,8 @@ class Settings:
     """Where jobs' candidates are verified (``KILN_EXECUTOR``): ``local`` sandbox processes, or ``ray``."""
     ray_address: str | None = None
     """The Ray head the ``ray`` executor joins (``KILN_RAY_ADDRESS``, e.g. ``10.0.0.5:6379``); None: ``auto``."""
+    llm_model: str | None = None
+    """The llm proposer's model when a job names none (``KILN_LLM_MODEL``, read by ``agents.default_model``)."""
 
     @property
     def body_limit(self) -> int:
@@ -76,6 +78,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        from agents.types import default_model
+
         tokens = frozenset(t.strip() for t in os.environ.get("KILN_API_TOKENS", "").split(",") if t.strip())
         device = os.environ.get("KILN_DEVICE", "auto")
         if device not in ("auto", "cpu", "cuda"):
@@ -110,4 +114,5 @@ class Settings:
             auto_migrate=_bool("KILN_AUTO_MIGRATE"),
             executor=executor,
             ray_address=(os.environ.get("KILN_RAY_ADDRESS") or "").strip() or None,
+            llm_model=default_model(),
         )

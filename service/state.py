@@ -6,14 +6,13 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request
 
 from kernels_store import Store
-from service.api.guard import shorten
 from service.events import EventHub
 from service.runner import JobRunner
 from service.settings import Settings
-from service.task_lookup import FoundTask, find_task
+from service.task_lookup import FoundTask, require_task
 from service.workpool import BoundedPool
 
 PARSE_THREADS = 2
@@ -63,16 +62,14 @@ class AppState:
 
     def require_task(self, task_id: str) -> FoundTask:
         """The built-in or stored task ``task_id``; 404 naming close matches when there is none."""
-        import tasks
-
-        try:
-            return find_task(self.store, task_id)
-        except tasks.UnknownTaskError as e:
-            near = e.near
-        hint = f"; did you mean {', '.join(near[:3])}?" if near else "; see GET /v1/tasks"
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown task id {shorten(task_id)!r}{hint}")
+        return require_task(self.store, task_id)
 
 
 async def app_state(request: Request) -> AppState:
     """FastAPI dependency (async: resolved on the event loop, never through the request thread pool)."""
     return request.app.state.kiln
+
+
+async def app_settings(request: Request) -> Settings:
+    """FastAPI dependency: the server's ``Settings`` (read once from the environment, never by a route)."""
+    return request.app.state.kiln.settings

@@ -50,6 +50,18 @@ def find_task(store: Store, task_id: str) -> FoundTask:
     return FoundTask(task_id, stored=stored)
 
 
+def require_task(store: Store, task_id: str) -> FoundTask:
+    """``find_task``, refused with 404 naming close matches (``service.refusals.Refused``) when there is none."""
+    from service.api.guard import shorten
+    from service.refusals import Refused
+
+    try:
+        return find_task(store, task_id)
+    except tasks.UnknownTaskError as e:
+        hint = f"; did you mean {', '.join(e.near[:3])}?" if e.near else "; see GET /v1/tasks"
+        raise Refused(404, f"unknown task id {shorten(task_id)!r}{hint}") from None
+
+
 def near_ids(task_id: str) -> list[str]:
     """Built-in ids close to an unknown ``task_id`` (the registry's suggestions); [] for a built-in id."""
     from tasks.registry import near_matches

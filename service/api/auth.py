@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import ipaddress
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
 from service.settings import Settings
+from service.state import app_settings
 
 
 def token_owner(token: str) -> str:
@@ -28,10 +29,9 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-async def writer_identity(request: Request) -> str:
+async def writer_identity(request: Request, settings: Settings = Depends(app_settings)) -> str:
     """FastAPI dependency for write endpoints; raises 401/403 with the reason (async: no thread hop, so a
     burst of refused writes costs no request threads)."""
-    settings: Settings = request.app.state.settings
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if settings.api_tokens:

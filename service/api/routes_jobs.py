@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from sse_starlette.sse import EventSourceResponse
 
+from kernels_store import JobRecord
+from service import jobs
 from service.api.auth import writer_identity
-from service.api.guard import shorten
 from service.api.routes_verify import busy
 from service.api.schemas import JobCreate, JobView
-from service.api.validation import check_reference
 from service.api.views import job_view
-from service.persistence import resolve_task
-from service.state import AppState, app_state
+from service.settings import Settings
+from service.state import AppState, app_settings, app_state
 from service.workpool import PoolFull
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -27,43 +26,17 @@ SSE_POLL_S = 0.25
 SSE_STORE_POLL_S = 1.0
 
 
-def _not_found(job_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no job {shorten(job_id)!r}")
-
-
-def _create(body: JobCreate, owner: str, state: AppState) -> Any:
-    """Checks, then the job's record (parse pool: parsing a large reference takes a while)."""
-    settings = state.settings
-    if body.budget > settings.max_budget:
-        raise HTTPException(
-            422,
-            f"budget {body.budget} exceeds this server's cap of {settings.max_budget} (KILN_MAX_BUDGET)",
-        )
-    if body.proposer == "llm" and not (body.model or os.environ.get("KILN_LLM_MODEL")):
-        raise HTTPException(
-            422,
-            "the llm proposer needs a model: pass 'model' or set KILN_LLM_MODEL on the server",
-        )
-    active = state.store.list_jobs(status=["queued", "running"], owner_token=owner, limit=1).total
-    if active >= settings.max_active_jobs_per_owner:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"{active} of your jobs are queued or running; the limit is "
-            f"{settings.max_active_jobs_per_owner} (KILN_MAX_ACTIVE_JOBS)",
-            headers={"Retry-After": "30"},
-        )
-    if body.reference_source is not None:
-        check_reference(body.reference_source, settings.max_source_bytes)
-    if body.task_id is not None:
-        state.require_task(body.task_id)
-    resolved = resolve_task(
-        state.store, task_id=body.task_id, reference_source=body.reference_source, device=state.device
-    )
-    params: dict[str, Any] = {"language": body.language, "proposer": body.proposer}
-    if body.model:
-        params["model"] = body.model
-    job = state.store.create_job(
-        kind="generate", task_id=resolved.task_id, params=params, budget=body.budget, owner_token=owner
+def _create(body: JobCreate, owner: str, state: AppState) -> JobRecord:
+    """``service.jobs.submit_job`` (on the parse pool: parsing a large reference takes a while)."""
+    job = jobs.submit_job(
+        state.store,
+        state.settings,
+        device=state.device,
+        owner=owner,
+        params=jobs.JobParams(language=body.language, proposer=body.proposer, model=body.model),
+        budget=body.budget,
+        task_id=body.task_id,
+        reference_source=body.reference_source,
     )
     if state.runner is not None:
         state.runner.notify()
@@ -87,21 +60,20 @@ def get_job(job_id: str, request: Request, state: AppState = Depends(app_state))
     """Status, progress and the best verified kernel so far (source and verification report)."""
     job = state.store.get_job(job_id)
     if job is None:
-        raise _not_found(job_id)
+        raise jobs.job_not_found(job_id)
     return job_view(job, request, state.store)
 
 
 @router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
 def cancel_job(
-    job_id: str, request: Request, owner: str = Depends(writer_identity), state: AppState = Depends(app_state)
+    job_id: str,
+    request: Request,
+    owner: str = Depends(writer_identity),
+    state: AppState = Depends(app_state),
+    settings: Settings = Depends(app_settings),
 ) -> JobView:
     """Cancel a queued job now, or ask a running one to stop after its current candidate."""
-    job = state.store.get_job(job_id)
-    if job is None:
-        raise _not_found(job_id)
-    if state.settings.api_tokens and not job.owned_by(owner):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the token that created a job may cancel it")
-    return job_view(state.store.request_cancel(job_id), request, state.store)
+    return job_view(jobs.cancel_job(state.store, settings, job_id, owner), request, state.store)
 
 
 def _status_event(job: Any) -> dict[str, Any]:
@@ -123,7 +95,7 @@ async def job_events(job_id: str, request: Request, state: AppState = Depends(ap
     ``best``...) as they happen, and ``finished`` last. Resumable with ``Last-Event-ID``."""
     job = await asyncio.to_thread(state.store.get_job, job_id)
     if job is None:
-        raise _not_found(job_id)
+        raise jobs.job_not_found(job_id)
     try:
         last_id = int(request.headers.get("last-event-id") or 0)
     except ValueError:

@@ -9,15 +9,14 @@ is immediate: 503 (server busy) or 429 (this token busy), both with ``Retry-Afte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from service.api.auth import writer_identity
 from service.api.schemas import VerifyRequest, VerifyResponse
-from service.api.validation import check_candidate, check_reference
-from service.persistence import ResolvedTask, record_candidate, register_task, resolve_task
 from service.state import AppState, app_state
+from service.verification import Plan, Verdict, plan_verification, verify_and_record
 from service.workpool import ClientGone, OwnerBusy, PoolFull
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -28,12 +27,6 @@ BUSY_RESPONSES: dict[int | str, dict] = {
     429: {"description": "this token already has KILN_VERIFY_PER_TOKEN verifications waiting or running"},
     503: {"description": "every verification slot is busy and the queue is full; retry after Retry-After"},
 }
-
-
-@dataclass(frozen=True)
-class Plan:
-    resolved: ResolvedTask
-    candidate_sha256: str
 
 
 def busy(state: AppState, pool_name: str) -> HTTPException:
@@ -48,75 +41,30 @@ def busy(state: AppState, pool_name: str) -> HTTPException:
 
 
 def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
-    """Static checks and the store lookup (parse pool): the stored verdict, or what to verify."""
-    from verifier.spec import sha256_text
-
-    limit = state.settings.max_source_bytes
-    check_candidate(body.candidate_source, limit)
-    if body.reference_source is not None:
-        check_reference(body.reference_source, limit)
-    else:
-        state.require_task(body.task_id or "")
-    resolved = resolve_task(
+    """``service.verification.plan_verification`` (parse pool): the stored verdict, or what to verify."""
+    planned = plan_verification(
         state.store,
+        state.settings,
+        device=state.device,
+        environment=state.environment,
+        candidate_source=body.candidate_source,
         task_id=body.task_id,
         reference_source=body.reference_source,
-        device=state.device,
-        register=False,
     )
-    candidate_sha = sha256_text(body.candidate_source)
-    existing = state.store.find_candidate(resolved.task_id, candidate_sha)
-    if existing is not None:
-        known = state.store.find_verification(
-            existing.id, state.environment, reference_sha256=sha256_text(resolved.source)
-        )
-        if known is not None:
-            return VerifyResponse(
-                verdict=known.verdict,
-                task_id=resolved.task_id,
-                candidate_id=existing.id,  # type: ignore[arg-type]
-                verification_id=known.id,
-                cached=True,
-                report=known.report,
-            )
-    return Plan(resolved, candidate_sha)
+    return VerifyResponse(**asdict(planned)) if isinstance(planned, Verdict) else planned
 
 
 def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
-    """The verification and its record (verify pool). A reference the verifier refuses stores nothing."""
-    from verifier import Candidate, VerifyOptions, verify
-    from verifier.errors import VerifierInputError
-
-    resolved = plan.resolved
-    candidate = Candidate(source=body.candidate_source, name="user", language=body.language)
-    options = VerifyOptions(
-        device=state.device,  # type: ignore[arg-type]
-        timeout_s=state.settings.timeout_s,
-        sandbox=state.settings.sandbox,  # type: ignore[arg-type]
-        sandbox_image=state.settings.sandbox_image,
-    )
-    try:
-        report = verify(resolved.reference, candidate, options)
-    except VerifierInputError as e:
-        raise HTTPException(422, f"the reference cannot be used: {e}") from None
-    if not resolved.builtin and body.reference_source is not None:
-        register_task(state.store, resolved.task_id, resolved.source)
-    cand_id, ver_id, _ = record_candidate(
+    """``service.verification.verify_and_record`` (verify pool)."""
+    verdict = verify_and_record(
         state.store,
-        resolved.task_id,
-        source=body.candidate_source,
-        language=report.language,
-        origin="user",
-        report=report,
+        state.settings,
+        plan,
+        device=state.device,
+        candidate_source=body.candidate_source,
+        language=body.language,
     )
-    return VerifyResponse(
-        verdict=report.verdict,
-        task_id=resolved.task_id,
-        candidate_id=cand_id,
-        verification_id=ver_id,
-        cached=False,
-        report=report.to_dict(),
-    )
+    return VerifyResponse(**asdict(verdict))
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=BUSY_RESPONSES)

@@ -16,7 +16,7 @@ def job_links_base(request: Request) -> str:
 
     Never the request's ``Host`` header, which any client can set to anything.
     """
-    public_url = request.app.state.settings.public_url
+    public_url = request.app.state.kiln.settings.public_url
     return public_url if public_url else request.scope.get("root_path", "").rstrip("/")
 
 

@@ -1,0 +1,102 @@
+"""Generation jobs, as the API submits and cancels them: the checks, the typed parameters, the record.
+
+The routes (``service/api/routes_jobs.py``) only translate HTTP to these calls; the runner
+(``service/runner.py``) reads a job's parameters back with ``JobParams.of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import status
+
+from kernels_store import JobRecord, Store
+from service.persistence import resolve_task
+from service.refusals import Refused
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class JobParams:
+    """What a generation job is asked beyond its task and budget (stored as the job's ``params``)."""
+
+    language: str = "triton"
+    proposer: str = "template"
+    model: str | None = None
+    """The LLM model; None: the server's ``KILN_LLM_MODEL`` (``Settings.llm_model``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"language": self.language, "proposer": self.proposer}
+        return out | ({"model": self.model} if self.model else {})
+
+    @classmethod
+    def of(cls, job: JobRecord) -> JobParams:
+        raw: Mapping[str, Any] = job.params or {}
+        return cls(
+            language=str(raw.get("language") or cls.language),
+            proposer=str(raw.get("proposer") or cls.proposer),
+            model=str(raw["model"]) if raw.get("model") else None,
+        )
+
+
+def submit_job(
+    store: Store,
+    settings: Settings,
+    *,
+    device: str,
+    owner: str,
+    params: JobParams,
+    budget: int,
+    task_id: str | None = None,
+    reference_source: str | None = None,
+) -> JobRecord:
+    """Queue a generation job for a task (built-in or stored) or a submitted reference.
+
+    Refused (``Refused``): a budget above ``KILN_MAX_BUDGET`` (422), the llm proposer without a model
+    (422), ``KILN_MAX_ACTIVE_JOBS`` queued or running for this owner (429), a reference that is not a
+    KernelBench module (422), an unknown task (404). The task is stored (a submitted reference as
+    ``user.<hash>``) before the job is.
+    """
+    from service.api.validation import check_reference
+    from service.task_lookup import require_task
+
+    if budget > settings.max_budget:
+        raise Refused(422, f"budget {budget} exceeds this server's cap of {settings.max_budget} (KILN_MAX_BUDGET)")
+    if params.proposer == "llm" and not (params.model or settings.llm_model):
+        raise Refused(422, "the llm proposer needs a model: pass 'model' or set KILN_LLM_MODEL on the server")
+    active = store.list_jobs(status=["queued", "running"], owner_token=owner, limit=1).total
+    if active >= settings.max_active_jobs_per_owner:
+        raise Refused(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"{active} of your jobs are queued or running; the limit is "
+            f"{settings.max_active_jobs_per_owner} (KILN_MAX_ACTIVE_JOBS)",
+            headers={"Retry-After": "30"},
+        )
+    if reference_source is not None:
+        check_reference(reference_source, settings.max_source_bytes)
+    if task_id is not None:
+        require_task(store, task_id)
+    resolved = resolve_task(store, task_id=task_id, reference_source=reference_source, device=device)
+    return store.create_job(
+        kind="generate", task_id=resolved.task_id, params=params.to_dict(), budget=budget, owner_token=owner
+    )
+
+
+def cancel_job(store: Store, settings: Settings, job_id: str, owner: str) -> JobRecord:
+    """Cancel a queued job now, or ask a running one to stop after its current candidate.
+
+    Refused: no such job (404); with ``KILN_API_TOKENS`` set, a token other than the job's (403)."""
+    job = store.get_job(job_id)
+    if job is None:
+        raise job_not_found(job_id)
+    if settings.api_tokens and not job.owned_by(owner):
+        raise Refused(status.HTTP_403_FORBIDDEN, "only the token that created a job may cancel it")
+    return store.request_cancel(job_id)
+
+
+def job_not_found(job_id: str) -> Refused:
+    from service.api.guard import shorten
+
+    return Refused(status.HTTP_404_NOT_FOUND, f"no job {shorten(job_id)!r}")

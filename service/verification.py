@@ -1,0 +1,96 @@
+"""A user's own candidate verified against a task or a reference (``POST /v1/verify``), and its record.
+
+Two steps, so that the route can run each on its own bounded pool: ``plan_verification`` (static
+checks and the store lookup: a verdict already stored for this source, reference and environment is
+the answer) and ``verify_and_record`` (the verification in the sandbox, then the record; a reference
+the verifier refuses is refused with 422 and leaves nothing in the store).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kernels_store import Store
+from service.persistence import ResolvedTask, record_candidate, register_task, resolve_task
+from service.refusals import Refused
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to verify: the resolved task (not yet stored when it is a submitted reference)."""
+
+    resolved: ResolvedTask
+    candidate_sha256: str
+    submitted: bool
+    """A submitted reference (stored as ``user.<hash>`` once the verifier accepts it as a reference)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verification's answer: new, or the stored one (``cached``)."""
+
+    verdict: str
+    task_id: str
+    candidate_id: int
+    verification_id: int
+    cached: bool
+    report: dict[str, Any]
+
+
+def plan_verification(
+    store: Store,
+    settings: Settings,
+    *,
+    device: str,
+    environment: dict[str, Any],
+    candidate_source: str,
+    task_id: str | None,
+    reference_source: str | None,
+) -> Plan | Verdict:
+    """Static checks and the store lookup: the stored verdict, or what to verify."""
+    from service.api.validation import check_candidate, check_reference
+    from service.task_lookup import require_task
+    from verifier.spec import sha256_text
+
+    check_candidate(candidate_source, settings.max_source_bytes)
+    if reference_source is not None:
+        check_reference(reference_source, settings.max_source_bytes)
+    else:
+        require_task(store, task_id or "")
+    resolved = resolve_task(store, task_id=task_id, reference_source=reference_source, device=device, register=False)
+    candidate_sha = sha256_text(candidate_source)
+    existing = store.find_candidate(resolved.task_id, candidate_sha)
+    if existing is not None:
+        known = store.find_verification(existing.id, environment, reference_sha256=sha256_text(resolved.source))
+        if known is not None:
+            return Verdict(known.verdict, resolved.task_id, existing.id, known.id, True, known.report)
+    return Plan(resolved, candidate_sha, submitted=reference_source is not None)
+
+
+def verify_and_record(
+    store: Store, settings: Settings, plan: Plan, *, device: str, candidate_source: str, language: str
+) -> Verdict:
+    """The verification and its record. A reference the verifier refuses stores nothing (422)."""
+    from verifier import Candidate, VerifyOptions, verify
+    from verifier.errors import VerifierInputError
+
+    resolved = plan.resolved
+    candidate = Candidate(source=candidate_source, name="user", language=language)  # type: ignore[arg-type]
+    options = VerifyOptions(
+        device=device,  # type: ignore[arg-type]
+        timeout_s=settings.timeout_s,
+        sandbox=settings.sandbox,  # type: ignore[arg-type]
+        sandbox_image=settings.sandbox_image,
+    )
+    try:
+        report = verify(resolved.reference, candidate, options)
+    except VerifierInputError as e:
+        raise Refused(422, f"the reference cannot be used: {e}") from None
+    if plan.submitted:
+        register_task(store, resolved.task_id, resolved.source)
+    cand_id, ver_id, _ = record_candidate(
+        store, resolved.task_id, source=candidate_source, language=report.language, origin="user", report=report
+    )
+    return Verdict(report.verdict, resolved.task_id, cand_id, ver_id, False, report.to_dict())
