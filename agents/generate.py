@@ -10,7 +10,7 @@ from typing import Any
 
 from agents.llm.client import ChatClient
 from agents.llm.loop import LLMConfigError, LLMFailed, run_llm
-from agents.session import PrepareFn, Session, Stop, VerifierUnavailable, VerifyFn
+from agents.session import CandidateSink, PrepareFn, Session, Stop, VerifierUnavailable, VerifyFn
 from agents.template.propose import run_template
 from agents.types import GenerationRequest, GenerationResult
 from verifier import VerifierError
@@ -27,19 +27,21 @@ def generate(
     prepare_fn: PrepareFn | None = None,
     parallelism: int = 1,
     llm_client: ChatClient | None = None,
+    on_candidate: CandidateSink | None = None,
 ) -> GenerationResult:
     """Propose candidates for ``request.reference``, verify every one, return the result.
 
     Events (JSON-able dicts with a ``type``) go to ``on_event``: started, note, round, completion,
-    proposed, verified (verdict, reasons, speedup; ``candidate`` holds the full record with source
-    and report for a consumer that stores it, and must be dropped before streaming), best, error,
-    finished (the result's summary). ``cancel`` is checked between candidates and LLM calls.
+    proposed, verified (verdict, reasons, speedup), best, error, finished (the result's summary); none
+    carries a source or a report. ``on_candidate`` gets each verified ``CandidateResult`` (source and
+    report) once, before its ``verified`` event: where a consumer records it. ``cancel`` is checked
+    between candidates and LLM calls.
     ``verify_fn``/``prepare_fn``/``llm_client`` replace the verifier calls and the chat client (an
     executor that verifies elsewhere, tests); ``parallelism`` is how many candidates may be verified at
     once (the LLM loop verifies a round's samples concurrently up to it). ``VerifierUnavailable`` from
     the verifier calls is raised, not turned into the job's end: the caller hands the job back.
     """
-    session = Session(request, on_event, cancel, verify_fn, prepare_fn, parallelism)
+    session = Session(request, on_event, cancel, verify_fn, prepare_fn, parallelism, on_candidate)
     session.emit(
         "started",
         proposer=request.proposer,

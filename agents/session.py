@@ -27,6 +27,7 @@ from agents.types import (
 from verifier import Candidate, PreparedReference, Reference, Report, VerifyOptions, prepare, verify
 from verifier.spec import sha256_text
 
+CandidateSink = Callable[[CandidateResult], None]
 EventSink = Callable[[dict[str, Any]], None]
 VerifyFn = Callable[[PreparedReference, Candidate], Report]
 PrepareFn = Callable[[Reference, VerifyOptions], PreparedReference]
@@ -59,12 +60,16 @@ class Session:
         verify_fn: VerifyFn | None = None,
         prepare_fn: PrepareFn | None = None,
         parallelism: int = 1,
+        on_candidate: CandidateSink | None = None,
     ) -> None:
         """``prepare_fn``/``verify_fn`` replace ``verifier.prepare``/``verify`` (an executor that runs
         them elsewhere, tests); ``parallelism``: how many candidates a proposer may have verified at
-        once (``submit`` is thread-safe; the LLM loop verifies a round's samples concurrently)."""
+        once (``submit`` is thread-safe; the LLM loop verifies a round's samples concurrently).
+        ``on_candidate`` gets each verified candidate once, with its source and report, before its
+        ``verified`` event: the one place a consumer records it."""
         self.request = request
         self.on_event = on_event
+        self.on_candidate = on_candidate
         self.cancel = cancel or threading.Event()
         self.started = time.monotonic()
         self.candidates: list[CandidateResult] = []
@@ -225,6 +230,8 @@ class Session:
             tokens=tokens,
             name=name,
         )
+        if self.on_candidate is not None:
+            self.on_candidate(result)
         with self._lock, self._emit_lock:
             self.candidates.append(result)
             self.by_sha[sha] = result
@@ -238,7 +245,6 @@ class Session:
                 reasons=_short(report.reasons),
                 speedup=report.speedup,
                 duration_s=round(report.duration_s, 3),
-                candidate=result.to_dict(),
             )
             if ranking.better(result, self.best):
                 self.best = result
@@ -249,7 +255,6 @@ class Session:
                     origin=origin,
                     sha256=sha,
                     speedup=report.speedup,
-                    candidate=result.to_dict(),
                 )
         return result
 

@@ -17,25 +17,43 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from kernels_store import JobRecord, LeaseLostError, Store
 from service.events import EventHub
 from service.executors import ExecutorUnavailable, VerifyExecutor, make_executor, placements_summary
+from service.jobs import JobParams
 from service.persistence import record_candidate, resolve_task
 from service.settings import Settings
 from tasks import UnknownTaskError
+
+if TYPE_CHECKING:
+    from agents import CandidateResult, GenerationResult
+
+Generator = Callable[..., "GenerationResult"]
+"""``agents.generate``'s signature: (request, *, on_event, on_candidate, cancel, prepare_fn, verify_fn, parallelism)."""
 
 log = logging.getLogger("kiln.runner")
 IDLE_POLL_S = 2.0
 
 
 class JobRunner:
-    def __init__(self, store: Store, settings: Settings, hub: EventHub, executor: VerifyExecutor | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        hub: EventHub,
+        executor: VerifyExecutor | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        """``generator`` replaces ``agents.generate`` (tests drive the lease, requeue and recording logic
+        with a stub that submits prepared verdicts)."""
         self.store = store
         self.settings = settings
         self.hub = hub
         self.executor = executor or make_executor(settings.executor, ray_address=settings.ray_address)
+        self._generator = generator
         self._executor_down_logged = False
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -180,82 +198,15 @@ class JobRunner:
 
         resolved = resolve_task(self.store, task_id=job.task_id, reference_source=None, device=self._device())
         resumed = job.attempts > 1 or int((job.progress or {}).get("verified") or 0) > 0
-        params = job.params
+        params = JobParams.of(job)
         progress: dict[str, Any] = {"verified": 0, "accepted": 0, "budget": job.budget, "best": None}
+        recorded: dict[str, tuple[int, int]] = {}
+        # sha256 -> (candidate id, verification id) of each candidate this attempt verified
+        lock = threading.Lock()
 
-        def on_event(event: dict[str, Any]) -> None:
-            kind = str(event.get("type", "event"))
-            if kind == "finished":
-                # the generator's own end; the job's "finished" (after the store is updated) comes from _run,
-                # and a client that stops at the first "finished" must not read a job still marked running
-                kind = "generation_finished"
-            candidate = event.get("candidate")
-            if kind == "verified" and isinstance(candidate, dict) and "source" in candidate:
-                cand_id, ver_id, _ = record_candidate(
-                    self.store,
-                    resolved.task_id,
-                    source=candidate["source"],
-                    language=candidate["language"],
-                    origin=candidate["origin"],
-                    report=candidate["report"],
-                    job_id=job.id,
-                    parent_sha256=candidate.get("parent_sha256"),
-                    params=candidate.get("params"),
-                )
-                progress["verified"] += 1
-                progress["accepted"] += candidate["report"].get("verdict") == "accepted"
-                event = {
-                    **{k: v for k, v in event.items() if k != "candidate"},
-                    "candidate_id": cand_id,
-                    "verification_id": ver_id,
-                }
-            elif kind == "best":
-                best = dict(event.get("candidate") or {})
-                progress["best"] = {k: best.get(k) for k in ("sha256", "origin", "speedup")} | {
-                    "speedup": event.get("speedup"),
-                }
-                event = {k: v for k, v in event.items() if k != "candidate"}
-            publish(kind, _small(event))
-            if kind in ("verified", "best"):
-                self.store.update_progress(job.id, worker_id, progress, lease_s=self.settings.lease_seconds)
-
-        request = agents.GenerationRequest(
-            reference=resolved.reference,
-            task_id=resolved.task_id,
-            language=params.get("language", "triton"),
-            proposer=params.get("proposer", "template"),
-            budget=agents.Budget(max_candidates=int(job.budget or 8)),
-            verify_options=VerifyOptions(
-                device=self.settings.device,  # type: ignore[arg-type]
-                timeout_s=self.settings.timeout_s,
-                sandbox=self.settings.sandbox,  # type: ignore[arg-type]
-                sandbox_image=self.settings.sandbox_image,
-            ),
-            # an imported problem as written may be too large to trace here: its small tier is not
-            trace_shape="small" if not resolved.builtin and "small" in resolved.reference.shapes else None,
-            **({"model": params["model"]} if params.get("model") else {}),
-        )
-        executor, options = self.executor, request.verify_options
-
-        def verify_fn(prepared: Any, candidate: Any) -> Any:
-            if resumed:  # a verdict this job stored before it was interrupted is not verified (or written) again
-                stored = self._stored_report(resolved.task_id, prepared, candidate)
-                if stored is not None:
-                    return stored
-            return executor.verify(prepared, candidate, options)
-
-        result = agents.generate(
-            request,
-            on_event=on_event,
-            cancel=cancel,
-            prepare_fn=lambda reference, opts: executor.prepare(reference, opts),
-            verify_fn=verify_fn,
-            parallelism=executor.parallelism(),
-        )
-
-        best_id = None
-        for cand in result.candidates:  # idempotent: already stored from the events when they carried sources
-            cand_id, _, _ = record_candidate(
+        def on_candidate(cand: CandidateResult) -> None:
+            """The one record of each verified candidate, as soon as it is verified (a crash loses no verdict)."""
+            cand_id, ver_id, _ = record_candidate(
                 self.store,
                 resolved.task_id,
                 source=cand.source,
@@ -266,8 +217,62 @@ class JobRunner:
                 parent_sha256=cand.parent_sha256,
                 params=cand.params,
             )
-            if result.best is not None and cand.sha256 == result.best.sha256:
-                best_id = cand_id
+            with lock:
+                recorded[cand.sha256] = (cand_id, ver_id)
+                progress["verified"] += 1
+                progress["accepted"] += cand.accepted
+
+        def on_event(event: dict[str, Any]) -> None:
+            kind = str(event.get("type", "event"))
+            if kind == "finished":
+                # the generator's own end; the job's "finished" (after the store is updated) comes from _run,
+                # and a client that stops at the first "finished" must not read a job still marked running
+                kind = "generation_finished"
+            if kind == "verified" and event.get("sha256") in recorded:
+                cand_id, ver_id = recorded[event["sha256"]]
+                event = {**event, "candidate_id": cand_id, "verification_id": ver_id}
+            elif kind == "best":
+                progress["best"] = {k: event.get(k) for k in ("sha256", "origin", "speedup")}
+            publish(kind, _small(event))
+            if kind in ("verified", "best"):
+                self.store.update_progress(job.id, worker_id, progress, lease_s=self.settings.lease_seconds)
+
+        request = agents.GenerationRequest(
+            reference=resolved.reference,
+            task_id=resolved.task_id,
+            language=params.language,  # type: ignore[arg-type]
+            proposer=params.proposer,  # type: ignore[arg-type]
+            budget=agents.Budget(max_candidates=int(job.budget or 8)),
+            verify_options=VerifyOptions(
+                device=self.settings.device,  # type: ignore[arg-type]
+                timeout_s=self.settings.timeout_s,
+                sandbox=self.settings.sandbox,  # type: ignore[arg-type]
+                sandbox_image=self.settings.sandbox_image,
+            ),
+            # an imported problem as written may be too large to trace here: its small tier is not
+            trace_shape="small" if not resolved.builtin and "small" in resolved.reference.shapes else None,
+            **({"model": model} if (model := params.model or self.settings.llm_model) else {}),
+        )
+        executor, options = self.executor, request.verify_options
+
+        def verify_fn(prepared: Any, candidate: Any) -> Any:
+            if resumed:  # a verdict this job stored before it was interrupted is not verified (or written) again
+                stored = self._stored_report(resolved.task_id, prepared, candidate)
+                if stored is not None:
+                    return stored
+            return executor.verify(prepared, candidate, options)
+
+        result = (self._generator or agents.generate)(
+            request,
+            on_event=on_event,
+            on_candidate=on_candidate,
+            cancel=cancel,
+            prepare_fn=lambda reference, opts: executor.prepare(reference, opts),
+            verify_fn=verify_fn,
+            parallelism=executor.parallelism(),
+        )
+
+        best_id = recorded[result.best.sha256][0] if result.best is not None else None
         summary = {
             "task_id": resolved.task_id,
             "best_candidate_id": best_id,

@@ -19,13 +19,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernels_store import RunRecord, Store
 from service.bench.executors import Executor
 from service.bench.suite import SMALL_TIER_KEY, SuiteTask
 from service.bench.summary import run_summary
 from service.persistence import record_candidate
+from service.task_lookup import task_reference
+
+if TYPE_CHECKING:
+    from agents import CandidateResult
 
 TIERS = ("small", "as_written")
 Event = dict[str, Any]
@@ -226,41 +230,36 @@ class BenchRunner:
     # -- generation -----------------------------------------------------------------------------
     def _generate(self, task: SuiteTask, record: Any, shapes: dict[str, dict[str, Any]], outcome: TaskOutcome) -> None:
         import agents
-        from verifier import Reference, VerifyOptions
+        from verifier import VerifyOptions
 
         outcome.shapes = shapes
         builtin = task.builtin
-        reference = Reference(
-            source=record.source,
-            name=task.id,
-            shapes=shapes,
-            tolerances=dict(builtin.tolerances) if builtin is not None else {},
-            allowed_ops=frozenset(builtin.allowed_ops) if builtin is not None else frozenset(),
-        )
+        reference = task_reference(task.id, record.source, shapes, record.extra)
         earlier = self._earlier_verdicts(task.id)
         verify = self._resuming_verify(earlier, outcome)
         verified_ids: dict[str, int] = {}
 
+        def on_candidate(candidate: CandidateResult) -> None:
+            sha = candidate.sha256
+            if sha in earlier:
+                cand_id = earlier[sha][0]
+            else:
+                cand_id, ver_id, _ = record_candidate(
+                    self.store,
+                    task.id,
+                    source=candidate.source,
+                    language=candidate.language,
+                    origin=candidate.origin,
+                    report=candidate.report,
+                    parent_sha256=candidate.parent_sha256,
+                    params={**candidate.params, "bench_run": self.run.id},
+                )
+                self.store.note_run_verified(self.run.id, task.id, sha, ver_id)
+            verified_ids[sha] = cand_id
+
         def on_event(event: Event) -> None:
             kind = event.get("type")
-            candidate = event.get("candidate")
-            if kind == "verified" and isinstance(candidate, dict) and "source" in candidate:
-                sha = str(candidate["sha256"])
-                if sha in earlier:
-                    cand_id = earlier[sha][0]
-                else:
-                    cand_id, ver_id, _ = record_candidate(
-                        self.store,
-                        task.id,
-                        source=candidate["source"],
-                        language=candidate["language"],
-                        origin=candidate["origin"],
-                        report=candidate["report"],
-                        parent_sha256=candidate.get("parent_sha256"),
-                        params={**(candidate.get("params") or {}), "bench_run": self.run.id},
-                    )
-                    self.store.note_run_verified(self.run.id, task.id, sha, ver_id)
-                verified_ids[sha] = cand_id
+            if kind == "verified":
                 self.emit("candidate_verified", task_id=task.id, verdict=event.get("verdict"), name=event.get("name"))
             elif kind == "proposed":
                 self.emit("task_note", task_id=task.id, message=f"verifying {event.get('name')}")
@@ -283,6 +282,7 @@ class BenchRunner:
         result = agents.generate(
             request,
             on_event=on_event,
+            on_candidate=on_candidate,
             cancel=self.cancel,
             verify_fn=verify,
             prepare_fn=(lambda ref, opts: remote.prepare(ref, opts)) if remote is not None else None,
