@@ -99,7 +99,11 @@ class JobRunner:
             log.exception("checking the %s executor failed", self.executor.name)
             ready = False
         if not ready and not self._executor_down_logged:
-            log.warning("the %s executor is unavailable: no job is claimed until it is back", self.executor.name)
+            log.warning(
+                "the %s executor has no verifying worker ready (starting, or its cluster is gone): "
+                "no job is claimed until it has",
+                self.executor.name,
+            )
         self._executor_down_logged = not ready
         return ready
 
