@@ -76,10 +76,20 @@ def test_realistic_shapes_are_consistent(task: tasks.Task, shape: tasks.Shape) -
 
 @pytest.mark.parametrize("task_id", GRAPH_TASKS)
 def test_graph_models_build_for_realistic_shapes(task_id: str) -> None:
+    """The realistic graphs are too large to draw here; their models build with the shape's sizes."""
     task = tasks.get(task_id)
     for s in task.shapes_in("realistic"):
-        module = tasks.load_module(task.source, task.params(s))
-        module.Model(*module.get_init_inputs())
+        params = task.params(s)
+        module = tasks.load_module(task.source, params)
+        assert (params["NUM_NODES"], params["NUM_EDGES"]) == (module.NUM_NODES, module.NUM_EDGES)
+        model = module.Model(*module.get_init_inputs())
+        weights = {name: tuple(p.shape) for name, p in model.named_parameters()}
+        if task_id == "gcn.layer":
+            out_f, in_f = params["OUT_FEATURES"], params["IN_FEATURES"]
+            assert weights == {"linear.weight": (out_f, in_f), "linear.bias": (out_f,)}, s.name
+        else:
+            assert weights == {}, s.name  # SpMM has no parameters
+        assert all(p.dtype == getattr(torch, task.dtype(s)) for p in model.parameters()), s.name
 
 
 # -- the references compute what their tasks say ------------------------------------------------
