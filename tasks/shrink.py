@@ -600,12 +600,6 @@ def small_shape_note(result: ShrinkResult) -> str:
     return f"automatic small tier: {_describe(result.changed)}"[:300]
 
 
-def work_estimate(source: str) -> int:
-    """The as-written work estimate (product of size and kernel constants), for reports."""
-    table = constant_table(source)
-    return _work(table, table.values)
-
-
 def divisors_kept(table: ConstantTable, overrides: Mapping[str, Any]) -> bool:
     """True when every size divisible by a groups/heads constant still is (a check for tests)."""
     env = {**table.values, **overrides}
