@@ -63,26 +63,40 @@ def _idle_servers() -> list[warm.Zygote]:
     return list(warm.POOL._idle.get(("bwrap", False), []))
 
 
+LEFT_IN = ("/tmp/kiln-left", "/dev/shm/kiln-left", "/dev/kiln-left", "../kiln-left", "/etc/kiln-left", "/kiln-left")
+
+
 def test_nothing_one_worker_leaves_is_there_for_the_next() -> None:
     leave = """
-        for path in ("/tmp/kiln-left", "/dev/shm/kiln-left", "../kiln-left", "kiln-left"):
-            open(path, "w").write("from the previous worker")
+        import ctypes
+        written = []
+        for path in PLACES:
+            try:
+                open(path, "w").write("from the previous worker")
+                written.append(1.0)
+            except OSError:
+                written.append(0.0)
         subprocess.Popen(["sleep", "300"], start_new_session=True)
-        return x
+        segment = ctypes.CDLL(None).shmget(0x4B494C4E, 4096, 0o1600)  # IPC_CREAT | 0600
+        return torch.tensor([*written, float(segment >= 0)])
     """
     look = """
         me, parent = os.getpid(), os.getppid()
         others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me, parent)]
-        found = [os.path.exists(p) for p in ("/tmp/kiln-left", "/dev/shm/kiln-left", "../kiln-left")]
-        return torch.tensor([float(v) for v in [*found, len(others)]])
+        found = [os.path.exists(p) for p in PLACES]
+        segments = open("/proc/sysvipc/shm").read().splitlines()[1:]
+        return torch.tensor([float(v) for v in [*found, len(others), len(segments)]])
     """
-    _, first = _run_warm(_reference_source(leave))
-    assert first is not None, "the leaving worker did not run"
+    places = f"PLACES = {LEFT_IN!r}\n"
+    _, written = _run_warm(places + _reference_source(leave))
+    assert written is not None, "the leaving worker did not run"
+    # scratch, /tmp, /dev and /dev/shm are writable; the sandbox's root (and /etc on it) is not
+    assert written.tolist() == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0], written
     server = _idle_servers()[-1]
-    _, seen = _run_warm(_reference_source(look))
+    _, seen = _run_warm(places + _reference_source(look))
     assert server in _idle_servers(), "the second worker was not forked from the same server"
-    assert seen is not None and seen.tolist() == [0.0, 0.0, 0.0, 0.0], (
-        "left for the next worker: /tmp, /dev/shm, scratch files, stray processes = " + str(seen)
+    assert seen is not None and seen.tolist() == [0.0] * 8, (
+        "left for the next worker (files in PLACES, stray processes, shared memory segments): " + str(seen)
     )
 
 

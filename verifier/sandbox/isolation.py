@@ -260,10 +260,13 @@ def bwrap_argv(
         if Path("/dev/dri").exists():
             argv += ["--dev-bind", "/dev/dri", "/dev/dri"]
     if scratch_cap_bytes is not None:
-        argv += ["--size", str(scratch_cap_bytes), "--tmpfs", str(scratch), "--chdir", str(scratch), "--", *worker_argv]
+        argv += ["--size", str(scratch_cap_bytes), "--tmpfs", str(scratch)]
     else:
-        argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--", *worker_argv]
-    return argv
+        argv += ["--bind", str(scratch), str(scratch)]
+    # bwrap builds the sandbox's root (and the directories holding the binds: /etc, /root...) on a
+    # tmpfs the worker could otherwise write to (an /etc/ld.so.preload for every later exec): make it
+    # read-only; scratch, /tmp and /dev stay writable (separate mounts).
+    return [*argv, "--remount-ro", "/", "--chdir", str(scratch), "--", *worker_argv]
 
 
 def unshare_argv(

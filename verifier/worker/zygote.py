@@ -10,8 +10,9 @@ fresh scratch directory, the worker's environment and resource limits, then
 What a child can reach from before the fork: the imported modules (no candidate has ever run in
 this process: the server runs no candidate code, holds no key — the candidate role gets none — and
 serves one child at a time). Between children the server kills whatever the previous child left
-running in the sandbox's PID namespace and removes every file it left in scratch, /tmp and
-/dev/shm, so nothing of one candidate is there for the next. The server marks itself non-dumpable,
+running in the sandbox's PID namespace and removes every file it left in scratch, /tmp, /dev and
+/dev/shm and every System V IPC object (the sandbox's root is read-only), so nothing of one
+candidate is there for the next. The server marks itself non-dumpable,
 so its memory cannot be read or written through /proc by a child.
 
 Control messages (SOCK_SEQPACKET, one JSON object each): the server sends ``{"ready": ...}`` once,
@@ -84,6 +85,37 @@ def _wipe(directory: Path, keep: frozenset[str] = frozenset()) -> None:
         else:
             with contextlib.suppress(OSError):
                 entry.unlink()
+
+
+IPC_RMID = 0
+
+
+def _remove_ipc_objects() -> None:
+    """Remove the System V shared memory segments, semaphores and message queues left in the
+    sandbox's IPC namespace (they outlive the process that made them)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind in ("shm", "sem", "msg"):
+        try:
+            rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            ident = int(row.split()[1])
+            if kind == "shm":
+                libc.shmctl(ident, IPC_RMID, None)
+            elif kind == "sem":
+                libc.semctl(ident, 0, IPC_RMID)
+            else:
+                libc.msgctl(ident, IPC_RMID, None)
+
+
+def _clean_sandbox(base: Path, dev_entries: frozenset[str]) -> None:
+    """Everything a child can write in a private sandbox: scratch, /tmp, /dev (the root is read-only)."""
+    _wipe(base)
+    _wipe(Path("/tmp"))
+    _wipe(Path("/dev/shm"))
+    _wipe(Path("/dev"), keep=dev_entries)
+    _remove_ipc_objects()
 
 
 def _kill_strays(own_pid_namespace: bool, child: int) -> None:
@@ -169,6 +201,7 @@ def serve(control_fd: int) -> None:
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     base = Path.cwd()
+    dev_entries = frozenset(os.listdir("/dev")) if own_pid_namespace else frozenset()
     _send(control, {"ready": True, "pid": os.getpid(), "threads": _thread_count(), "preload_failed": failed})
     serial = 0
     while True:
@@ -195,8 +228,8 @@ def serve(control_fd: int) -> None:
         _, status = os.waitpid(pid, 0)
         returncode = os.waitstatus_to_exitcode(status)
         _kill_strays(own_pid_namespace, pid)
-        _wipe(base)
         if own_pid_namespace:
-            _wipe(Path("/tmp"))
-            _wipe(Path("/dev/shm"))
+            _clean_sandbox(base, dev_entries)
+        else:
+            _wipe(base)
         _send(control, {"exited": pid, "returncode": returncode})
