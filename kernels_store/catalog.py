@@ -54,59 +54,15 @@ def insert_for(session: Session, model: type[Any]) -> Any:
 
 
 def task_record(row: Task) -> TaskRecord:
-    return TaskRecord(
-        id=row.id,
-        family=row.family,
-        title=row.title,
-        source=row.source,
-        source_sha256=row.source_sha256,
-        shapes=row.shapes,
-        extra=dict(row.extra or {}),
-        revision=row.revision,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return TaskRecord.from_row(row, json_dicts=("extra",))
 
 
 def candidate_record(row: Candidate) -> CandidateRecord:
-    return CandidateRecord(
-        id=row.id,
-        task_id=row.task_id,
-        source=row.source,
-        source_sha256=row.source_sha256,
-        language=row.language,
-        origin=row.origin,
-        origin_detail=row.origin_detail,
-        parent_id=row.parent_id,
-        job_id=row.job_id,
-        name=row.name,
-        extra=dict(row.extra or {}),
-        created_at=row.created_at,
-    )
+    return CandidateRecord.from_row(row, json_dicts=("extra",))
 
 
 def verification_record(row: Verification) -> VerificationRecord:
-    return VerificationRecord(
-        id=row.id,
-        candidate_id=row.candidate_id,
-        task_id=row.task_id,
-        reference_sha256=row.reference_sha256,
-        environment_key=row.environment_key,
-        verdict=row.verdict,
-        speedup_eager=row.speedup_eager,
-        speedup_compiled=row.speedup_compiled,
-        candidate_ms=row.candidate_ms,
-        device=row.device,
-        device_name=row.device_name,
-        hardware_fingerprint=row.hardware_fingerprint,
-        python_version=row.python_version,
-        torch_version=row.torch_version,
-        triton_version=row.triton_version,
-        cuda_version=row.cuda_version,
-        duration_s=row.duration_s,
-        report=row.report,
-        created_at=row.created_at,
-    )
+    return VerificationRecord.from_row(row)
 
 
 def page_of(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:

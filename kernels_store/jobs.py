@@ -32,27 +32,7 @@ DEFAULT_MAX_ATTEMPTS = 3
 
 
 def job_record(row: Job) -> JobRecord:
-    return JobRecord(
-        id=row.id,
-        kind=row.kind,
-        task_id=row.task_id,
-        status=row.status,
-        params=dict(row.params or {}),
-        budget=row.budget,
-        progress=dict(row.progress or {}),
-        result=row.result,
-        error=row.error,
-        owner_token_hash=row.owner_token_hash,
-        cancel_requested=row.cancel_requested,
-        worker_id=row.worker_id,
-        lease_expires_at=row.lease_expires_at,
-        heartbeat_at=row.heartbeat_at,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
+    return JobRecord.from_row(row, json_dicts=("params", "progress"))
 
 
 def create_job(

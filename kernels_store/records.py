@@ -27,8 +27,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+R = TypeVar("R", bound="Record")
+
+
 class Record:
     _private: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls: type[R], row: Any, *, json_dicts: tuple[str, ...] = ()) -> R:
+        """The record of an ORM row: every field read from the row's attribute of the same name; the
+        ``json_dicts`` fields copied as dicts (None as ``{}``), so no record shares the row's JSON."""
+        values = {f.name: getattr(row, f.name) for f in fields(cls)}  # type: ignore[arg-type]
+        for name in json_dicts:
+            values[name] = dict(values[name] or {})
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -37,46 +37,11 @@ RUN_TASK_FIELDS = (
 
 
 def run_record(row: BenchRun) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        suite=row.suite,
-        tier=row.tier,
-        proposer=row.proposer,
-        generator=row.generator,
-        executor=row.executor,
-        budget=row.budget,
-        device=row.device,
-        device_name=row.device_name,
-        hardware_fingerprint=row.hardware_fingerprint,
-        status=row.status,
-        options=dict(row.options or {}),
-        summary=dict(row.summary or {}),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        finished_at=row.finished_at,
-    )
+    return RunRecord.from_row(row, json_dicts=("options", "summary"))
 
 
 def run_task_record(row: BenchRunTask) -> RunTaskRecord:
-    return RunTaskRecord(
-        run_id=row.run_id,
-        task_id=row.task_id,
-        position=row.position,
-        source_sha256=row.source_sha256,
-        status=row.status,
-        verdict=row.verdict,
-        reason=row.reason,
-        reference_ok=row.reference_ok,
-        shapes=dict(row.shapes or {}),
-        changed_constants=dict(row.changed_constants or {}),
-        speedup_eager=row.speedup_eager,
-        speedup_compiled=row.speedup_compiled,
-        seconds=row.seconds,
-        candidates=row.candidates,
-        best_candidate_id=row.best_candidate_id,
-        verified=dict(row.verified or {}),
-        updated_at=row.updated_at,
-    )
+    return RunTaskRecord.from_row(row, json_dicts=("shapes", "changed_constants", "verified"))
 
 
 def create_run(
