@@ -232,3 +232,18 @@ def test_eager_baseline_is_not_timed_again_off_the_gpu(prepared_reference) -> No
 
     assert prepared_reference.device == "cpu"
     assert retime_eager(prepared_reference, VerifyOptions()) is None
+
+
+def test_unshare_is_refused_when_run_by_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root, unshare makes no user namespace: the worker would write the host's files as root."""
+    from verifier.errors import SandboxUnavailableError
+    from verifier.sandbox import isolation
+
+    monkeypatch.setattr(isolation.os, "geteuid", lambda: 0)
+    isolation.unshare_problem.cache_clear()
+    try:
+        assert isolation.unshare_problem() == isolation.UNSHARE_AS_ROOT
+        with pytest.raises(SandboxUnavailableError, match="bubblewrap"):
+            isolation.choose("unshare")
+    finally:
+        isolation.unshare_problem.cache_clear()

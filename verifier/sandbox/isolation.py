@@ -10,8 +10,9 @@
 - ``bwrap``: new user, PID, network, IPC, UTS and mount namespaces; the worker sees a read-only
   view of the system and Python directories, the verifier package, a fresh /proc and /dev, a tmpfs
   /tmp and its own scratch directory — no home directories, no project files, no other processes.
-- ``unshare``: new network, PID (fresh /proc), IPC and UTS namespaces (plus a user namespace when
-  not root); the file system stays visible, so only the scratch directory is private by convention.
+- ``unshare``: new user, network, PID (fresh /proc), IPC and UTS namespaces; the file system stays
+  visible, so only the scratch directory is private by convention. Refused when run by root (no
+  user namespace then: the worker would be root on the host's files).
 - ``none``: resource limits, a scrubbed environment and a private scratch directory only. Reports
   say so: network access is then blocked only by the in-process guard.
 
@@ -77,11 +78,19 @@ def bwrap_problem() -> str | None:
     return _probe([exe, *_bwrap_namespace_args(), "--ro-bind", "/", "/", "--proc", "/proc", "true"])
 
 
+UNSHARE_AS_ROOT = (
+    "unshare run by root makes no user namespace: the worker would keep root's capabilities and write "
+    "access to the host's file system; install bubblewrap (apt-get install bubblewrap), which drops them"
+)
+
+
 @functools.cache
 def unshare_problem() -> str | None:
     exe = shutil.which("unshare")
     if exe is None:
         return "unshare (util-linux) is not installed"
+    if os.geteuid() == 0:
+        return UNSHARE_AS_ROOT
     return _probe([exe, *_unshare_args(), "true"])
 
 
@@ -104,10 +113,19 @@ def _bwrap_namespace_args() -> list[str]:
 
 
 def _unshare_args() -> list[str]:
-    args = ["--net", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc", "--ipc", "--uts"]
-    if os.geteuid() != 0:
-        args[:0] = ["--user", "--map-root-user"]
-    return args
+    """A user namespace (never run as root: see ``unshare_problem``), then the rest."""
+    return [
+        "--user",
+        "--map-root-user",
+        "--net",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount",
+        "--mount-proc",
+        "--ipc",
+        "--uts",
+    ]
 
 
 NO_ISOLATION_FIX = (
