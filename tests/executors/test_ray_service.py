@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.executors.trivial import REFERENCE
+from tests.executors.trivial import REFERENCE, variant
 from tests.service.conftest import make_server, wait_for_status  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
@@ -33,6 +33,12 @@ def test_serve_on_ray_and_survive_the_head_going_away(loopback_cluster, make_ser
         where = job["result"]["executor"]
         assert where["name"] == "ray" and where["executor"] == "ray", where
         assert [n["node_id"] for n in where["nodes"]] == [placement["node_id"]]
+
+        # POST /v1/verify goes to the cluster too
+        answer = client.post("/v1/verify", json={"reference_source": REFERENCE, "candidate_source": variant(7)})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["verdict"] == "accepted"
+        assert answer.json()["report"]["placement"]["executor"] == "ray"
 
         # a second job: the head dies while it runs, the job goes back to the queue, and resumes
         second = _job(client, REFERENCE.replace("x * 2.0 + 1.0", "x * 3.0 - 1.0"))
