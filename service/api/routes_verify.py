@@ -9,12 +9,14 @@ is immediate: 503 (server busy) or 429 (this token busy), both with ``Retry-Afte
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from service.api.auth import writer_identity
 from service.api.schemas import VerifyRequest, VerifyResponse
 from service.state import AppState, app_state
-from service.verification import Plan, plan_verification, verify_and_record
+from service.verification import Plan, Verdict, plan_verification, verify_and_record
 from service.workpool import ClientGone, OwnerBusy, PoolFull
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -40,7 +42,7 @@ def busy(state: AppState, pool_name: str) -> HTTPException:
 
 def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
     """``service.verification.plan_verification`` (parse pool): the stored verdict, or what to verify."""
-    return plan_verification(
+    planned = plan_verification(
         state.store,
         state.settings,
         device=state.device,
@@ -49,11 +51,12 @@ def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
         task_id=body.task_id,
         reference_source=body.reference_source,
     )
+    return VerifyResponse(**asdict(planned)) if isinstance(planned, Verdict) else planned
 
 
 def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
     """``service.verification.verify_and_record`` (verify pool)."""
-    return verify_and_record(
+    verdict = verify_and_record(
         state.store,
         state.settings,
         plan,
@@ -62,6 +65,7 @@ def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
         language=body.language,
         executor=state.runner.executor if state.runner is not None else None,
     )
+    return VerifyResponse(**asdict(verdict))
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=BUSY_RESPONSES)
