@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import status
 
 from kernels_store import JobRecord, Store
+from service.api.schemas import JobCreate
 from service.persistence import resolve_task
 from service.refusals import Refused
 from service.settings import Settings
@@ -41,18 +42,8 @@ class JobParams:
         )
 
 
-def submit_job(
-    store: Store,
-    settings: Settings,
-    *,
-    device: str,
-    owner: str,
-    params: JobParams,
-    budget: int,
-    task_id: str | None = None,
-    reference_source: str | None = None,
-) -> JobRecord:
-    """Queue a generation job for a task (built-in or stored) or a submitted reference.
+def submit_job(store: Store, settings: Settings, body: JobCreate, *, device: str, owner: str) -> JobRecord:
+    """Queue a generation job for a task (built-in or stored) or a submitted reference (``body``).
 
     Refused (``Refused``): a budget above ``KILN_MAX_BUDGET`` (422), the llm proposer without a model
     (422), ``KILN_MAX_ACTIVE_JOBS`` queued or running for this owner (429), a reference that is not a
@@ -62,6 +53,8 @@ def submit_job(
     from service.api.validation import check_reference
     from service.task_lookup import require_task
 
+    params = JobParams(language=body.language, proposer=body.proposer, model=body.model)
+    budget, task_id, reference_source = body.budget, body.task_id, body.reference_source
     if budget > settings.max_budget:
         raise Refused(422, f"budget {budget} exceeds this server's cap of {settings.max_budget} (KILN_MAX_BUDGET)")
     if params.proposer == "llm" and not (params.model or settings.llm_model):

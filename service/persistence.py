@@ -11,6 +11,7 @@ from kernels_store import Store, TaskRecord
 from service.task_lookup import find_task, task_reference
 
 if TYPE_CHECKING:
+    from agents import CandidateResult
     from verifier import Reference
 
 USER_TASK_PREFIX = "user."
@@ -119,3 +120,26 @@ def record_candidate(
     )
     recorded = store.record_verification(added.candidate.id, report)
     return added.candidate.id, recorded.verification.id, recorded.created
+
+
+def record_result(
+    store: Store,
+    task_id: str,
+    candidate: CandidateResult,
+    *,
+    job_id: str | None = None,
+    more_params: dict[str, Any] | None = None,
+) -> tuple[int, int, bool]:
+    """``record_candidate`` for a generator's verified candidate (``agents.CandidateResult``), with
+    ``more_params`` added to its parameters; returns (candidate id, verification id, new?)."""
+    return record_candidate(
+        store,
+        task_id,
+        source=candidate.source,
+        language=candidate.language,
+        origin=candidate.origin,
+        report=candidate.report,
+        job_id=job_id,
+        parent_sha256=candidate.parent_sha256,
+        params={**candidate.params, **(more_params or {})},
+    )

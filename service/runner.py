@@ -24,7 +24,7 @@ from kernels_store import JobRecord, LeaseLostError, Store
 from service.events import EventHub
 from service.executors import ExecutorUnavailable, VerifyExecutor, make_executor, placements_summary
 from service.jobs import JobParams
-from service.persistence import record_candidate, resolve_task
+from service.persistence import record_result, resolve_task
 from service.settings import Settings
 from tasks import UnknownTaskError
 
@@ -210,17 +210,7 @@ class JobRunner:
 
         def on_candidate(cand: CandidateResult) -> None:
             """The one record of each verified candidate, as soon as it is verified (a crash loses no verdict)."""
-            cand_id, ver_id, _ = record_candidate(
-                self.store,
-                resolved.task_id,
-                source=cand.source,
-                language=cand.language,
-                origin=cand.origin,
-                report=cand.report,
-                job_id=job.id,
-                parent_sha256=cand.parent_sha256,
-                params=cand.params,
-            )
+            cand_id, ver_id, _ = record_result(self.store, resolved.task_id, cand, job_id=job.id)
             with lock:
                 recorded[cand.sha256] = (cand_id, ver_id)
                 progress["verified"] += 1

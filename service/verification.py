@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernels_store import Store
+from service.api.schemas import VerifyResponse
 from service.persistence import ResolvedTask, record_candidate, register_task, resolve_task
 from service.refusals import Refused
 from service.settings import Settings
@@ -27,18 +28,6 @@ class Plan:
     """A submitted reference (stored as ``user.<hash>`` once the verifier accepts it as a reference)."""
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A verification's answer: new, or the stored one (``cached``)."""
-
-    verdict: str
-    task_id: str
-    candidate_id: int
-    verification_id: int
-    cached: bool
-    report: dict[str, Any]
-
-
 def plan_verification(
     store: Store,
     settings: Settings,
@@ -48,7 +37,7 @@ def plan_verification(
     candidate_source: str,
     task_id: str | None,
     reference_source: str | None,
-) -> Plan | Verdict:
+) -> Plan | VerifyResponse:
     """Static checks and the store lookup: the stored verdict, or what to verify."""
     from service.api.validation import check_candidate, check_reference
     from service.task_lookup import require_task
@@ -65,7 +54,14 @@ def plan_verification(
     if existing is not None:
         known = store.find_verification(existing.id, environment, reference_sha256=sha256_text(resolved.source))
         if known is not None:
-            return Verdict(known.verdict, resolved.task_id, existing.id, known.id, True, known.report)
+            return VerifyResponse(
+                verdict=known.verdict,  # type: ignore[arg-type]
+                task_id=resolved.task_id,
+                candidate_id=existing.id,
+                verification_id=known.id,
+                cached=True,
+                report=known.report,
+            )
     return Plan(resolved, candidate_sha, submitted=reference_source is not None)
 
 
@@ -78,7 +74,7 @@ def verify_and_record(
     candidate_source: str,
     language: str,
     executor: Any = None,
-) -> Verdict:
+) -> VerifyResponse:
     """The verification and its record. A reference the verifier refuses stores nothing (422).
     ``executor`` (``service.executors``): a cluster executor verifies on its workers, on their device."""
     from agents.session import VerifierUnavailable
@@ -108,4 +104,11 @@ def verify_and_record(
     cand_id, ver_id, _ = record_candidate(
         store, resolved.task_id, source=candidate_source, language=report.language, origin="user", report=report
     )
-    return Verdict(report.verdict, resolved.task_id, cand_id, ver_id, False, report.to_dict())
+    return VerifyResponse(
+        verdict=report.verdict,
+        task_id=resolved.task_id,
+        candidate_id=cand_id,
+        verification_id=ver_id,
+        cached=False,
+        report=report.to_dict(),
+    )

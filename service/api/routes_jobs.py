@@ -28,16 +28,7 @@ SSE_STORE_POLL_S = 1.0
 
 def _create(body: JobCreate, owner: str, state: AppState) -> JobRecord:
     """``service.jobs.submit_job`` (on the parse pool: parsing a large reference takes a while)."""
-    job = jobs.submit_job(
-        state.store,
-        state.settings,
-        device=state.device,
-        owner=owner,
-        params=jobs.JobParams(language=body.language, proposer=body.proposer, model=body.model),
-        budget=body.budget,
-        task_id=body.task_id,
-        reference_source=body.reference_source,
-    )
+    job = jobs.submit_job(state.store, state.settings, body, device=state.device, owner=owner)
     if state.runner is not None:
         state.runner.notify()
     return job

@@ -9,14 +9,12 @@ is immediate: 503 (server busy) or 429 (this token busy), both with ``Retry-Afte
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from service.api.auth import writer_identity
 from service.api.schemas import VerifyRequest, VerifyResponse
 from service.state import AppState, app_state
-from service.verification import Plan, Verdict, plan_verification, verify_and_record
+from service.verification import Plan, plan_verification, verify_and_record
 from service.workpool import ClientGone, OwnerBusy, PoolFull
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -42,7 +40,7 @@ def busy(state: AppState, pool_name: str) -> HTTPException:
 
 def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
     """``service.verification.plan_verification`` (parse pool): the stored verdict, or what to verify."""
-    planned = plan_verification(
+    return plan_verification(
         state.store,
         state.settings,
         device=state.device,
@@ -51,12 +49,11 @@ def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
         task_id=body.task_id,
         reference_source=body.reference_source,
     )
-    return VerifyResponse(**asdict(planned)) if isinstance(planned, Verdict) else planned
 
 
 def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
     """``service.verification.verify_and_record`` (verify pool)."""
-    verdict = verify_and_record(
+    return verify_and_record(
         state.store,
         state.settings,
         plan,
@@ -65,7 +62,6 @@ def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
         language=body.language,
         executor=state.runner.executor if state.runner is not None else None,
     )
-    return VerifyResponse(**asdict(verdict))
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=BUSY_RESPONSES)

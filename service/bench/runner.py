@@ -25,7 +25,7 @@ from kernels_store import RunRecord, Store
 from service.bench.executors import Executor
 from service.bench.suite import SMALL_TIER_KEY, SuiteTask
 from service.bench.summary import run_summary
-from service.persistence import record_candidate
+from service.persistence import record_result
 from service.task_lookup import task_reference
 
 if TYPE_CHECKING:
@@ -244,15 +244,8 @@ class BenchRunner:
             if sha in earlier:
                 cand_id = earlier[sha][0]
             else:
-                cand_id, ver_id, _ = record_candidate(
-                    self.store,
-                    task.id,
-                    source=candidate.source,
-                    language=candidate.language,
-                    origin=candidate.origin,
-                    report=candidate.report,
-                    parent_sha256=candidate.parent_sha256,
-                    params={**candidate.params, "bench_run": self.run.id},
+                cand_id, ver_id, _ = record_result(
+                    self.store, task.id, candidate, more_params={"bench_run": self.run.id}
                 )
                 self.store.note_run_verified(self.run.id, task.id, sha, ver_id)
             verified_ids[sha] = cand_id

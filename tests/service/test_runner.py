@@ -88,6 +88,16 @@ def stub_generator(sources: list[str], during: Callable[[Session], None] | None 
     return generate
 
 
+def until_cancelled(started: threading.Event) -> Callable[[Session], None]:
+    """A ``during`` that says it has started, then holds the job until it is cancelled (a shutdown)."""
+
+    def hold(session: Session) -> None:
+        started.set()
+        session.cancel.wait(30)
+
+    return hold
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -167,13 +177,8 @@ def test_a_clean_shutdown_hands_the_running_job_back_to_the_queue(store: Store) 
     source = kernel(1)
     executor = StubExecutor({source: "rejected"}, store.get_task(TASK).source)
     started = threading.Event()
-
-    def wait_for_cancel(session: Session) -> None:
-        started.set()
-        session.cancel.wait(30)
-
     hub = EventHub()
-    runner = _runner(store, executor, stub_generator([source, kernel(2)], during=wait_for_cancel), hub)
+    runner = _runner(store, executor, stub_generator([source, kernel(2)], during=until_cancelled(started)), hub)
     runner.start()
     assert started.wait(30)
     runner.stop()
@@ -246,12 +251,7 @@ def test_a_requeued_job_resumes_with_the_verdicts_it_had_stored(store: Store) ->
     first, second = kernel(1), kernel(2)
     executor = StubExecutor({first: "rejected", second: "accepted"}, store.get_task(TASK).source)
     started = threading.Event()
-
-    def wait_for_cancel(session: Session) -> None:
-        started.set()
-        session.cancel.wait(30)
-
-    runner = _runner(store, executor, stub_generator([first, second], during=wait_for_cancel))
+    runner = _runner(store, executor, stub_generator([first, second], during=until_cancelled(started)))
     runner.start()
     assert started.wait(30)
     runner.stop()  # back to the queue after the first verdict was stored
