@@ -64,6 +64,12 @@ def loopback_environment() -> dict[str, str]:
     }
 
 
+def _auth_token_configured() -> bool:
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return True
+    return os.path.exists(os.path.join(os.path.expanduser("~"), ".ray", "auth_token"))
+
+
 def _host_port(address: str) -> tuple[str, int] | None:
     address = address.removeprefix("ray://")
     host, sep, port = address.rpartition(":")
@@ -138,6 +144,16 @@ class RayExecutor:
             # clusters started with `ray start` use token authentication (~/.ray/auth_token); a driver
             # must say so before ray is imported (RAY_AUTH_MODE=disabled for a cluster without it)
             os.environ.setdefault("RAY_AUTH_MODE", "token")
+            if os.environ["RAY_AUTH_MODE"] == "token" and not _auth_token_configured():
+                if target is not None and target[0] in LOOPBACK:
+                    from service.executors.local_cluster import ensure_auth_token
+
+                    ensure_auth_token()
+                else:  # without one Ray aborts this whole process rather than raising
+                    raise ExecutorUnavailable(
+                        "no Ray authentication token here: copy the head's ~/.ray/auth_token to this host "
+                        "(or set RAY_AUTH_TOKEN), or set RAY_AUTH_MODE=disabled for a cluster without tokens"
+                    )
             import ray
 
             kwargs: dict[str, Any] = {
