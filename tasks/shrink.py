@@ -199,6 +199,27 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _assignments(body: list[ast.stmt]) -> list[tuple[str, ast.expr]]:
+    """(name, expression) of each top-level ``NAME = expr``, ``NAME: T = expr`` and element of a tuple
+    assignment with a literal tuple value (``depth, height, width = 32, 64, 64``)."""
+    out: list[tuple[str, ast.expr]] = []
+    for node in body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            out.append((node.targets[0].id, node.value))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            out.append((node.target.id, node.value))
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Tuple | ast.List)
+            and isinstance(node.value, ast.Tuple | ast.List)
+            and len(node.targets[0].elts) == len(node.value.elts)
+            and all(isinstance(t, ast.Name) for t in node.targets[0].elts)
+        ):
+            out.extend((t.id, v) for t, v in zip(node.targets[0].elts, node.value.elts, strict=True))  # type: ignore[attr-defined]
+    return out
+
+
 def constant_table(source: str) -> ConstantTable:
     """The top-level ``NAME = <literal expression>`` constants of ``source`` (``ShrinkError`` on bad syntax)."""
     try:
@@ -206,13 +227,7 @@ def constant_table(source: str) -> ConstantTable:
     except SyntaxError as e:
         raise ShrinkError(f"syntax error at line {e.lineno}: {e.msg}") from None
     table = ConstantTable()
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name, expr = node.targets[0].id, node.value
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            name, expr = node.target.id, node.value
-        else:
-            continue
+    for name, expr in _assignments(tree.body):
         names: set[str] = set()
         try:
             value = _evaluate(expr, table.values, names)

@@ -122,6 +122,14 @@ def test_proposal_keeps_what_the_op_needs() -> None:
     assert set(changed) == {"batch_size", "in_channels", "out_channels", "height", "width", "shape"}
 
 
+def test_tuple_assigned_sizes_are_constants_too() -> None:
+    """``depth, height, width = 32, 64, 64`` (KernelBench level 2's 3D problems) is three constants."""
+    table = constant_table("batch_size = 128\ndepth, height, width = 32, 64, 64\nkernel_size = 3\n")
+    assert table.values == {"batch_size": 128, "depth": 32, "height": 64, "width": 64, "kernel_size": 3}
+    overrides, _ = overrides_for(table, propose(table))
+    assert overrides["depth"] < 32 and overrides["height"] == overrides["width"] < 64
+
+
 def test_one_constant_used_twice_is_sized_by_the_inputs_it_makes() -> None:
     table = constant_table(SQUARE_MATMUL)
     assert table.values["N"] == 4096  # `1024 * 4` is a constant expression
