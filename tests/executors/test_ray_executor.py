@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.executors.trivial import CANDIDATE, REFERENCE, WRONG, variant
+from tests.executors.trivial import REFERENCE, SLOW, WRONG, variant
 from verifier import Candidate, Reference, VerifyOptions
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_verification_is_retried(loopback_cluster) -> None:
 
         def run() -> None:
             try:
-                outcome["report"] = executor.verify(prepared, Candidate(source=CANDIDATE), OPTIONS)
+                outcome["report"] = executor.verify(prepared, Candidate(source=SLOW), OPTIONS)
             except BaseException as e:  # surfaced below
                 outcome["error"] = e
 
@@ -94,7 +94,7 @@ def test_a_worker_killed_mid_verification_is_retried(loopback_cluster) -> None:
         deadline = time.monotonic() + 30
         while not any(w["busy"] for w in executor.workers()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)  # inside verify(): the candidate's sandbox process is starting or running
+        time.sleep(1.0)  # inside verify(): the slow candidate's calls take seconds in its sandbox process
         assert thread.is_alive(), "the verification ended before the worker could be killed"
         os.kill(pid, signal.SIGKILL)
         thread.join(timeout=300)

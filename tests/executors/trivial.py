@@ -60,3 +60,35 @@ WRONG = CANDIDATE.replace("x * 2.0 + 1.0", "x * 2.0 + 1.5")
 def variant(k: int) -> str:
     """The honest candidate with a distinct source (each is verified, none is a duplicate)."""
     return CANDIDATE + f"\n# variant {k}\n"
+
+
+# an honest candidate that takes seconds in the interpreter (a worker can be killed while it runs)
+SLOW = """
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def slow_affine_kernel(x_ptr, y_ptr, n, REPEAT: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    acc = x * 0.0
+    for _ in range(REPEAT):
+        acc = acc + x
+    tl.store(y_ptr + offs, acc * (2.0 / REPEAT) + 1.0, mask=mask)
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        x = x.contiguous()
+        y = torch.empty_like(x)
+        n = x.numel()
+        slow_affine_kernel[(triton.cdiv(n, 256),)](x, y, n, REPEAT=6000, BLOCK=256)
+        return y
+"""
