@@ -282,6 +282,7 @@ def emit_candidate(
         + HELPERS
         + (reduce.COMBINE_HELPERS if any(n.attrs.get("op") == "prod" for n in program.nodes) else "")
         + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in program.nodes) else "")
+        + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind == "matmul" for n in program.nodes) else "")
         + "\n\n"
         + "\n\n\n".join(fwd.kernels)
         + "\n\n\nclass ModelNew(Model):\n"

@@ -682,6 +682,41 @@ def _mm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: An
     return low.add_node("matmul", shape, operands={"a": a, "b": b})
 
 
+def _bmm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    a = low.operand(low.tensor_arg(op, 0, "self"), _arg(op, 0, "self")["shape"])
+    b = low.operand(low.tensor_arg(op, 1, "mat2"), _arg(op, 1, "mat2")["shape"])
+    return low.add_node("matmul", shape, operands={"a": a, "b": b}, attrs={"batched": True})
+
+
+def _triangle(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """triu / tril of a product computed here only for it: the matmul masks its tile before the store."""
+    src = _arg(op, 0, "self")
+    consumers = sum(
+        1
+        for o in low.ops
+        for a in [*o.get("args", []), *o.get("kwargs", {}).values()]
+        if _t(a) and a["tensor"] == src["tensor"]
+    )
+    val = low.tensor_arg(op, 0, "self")
+    node = low.nodes[val.node] if isinstance(val, NodeRef) else None
+    if node is None or node.kind != "matmul" or node.epilogue is not None or consumers != 1 or len(shape) != 2:
+        raise NoTemplate(f"{op['op']} of something other than a matrix product used only there")
+    node.attrs["triangle"] = ("upper" if op["op"] == "aten.triu" else "lower", int(_arg(op, 1, "diagonal", 0) or 0))
+    return val
+
+
+def _logsumexp(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """log(sum(exp(x - max))) + max over any dims (the max kept for the shift, reduced again if not kept)."""
+    in_shape = _input_shape(op)
+    dims = _dims(_arg(op, 1, "dim"), len(in_shape))
+    keepdim = bool(_arg(op, 2, "keepdim", False))
+    x = low.expr(low.tensor_arg(op, 0, "self"))
+    top = NodeE(_reduce(low, x, in_shape, dims, True, "max").node)
+    total = NodeE(_reduce(low, Un("exp", Bin("sub", x, top)), in_shape, dims, keepdim, "sum").node)
+    shift = top if keepdim else NodeE(_reduce(low, x, in_shape, dims, False, "max").node)
+    return Bin("add", Un("log", total), shift)
+
+
 def _addmm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
     beta = op.get("kwargs", {}).get("beta", 1)
     alpha = op.get("kwargs", {}).get("alpha", 1)
@@ -1077,7 +1112,79 @@ def _reshape(low: Lowering, op: dict[str, Any], index: int, out_index: int, shap
                 x = low.expr(low.value(x_desc["tensor"], x_desc))
                 dims = tuple(range(2, len(x_shape)))
                 return _normalise(low, x, x_shape, dims, float(_arg(bn, 7, "eps")), None, None, 0)
-    raise NoTemplate(f"no template for `{op['op']}` (a reshape with sizes fixed at trace time)")
+    return _generic_reshape(low, op, shape)
+
+
+def _generic_reshape(low: Lowering, op: dict[str, Any], shape: Any) -> Value:
+    """view / reshape: replayed in the forward, with sizes written in terms of the source's sizes where
+    the reshape merges or splits whole dims (sizes only a trace can explain are the traced ones)."""
+    src = _arg(op, 0, "self")
+    if not _t(src):
+        raise NoTemplate(f"{op['op']} of a non-tensor")
+    args = _reshape_args(tuple(src["shape"]), tuple(shape))
+    val = low.tensor_arg(op, 0, "self")
+    if isinstance(val, LeafE):
+        val = val.leaf
+    if isinstance(val, Leaf):
+        if val.flip:
+            raise NoTemplate("a reshape after a flip")
+        return val.view("reshape", *args, shape=tuple(shape))
+    x = low.operand(val, src["shape"])
+    return low.add_node("view", shape, operands={"x": x}, attrs={"method": "reshape", "args": tuple(args)})
+
+
+def _reshape_args(src: tuple[int, ...], out: tuple[int, ...]) -> list[Any]:
+    """Per output dim: ``1``, the product of a run of source dims, or a split of one source dim (all but
+    one part as traced, that part the quotient); anything else: the traced sizes."""
+    if _prod_ints(src) != _prod_ints(out):
+        raise NoTemplate("a reshape that changes the element count")
+    args: list[Any] = []
+    i = 0
+    j = 0
+    while j < len(out):
+        if out[j] == 1:
+            args.append(1)
+            j += 1
+            continue
+        while i < len(src) and src[i] == 1:
+            i += 1
+        # a run src[i:i2] with the same product as out[j:j2]
+        i2, j2 = i + 1, j + 1
+        ps, po = src[i] if i < len(src) else 1, out[j]
+        while ps != po:
+            if ps < po and i2 < len(src):
+                ps *= src[i2]
+                i2 += 1
+            elif po < ps and j2 < len(out):
+                po *= out[j2]
+                j2 += 1
+            else:
+                return list(out)
+        if j2 - j == 1:
+            args.append(_run_code(i, i2))
+        elif i2 - i == 1:
+            big = max(range(j, j2), key=lambda d: out[d])
+            others = _prod_ints(out[d] for d in range(j, j2) if d != big)
+            for d in range(j, j2):
+                args.append(_split_code(i, others) if d == big else out[d])
+        else:
+            args.extend(out[j:j2])
+        i, j = i2, j2
+    return args
+
+
+def _run_code(a: int, b: int) -> Any:
+    def code(namer: Namer) -> str:
+        return f"{{base}}.shape[{a}]" if b == a + 1 else f"_prod({{base}}.shape[{a}:{b}])"
+
+    return code
+
+
+def _split_code(dim: int, others: int) -> Any:
+    def code(namer: Namer) -> str:
+        return f"{{base}}.shape[{dim}] // {others}"
+
+    return code
 
 
 def _group_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
@@ -1140,6 +1247,10 @@ _HANDLERS = {
     "aten.cat": _cat,
     "aten.mm": _mm,
     "aten.addmm": _addmm,
+    "aten.bmm": _bmm,
+    "aten.triu": _triangle,
+    "aten.tril": _triangle,
+    "aten.logsumexp": _logsumexp,
     "aten._softmax": _softmax_any,
     "aten._log_softmax": _softmax_any,
     "aten.native_layer_norm": _layer_norm_any,

@@ -14,6 +14,11 @@ CPU interpreter computes exact float32 whatever the precision: only a GPU run sh
 
 from __future__ import annotations
 
+import inspect
+
+import triton
+import triton.language as tl
+
 from agents.template.ir import Node
 from agents.template.templates.common import Ctx, Epilogue, block, warps
 
@@ -86,46 +91,90 @@ def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     return kernel, lines
 
 
+@triton.jit
+def matmul_tile(
+    a_ptr, as0, as1, b_ptr, bs0, bs1, M, N, K, pid_m, pid_n,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):  # fmt: skip
+    """One [BLOCK_M, BLOCK_N] tile of A @ B in float32 (strided operands): (acc, rm, rn)."""
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        rk = k0 + tl.arange(0, BLOCK_K)
+        av = tl.load(
+            a_ptr + rm[:, None] * as0 + rk[None, :] * as1, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0
+        )
+        bv = tl.load(
+            b_ptr + rk[:, None] * bs0 + rn[None, :] * bs1, mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0
+        )
+        acc += tl.dot(av.to(tl.float32), bv.to(tl.float32), input_precision=DOT_PRECISION)
+    return acc, rm, rn
+
+
+MATMUL_SOURCE = inspect.getsource(matmul_tile.fn)
+"""``matmul_tile`` as emitted into a candidate (once)."""
+
+
 def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    """mm (rank 2) or bmm (rank 3: a batch dim first, grid axis 2), with a fused epilogue and an optional
+    triangle mask (``attrs["triangle"] = ("upper" | "lower", diagonal)``: torch.triu / tril of the product)."""
     p = f"n{node.id}_"
-    epi = Epilogue(node.epilogue, 2)
+    batched = bool(node.attrs.get("batched"))
+    rank = 3 if batched else 2
+    epi = Epilogue(node.epilogue, rank)
     a, b = ctx.var(node.operands["a"]), ctx.var(node.operands["b"])  # type: ignore[arg-type]
     bm, bn, bk = (int(ctx.params.get(k, d)) for k, d in (("block_m", 64), ("block_n", 64), ("block_k", 32)))
+    if batched:
+        shapes = [f"{p}BT, {p}M, {p}K = {p}a.shape", f"{p}N = {p}b.shape[2]", f"{p}shape = ({p}BT, {p}M, {p}N)"]
+        strides = f"{p}a.stride(0), {p}a.stride(1), {p}a.stride(2), {p}b.stride(0), {p}b.stride(1), {p}b.stride(2), "
+        strides += f"{out}.stride(0), {out}.stride(1), {out}.stride(2)"
+        grid_batch = f"{p}BT"
+    else:
+        shapes = [f"{p}M, {p}K = {p}a.shape", f"{p}N = {p}b.shape[1]", f"{p}shape = ({p}M, {p}N)"]
+        strides = f"0, {p}a.stride(0), {p}a.stride(1), 0, {p}b.stride(0), {p}b.stride(1), 0, {out}.stride(0), "
+        strides += f"{out}.stride(1)"
+        grid_batch = "1"
+    triangle = node.attrs.get("triangle")
     lines = [
         f"{p}a, {p}b = {a}, {b}",
-        f"{p}M, {p}K = {p}a.shape",
-        f"{p}N = {p}b.shape[1]",
-        f"{p}shape = ({p}M, {p}N)",
+        *shapes,
         alloc.format(shape=f"{p}shape"),
         *epi.prelude(ctx, f"{p}shape", p),
         f"{p}bm, {p}bn, {p}bk = {block(f'{p}M', bm, 16)}, {block(f'{p}N', bn, 16)}, {block(f'{p}K', bk, 16)}",
-        f"{p}grid = (triton.cdiv({p}M, {p}bm), triton.cdiv({p}N, {p}bn))",
+        f"{p}grid = (triton.cdiv({p}M, {p}bm), triton.cdiv({p}N, {p}bn), {grid_batch})",
         f"{p}dp = {dot_precision(f'{p}a', f'{p}b')}",
-        f"{ctx.name}[{p}grid]({p}a, *{p}a.stride(), {p}b, *{p}b.stride(), {out}, *{out}.stride(), "
-        f"{p}M, {p}N, {p}K, " + epi.call_args(p) + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, "
-        f"DOT_PRECISION={p}dp, {warps(ctx.params)})",
+        f"{ctx.name}[{p}grid]({p}a, {p}b, {out}, {strides}, {p}M, {p}N, {p}K, "
+        + epi.call_args(p)
+        + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, DOT_PRECISION={p}dp, {warps(ctx.params)})",
     ]
+    index = (["bt"] if batched else []) + ["rm[:, None]", "rn[None, :]"]
+    mask_lines = []
+    if triangle is not None:
+        kind, diagonal = triangle
+        keep = (
+            f"rn[None, :] - rm[:, None] >= {int(diagonal)}"
+            if kind == "upper"
+            else (f"rn[None, :] - rm[:, None] <= {int(diagonal)}")
+        )
+        mask_lines = [f"    acc = tl.where({keep}, acc, 0.0)"]
     kernel = "\n".join(
         [
             "@triton.jit",
             f"def {ctx.name}(",
-            "    a_ptr, as0, as1, b_ptr, bs0, bs1, y_ptr, ys0, ys1, M, N, K,",
+            "    a_ptr, b_ptr, y_ptr, as_b, as0, as1, bs_b, bs0, bs1, ys_b, ys0, ys1, M, N, K,",
             "    " + epi.kernel_params(),
             "    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr,",
             "):",
-            "    rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)",
-            "    rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)",
-            "    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)",
-            "    for k0 in range(0, K, BLOCK_K):",
-            "        rk = k0 + tl.arange(0, BLOCK_K)",
-            "        av = tl.load(a_ptr + rm[:, None] * as0 + rk[None, :] * as1,",
-            "                     mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)",
-            "        bv = tl.load(b_ptr + rk[:, None] * bs0 + rn[None, :] * bs1,",
-            "                     mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0)",
-            "        acc += tl.dot(av.to(tl.float32), bv.to(tl.float32), input_precision=DOT_PRECISION)",
+            "    bt = tl.program_id(2).to(tl.int64)",
+            "    acc, rm, rn = matmul_tile(",
+            "        a_ptr + bt * as_b, as0, as1, b_ptr + bt * bs_b, bs0, bs1, M, N, K,",
+            "        tl.program_id(0), tl.program_id(1), BLOCK_M, BLOCK_N, BLOCK_K, DOT_PRECISION,",
+            "    )",
             "    out_mask = (rm[:, None] < M) & (rn[None, :] < N)",
-            *epi.body(["rm[:, None]", "rn[None, :]"], "out_mask"),
-            "    y_ptrs = y_ptr + rm[:, None] * ys0 + rn[None, :] * ys1",
+            *mask_lines,
+            *epi.body(index, "out_mask"),
+            "    y_ptrs = y_ptr + bt * ys_b + rm[:, None] * ys0 + rn[None, :] * ys1",
             "    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)",
         ]
     )
