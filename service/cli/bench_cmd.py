@@ -16,26 +16,21 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
+
+from service.cli.common import device_option, failer
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_BAD_INPUT = 0, 1, 2
 URL_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"kiln bench: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+_fail = failer("bench", EXIT_BAD_INPUT)
 
 
 def _device(choice: str) -> str:
-    from service.devices import DeviceUnavailable, resolve_device
-
-    try:
-        return resolve_device(choice)
-    except DeviceUnavailable as e:
-        _fail(str(e))
+    return device_option(choice, _fail)
 
 
 class _Live:

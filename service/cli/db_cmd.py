@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import typer
 
+from service.cli.common import failer
+
 EXIT_OK, EXIT_NOT_CURRENT, EXIT_ERROR = 0, 1, 2
 URL_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
 
 sub = typer.Typer(name="db", help="The store's database schema: apply and inspect migrations.", no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"kiln db: error: {message}", err=True)
-    raise typer.Exit(EXIT_ERROR)
+_fail = failer("db", EXIT_ERROR)
 
 
 @sub.command("upgrade")

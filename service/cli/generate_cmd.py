@@ -10,25 +10,20 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
+
+from service.cli.common import device_option, failer, read_source
 
 EXIT_FOUND, EXIT_NONE, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"kiln generate: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+_fail = failer("generate", EXIT_BAD_INPUT)
 
 
 def _device(choice: str) -> str:
-    from service.devices import DeviceUnavailable, resolve_device
-
-    try:
-        return resolve_device(choice)
-    except DeviceUnavailable as e:
-        _fail(str(e))
+    return device_option(choice, _fail)
 
 
 def _reference(task: str | None, reference: Path | None, device: str) -> Any:
@@ -45,15 +40,7 @@ def _reference(task: str | None, reference: Path | None, device: str) -> Any:
         except tasks.UnknownTaskError as e:
             _fail(str(e).strip("'\""))
     assert reference is not None
-    try:
-        return Reference(source=reference.read_text(encoding="utf-8"), name=reference.stem)
-    except FileNotFoundError:
-        _fail(f"reference file not found: {reference}")
-    except IsADirectoryError:
-        _fail(f"reference path is a directory, not a Python file: {reference}")
-    except (OSError, UnicodeDecodeError) as e:
-        _fail(f"cannot read reference file {reference}: {e}")
-    raise AssertionError("unreachable")
+    return Reference(source=read_source(reference, "reference", _fail), name=reference.stem)
 
 
 class _Progress:

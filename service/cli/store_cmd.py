@@ -10,9 +10,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+from service.cli.common import failer
 
 if TYPE_CHECKING:
     from kernels_store import Store
@@ -27,9 +29,8 @@ sub = typer.Typer(
 )
 
 
-def _fail(command: str, message: str) -> None:
-    typer.echo(f"kiln store {command}: error: {message}", err=True)
-    raise typer.Exit(EXIT_ERROR)
+def _fail(command: str, message: str) -> NoReturn:
+    failer(f"store {command}", EXIT_ERROR)(message)
 
 
 def _open(command: str, url: str | None) -> Store:

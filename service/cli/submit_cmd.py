@@ -9,12 +9,12 @@ from typing import Any
 
 import typer
 
+from service.cli.common import failer
+
 EXIT_OK, EXIT_NO_KERNEL, EXIT_BAD = 0, 1, 2
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"kiln submit: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD)
+_fail = failer("submit", EXIT_BAD)
 
 
 def submit(

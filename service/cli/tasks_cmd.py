@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from service.cli.common import failer
+
 if TYPE_CHECKING:
     from tasks import Task
 
@@ -26,9 +28,7 @@ sub = typer.Typer(
 )
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"kiln tasks: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+_fail = failer("tasks", EXIT_BAD_INPUT)
 
 
 def _load_extra(kernelbench_dir: Path | None, prefix: str) -> None:

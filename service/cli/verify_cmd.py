@@ -8,24 +8,12 @@ from pathlib import Path
 
 import typer
 
+from service.cli.common import failer, read_source
+
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _read_source(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        _fail(f"{what} file not found: {path}")
-    except IsADirectoryError:
-        _fail(f"{what} path is a directory, not a Python file: {path}")
-    except (OSError, UnicodeDecodeError) as e:
-        _fail(f"cannot read {what} file {path}: {e}")
-    raise AssertionError("unreachable")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"kiln verify: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+_fail = failer("verify", EXIT_BAD_INPUT)
 
 
 def verify(
@@ -57,8 +45,8 @@ def verify(
     from verifier import verify as run_verify
     from verifier.errors import VerifierInputError
 
-    ref_src = _read_source(reference, "reference")
-    cand_src = _read_source(candidate, "candidate")
+    ref_src = read_source(reference, "reference", _fail)
+    cand_src = read_source(candidate, "candidate", _fail)
     try:
         options = VerifyOptions(
             device=device,  # type: ignore[arg-type]

@@ -1,0 +1,47 @@
+"""What the ``kiln`` commands share: how a command fails on bad input, reading a source file, ``--device``.
+
+Light on purpose (typer only at import): command modules import their heavy dependencies inside the
+command functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+Fail = Callable[[str], NoReturn]
+
+
+def failer(command: str, exit_code: int) -> Fail:
+    """``fail(message)`` for ``kiln COMMAND``: ``kiln COMMAND: error: message`` on stderr, exit ``exit_code``."""
+
+    def fail(message: str) -> NoReturn:
+        typer.echo(f"kiln {command}: error: {message}", err=True)
+        raise typer.Exit(exit_code)
+
+    return fail
+
+
+def read_source(path: Path, what: str, fail: Fail) -> str:
+    """The text of a ``what`` file (``reference``, ``candidate``); ``fail`` says why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"{what} file not found: {path}")
+    except IsADirectoryError:
+        fail(f"{what} path is a directory, not a Python file: {path}")
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"cannot read {what} file {path}: {e}")
+
+
+def device_option(choice: str, fail: Fail) -> str:
+    """``--device CHOICE`` resolved (``service.devices.resolve_device``); ``fail`` when it is unusable."""
+    from service.devices import DeviceUnavailable, resolve_device
+
+    try:
+        return resolve_device(choice)
+    except DeviceUnavailable as e:
+        fail(str(e))
