@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlencode
 
 import tasks
 from kernels_store import BestKernel, Store
 from kernels_store.browse import HardwareSeen
 from kernels_store.ranking import rank_key
 from service.leaderboard import FAST_P_THRESHOLDS, FastPRow, fast_p_rows, generator_label
+from service.web.paging import href
 from tasks.roofline_share import RooflineShare, roofline_share
 
 
@@ -52,9 +52,7 @@ class Filters:
 
     def href(self, **changes: str | None) -> str:
         """``/`` with these filters, some changed (None drops one)."""
-        params = {"family": self.family, "hardware": self.hardware, "level": self.level, **changes}
-        query = urlencode({k: v for k, v in params.items() if v})
-        return "/" + (f"?{query}" if query else "")
+        return href("/", {"family": self.family, "hardware": self.hardware, "level": self.level, **changes})
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,12 @@ def page_number(raw: str | None) -> int:
     return max(int(text), 1) if len(digits) <= 12 else 1
 
 
+def href(path: str, params: Mapping[str, object], anchor: str = "") -> str:
+    """``path`` with the parameters that have a value as its query string (empty ones are left out)."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"{path}{'?' + query if query else ''}{anchor}"
+
+
 def page_count(total: int, size: int) -> int:
     """How many pages ``total`` items fill (at least one: an empty list is one empty page)."""
     return max((total + size - 1) // size, 1)
@@ -106,22 +112,18 @@ def pager(
     pages = page_count(total, size)
     page = clamp_page(page, total, size)
 
-    def href(number: int) -> str:
-        query = {k: v for k, v in params.items() if v and k != param}
-        if number > 1:
-            query[param] = str(number)
-        encoded = urlencode(query)
-        return f"{path}{'?' + encoded if encoded else ''}{anchor}"
+    def link(number: int) -> str:
+        return href(path, {**{k: v for k, v in params.items() if k != param}, param: number > 1 and number}, anchor)
 
     links: list[PageLink] = []
     if pages > 1:
-        links.append(PageLink("← previous", href(page - 1) if page > 1 else None, rel="prev"))
+        links.append(PageLink("← previous", link(page - 1) if page > 1 else None, rel="prev"))
         shown = sorted({1, pages, *range(max(page - 2, 1), min(page + 2, pages) + 1)})
         previous = 0
         for number in shown:
             if number - previous > 1:
                 links.append(PageLink("…", None))
-            links.append(PageLink(str(number), None if number == page else href(number), current=number == page))
+            links.append(PageLink(str(number), None if number == page else link(number), current=number == page))
             previous = number
-        links.append(PageLink("next →", href(page + 1) if page < pages else None, rel="next"))
+        links.append(PageLink("next →", link(page + 1) if page < pages else None, rel="next"))
     return Pager(page=page, pages=pages, total=total, size=size, links=links)

@@ -5,11 +5,10 @@ suite, and every task's outcome with its reason)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from kernels_store import RunRecord, RunTaskRecord, Store
 from service.bench.summary import FAST_P, p_key
-from service.web.paging import fetch_page, page_count, page_of
+from service.web.paging import fetch_page, href, page_count, page_of
 from service.web.plot import PALETTE
 
 PAGE_SIZE = 50
@@ -42,9 +41,7 @@ class RunsPage:
     thresholds: tuple[float, ...] = FAST_P
 
     def href(self, suite: str | None = None, page: int | None = None) -> str:
-        params = {"suite": suite, "page": page if page and page > 1 else None}
-        query = urlencode({k: v for k, v in params.items() if v})
-        return "/runs" + (f"?{query}" if query else "")
+        return href("/runs", {"suite": suite, "page": page if page and page > 1 else None})
 
 
 @dataclass(frozen=True)

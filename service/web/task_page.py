@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import tasks
 from kernels_store import OriginCount, Store
@@ -15,7 +15,7 @@ from kernels_store.records import Page
 from service.leaderboard import generator_label
 from service.task_lookup import find_task
 from service.web import sources
-from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, fetch_page, page_of, pager
+from service.web.paging import ACCEPTED_PAGE_SIZE, REJECTED_PAGE_SIZE, Pager, fetch_page, href, page_of, pager
 from service.web.plot import SpeedupPlot, speedup_plot
 from service.web.sources import Budget, Fold, SourceView
 from tasks.roofline_share import RooflineShare, floors_profile, roofline_share
@@ -122,9 +122,7 @@ class TaskPage:
 
     def href(self, **changes: str | None) -> str:
         """This page with these query parameters changed (None drops one); lists start on page 1."""
-        params = {"hardware": self.hardware, **changes}
-        query = urlencode({k: v for k, v in params.items() if v})
-        return f"/tasks/{quote(self.task.id, safe='')}" + (f"?{query}" if query else "")
+        return href(f"/tasks/{quote(self.task.id, safe='')}", {"hardware": self.hardware, **changes})
 
 
 def _heading(task_id: str, store: Store, profile: str) -> tuple[TaskHeading, tasks.Task | None] | None:
@@ -228,31 +226,19 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
         "page": str(page) if page > 1 else None,
         "rejected_page": str(rejected_page) if rejected_page > 1 else None,
     }
+
+    def list_pager(number: int, total: int, size: int, param: str, anchor: str) -> Pager:
+        return pager(page=number, total=total, size=size, param=param, params=params, path=path, anchor=anchor)
+
     return TaskPage(
         task=heading,
         hardware=hardware,
         hardware_options=hardware_options,
         origins=_by_generator(store.origin_counts(task_id=task_id)),
         accepted=_entries(accepted, task, ranked=True, fold=sources.ACCEPTED),
-        accepted_pager=pager(
-            page=page,
-            total=accepted.total,
-            size=ACCEPTED_PAGE_SIZE,
-            param="page",
-            params=params,
-            path=path,
-            anchor="#accepted",
-        ),
+        accepted_pager=list_pager(page, accepted.total, ACCEPTED_PAGE_SIZE, "page", "#accepted"),
         rejected=_entries(rejected, task, ranked=False, fold=sources.REJECTED),
-        rejected_pager=pager(
-            page=rejected_page,
-            total=rejected.total,
-            size=REJECTED_PAGE_SIZE,
-            param="rejected_page",
-            params=params,
-            path=path,
-            anchor="#rejected",
-        ),
+        rejected_pager=list_pager(rejected_page, rejected.total, REJECTED_PAGE_SIZE, "rejected_page", "#rejected"),
         plot=speedup_plot(points.items, points.total),
         timed_total=points.total,
         untimed_accepted=accepted.total - points.total,
