@@ -312,8 +312,13 @@ class RayExecutor:
             ]
 
     def parallelism(self) -> int:
+        """Workers of the class a new job goes to (a job's candidates all run on one class)."""
         with self._cond:
-            return max(1, sum(1 for w in self._workers.values() if w.identity or w.ready is not None))
+            classes = self._classes()
+            if not classes:
+                return max(1, len(self._workers))
+            chosen = self.preferred_hardware if self.preferred_hardware in classes else None
+            return classes[chosen or max(sorted(classes), key=lambda c: classes[c])]
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "address": self.address, "connected": self._connected, "workers": self.workers()}

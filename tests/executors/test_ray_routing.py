@@ -41,8 +41,10 @@ def test_a_job_stays_on_one_hardware_class() -> None:
     with pytest.raises(ExecutorFailed):
         executor._choose_hardware("fp-unknown")
     assert executor.device() == "cuda"
+    assert executor.parallelism() == 2  # a job's candidates run at most on its class's two workers
 
 
 def test_a_preferred_fingerprint_wins_when_present() -> None:
     assert _executor(hardware=H100)._choose_hardware() == H100
+    assert _executor(hardware=H100).parallelism() == 1
     assert _executor(hardware="fp-absent")._choose_hardware() == A100
