@@ -19,6 +19,7 @@ from service.bench.summary import FAST_P, run_json
 from service.cli import app
 from service.executors.local_cluster import free_port
 from tasks.shrink import ShrinkResult
+from tests.bench.runs import new_run
 from verifier.report import Report, Timing
 
 SCALE = """
@@ -172,18 +173,7 @@ def _bench(store: Store, suite: list[Any], run: Any, calls: list[str], **kw: Any
 
 
 def _new_run(store: Store, suite: list[Any]) -> Any:
-    return store.create_run(
-        [t.id for t in suite],
-        suite="kb.level1",
-        tier="small",
-        proposer="template",
-        generator="template",
-        executor="local",
-        budget=2,
-        device="cpu",
-        device_name="test cpu",
-        hardware_fingerprint="f" * 16,
-    )
+    return new_run(store, [t.id for t in suite])
 
 
 def test_an_interrupted_run_resumes_without_verifying_a_candidate_again(

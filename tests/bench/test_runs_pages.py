@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from kernels_store import open_store
 from service.app import create_app
 from service.bench.summary import run_summary
+from tests.bench.runs import new_run
 
 SOURCE = "import torch\nclass Model(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n"
 SOURCE += "def get_inputs():\n    return [torch.randn(8)]\ndef get_init_inputs():\n    return []\n"
@@ -18,17 +19,8 @@ def test_runs_api_and_pages(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'kiln.sqlite'}")
     for name in ("kb.level1.1_double", "kb.level1.2_triple"):
         store.put_task(name, SOURCE.replace("2", "3") if "triple" in name else SOURCE, family="kernelbench")
-    run = store.create_run(
-        ["kb.level1.1_double", "kb.level1.2_triple"],
-        suite="kb.level1",
-        tier="small",
-        proposer="template",
-        generator="template",
-        executor="local",
-        budget=2,
-        device="cpu",
-        device_name="Test CPU <b>",
-        hardware_fingerprint="a" * 16,
+    run = new_run(
+        store, ["kb.level1.1_double", "kb.level1.2_triple"], device_name="Test CPU <b>", hardware_fingerprint="a" * 16
     )
     store.update_run_task(
         run.id,

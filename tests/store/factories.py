@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernels_store import Store
 from kernels_store.catalog import sha256_text
 
 REFERENCE = "import torch\nclass Model(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n"
@@ -82,3 +83,14 @@ def report(
         "duration_s": 1.5,
         "logs": {"stdout": "", "stderr": ""},
     }
+
+
+def verified(
+    store: Store, task_id: str, n: int, *, origin: str = "llm", detail: str = "m", **report_kwargs: Any
+) -> int:
+    """Candidate ``kernel(n, task_id)`` of ``task_id`` with a verification (``report``'s keywords); its id."""
+    source = kernel(n, task_id)
+    cand = store.add_candidate(task_id, source, language="triton", origin=origin, origin_detail=detail).candidate
+    reference = report_kwargs.pop("reference_source", REFERENCE)
+    store.record_verification(cand.id, report(source, reference_source=reference, **report_kwargs))
+    return cand.id

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 from kernels_store import Store
-from tests.store.factories import A100, CPU, H100, H100_NEWER_TORCH, REFERENCE, REFERENCE_V2, kernel, report
-
-
-def _verified(store: Store, task_id: str, n: int, **report_kwargs: object) -> int:
-    cand = store.add_candidate(
-        task_id, kernel(n, task_id), language="triton", origin="llm", origin_detail="m"
-    ).candidate
-    reference = report_kwargs.pop("reference_source", REFERENCE)
-    store.record_verification(cand.id, report(kernel(n, task_id), reference_source=reference, **report_kwargs))  # type: ignore[arg-type]
-    return cand.id
+from tests.store.factories import A100, CPU, H100, H100_NEWER_TORCH, REFERENCE, REFERENCE_V2, kernel, report, verified
 
 
 def test_best_kernel_is_the_fastest_accepted_one_per_hardware(store: Store) -> None:
     store.put_task("t1", REFERENCE)
-    slow = _verified(store, "t1", 1, speedup=1.2)
-    fast = _verified(store, "t1", 2, speedup=3.4)
-    _verified(store, "t1", 3, verdict="rejected")  # rejected results never count, whatever they claim
-    _verified(store, "t1", 4, verdict="not_run")
-    a100_only = _verified(store, "t1", 5, environment=A100, speedup=1.1)
+    slow = verified(store, "t1", 1, speedup=1.2)
+    fast = verified(store, "t1", 2, speedup=3.4)
+    verified(store, "t1", 3, verdict="rejected")  # rejected results never count, whatever they claim
+    verified(store, "t1", 4, verdict="not_run")
+    a100_only = verified(store, "t1", 5, environment=A100, speedup=1.1)
     # The same hardware with another torch version is the same leaderboard entry.
-    newer = _verified(store, "t1", 6, environment=H100_NEWER_TORCH, speedup=2.0)
+    newer = verified(store, "t1", 6, environment=H100_NEWER_TORCH, speedup=2.0)
 
     best = store.best_kernel("t1", H100["hardware_fingerprint"])
     assert best is not None
@@ -38,9 +29,9 @@ def test_best_kernel_is_the_fastest_accepted_one_per_hardware(store: Store) -> N
 
 def test_untimed_accepted_kernels_count_as_not_measured_earliest_first(store: Store) -> None:
     store.put_task("t1", REFERENCE)
-    _verified(store, "t1", 1, environment=CPU, verdict="rejected")
-    earliest = _verified(store, "t1", 2, environment=CPU)
-    _verified(store, "t1", 3, environment=CPU)
+    verified(store, "t1", 1, environment=CPU, verdict="rejected")
+    earliest = verified(store, "t1", 2, environment=CPU)
+    verified(store, "t1", 3, environment=CPU)
     best = store.best_kernel("t1", CPU["hardware_fingerprint"])
     assert best is not None
     assert best.candidate.id == earliest and not best.measured and best.speedup_eager is None
@@ -48,29 +39,29 @@ def test_untimed_accepted_kernels_count_as_not_measured_earliest_first(store: St
 
 def test_a_timed_result_outranks_untimed_ones_on_the_same_hardware(store: Store) -> None:
     store.put_task("t1", REFERENCE)
-    _verified(store, "t1", 1)  # accepted, not timed (e.g. the timing step was skipped)
-    timed = _verified(store, "t1", 2, speedup=0.5)  # slower than eager, but measured
+    verified(store, "t1", 1)  # accepted, not timed (e.g. the timing step was skipped)
+    timed = verified(store, "t1", 2, speedup=0.5)  # slower than eager, but measured
     best = store.best_kernel("t1", H100["hardware_fingerprint"])
     assert best.candidate.id == timed and best.measured
 
 
 def test_stale_results_drop_out_when_the_reference_changes(store: Store) -> None:
     store.put_task("t1", REFERENCE)
-    _verified(store, "t1", 1, speedup=5.0)
+    verified(store, "t1", 1, speedup=5.0)
     store.put_task("t1", REFERENCE_V2)
     assert store.best_kernel("t1", H100["hardware_fingerprint"]) is None
-    current = _verified(store, "t1", 2, speedup=1.5, reference_source=REFERENCE_V2)
+    current = verified(store, "t1", 2, speedup=1.5, reference_source=REFERENCE_V2)
     assert store.best_kernel("t1", H100["hardware_fingerprint"]).candidate.id == current
 
 
 def test_leaderboard_has_one_entry_per_task_and_hardware(store: Store) -> None:
     for task_id in ("b.task", "a.task", "c.task"):
         store.put_task(task_id, REFERENCE)
-    _verified(store, "a.task", 1, speedup=1.5)
-    _verified(store, "a.task", 2, speedup=2.5)
-    _verified(store, "a.task", 3, environment=CPU)
-    _verified(store, "b.task", 1, speedup=1.1)
-    _verified(store, "c.task", 1, verdict="rejected")
+    verified(store, "a.task", 1, speedup=1.5)
+    verified(store, "a.task", 2, speedup=2.5)
+    verified(store, "a.task", 3, environment=CPU)
+    verified(store, "b.task", 1, speedup=1.1)
+    verified(store, "c.task", 1, verdict="rejected")
 
     board = store.best_kernels()
     assert [(b.task_id, b.hardware_fingerprint, b.speedup_eager) for b in board] == [
@@ -129,12 +120,10 @@ def test_the_sql_order_and_the_python_key_rank_alike(store: Store) -> None:
 
     store.put_task("t1", REFERENCE)
     for n, speedup in enumerate([None, 1.5, 3.0, None, 1.5, 0.7]):
-        _verified(store, "t1", n, speedup=speedup)
+        verified(store, "t1", n, speedup=speedup)
     page = store.ranked_verifications("t1", "accepted", limit=20)
     by_sql = [v.verification.id for v in page.items]
-    by_key = sorted(
-        (v.verification for v in page.items), key=lambda v: rank_key(v.speedup_eager, v.created_at, v.id)
-    )
+    by_key = sorted((v.verification for v in page.items), key=lambda v: rank_key(v.speedup_eager, v.created_at, v.id))
     assert by_sql == [v.id for v in by_key]
     speedups = [v.verification.speedup_eager for v in page.items]
     assert speedups == [3.0, 1.5, 1.5, 0.7, None, None]  # timed first, fastest first, then untimed

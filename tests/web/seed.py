@@ -19,24 +19,14 @@ import tasks
 from kernels_store import Store
 from kernels_store.catalog import verification_columns
 from kernels_store.models import Candidate, Verification
+from tests.store import factories
 
 FIXTURE_NOTE = "test fixture: hand-written report, not a real verifier run"
-H100 = {
-    "python": "3.11.7",
-    "torch": "2.11.0",
-    "triton": "3.6.0",
-    "cuda": "12.8",
-    "device_kind": "cuda",
-    "device_name": "NVIDIA H100 80GB HBM3",
-    "hardware_fingerprint": "fixtureh100sxm01",
-}
+H100 = {**factories.H100, "hardware_fingerprint": "fixtureh100sxm01"}
 A100 = {**H100, "device_name": "NVIDIA A100-SXM4-80GB", "hardware_fingerprint": "fixturea100sxm01"}
 CPU = {
-    "python": "3.11.7",
+    **factories.CPU,
     "torch": "2.13.0+cpu",
-    "triton": "3.9.0",
-    "cuda": None,
-    "device_kind": "cpu",
     "device_name": "AMD EPYC (fixture)",
     "hardware_fingerprint": "fixturecpu000001",
 }
