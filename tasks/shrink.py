@@ -200,12 +200,13 @@ def _is_int(value: Any) -> bool:
 
 
 def _assignments(body: list[ast.stmt]) -> list[tuple[str, ast.expr]]:
-    """(name, expression) of each top-level ``NAME = expr``, ``NAME: T = expr`` and element of a tuple
-    assignment with a literal tuple value (``depth, height, width = 32, 64, 64``)."""
+    """(name, expression) of each top-level ``NAME = expr``, ``NAME: T = expr``, name of a chained
+    assignment (``height = width = 128``) and element of a tuple assignment with a literal tuple value
+    (``depth, height, width = 32, 64, 64``)."""
     out: list[tuple[str, ast.expr]] = []
     for node in body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            out.append((node.targets[0].id, node.value))
+        if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+            out.extend((t.id, node.value) for t in node.targets)  # type: ignore[attr-defined]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
             out.append((node.target.id, node.value))
         elif (

@@ -122,12 +122,17 @@ def test_proposal_keeps_what_the_op_needs() -> None:
     assert set(changed) == {"batch_size", "in_channels", "out_channels", "height", "width", "shape"}
 
 
-def test_tuple_assigned_sizes_are_constants_too() -> None:
-    """``depth, height, width = 32, 64, 64`` (KernelBench level 2's 3D problems) is three constants."""
+def test_tuple_and_chained_assigned_sizes_are_constants_too() -> None:
+    """``depth, height, width = 32, 64, 64`` and ``height = width = 128`` (KernelBench level 2) are
+    constants, one per name."""
     table = constant_table("batch_size = 128\ndepth, height, width = 32, 64, 64\nkernel_size = 3\n")
     assert table.values == {"batch_size": 128, "depth": 32, "height": 64, "width": 64, "kernel_size": 3}
     overrides, _ = overrides_for(table, propose(table))
     assert overrides["depth"] < 32 and overrides["height"] == overrides["width"] < 64
+    table = constant_table("batch_size = 128\nheight = width = 128\n")
+    assert table.values == {"batch_size": 128, "height": 128, "width": 128}
+    overrides, _ = overrides_for(table, propose(table))
+    assert overrides["height"] == overrides["width"] < 128
 
 
 def test_one_constant_used_twice_is_sized_by_the_inputs_it_makes() -> None:
