@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from service.api.views import view_of
 from service.state import AppState, app_state
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -62,18 +63,10 @@ class RunPage(BaseModel):
 
 def run_summary_view(run: Any, counts: dict[str, int]) -> RunSummaryView:
     summary = run.summary or {}
-    return RunSummaryView(
-        id=run.id,
-        suite=run.suite,
-        tier=run.tier,
-        proposer=run.proposer,
-        generator=run.generator,
-        executor=run.executor,
-        budget=run.budget,
-        device=run.device,
+    return view_of(
+        RunSummaryView,
+        run,
         hardware=run.device_name,
-        hardware_fingerprint=run.hardware_fingerprint,
-        status=run.status,
         tasks=counts.get("tasks", 0),
         done=counts.get("done", 0),
         fast_p={k: float(v) for k, v in (summary.get("fast_p") or {}).items()},
@@ -111,21 +104,5 @@ def get_run(run_id: str, state: AppState = Depends(app_state)) -> RunDetail:
     return RunDetail(
         **base.model_dump(),
         counts={k: v for k, v in counts.items() if k not in ("tasks", "done")},
-        task_results=[
-            RunTaskView(
-                task_id=r.task_id,
-                status=r.status,
-                verdict=r.verdict,
-                reason=r.reason,
-                reference_ok=r.reference_ok,
-                changed_constants=r.changed_constants,
-                shapes=r.shapes,
-                speedup_eager=r.speedup_eager,
-                speedup_compiled=r.speedup_compiled,
-                seconds=r.seconds,
-                candidates=r.candidates,
-                best_candidate_id=r.best_candidate_id,
-            )
-            for r in rows
-        ],
+        task_results=[view_of(RunTaskView, r) for r in rows],
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from kernels_store import BestKernel, JobRecord, Store
 from service.api.schemas import JobLinks, JobView, KernelView
+
+View = TypeVar("View", bound=BaseModel)
 
 
 def job_links_base(request: Request) -> str:
@@ -70,15 +73,18 @@ def best_of_job(store: Store, job: JobRecord) -> dict[str, Any] | None:
     }
 
 
+def view_of(model: type[View], record: Any, **fields: Any) -> View:
+    """``model`` (an API body) with each field it shares by name with ``record`` (a store record) copied
+    from it, and ``fields`` for the others (or instead)."""
+    names = [name for name in model.model_fields if name not in fields and hasattr(record, name)]
+    return model(**{name: getattr(record, name) for name in names}, **fields)
+
+
 def kernel_view(best: BestKernel, *, with_source: bool) -> KernelView:
     cand, ver = best.candidate, best.verification
-    return KernelView(
-        task_id=best.task_id,
-        hardware_fingerprint=best.hardware_fingerprint,
-        device_name=best.device_name,
-        measured=best.measured,
-        speedup_eager=best.speedup_eager,
-        speedup_compiled=best.speedup_compiled,
+    return view_of(
+        KernelView,
+        best,
         candidate_id=cand.id,
         origin=cand.origin,
         origin_detail=cand.origin_detail,
