@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from service.cli.common import device_option, failer
+from service.cli.common import device_option, failer, join_interruptibly
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_BAD_INPUT = 0, 1, 2
 URL_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
@@ -235,19 +235,14 @@ def bench(
                 box["error"] = e
 
         thread = threading.Thread(target=target, name="kiln-bench", daemon=True)
-        thread.start()
         try:
-            while thread.is_alive():
-                thread.join(0.2)
-        except KeyboardInterrupt:
-            cancel.set()
-            typer.echo("\ninterrupted: finishing the candidates being verified (Ctrl-C again to quit now)...", err=True)
-            try:
-                thread.join()
-            except KeyboardInterrupt:
-                store.set_run_status(run.id, "interrupted")
-                typer.echo(f"kiln bench: stopped; resume with `kiln bench --resume {run.id}`", err=True)
-                raise typer.Exit(EXIT_INTERRUPTED) from None
+            join_interruptibly(
+                thread, cancel, "\ninterrupted: finishing the candidates being verified (Ctrl-C again to quit now)..."
+            )
+        except KeyboardInterrupt:  # the second Ctrl-C
+            store.set_run_status(run.id, "interrupted")
+            typer.echo(f"kiln bench: stopped; resume with `kiln bench --resume {run.id}`", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     verifying.close()
     if "error" in box:
         store.set_run_status(run.id, "interrupted")

@@ -6,6 +6,7 @@ command functions.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -45,3 +46,16 @@ def device_option(choice: str, fail: Fail) -> str:
         return resolve_device(choice)
     except DeviceUnavailable as e:
         fail(str(e))
+
+
+def join_interruptibly(thread: threading.Thread, cancel: threading.Event, message: str) -> None:
+    """Start ``thread`` and wait for it; the first Ctrl-C sets ``cancel``, says ``message`` on stderr and
+    waits for the thread to finish what it verifies; a second Ctrl-C raises ``KeyboardInterrupt``."""
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        typer.echo(message, err=True)
+        thread.join()

@@ -14,9 +14,10 @@ from typing import Any
 
 import typer
 
-from service.cli.common import device_option, failer, read_source
+from service.cli.common import device_option, failer, join_interruptibly, read_source
 
 EXIT_FOUND, EXIT_NONE, EXIT_BAD_INPUT = 0, 1, 2
+CANCELLING = "\ncancelling (finishing the candidate being verified)..."
 
 
 _fail = failer("generate", EXIT_BAD_INPUT)
@@ -149,24 +150,13 @@ def _run(run_generate: Any, request: Any, cancel: threading.Event, progress: boo
 
     if progress:
         with _Progress() as sink:
-            _join(threading.Thread(target=target, args=(sink,), daemon=True), cancel)
+            join_interruptibly(threading.Thread(target=target, args=(sink,), daemon=True), cancel, CANCELLING)
     else:
-        _join(threading.Thread(target=target, args=(None,), daemon=True), cancel)
+        join_interruptibly(threading.Thread(target=target, args=(None,), daemon=True), cancel, CANCELLING)
     if "result" not in box:
         typer.echo("kiln generate: the job ended without a result", err=True)
         raise typer.Exit(EXIT_NONE)
     return box["result"]
-
-
-def _join(thread: threading.Thread, cancel: threading.Event) -> None:
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        typer.echo("\ncancelling (finishing the candidate being verified)...", err=True)
-        thread.join()
 
 
 def _print_summary(result: Any) -> None:
