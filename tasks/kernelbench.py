@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -102,12 +103,27 @@ def scan_kernelbench_dir(path: str | Path, prefix: str = "kb") -> tuple[list[Tas
     Like ``load_kernelbench_dir`` but a bad file (syntax error, missing ``Model``/``get_inputs``/
     ``get_init_inputs``, not UTF-8, an id clash) is reported and the others are still loaded.
     """
+    found: list[Task] = []
+    errors: list[tuple[Path, str]] = []
+    for f, got in _each_problem(path, prefix):
+        if isinstance(got, Task):
+            found.append(got)
+        elif isinstance(got, UnicodeDecodeError):
+            errors.append((f, f"{f}: not UTF-8 text ({got.reason} at byte {got.start})"))
+        elif isinstance(got, OSError):
+            errors.append((f, f"{f}: cannot read: {got.strerror or got}"))
+        else:
+            errors.append((f, str(got)))
+    return found, errors
+
+
+def _each_problem(path: str | Path, prefix: str) -> Iterator[tuple[Path, Task | Exception]]:
+    """Each problem file under ``path`` with its task, or why it is not one (a format error, a file
+    that is not UTF-8 or cannot be read, an id another file already has)."""
     root = Path(path)
     if not root.is_dir():
         raise NotADirectoryError(f"not a directory: {root}")
     prefix = _check_prefix(prefix)
-    found: list[Task] = []
-    errors: list[tuple[Path, str]] = []
     seen: dict[str, Path] = {}
     for f in _problem_files(root):
         try:
@@ -115,18 +131,11 @@ def scan_kernelbench_dir(path: str | Path, prefix: str = "kb") -> tuple[list[Tas
             if task_id in seen:
                 raise KernelBenchFormatError(f"{f} and {seen[task_id]} both map to task id {task_id}")
             task = load_kernelbench_file(f, task_id)
-        except KernelBenchFormatError as e:
-            errors.append((f, str(e)))
-            continue
-        except UnicodeDecodeError as e:
-            errors.append((f, f"{f}: not UTF-8 text ({e.reason} at byte {e.start})"))
-            continue
-        except OSError as e:
-            errors.append((f, f"{f}: cannot read: {e.strerror or e}"))
+        except (KernelBenchFormatError, UnicodeDecodeError, OSError) as e:
+            yield f, e
             continue
         seen[task_id] = f
-        found.append(task)
-    return found, errors
+        yield f, task
 
 
 def level_of(task_id: str) -> int | None:
@@ -162,24 +171,14 @@ def load_kernelbench_dir(path: str | Path, prefix: str = "kb", skip_invalid: boo
     the verifier's defaults, no cost model. An invalid file raises ``KernelBenchFormatError``
     unless ``skip_invalid``. Pass the result to ``tasks.register`` to make ``tasks.get`` find them.
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise NotADirectoryError(f"not a directory: {root}")
-    prefix = _check_prefix(prefix)
     out: list[Task] = []
-    seen: dict[str, Path] = {}
-    for f in _problem_files(root):
-        try:
-            task_id = kernelbench_task_id(f, root, prefix)
-            if task_id in seen:
-                raise KernelBenchFormatError(f"{f} and {seen[task_id]} both map to task id {task_id}")
-            task = load_kernelbench_file(f, task_id)
-        except (KernelBenchFormatError, UnicodeDecodeError) as e:
-            if skip_invalid:
-                continue
-            raise KernelBenchFormatError(str(e)) from e
-        seen[task_id] = f
-        out.append(task)
+    for _, got in _each_problem(path, prefix):
+        if isinstance(got, Task):
+            out.append(got)
+        elif isinstance(got, OSError):
+            raise got
+        elif not skip_invalid:
+            raise KernelBenchFormatError(str(got)) from got
     return out
 
 
