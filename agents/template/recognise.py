@@ -705,6 +705,55 @@ def _triangle(low: Lowering, op: dict[str, Any], index: int, out_index: int, sha
     return val
 
 
+def _attention(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """Scaled dot-product attention without mask, dropout or causality: softmax(Q K^T * scale) V as two
+    batched matmuls (the scale fused into the first) and a row softmax, over (batch * heads) views."""
+    kwargs = op.get("kwargs", {})
+    if (
+        float(_arg(op, 3, "dropout_p", 0.0) or 0.0) != 0.0
+        or bool(_arg(op, 4, "is_causal", False))
+        or _t(kwargs.get("attn_mask"))
+    ):
+        raise NoTemplate("attention with dropout, a mask or causality")
+    q, k, v = (low.leaf_arg(op, i, n) for i, n in ((0, "query"), (1, "key"), (2, "value")))
+    if any(leaf.flip or leaf.shape is None or len(leaf.shape) < 3 for leaf in (q, k, v)):
+        raise NoTemplate("attention operands other than inputs of rank 3 or more")
+    rank = len(q.shape)  # type: ignore[arg-type]
+    scale = kwargs.get("scale")
+    scale = float(scale) if scale is not None else 1.0 / float(q.shape[-1]) ** 0.5  # type: ignore[index]
+
+    def batched(leaf: Leaf) -> Leaf:
+        s = leaf.shape or ()
+        return leaf.view(
+            "reshape", _run_code(0, rank - 2), _run_code(rank - 2, rank - 1), _run_code(rank - 1, rank),
+            shape=(_prod_ints(s[:-2]), s[-2], s[-1]),
+        )  # fmt: skip
+
+    q3, k3, v3 = batched(q), batched(k), batched(v)
+    kt = k3.view("transpose", 1, 2, shape=(k3.shape[0], k3.shape[2], k3.shape[1]))  # type: ignore[index]
+    scores_shape = (q3.shape[0], q3.shape[1], k3.shape[1])  # type: ignore[index]
+    scores = low.add_node(
+        "matmul",
+        scores_shape,
+        operands={"a": q3, "b": kt},
+        attrs={"batched": True},
+        epilogue=Bin("mul", Acc(), Const(scale)),
+    )
+    probs = low.add_node("softmax", scores_shape, operands={"x": scores})
+    out3 = low.add_node(
+        "matmul", (q3.shape[0], q3.shape[1], v3.shape[2]), operands={"a": probs, "b": v3}, attrs={"batched": True}
+    )  # type: ignore[index]
+    back = (*(_shape_of(q, d) for d in range(rank - 1)), _shape_of(v, rank - 1))
+    return low.add_node("view", shape, operands={"x": out3}, attrs={"method": "reshape", "args": back})
+
+
+def _shape_of(leaf: Leaf, dim: int) -> Any:
+    def code(namer: Namer) -> str:
+        return f"{namer(leaf)}.shape[{dim}]"
+
+    return code
+
+
 def _logsumexp(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
     """log(sum(exp(x - max))) + max over any dims (the max kept for the shift, reduced again if not kept)."""
     in_shape = _input_shape(op)
@@ -936,12 +985,12 @@ def _softmax_any(low: Lowering, op: dict[str, Any], index: int, out_index: int, 
     """softmax / log_softmax over any dim: max, exp(x - max) once into a buffer, sum, then divide / log."""
     shape = tuple(shape)
     dim = _norm_dim(int(_arg(op, 1, "dim")), len(shape))
-    if op["op"] == "aten._softmax" and dim == len(shape) - 1:
+    if op["op"] in ("aten._softmax", "aten._safe_softmax") and dim == len(shape) - 1:
         return _softmax(low, op, index, out_index, shape)
     x = low.expr(low.tensor_arg(op, 0, "self"))
     top = NodeE(_reduce(low, x, shape, (dim,), True, "max").node)
     shifted = Bin("sub", x, top)
-    if op["op"] == "aten._softmax":
+    if op["op"] in ("aten._softmax", "aten._safe_softmax"):
         e = _node(low, Un("exp", shifted), shape)
         return Bin("div", e, NodeE(_reduce(low, e, shape, (dim,), True, "sum").node))
     total = NodeE(_reduce(low, Un("exp", shifted), shape, (dim,), True, "sum").node)
@@ -1251,8 +1300,10 @@ _HANDLERS = {
     "aten.triu": _triangle,
     "aten.tril": _triangle,
     "aten.logsumexp": _logsumexp,
+    "aten._scaled_dot_product_flash_attention_for_cpu": _attention,
     "aten._softmax": _softmax_any,
     "aten._log_softmax": _softmax_any,
+    "aten._safe_softmax": _softmax_any,
     "aten.native_layer_norm": _layer_norm_any,
     "aten.native_batch_norm": _batch_norm,
     "aten._native_batch_norm_legit_no_training": _batch_norm,

@@ -27,6 +27,10 @@ CASES = {
         "torch.randn(2, 3, 4, 5)",
         "        self.fc = nn.Linear(60, 7)",
     ),
+    "attention": (
+        "F.scaled_dot_product_attention(x, y, z)",
+        "torch.randn(2, 3, 5, 4), torch.randn(2, 3, 6, 4), torch.randn(2, 3, 6, 4)",
+    ),
     "split_reshape_of_computed": ("torch.softmax((x * 2).view(2, 3, 4, 5), dim=2)", "torch.randn(6, 20)"),
 }
 
