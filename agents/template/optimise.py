@@ -28,6 +28,7 @@ def _uses(nodes: list[Node]) -> dict[int, int]:
     for n in nodes:
         refs = [v.node for v in n.operands.values() if isinstance(v, NodeRef)]
         refs += [p.node for p in n.attrs.get("pieces", []) if isinstance(p, NodeRef)]
+        refs += [a.node for a in n.attrs.get("args", ()) if isinstance(a, NodeRef)]
         refs += expr_nodes(n.epilogue)
         for r in set(refs):
             counts[r] = counts.get(r, 0) + 1
@@ -82,6 +83,8 @@ def _replace_refs(nodes: list[Node], old: int, new: int) -> None:
                 n.operands[key] = NodeRef(new)
         if "pieces" in n.attrs:
             n.attrs["pieces"] = [NodeRef(new) if p == NodeRef(old) else p for p in n.attrs["pieces"]]
+        if "args" in n.attrs:  # a view node's run-time sizes may name a node (view_as)
+            n.attrs["args"] = tuple(NodeRef(new) if a == NodeRef(old) else a for a in n.attrs["args"])
         if n.epilogue is not None:
             n.epilogue = _rebuild(n.epilogue, lambda e: NodeE(new) if isinstance(e, NodeE) and e.node == old else e)
 

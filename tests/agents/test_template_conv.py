@@ -47,6 +47,12 @@ CASES = {
         "torch.randn(1, 16, 4, 3)",
         "        self.conv = nn.ConvTranspose2d(16, 3, 3, stride=2, padding=1, bias=False)",
     ),
+    "conv2d_transposed_gelu_then_group_norm": (
+        # the GELU is fused into the convolution; group norm's view back names the fused node
+        "self.norm(F.gelu(self.conv(x)))",
+        "torch.randn(2, 3, 4, 4)",
+        "        self.conv = nn.ConvTranspose2d(3, 4, 3, stride=2)\n        self.norm = nn.GroupNorm(2, 4)",
+    ),
     "conv3d_transposed": (
         "self.conv(x)",
         "torch.randn(1, 2, 3, 4, 3)",
