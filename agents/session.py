@@ -206,15 +206,8 @@ class Session:
         prepared = self.prepare()
         name = name or f"{origin.split(':')[0]}-{index + 1}"
         language = self.request.language
-        self.emit(
-            "proposed",
-            index=index,
-            name=name,
-            origin=origin,
-            sha256=sha,
-            parent_sha256=parent_sha256,
-            params=params or {},
-        )
+        which = {"index": index, "name": name, "origin": origin, "sha256": sha}  # in every event of this candidate
+        self.emit("proposed", **which, parent_sha256=parent_sha256, params=params or {})
         cand = Candidate(source=source, name=name, language=language)
         if self._verify_fn is not None:
             report = self._verify_fn(prepared, cand)
@@ -237,10 +230,7 @@ class Session:
             self.by_sha[sha] = result
             self.emit(
                 "verified",
-                index=index,
-                name=name,
-                origin=origin,
-                sha256=sha,
+                **which,
                 verdict=report.verdict,
                 reasons=_short(report.reasons),
                 speedup=report.speedup,
@@ -248,14 +238,7 @@ class Session:
             )
             if ranking.better(result, self.best):
                 self.best = result
-                self.emit(
-                    "best",
-                    index=index,
-                    name=name,
-                    origin=origin,
-                    sha256=sha,
-                    speedup=report.speedup,
-                )
+                self.emit("best", **which, speedup=report.speedup)
         return result
 
     def result(self, stopped_because: str) -> GenerationResult:

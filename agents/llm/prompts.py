@@ -123,32 +123,38 @@ def _fenced(source: str) -> str:
     return "```python\n" + source.strip() + "\n```"
 
 
-def refine(ctx: PromptContext, source: str, report: Report, roofline: str = "") -> list[dict[str, str]]:
-    """Multi-turn: the original request, the rejected answer, and the verifier's findings."""
+def _follow_up(ctx: PromptContext, source: str, report: Report, roofline: str, ask: str) -> list[dict[str, str]]:
+    """Multi-turn: the original request, the earlier answer, the verifier's findings and ``ask``."""
     return [
         *initial(ctx),
         {"role": "assistant", "content": _fenced(source)},
-        {
-            "role": "user",
-            "content": findings(report, roofline)
-            + "\n\nFix the module so that it is accepted. Keep the same class and parameter names. "
-            "Answer with the complete corrected module in one ```python block.",
-        },
+        {"role": "user", "content": findings(report, roofline) + "\n\n" + ask},
     ]
+
+
+def refine(ctx: PromptContext, source: str, report: Report, roofline: str = "") -> list[dict[str, str]]:
+    """The rejected answer and why: fix it."""
+    return _follow_up(
+        ctx,
+        source,
+        report,
+        roofline,
+        "Fix the module so that it is accepted. Keep the same class and parameter names. "
+        "Answer with the complete corrected module in one ```python block.",
+    )
 
 
 def improve(ctx: PromptContext, source: str, report: Report, roofline: str = "") -> list[dict[str, str]]:
-    return [
-        *initial(ctx),
-        {"role": "assistant", "content": _fenced(source)},
-        {
-            "role": "user",
-            "content": findings(report, roofline)
-            + "\n\nThis kernel is correct. Make it faster on the hardware above (tiling, memory access "
-            "pattern, fusion, fewer launches, vectorisation, work skipped where inputs are padding) "
-            "without changing results. Answer with the complete module in one ```python block.",
-        },
-    ]
+    """An accepted answer and its timing: make it faster."""
+    return _follow_up(
+        ctx,
+        source,
+        report,
+        roofline,
+        "This kernel is correct. Make it faster on the hardware above (tiling, memory access "
+        "pattern, fusion, fewer launches, vectorisation, work skipped where inputs are padding) "
+        "without changing results. Answer with the complete module in one ```python block.",
+    )
 
 
 def crossover(
