@@ -132,6 +132,15 @@ def _wait(store: Store, job_id: str, done: Callable[[Any], bool], timeout_s: flo
     raise AssertionError(f"job {job_id} is {store.get_job(job_id)}")
 
 
+def _run_until_done(runner: JobRunner, store: Store, job_id: str) -> Any:
+    """Start ``runner``, wait until the job has ended, stop it; the job then."""
+    runner.start()
+    try:
+        return _wait(store, job_id, lambda j: j.status not in ("queued", "running"))
+    finally:
+        runner.stop()
+
+
 def _events(hub: EventHub, job_id: str) -> list[tuple[str, dict[str, Any]]]:
     events, _ = hub.since(job_id, 0, 0)
     return [(e.type, e.data) for e in events]
@@ -151,11 +160,7 @@ def test_each_candidate_is_recorded_once_and_the_job_finishes_with_its_best(stor
     store.record_verification = counted  # type: ignore[method-assign]
     hub = EventHub()
     runner = _runner(store, executor, stub_generator([rejected, first, first, second]), hub)
-    runner.start()
-    try:
-        job = _wait(store, job_id, lambda j: j.status not in ("queued", "running"))
-    finally:
-        runner.stop()
+    job = _run_until_done(runner, store, job_id)
     assert job.status == "succeeded", job
     assert executor.verified == [rejected, first, second]  # the duplicate is verified once
     assert len(writes) == len(set(writes)) == 3  # and each verdict is written once
@@ -258,11 +263,7 @@ def test_a_requeued_job_resumes_with_the_verdicts_it_had_stored(store: Store) ->
     assert executor.verified == [first]
 
     runner = _runner(store, executor, stub_generator([first, second]))
-    runner.start()
-    try:
-        job = _wait(store, job_id, lambda j: j.status not in ("queued", "running"))
-    finally:
-        runner.stop()
+    job = _run_until_done(runner, store, job_id)
     assert job.status == "succeeded", job
     assert executor.verified == [first, second]  # the stored verdict of the first is re-used, not verified again
     assert store.list_candidates(TASK).total == 2

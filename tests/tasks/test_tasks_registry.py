@@ -111,26 +111,23 @@ def test_shape_and_task_validation() -> None:
     with pytest.raises(tasks.TaskError):
         tasks.Shape("x", {}, "huge")  # type: ignore[arg-type]
     base = tasks.get("general.matmul")
+
+    def task(task_id: str, shape: tasks.Shape) -> tasks.Task:
+        return tasks.Task(
+            id=task_id,
+            family="general",
+            title="t",
+            description="d",
+            source=base.source,
+            shapes=(shape,),
+            constants=base.constants,
+        )
+
     with pytest.raises(tasks.TaskError, match="not top-level constants"):
-        tasks.Task(
-            id="general.bad",
-            family="general",
-            title="t",
-            description="d",
-            source=base.source,
-            shapes=(tasks.Shape("s", {"NOPE": 1}, "small"),),
-            constants=base.constants,
-        )
+        task("general.bad", tasks.Shape("s", {"NOPE": 1}, "small"))
     with pytest.raises(tasks.TaskError, match="does not match"):
-        tasks.Task(
-            id="Bad-Id",
-            family="general",
-            title="t",
-            description="d",
-            source=base.source,
-            shapes=(tasks.Shape("s", {}, "small"),),
-            constants=base.constants,
-        )
+        task("Bad-Id", tasks.Shape("s", {}, "small"))
+    assert task("general.good", tasks.Shape("s", {}, "small")).id == "general.good"  # the helper builds valid ones
 
 
 def test_builtin_tasks_cannot_be_replaced() -> None:
