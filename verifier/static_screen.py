@@ -76,7 +76,31 @@ FORBIDDEN_MODULES = {
     "torch._dynamo": "torch's compiler internals",
     "torch._inductor": "torch's compiler (a fallback)",
     "torch.fx": "graph capture and rewriting",
+    "string": "attribute access by computed name (Formatter.get_field)",
+    "pydoc": "objects looked up by dotted name",
+    "pkgutil": "objects looked up by dotted name",
+    "logging.config": "objects looked up by dotted name",
+    "unittest": "patching by name",
+    "timeit": "running code given as a string",
+    "cProfile": "running code given as a string",
+    "profile": "running code given as a string",
+    "trace": "running code given as a string",
+    "pdb": "running code given as a string",
+    "bdb": "running code given as a string",
+    "doctest": "running code given as a string",
+    "dis": "code objects",
+    "copyreg": "object serialisation hooks",
+    "typing.get_type_hints": "evaluating strings as code",
+    "typing.ForwardRef": "evaluating strings as code",
+    "typing.evaluate_forward_ref": "evaluating strings as code",
+    "functools.singledispatch": "evaluating annotation strings as code",
+    "functools.singledispatchmethod": "evaluating annotation strings as code",
 }
+STRING_EVALUATORS = frozenset(
+    {"get_type_hints", "ForwardRef", "evaluate_forward_ref", "_eval_type", "singledispatch", "singledispatchmethod"}
+)
+"""Library functions that evaluate a string as Python (annotations): dynamic code by another name,
+refused wherever the name appears (``typing.get_type_hints(f)``, a star import, a string)."""
 MODULES_REACHED_AS_ATTRIBUTES = frozenset(
     {
         "_posixsubprocess",
@@ -184,6 +208,8 @@ FORBIDDEN_ATTRIBUTES = {
     "__traceback__",
     "__context__",
     "__cause__",
+    "__getattr__",
+    "mro",
 }
 PRIVATE_TORCH_ATTRIBUTES = {
     "_C",
@@ -270,6 +296,7 @@ class _Screen(ast.NodeVisitor):
         self.module_aliases: dict[str, str] = {}
         self.in_handler = 0
         self.in_kernel = 0
+        self.called_names: set[int] = set()
 
     def add(self, node: ast.AST, message: str) -> None:
         self.findings.append(Finding(getattr(node, "lineno", 0), message))
@@ -324,6 +351,10 @@ class _Screen(ast.NodeVisitor):
             self.add(node, f"accesses `.{node.attr}` (in a helper a kernel can call: {why})")
         if HOST_EXPORTS.get(node.attr):
             self.add(node, f"uses `.{node.attr}` ({HOST_EXPORTS[node.attr]})")
+        elif node.attr in HOST_METHODS and id(node) not in self.called_names:
+            self.add(node, f"uses `.{node.attr}` ({HOST_METHODS[node.attr]}, reached without calling it here)")
+        if node.attr in STRING_EVALUATORS:
+            self.add(node, f"uses `.{node.attr}` (evaluating strings as code)")
         if node.attr in MODULES_REACHED_AS_ATTRIBUTES:
             why = FORBIDDEN_MODULES[node.attr]
             self.add(node, f"reaches the `{node.attr}` module through an attribute ({why})")
@@ -354,6 +385,8 @@ class _Screen(ast.NodeVisitor):
                 or last in ANYWHERE_INTERNALS
                 or (last in MODULES_REACHED_AS_ATTRIBUTES)
                 or HOST_EXPORTS.get(last)
+                or last in HOST_METHODS
+                or last in STRING_EVALUATORS
                 or value in FORBIDDEN_CALLS
                 or any(value == m or value.startswith(m + ".") for m in FORBIDDEN_MODULES)
                 or (parts[0] in PRIVATE_ROOTS and any(p.startswith("_") and not p.startswith("__") for p in parts[1:]))
@@ -361,8 +394,21 @@ class _Screen(ast.NodeVisitor):
                 self.add(node, f"names `{value}` in a string (a forbidden module, attribute or call by name)")
         self.generic_visit(node)
 
+    def visit_Name(self, node: ast.Name) -> None:
+        """Dynamic-access builtins used as values (``g = getattr``, ``reduce(getattr, ...)``) hide
+        what they reach from the checks on their calls; ``__builtins__`` reaches all of them."""
+        if isinstance(node.ctx, ast.Load) and id(node) not in self.called_names:
+            if node.id in FORBIDDEN_CALLS or node.id == "getattr":
+                self.add(node, f"uses `{node.id}` as a value (passed on or renamed, it hides what it reaches)")
+            elif node.id == "__builtins__":
+                self.add(node, "uses `__builtins__` (every builtin, by computed name)")
+        if node.id in STRING_EVALUATORS:
+            self.add(node, f"uses `{node.id}` (evaluating strings as code)")
+
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            self.called_names.add(id(func))  # a direct call is judged here, not as a value
         if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
             self.add(node, f"calls `{func.id}()` ({FORBIDDEN_CALLS[func.id]})")
         if isinstance(func, ast.Attribute) and func.attr in HOST_METHODS:

@@ -548,7 +548,13 @@ def harness_modules() -> list[ModuleType]:
 def harness_classes() -> list[type]:
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    classes: list[type] = [torch.Tensor, torch.nn.Module, TorchDispatchMode, torch.profiler.profile]
+    classes: list[type] = [
+        torch.Tensor,
+        torch._C.TensorBase,
+        torch.nn.Module,
+        TorchDispatchMode,
+        torch.profiler.profile,
+    ]
     if torch.cuda.is_available():
         classes += [torch.cuda.Event, torch.cuda.Stream]
     return classes

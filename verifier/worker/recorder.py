@@ -68,6 +68,19 @@ def profiled_op_names(prof: Any) -> list[str]:
     return names
 
 
+def _set_on_immutable_type(cls: type, name: str, value: object) -> None:
+    """``cls.name = value`` for a C type that refuses ``setattr`` (torch._C.TensorBase): through the
+    type's own dict, then the method cache is invalidated."""
+    import ctypes
+    import gc
+
+    namespace = gc.get_referents(cls.__dict__)[0]
+    if not isinstance(namespace, dict):  # pragma: no cover - a CPython without a plain type dict
+        raise RuntimeError(f"cannot watch {cls.__name__}.{name}: no type dict")
+    namespace[name] = value
+    ctypes.pythonapi.PyType_Modified(ctypes.py_object(cls))
+
+
 def install_host_access_watch(candidate_files: Callable[[], frozenset[str]], scratch: str) -> Callable[[], list[str]]:
     """Wrap the Tensor methods that hand tensor data to host Python code (``numpy``, ``tolist``,
     ``__array__``) so that calls made by candidate code are recorded. Returns ``drain()``, which
@@ -84,8 +97,8 @@ def install_host_access_watch(candidate_files: Callable[[], frozenset[str]], scr
     def called_by_candidate() -> str | None:
         return origin(getframe(2))
 
-    def wrap(name: str) -> None:
-        original = getattr(torch.Tensor, name)
+    def wrap(cls: type, name: str) -> None:
+        original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)
 
         def watched(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             where = called_by_candidate()
@@ -94,10 +107,16 @@ def install_host_access_watch(candidate_files: Callable[[], frozenset[str]], scr
             return original(self, *args, **kwargs)
 
         watched.__name__ = name
-        setattr(torch.Tensor, name, watched)
+        if cls is torch.Tensor:
+            setattr(cls, name, watched)
+        else:
+            _set_on_immutable_type(cls, name, watched)
 
-    for name in ("numpy", "tolist", "__array__"):
-        wrap(name)
+    # The C methods live on torch._C.TensorBase: wrapped there, ``super(torch.Tensor, x).numpy()``
+    # and ``type(x).mro()[1].tolist(x)`` reach the watch too, not only ``x.numpy()``.
+    for name in ("numpy", "tolist"):
+        wrap(torch._C.TensorBase, name)
+    wrap(torch.Tensor, "__array__")  # Python, on torch.Tensor (it calls numpy())
 
     def drain() -> list[str]:
         out = list(seen)
