@@ -132,14 +132,6 @@ def record_result(
 ) -> tuple[int, int, bool]:
     """``record_candidate`` for a generator's verified candidate (``agents.CandidateResult``), with
     ``more_params`` added to its parameters; returns (candidate id, verification id, new?)."""
-    return record_candidate(
-        store,
-        task_id,
-        source=candidate.source,
-        language=candidate.language,
-        origin=candidate.origin,
-        report=candidate.report,
-        job_id=job_id,
-        parent_sha256=candidate.parent_sha256,
-        params={**candidate.params, **(more_params or {})},
-    )
+    same = {name: getattr(candidate, name) for name in ("source", "language", "origin", "report", "parent_sha256")}
+    params = {**candidate.params, **(more_params or {})}
+    return record_candidate(store, task_id, job_id=job_id, params=params, **same)

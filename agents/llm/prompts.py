@@ -132,29 +132,25 @@ def _follow_up(ctx: PromptContext, source: str, report: Report, roofline: str, a
     ]
 
 
+FIX = (
+    "Fix the module so that it is accepted. Keep the same class and parameter names. "
+    "Answer with the complete corrected module in one ```python block."
+)
+FASTER = (
+    "This kernel is correct. Make it faster on the hardware above (tiling, memory access "
+    "pattern, fusion, fewer launches, vectorisation, work skipped where inputs are padding) "
+    "without changing results. Answer with the complete module in one ```python block."
+)
+
+
 def refine(ctx: PromptContext, source: str, report: Report, roofline: str = "") -> list[dict[str, str]]:
     """The rejected answer and why: fix it."""
-    return _follow_up(
-        ctx,
-        source,
-        report,
-        roofline,
-        "Fix the module so that it is accepted. Keep the same class and parameter names. "
-        "Answer with the complete corrected module in one ```python block.",
-    )
+    return _follow_up(ctx, source, report, roofline, FIX)
 
 
 def improve(ctx: PromptContext, source: str, report: Report, roofline: str = "") -> list[dict[str, str]]:
     """An accepted answer and its timing: make it faster."""
-    return _follow_up(
-        ctx,
-        source,
-        report,
-        roofline,
-        "This kernel is correct. Make it faster on the hardware above (tiling, memory access "
-        "pattern, fusion, fewer launches, vectorisation, work skipped where inputs are padding) "
-        "without changing results. Answer with the complete module in one ```python block.",
-    )
+    return _follow_up(ctx, source, report, roofline, FASTER)
 
 
 def crossover(
