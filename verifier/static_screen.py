@@ -260,6 +260,8 @@ ALLOCATION_CALLS = {
 
 LIBRARY_NAMES = {"torch", "triton", "tl", "F", "nn", "math"}
 PRIVATE_ROOTS = frozenset({"torch", "triton"})
+_FORMATTER = __import__("string").Formatter()
+_FORMAT_ATTRIBUTE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -373,9 +375,29 @@ class _Screen(ast.NodeVisitor):
         if parts[0] in PRIVATE_ROOTS and any(p.startswith("_") and not p.startswith("__") for p in parts[1:]):
             self.add(node, f"uses `{resolved}` (a private {parts[0]} module or internal)")
 
+    def _check_format_fields(self, node: ast.Constant, value: str) -> None:
+        """``"{0.handle.data}".format(x)`` reads attributes by name where no ``ast.Attribute`` shows
+        them (in the interpreter that is the host array behind a Triton value, printed in full)."""
+        try:
+            fields = [field for _, field, _, _ in _FORMATTER.parse(value) if field]
+        except ValueError:
+            return
+        for field in fields:
+            for attr in _FORMAT_ATTRIBUTE.findall(field):
+                if (
+                    attr in FORBIDDEN_ATTRIBUTES
+                    or attr in INTERPRETER_INTERNALS
+                    or attr in HOST_EXPORTS
+                    or attr in HOST_METHODS
+                    or attr in PRIVATE_TORCH_ATTRIBUTES
+                ):
+                    self.add(node, f"reads `.{attr}` through a format string field `{{{field}}}`")
+
     def visit_Constant(self, node: ast.Constant) -> None:
         """Name lists apply to constant strings too: ``getattr(torch, "_C")``, ``attrgetter("sys")``."""
         value = node.value
+        if isinstance(value, str) and "{" in value:
+            self._check_format_fields(node, value)
         if isinstance(value, str) and 0 < len(value) <= 120 and _NAME.fullmatch(value):
             parts = value.split(".")
             last = parts[-1]
