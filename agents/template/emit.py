@@ -141,7 +141,8 @@ class _Forward:
             kernel, lines = rows.emit_ewise(node, ctx, out, alloc, shape_code)
         else:
             kernel, lines = _EMITTERS[node.kind](node, ctx, out, alloc)
-        self.kernels.append(kernel)
+        if kernel:  # templates whose kernel is a fixed function emitted once have none of their own
+            self.kernels.append(kernel)
         self.lines.append(f"# {_describe(node)}")
         self.lines += lines
 
@@ -283,6 +284,7 @@ def emit_candidate(
         + (reduce.COMBINE_HELPERS if any(n.attrs.get("op") == "prod" for n in program.nodes) else "")
         + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in program.nodes) else "")
         + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind == "matmul" for n in program.nodes) else "")
+        + ("\n\n" + pool.POOL_SOURCE if any(n.kind == "pool" for n in program.nodes) else "")
         + "\n\n"
         + "\n\n\n".join(fwd.kernels)
         + "\n\n\nclass ModelNew(Model):\n"

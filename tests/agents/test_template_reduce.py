@@ -102,3 +102,16 @@ def test_reduction_kernel_verifies_end_to_end() -> None:
         [c.report.reasons for c in result.candidates],
     )
     assert "reduce" in result.best.params["kernels"]
+
+
+def test_pool_kernel_is_real_source_emitted_once() -> None:
+    import ast
+
+    from agents.template.templates import pool
+    from tests.agents.template_harness import plan_here
+
+    tree = ast.parse(pool.POOL_SOURCE)
+    assert [f.name for f in tree.body if isinstance(f, ast.FunctionDef)] == ["pool_kernel"]
+    source = reference_source("F.max_pool2d(F.avg_pool2d(x, 2), 2)", "torch.randn(1, 2, 8, 8)")
+    candidate, _ = plan_here(source).variants("cpu")[0]
+    assert candidate.count("def pool_kernel(") == 1

@@ -5,15 +5,76 @@ and computes the output size as torch does (floor or ceil mode; a ceil-mode wind
 the input or its left padding). Taps are unrolled (kernel sizes are compile-time constants); a tap
 outside the input is skipped (max) or counted as padding (average: ``count_include_pad`` counts taps
 inside the padded input, otherwise only real ones; ``divisor_override`` replaces the count).
+
+``pool_kernel`` is a real ``@triton.jit`` function, emitted into the candidate by its source (once);
+the generated code is only its launch.
 """
 
 from __future__ import annotations
+
+import inspect
+
+import triton
+import triton.language as tl
 
 from agents.template.ir import Node
 from agents.template.templates.common import Ctx, block, warps
 
 
+@triton.jit
+def pool_kernel(
+    x_ptr, y_ptr, numel, I0, I1, I2, O0, O1, O2,
+    K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr, S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr,
+    P0: tl.constexpr, P1: tl.constexpr, P2: tl.constexpr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr,
+    IS_MAX: tl.constexpr, COUNT_PAD: tl.constexpr, DIVISOR: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """y[bc, o0, o1, o2] = max or mean of x over the window; ``DIVISOR`` > 0 overrides the count."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    ok = offs < numel
+    o2 = offs % O2
+    rem = offs // O2
+    o1 = rem % O1
+    rem = rem // O1
+    o0 = rem % O0
+    bc = rem // O0
+    if IS_MAX:  # noqa: SIM108 (a constexpr branch, as Triton compiles it)
+        acc = tl.full([BLOCK], -float("inf"), tl.float32)
+    else:
+        acc = tl.full([BLOCK], 0.0, tl.float32)
+    cnt = tl.full([BLOCK], 0.0, tl.float32)
+    cnt_pad = tl.full([BLOCK], 0.0, tl.float32)
+    for k0 in tl.static_range(K0):
+        i0 = o0 * S0 - P0 + k0 * D0
+        for k1 in tl.static_range(K1):
+            i1 = o1 * S1 - P1 + k1 * D1
+            for k2 in tl.static_range(K2):
+                i2 = o2 * S2 - P2 + k2 * D2
+                inb = (i0 >= 0) & (i0 < I0) & (i1 >= 0) & (i1 < I1) & (i2 >= 0) & (i2 < I2)
+                x_offs = ((bc * I0 + i0) * I1 + i1) * I2 + i2
+                if IS_MAX:
+                    v = tl.load(x_ptr + x_offs, mask=ok & inb, other=-float("inf")).to(tl.float32)
+                    acc = tl.maximum(acc, v)
+                else:
+                    acc += tl.load(x_ptr + x_offs, mask=ok & inb, other=0.0).to(tl.float32)
+                    cnt += tl.where(inb, 1.0, 0.0)
+                    inpad = (i0 < I0 + P0) & (i1 < I1 + P1) & (i2 < I2 + P2)
+                    cnt_pad += tl.where(inpad, 1.0, 0.0)
+    if not IS_MAX:
+        if DIVISOR > 0:
+            acc = acc / DIVISOR
+        elif COUNT_PAD:
+            acc = acc / cnt_pad
+        else:
+            acc = acc / cnt
+    tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=ok)
+
+
+POOL_SOURCE = inspect.getsource(pool_kernel.fn)
+"""``pool_kernel`` as emitted into a candidate (once, whatever the number of pooling nodes)."""
+
+
 def emit_pool(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    """Launch lines for ``pool_kernel``; no kernel of its own (the returned kernel source is empty)."""
     p = f"n{node.id}_"
     a = node.attrs
     sd = int(a["spatial"])
@@ -23,6 +84,12 @@ def emit_pool(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
     pd = [0] * pad3 + list(a["padding"])
     dl = [1] * pad3 + list(a["dilation"])
     ceil = bool(a.get("ceil_mode"))
+    is_max = a["op"] == "max"
+    divisor = float(a["divisor"]) if not is_max and a.get("divisor") is not None else 0.0
+    count_pad = bool(a.get("count_include_pad", True))
+    constexprs = ", ".join(
+        f"{name}{d}={v[d]}" for name, v in (("K", k), ("S", s), ("P", pd), ("D", dl)) for d in range(3)
+    )
     x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
     lines = [
         f"{p}x = {x}.contiguous()",
@@ -37,56 +104,7 @@ def emit_pool(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
         alloc.format(shape=f"tuple({p}x.shape[:2]) + tuple({p}O[{pad3}:])"),
         f"{p}numel = {out}.numel()",
         f"{p}bs = {block(f'{p}numel', int(ctx.params.get('block', 1024)), 16)}",
-        f"{ctx.name}[(triton.cdiv({p}numel, {p}bs),)]({p}x, {out}, {p}numel, *{p}I, *{p}O, BLOCK={p}bs, "
-        f"{warps(ctx.params)})",
+        f"pool_kernel[(triton.cdiv({p}numel, {p}bs),)]({p}x, {out}, {p}numel, *{p}I, *{p}O, {constexprs}, "
+        f"IS_MAX={is_max}, COUNT_PAD={count_pad}, DIVISOR={divisor!r}, BLOCK={p}bs, {warps(ctx.params)})",
     ]
-    is_max = a["op"] == "max"
-    init = "-float('inf')" if is_max else "0.0"
-    body = [
-        "    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
-        "    ok = offs < numel",
-        "    o2 = offs % O2",
-        "    rem = offs // O2",
-        "    o1 = rem % O1",
-        "    rem = rem // O1",
-        "    o0 = rem % O0",
-        "    bc = rem // O0",
-        f"    acc = tl.full([BLOCK], {init}, tl.float32)",
-        "    cnt = tl.zeros([BLOCK], dtype=tl.float32)",
-        "    cnt_pad = tl.zeros([BLOCK], dtype=tl.float32)",
-    ]
-    for d in range(3):
-        ind = "    " * (d + 1)
-        body += [
-            f"{ind}for k{d} in tl.static_range({k[d]}):",
-            f"{ind}    i{d} = o{d} * {s[d]} - {pd[d]} + k{d} * {dl[d]}",
-        ]
-    ind = "    " * 4
-    body += [
-        f"{ind}inb = (i0 >= 0) & (i0 < I0) & (i1 >= 0) & (i1 < I1) & (i2 >= 0) & (i2 < I2)",
-        f"{ind}v = tl.load(x_ptr + ((bc * I0 + i0) * I1 + i1) * I2 + i2, mask=ok & inb, other={init}).to(tl.float32)",
-    ]
-    if is_max:
-        body.append(f"{ind}acc = tl.maximum(acc, v)")
-    else:
-        body += [
-            f"{ind}acc += v",
-            f"{ind}cnt += tl.where(inb, 1.0, 0.0)",
-            f"{ind}inpad = (i0 < I0 + {pd[0]}) & (i1 < I1 + {pd[1]}) & (i2 < I2 + {pd[2]})",
-            f"{ind}cnt_pad += tl.where(inpad, 1.0, 0.0)",
-        ]
-        if a.get("divisor") is not None:
-            body.append(f"    acc = acc / {float(a['divisor'])!r}")
-        elif a.get("count_include_pad", True):
-            body.append("    acc = acc / cnt_pad")
-        else:
-            body.append("    acc = acc / cnt")
-    kernel = "\n".join(
-        [
-            "@triton.jit",
-            f"def {ctx.name}(x_ptr, y_ptr, numel, I0, I1, I2, O0, O1, O2, BLOCK: tl.constexpr):",
-            *body,
-            "    tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=ok)",
-        ]
-    )
-    return kernel, lines
+    return "", lines
