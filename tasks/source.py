@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -24,12 +25,30 @@ class SourceError(ValueError):
     """A reference source is malformed for the task suite (missing constant, bad literal...)."""
 
 
+_INCLUDE = re.compile(r"^# include: (\w+\.py): (\w+)\n", re.MULTILINE)
+"""A line ``# include: FILE.py: NAME`` in a reference template: the top-level function or class NAME of
+``tasks/sources/FILE.py`` stands there (code several references share, written once)."""
+
+
 def read_packaged_source(filename: str) -> str:
-    """Text of ``tasks/sources/<filename>`` (package data; read as text, never imported)."""
+    """Text of ``tasks/sources/<filename>`` (package data; read as text, never imported), each
+    ``# include:`` line replaced by the part it names: a reference is still one standalone module."""
+    return _INCLUDE.sub(lambda m: _top_level_part(_packaged_text(m.group(1)), m.group(2)), _packaged_text(filename))
+
+
+def _packaged_text(filename: str) -> str:
     path = resources.files(_SOURCES_PACKAGE).joinpath(filename)
     if not path.is_file():
         raise SourceError(f"no packaged reference source named {filename!r}")
     return path.read_text(encoding="utf-8")
+
+
+def _top_level_part(text: str, name: str) -> str:
+    """The lines of the top-level function or class ``name`` in ``text``."""
+    for node in parse_source(text).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name:
+            return "".join(text.splitlines(keepends=True)[node.lineno - 1 : node.end_lineno])
+    raise SourceError(f"no top-level function or class {name!r} to include")
 
 
 def _is_json_like(value: Any) -> bool:

@@ -248,3 +248,13 @@ def test_source_constants_match_the_as_written_shape() -> None:
     for task in BUILTIN:
         assert module_constants(task.source) == dict(task.constants)
         ast.parse(task.source)
+
+
+def test_each_reference_is_one_standalone_module_after_its_includes() -> None:
+    """``# include: graphs.py: NAME`` lines are replaced by the shared code (tasks.source)."""
+    for task in tasks.all_tasks():
+        assert "# include:" not in task.source, task.id
+    for task_id in GRAPH_TASKS:
+        source = tasks.get(task_id).source
+        assert source.count("def power_law_csr(") == 1, task_id
+        tasks.load_module(source, {})  # runs as written, on its own
