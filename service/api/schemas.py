@@ -10,7 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 MAX_TASK_ID = 200
 
 
-class JobCreate(BaseModel):
+class _TaskOrReference(BaseModel):
+    """A body that names a task (``task_id``) or carries a reference (``reference_source``), not both."""
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> _TaskOrReference:
+        if (getattr(self, "task_id", None) is None) == (getattr(self, "reference_source", None) is None):
+            raise ValueError("give exactly one of task_id and reference_source")
+        return self
+
+
+class JobCreate(_TaskOrReference):
     """Either a built-in (or stored) task id, or a reference source in KernelBench format."""
 
     model_config = ConfigDict(extra="forbid")
@@ -23,12 +33,6 @@ class JobCreate(BaseModel):
     proposer: Literal["template", "llm"] = "template"
     budget: int = Field(8, ge=1, description="Most candidates to verify (capped by KILN_MAX_BUDGET)")
     model: str | None = Field(None, max_length=200, description="LLM model name (default: KILN_LLM_MODEL)")
-
-    @model_validator(mode="after")
-    def _one_reference(self) -> JobCreate:
-        if (self.task_id is None) == (self.reference_source is None):
-            raise ValueError("give exactly one of task_id and reference_source")
-        return self
 
 
 class JobLinks(BaseModel):
@@ -58,19 +62,13 @@ class JobView(BaseModel):
     links: JobLinks
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(_TaskOrReference):
     model_config = ConfigDict(extra="forbid")
 
     task_id: str | None = Field(None, max_length=MAX_TASK_ID)
     reference_source: str | None = None
     candidate_source: str
     language: Literal["triton", "cuda", "auto"] = "auto"
-
-    @model_validator(mode="after")
-    def _one_reference(self) -> VerifyRequest:
-        if (self.task_id is None) == (self.reference_source is None):
-            raise ValueError("give exactly one of task_id and reference_source")
-        return self
 
 
 class VerifyResponse(BaseModel):

@@ -28,21 +28,13 @@ def job_view(job: JobRecord, request: Request, store: Store | None = None) -> Jo
     best = None
     if store is not None:
         best = best_of_job(store, job)
-    return JobView(
-        id=job.id,
-        status=job.status,
-        task_id=job.task_id,
-        language=job.params.get("language"),  # type: ignore[arg-type]
+    return view_of(
+        JobView,
+        job,
+        language=job.params.get("language"),
         proposer=job.params.get("proposer"),
-        budget=job.budget,
         progress=dict(job.progress),
         result=job.result if isinstance(job.result, dict) else None,
-        error=job.error,
-        cancel_requested=job.cancel_requested,
-        attempts=job.attempts,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
         best=best,
         links=JobLinks(self=base, events=f"{base}/events", cancel=f"{base}/cancel"),
     )
