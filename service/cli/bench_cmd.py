@@ -20,10 +20,9 @@ from typing import Any
 
 import typer
 
-from service.cli.common import device_option, failer, join_interruptibly
+from service.cli.common import DATABASE_HELP, device_option, failer, join_interruptibly
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_BAD_INPUT = 0, 1, 2
-URL_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
 
 
 _fail = failer("bench", EXIT_BAD_INPUT)
@@ -128,7 +127,7 @@ def bench(
     timeout: float = typer.Option(180.0, "--timeout", help="Wall-clock limit per sandbox process (s)."),
     trials: int = typer.Option(3, "--trials", help="Correctness trials per candidate."),
     model: str | None = typer.Option(None, "--model", help="LLM model (default: KILN_LLM_MODEL)."),
-    url: str | None = typer.Option(None, "--database", help=URL_HELP),
+    url: str | None = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Run a generator over a suite; a table of fast_p and the geometric-mean speedup at the end."""
     from sqlalchemy.exc import SQLAlchemyError

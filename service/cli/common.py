@@ -15,6 +15,9 @@ import typer
 
 Fail = Callable[[str], NoReturn]
 
+DATABASE_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
+"""The help of every command's database option (``--url``, ``--database``)."""
+
 
 def failer(command: str, exit_code: int) -> Fail:
     """``fail(message)`` for ``kiln COMMAND``: ``kiln COMMAND: error: message`` on stderr, exit ``exit_code``."""

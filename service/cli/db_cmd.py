@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import typer
 
-from service.cli.common import failer
+from service.cli.common import DATABASE_HELP, failer
 
 EXIT_OK, EXIT_NOT_CURRENT, EXIT_ERROR = 0, 1, 2
-URL_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
 
 sub = typer.Typer(name="db", help="The store's database schema: apply and inspect migrations.", no_args_is_help=True)
 
@@ -20,7 +19,7 @@ _fail = failer("db", EXIT_ERROR)
 
 @sub.command("upgrade")
 def upgrade(
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
+    url: str | None = typer.Option(None, "--url", help=DATABASE_HELP),
     revision: str = typer.Option("head", "--revision", help="Target revision (default: the newest)."),
 ) -> None:
     """Apply migrations up to the newest schema (an empty database gets every table)."""
@@ -51,7 +50,7 @@ def upgrade(
 
 @sub.command("current")
 def current(
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
+    url: str | None = typer.Option(None, "--url", help=DATABASE_HELP),
     check: bool = typer.Option(False, "--check", help="Exit 1 when the schema is not at the newest revision."),
 ) -> None:
     """Show the database's schema revision and the newest one this kiln knows."""

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from service.cli.common import DATABASE_HELP
+
 if TYPE_CHECKING:
     from kernels_store import Store
     from service.regress import RegressRun, Selection, Target
 
 EXIT_COULD_NOT_RUN = 2
-DATABASE_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
 
 
 def _progress(message: str) -> None:

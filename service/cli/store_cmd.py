@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from service.cli.common import failer
+from service.cli.common import DATABASE_HELP, failer
 
 if TYPE_CHECKING:
     from kernels_store import Store
 
 EXIT_OK, EXIT_ERROR = 0, 2
-URL_HELP = "Database URL (default: $KILN_DATABASE_URL, else ~/.local/share/kernelkiln/kiln.sqlite)."
 
 sub = typer.Typer(
     name="store",
@@ -50,7 +49,7 @@ def _open(command: str, url: str | None) -> Store:
 @sub.command("export")
 def export(
     file: str = typer.Argument(..., help="Bundle to write (.jsonl); '-' for stdout."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
+    url: str | None = typer.Option(None, "--url", help=DATABASE_HELP),
     jobs: bool = typer.Option(False, "--jobs/--no-jobs", help="Include jobs (without owner tokens)."),
     task: list[str] | None = typer.Option(None, "--task", help="Export only this task (repeatable)."),
 ) -> None:
@@ -82,7 +81,7 @@ def export(
 @sub.command("import")
 def import_(
     file: str = typer.Argument(..., help="Bundle to read (.jsonl); '-' for stdin."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
+    url: str | None = typer.Option(None, "--url", help=DATABASE_HELP),
 ) -> None:
     """Add FILE's records to the store in one transaction; records already there are skipped."""
     from kernels_store import BundleError
@@ -106,7 +105,7 @@ def import_(
 
 @sub.command("stats")
 def stats(
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
+    url: str | None = typer.Option(None, "--url", help=DATABASE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Count tasks, candidates, verifications and jobs."""
