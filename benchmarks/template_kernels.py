@@ -54,25 +54,17 @@ def _share(task_id: str, report: Any, timing: Any, measured: bool) -> dict[str, 
     return {"share": share.share, "profile": share.hardware, "shape": share.shape, "why_not": share.why_not}
 
 
-def run_task(
-    task_id: str,
-    device: str,
-    budget: int,
-    timeout_s: float,
-    *,
-    shapes: str = "paper",
-    trials: int | None = None,
-    calls: int | None = None,
-    max_seconds: float | None = None,
-) -> dict[str, Any]:
-    """Generate and verify the template kernel(s) of one task; the row recorded for it."""
-    reference = reference_for(task_id, device, shapes)
+def run_task(task_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Generate and verify the template kernel(s) of one task (the command line's options in ``args``);
+    the row recorded for it."""
+    reference = reference_for(task_id, args.device, args.shapes)
+    options = VerifyOptions(device=args.device, timeout_s=args.timeout, trials=args.trials, calls_per_trial=args.calls)
     request = agents.GenerationRequest(
         reference=reference,
         task_id=task_id,
         proposer="template",
-        budget=agents.Budget(max_candidates=budget, max_seconds=max_seconds),
-        verify_options=VerifyOptions(device=device, timeout_s=timeout_s, trials=trials, calls_per_trial=calls),
+        budget=agents.Budget(max_candidates=args.budget, max_seconds=args.max_seconds),
+        verify_options=options,
     )
     start = time.monotonic()
     result = agents.generate(request)
@@ -159,16 +151,7 @@ def main() -> int:
     payload: dict[str, Any] = {"measured_at": stamp.isoformat(timespec="seconds"), "device": args.device, "tasks": []}
     for n, task_id in enumerate(selected, 1):
         print(f"[{n}/{len(selected)}] {task_id} on {args.device} ...", file=sys.stderr, flush=True)
-        row = run_task(
-            task_id,
-            args.device,
-            args.budget,
-            args.timeout,
-            shapes=args.shapes,
-            trials=args.trials,
-            calls=args.calls,
-            max_seconds=args.max_seconds,
-        )
+        row = run_task(task_id, args)
         payload["tasks"].append(row)
         out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
         print(f"    {say(row)}", file=sys.stderr, flush=True)
