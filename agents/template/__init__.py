@@ -6,8 +6,10 @@ trace to a small program of kernel nodes (``recognise``, ``optimise``) and retur
 An op it does not know raises ``NoTemplate`` with the ops it saw. Covered: depthwise convolutions
 1D/2D (any kernel size, stride, dilation, padding; summed branches; chains), 1x1 convolutions with
 gating, FFT long convolutions (Triton FFT kernels for long filters, a direct sum for short ones;
-long 1D convolutions get the same choice) with D-skip and gates, CSR SpMM and GCN layers, matmul /
-linear + activation, softmax, layer norm, channel split/concat and pointwise epilogues.
+long 1D convolutions get the same choice) with D-skip and gates, direct and transposed convolutions
+over 1-3 spatial dims, CSR SpMM and GCN layers, mm / bmm / linear (triu/tril of a product), attention,
+pooling, reductions and scans over any dims, norms, losses, softmax variants, logsumexp, reshapes,
+channel split/concat and pointwise epilogues fused into their anchor (``agents/README.md``).
 """
 
 from __future__ import annotations

@@ -285,6 +285,7 @@ def emit_candidate(
         + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in program.nodes) else "")
         + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind == "matmul" for n in program.nodes) else "")
         + ("\n\n" + pool.POOL_SOURCE if any(n.kind == "pool" for n in program.nodes) else "")
+        + "".join("\n\n" + src for kind, src in rows.ROWS_SOURCES.items() if any(n.kind == kind for n in program.nodes))
         + "\n\n"
         + "\n\n\n".join(fwd.kernels)
         + "\n\n\nclass ModelNew(Model):\n"

@@ -41,6 +41,7 @@ CASES = {
         X + ", " + X,
     ),
     "layer_norm_two_dims": ("self.norm(x)", X, "        self.norm = nn.LayerNorm((5, 7))"),
+    "layer_norm_and_softmax_rows": ("torch.softmax(self.norm(x), dim=-1)", X, "        self.norm = nn.LayerNorm(7)"),
     "max_pool1d_ceil_dilated": ("F.max_pool1d(x, 3, 2, 1, dilation=2, ceil_mode=True)", X),
     "avg_pool2d_ceil_pad_counts": (
         "F.avg_pool2d(x, 3, 2, 1, ceil_mode=True) + F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)",

@@ -1,15 +1,56 @@
 """Row-wise kernels over the last dim (softmax, layer norm) and the elementwise kernel.
 
 Row kernels keep a whole row in registers (BLOCK_N = next power of two of the row length) and
-compute in float32. The elementwise kernel evaluates any ``Expr`` over a flat index decomposed into
-the output's dims, reading every operand through its (broadcast) strides, and writes through the
-output's strides, so it also fills a channel slice of a concatenation.
+compute in float32; they are real ``@triton.jit`` functions emitted by their source (``ROWS_SOURCES``).
+The elementwise kernel evaluates any ``Expr`` over a flat index decomposed into the output's dims,
+reading every operand through its (broadcast) strides, and writes through the output's strides, so
+it also fills a channel slice of a concatenation.
 """
 
 from __future__ import annotations
 
+import inspect
+
+import triton
+import triton.language as tl
+
 from agents.template.ir import Node
 from agents.template.templates.common import Ctx, Epilogue, block, warps
+
+
+@triton.jit
+def softmax_rows(x_ptr, y_ptr, N, BLOCK_N: tl.constexpr):
+    """Softmax of row ``program_id`` of a contiguous (R, N) tensor, the whole row in registers."""
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK_N)
+    ok = cols < N
+    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=-float("inf")).to(tl.float32)
+    xv = xv - tl.max(xv, axis=0)
+    num = tl.where(ok, tl.exp(xv), 0.0)
+    acc = num / tl.sum(num, axis=0)
+    tl.store(y_ptr + row * N + cols, acc.to(y_ptr.dtype.element_ty), mask=ok)
+
+
+@triton.jit
+def layernorm_rows(x_ptr, y_ptr, N, w_ptr, b_ptr, eps, HAS_W: tl.constexpr, HAS_B: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Layer norm of row ``program_id`` over its N values (biased variance), optional weight and bias."""
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK_N)
+    ok = cols < N
+    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=0.0).to(tl.float32)
+    mean = tl.sum(xv, axis=0) / N
+    d = tl.where(ok, xv - mean, 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / N + eps)
+    acc = d * rstd
+    if HAS_W:
+        acc = acc * tl.load(w_ptr + cols, mask=ok, other=0.0).to(tl.float32)
+    if HAS_B:
+        acc = acc + tl.load(b_ptr + cols, mask=ok, other=0.0).to(tl.float32)
+    tl.store(y_ptr + row * N + cols, acc.to(y_ptr.dtype.element_ty), mask=ok)
+
+
+ROWS_SOURCES = {"softmax": inspect.getsource(softmax_rows.fn), "layernorm": inspect.getsource(layernorm_rows.fn)}
+"""The row kernels as emitted into a candidate (each once, whatever the number of nodes using it)."""
 
 
 def emit_softmax(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
@@ -21,6 +62,7 @@ def emit_layernorm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, lis
 
 
 def _emit_rows(node: Node, ctx: Ctx, out: str, alloc: str, kind: str) -> tuple[str, list[str]]:
+    """Launch lines of ``softmax_rows`` / ``layernorm_rows``; no kernel of its own (empty source)."""
     p = f"n{node.id}_"
     x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
     lines = [
@@ -32,47 +74,15 @@ def _emit_rows(node: Node, ctx: Ctx, out: str, alloc: str, kind: str) -> tuple[s
         f"{p}bn = triton.next_power_of_2(max(1, {p}N))",
     ]
     if kind == "softmax":
-        call_extra = ""
-        params_extra = ""
-        math = [
-            "    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=-float('inf')).to(tl.float32)",
-            "    xv = xv - tl.max(xv, axis=0)",
-            "    num = tl.where(ok, tl.exp(xv), 0.0)",
-            "    acc = num / tl.sum(num, axis=0)",
-        ]
+        lines.append(f"softmax_rows[({p}R,)]({p}x, {out}, {p}N, BLOCK_N={p}bn, {warps(ctx.params)})")
     else:
         w, b = node.operands.get("weight"), node.operands.get("bias")
-        call_extra = (
-            f"{ctx.var(w) if w is not None else p + 'x'}, {ctx.var(b) if b is not None else p + 'x'}, "
-            f"{float(node.attrs['eps'])!r}, HAS_W={w is not None}, HAS_B={b is not None}, "
+        lines.append(
+            f"layernorm_rows[({p}R,)]({p}x, {out}, {p}N, {ctx.var(w) if w is not None else p + 'x'}, "
+            f"{ctx.var(b) if b is not None else p + 'x'}, {float(node.attrs['eps'])!r}, HAS_W={w is not None}, "
+            f"HAS_B={b is not None}, BLOCK_N={p}bn, {warps(ctx.params)})"
         )
-        params_extra = "w_ptr, b_ptr, eps, HAS_W: tl.constexpr, HAS_B: tl.constexpr, "
-        math = [
-            "    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=0.0).to(tl.float32)",
-            "    mean = tl.sum(xv, axis=0) / N",
-            "    d = tl.where(ok, xv - mean, 0.0)",
-            "    rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / N + eps)",
-            "    acc = d * rstd",
-            "    if HAS_W:",
-            "        acc = acc * tl.load(w_ptr + cols, mask=ok, other=0.0).to(tl.float32)",
-            "    if HAS_B:",
-            "        acc = acc + tl.load(b_ptr + cols, mask=ok, other=0.0).to(tl.float32)",
-        ]
-    lines.append(
-        f"{ctx.name}[({p}R,)]({p}x, {out}, {p}N, {call_extra}BLOCK_N={p}bn, {warps(ctx.params)})",
-    )
-    kernel = "\n".join(
-        [
-            "@triton.jit",
-            f"def {ctx.name}(x_ptr, y_ptr, N, {params_extra}BLOCK_N: tl.constexpr):",
-            "    row = tl.program_id(0).to(tl.int64)",
-            "    cols = tl.arange(0, BLOCK_N)",
-            "    ok = cols < N",
-            *math,
-            "    tl.store(y_ptr + row * N + cols, acc.to(y_ptr.dtype.element_ty), mask=ok)",
-        ]
-    )
-    return kernel, lines
+    return "", lines
 
 
 def emit_ewise(node: Node, ctx: Ctx, out: str, alloc: str, shape_code: str) -> tuple[str, list[str]]:
