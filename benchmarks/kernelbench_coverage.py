@@ -3,7 +3,9 @@
     python benchmarks/kernelbench_coverage.py RUN.json [--before OLD_RUN.json] [--out RESULT.json]
 
 Prints, per category, the accepted count of the run (and of an earlier run with ``--before``) and
-writes both with the date and machine to ``--out``. Categories come from the problem's file name.
+writes both with the date and machine to ``--out``. Categories come from the problem's file name
+(level 1: the op; level 2: the anchor op its name starts with). ``RUN.json`` is ``kiln bench --out``'s
+file or ``kernelbench_run_report.py``'s (the run object under ``run``).
 """
 
 from __future__ import annotations
@@ -32,9 +34,18 @@ CATEGORIES: list[tuple[str, str]] = [
 ]
 
 
+LEVEL2_CATEGORIES: list[tuple[str, str]] = [
+    ("transposed convolution + ops", r"convtranspose"),
+    ("3D convolution + ops", r"conv3d"),
+    ("2D convolution + ops", r"conv2d"),
+    ("GEMM / matmul + ops", r"gemm|matmul|bmm"),
+]
+"""Level 2 problems are named by their ops in order; the first (the anchor) is the category."""
+
+
 def category(task_id: str) -> str:
     name = task_id.rsplit(".", 1)[-1].lower()
-    for label, pattern in CATEGORIES:
+    for label, pattern in LEVEL2_CATEGORIES if ".level2." in task_id else CATEGORIES:
         if re.search(pattern, name):
             return label
     return "other"

@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--wall-seconds", type=float, required=True, help="the kiln bench process's wall time")
     parser.add_argument("--note", default="", help="conditions of the measurement (load, other work)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--commit", default="", help="the commit whose code the run measured")
     args = parser.parse_args()
 
     import torch
@@ -72,7 +73,9 @@ def main() -> int:
             "torch": torch.__version__,
             "note": args.note,
         },
-        "command": f"kiln bench --kernelbench-dir <KernelBench>/KernelBench/level1 --tier {run.tier} "
+        "commit": args.commit,
+        "command": f"kiln bench --kernelbench-dir <KernelBench>/KernelBench/{run.suite.rsplit('.', 1)[-1]} "
+        f"--tier {run.tier} "
         f"--proposer {run.proposer} --workers {run.options.get('workers', 2)}",
         "wall_seconds": round(args.wall_seconds, 1),
         "tasks": len(rows),
