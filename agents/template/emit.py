@@ -29,6 +29,7 @@ _EMITTERS = {
     "scan": reduce.emit_scan,
     "pool": pool.emit_pool,
     "conv": conv.emit_conv,
+    "pick": reduce.emit_pick,
 }
 _PARAM_GROUP = {
     "dwconv": "dwconv2d",
@@ -40,6 +41,7 @@ _PARAM_GROUP = {
     "scan": "reduce",
     "pool": "ewise",
     "conv": "conv",
+    "pick": "ewise",
 }
 
 HELPERS = '''
@@ -257,6 +259,7 @@ def _describe(node: Node) -> str:
             f" convolution, kernel {node.attrs.get('kernel')}",
             "pool": f"{node.attrs.get('op')} pooling {node.attrs.get('kernel')}",
             "scan": f"cumulative {node.attrs.get('op')} over dim {list(node.attrs.get('dims', ()))}",
+            "pick": "negative log-likelihood of each sample's target",
         }.get(node.kind, node.kind)
     return what + (" + fused epilogue" if node.epilogue is not None and node.kind != "ewise" else "")
 
@@ -285,6 +288,7 @@ def emit_candidate(
         + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in program.nodes) else "")
         + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind == "matmul" for n in program.nodes) else "")
         + ("\n\n" + pool.POOL_SOURCE if any(n.kind == "pool" for n in program.nodes) else "")
+        + ("\n\n" + reduce.PICK_SOURCE if any(n.kind == "pick" for n in program.nodes) else "")
         + "".join("\n\n" + src for kind, src in rows.ROWS_SOURCES.items() if any(n.kind == kind for n in program.nodes))
         + "\n\n"
         + "\n\n\n".join(fwd.kernels)

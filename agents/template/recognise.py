@@ -958,6 +958,31 @@ def _loss(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: 
     return _reduce(low, each, in_shape, dims, False, "mean" if reduction == 1 else "sum")
 
 
+def _nll_loss(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """nll_loss (cross entropy is log_softmax + nll_loss): each sample's -x[i, target[i]] by a pick
+    node, then none / mean over the samples not ignored / sum."""
+    if out_index:
+        raise NoTemplate("nll_loss's total weight is used")
+    if _t(_arg(op, 2, "weight")):
+        raise NoTemplate("nll_loss with class weights")
+    in_shape = _input_shape(op)
+    if len(in_shape) != 2:
+        raise NoTemplate(f"nll_loss of a rank-{len(in_shape)} input")
+    x = low.operand(low.tensor_arg(op, 0, "self"), in_shape)
+    target = low.leaf_arg(op, 1, "target")
+    if (isinstance(x, Leaf) and x.flip) or target.flip:
+        raise NoTemplate("nll_loss of a flipped tensor")
+    reduction, ignore = int(_arg(op, 3, "reduction", 1)), int(_arg(op, 4, "ignore_index", -100))
+    picked = low.add_node("pick", (in_shape[0],), operands={"x": x, "target": target}, attrs={"ignore_index": ignore})
+    if reduction == 0:
+        return picked
+    total = NodeE(_reduce(low, NodeE(picked.node), (in_shape[0],), (0,), False, "sum").node)
+    if reduction == 2:
+        return total
+    kept = Bin("ne", LeafE(target), Const(float(ignore)))
+    return Bin("div", total, NodeE(_reduce(low, kept, (in_shape[0],), (0,), False, "sum").node))
+
+
 def _scan(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any, reverse: bool = False) -> Value:
     if op.get("kwargs", {}).get("dtype") is not None:
         raise NoTemplate(f"{op['op']} with a dtype")
@@ -1331,6 +1356,7 @@ _HANDLERS = {
     "aten.l1_loss": _loss,
     "aten.smooth_l1_loss": _loss,
     "aten.huber_loss": _loss,
+    "aten.nll_loss_forward": _nll_loss,
     "aten.cumsum": _cumsum,
     "aten.cumprod": _cumsum,
     "aten.view": _reshape,

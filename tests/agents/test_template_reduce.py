@@ -40,6 +40,11 @@ CASES = {
         "F.smooth_l1_loss(x, y, beta=0.5) + F.mse_loss(x, y)",
         X + ", " + X,
     ),
+    "cross_entropy": ("F.cross_entropy(x, y)", "torch.randn(6, 5), torch.randint(0, 5, (6,))"),
+    "nll_loss_ignored_index_sum": (
+        'F.nll_loss(torch.log_softmax(x, 1), y, ignore_index=2, reduction="sum") + F.nll_loss(x, y, ignore_index=2)',
+        "torch.randn(9, 4), torch.randint(0, 4, (9,))",
+    ),
     "layer_norm_two_dims": ("self.norm(x)", X, "        self.norm = nn.LayerNorm((5, 7))"),
     "layer_norm_and_softmax_rows": ("torch.softmax(self.norm(x), dim=-1)", X, "        self.norm = nn.LayerNorm(7)"),
     "max_pool1d_ceil_dilated": ("F.max_pool1d(x, 3, 2, 1, dilation=2, ceil_mode=True)", X),

@@ -11,8 +11,13 @@ a running carry per row.
 
 from __future__ import annotations
 
+import inspect
+
+import triton
+import triton.language as tl
+
 from agents.template.ir import Node
-from agents.template.templates.common import Ctx, warps
+from agents.template.templates.common import Ctx, block, warps
 
 REDUCE_OPS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin")
 SCAN_OPS = ("sum", "prod")
@@ -176,3 +181,34 @@ def emit_scan(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
         ]
     )
     return kernel, lines
+
+
+@triton.jit
+def nll_pick(x_ptr, xs0, xs1, t_ptr, ts0, y_ptr, N, IGNORE: tl.constexpr, BLOCK: tl.constexpr):
+    """y[i] = -x[i, t[i]] (0 where t[i] is the ignored index): the per-sample negative log-likelihood."""
+    i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    ok = i < N
+    t = tl.load(t_ptr + i * ts0, mask=ok, other=IGNORE)
+    use = ok & (t != IGNORE)
+    v = tl.load(x_ptr + i * xs0 + t * xs1, mask=use, other=0.0).to(tl.float32)
+    tl.store(y_ptr + i, (-v).to(y_ptr.dtype.element_ty), mask=ok)
+
+
+PICK_SOURCE = inspect.getsource(nll_pick.fn)
+"""``nll_pick`` as emitted into a candidate (once)."""
+
+
+def emit_pick(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    """Launch lines of ``nll_pick`` over an (N, C) operand and an (N,) target; no kernel of its own."""
+    p = f"n{node.id}_"
+    x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
+    t = ctx.var(node.operands["target"])  # type: ignore[arg-type]
+    lines = [
+        f"{p}x, {p}t = {x}, {t}",
+        f"{p}N = {p}x.shape[0]",
+        alloc.format(shape=f"({p}N,)"),
+        f"{p}bs = {block(f'{p}N', int(ctx.params.get('block', 1024)), 16)}",
+        f"nll_pick[(triton.cdiv({p}N, {p}bs),)]({p}x, {p}x.stride(0), {p}x.stride(1), {p}t, {p}t.stride(0), {out}, "
+        f"{p}N, IGNORE={int(node.attrs['ignore_index'])}, BLOCK={p}bs, {warps(ctx.params)})",
+    ]
+    return "", lines
