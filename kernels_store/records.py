@@ -28,6 +28,16 @@ def _jsonable(value: Any) -> Any:
 
 
 R = TypeVar("R", bound="Record")
+Built = TypeVar("Built")
+
+
+def built_from(target: type[Built], source: Any, /, **given: Any) -> Built:
+    """``target`` (a dataclass or a pydantic model) with each field that ``source`` has an attribute of
+    the same name copied from it, and ``given`` for the others (or instead): how store records are made
+    from database rows, and the service's views from store records."""
+    names = getattr(target, "model_fields", None) or [f.name for f in fields(target)]  # type: ignore[arg-type]
+    copied = {name: getattr(source, name) for name in names if name not in given and hasattr(source, name)}
+    return target(**copied, **given)
 
 
 class Record:
@@ -35,12 +45,9 @@ class Record:
 
     @classmethod
     def from_row(cls: type[R], row: Any, *, json_dicts: tuple[str, ...] = ()) -> R:
-        """The record of an ORM row: every field read from the row's attribute of the same name; the
-        ``json_dicts`` fields copied as dicts (None as ``{}``), so no record shares the row's JSON."""
-        values = {f.name: getattr(row, f.name) for f in fields(cls)}  # type: ignore[arg-type]
-        for name in json_dicts:
-            values[name] = dict(values[name] or {})
-        return cls(**values)
+        """The record of an ORM row (``built_from``); the ``json_dicts`` fields copied as dicts (None as
+        ``{}``), so no record shares the row's JSON."""
+        return built_from(cls, row, **{name: dict(getattr(row, name) or {}) for name in json_dicts})
 
     def to_dict(self) -> dict[str, Any]:
         return {

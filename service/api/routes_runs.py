@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from service.api.views import view_of
+from kernels_store.records import built_from
 from service.state import AppState, app_state
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -63,7 +63,7 @@ class RunPage(BaseModel):
 
 def run_summary_view(run: Any, counts: dict[str, int]) -> RunSummaryView:
     summary = run.summary or {}
-    return view_of(
+    return built_from(
         RunSummaryView,
         run,
         hardware=run.device_name,
@@ -104,5 +104,5 @@ def get_run(run_id: str, state: AppState = Depends(app_state)) -> RunDetail:
     return RunDetail(
         **base.model_dump(),
         counts={k: v for k, v in counts.items() if k not in ("tasks", "done")},
-        task_results=[view_of(RunTaskView, r) for r in rows],
+        task_results=[built_from(RunTaskView, r) for r in rows],
     )

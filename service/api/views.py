@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from pydantic import BaseModel
 
 from kernels_store import BestKernel, JobRecord, Store
+from kernels_store.records import built_from
 from service.api.schemas import JobLinks, JobView, KernelView
-
-View = TypeVar("View", bound=BaseModel)
 
 
 def job_links_base(request: Request) -> str:
@@ -28,7 +26,7 @@ def job_view(job: JobRecord, request: Request, store: Store | None = None) -> Jo
     best = None
     if store is not None:
         best = best_of_job(store, job)
-    return view_of(
+    return built_from(
         JobView,
         job,
         language=job.params.get("language"),
@@ -65,16 +63,9 @@ def best_of_job(store: Store, job: JobRecord) -> dict[str, Any] | None:
     }
 
 
-def view_of(model: type[View], record: Any, **fields: Any) -> View:
-    """``model`` (an API body) with each field it shares by name with ``record`` (a store record) copied
-    from it, and ``fields`` for the others (or instead)."""
-    names = [name for name in model.model_fields if name not in fields and hasattr(record, name)]
-    return model(**{name: getattr(record, name) for name in names}, **fields)
-
-
 def kernel_view(best: BestKernel, *, with_source: bool) -> KernelView:
     cand, ver = best.candidate, best.verification
-    return view_of(
+    return built_from(
         KernelView,
         best,
         candidate_id=cand.id,

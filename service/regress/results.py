@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from kernels_store.records import built_from
 from service.regress.speed import SpeedJudgement
 
 if TYPE_CHECKING:
@@ -48,13 +49,10 @@ class Recorded:
     @classmethod
     def of(cls, verification: VerificationRecord) -> Recorded:
         shapes = verification.report.get("shapes")
-        return cls(
+        return built_from(
+            cls,
+            verification,
             verification_id=verification.id,
-            verdict=verification.verdict,
-            speedup_eager=verification.speedup_eager,
-            candidate_ms=verification.candidate_ms,
-            reference_sha256=verification.reference_sha256,
-            device_name=verification.device_name,
             shapes=[str(s) for s in shapes] if isinstance(shapes, list) else [],
             versions={
                 "torch": verification.torch_version,

@@ -9,6 +9,7 @@ import tasks
 from kernels_store import BestKernel, Store
 from kernels_store.browse import HardwareSeen
 from kernels_store.ranking import rank_key
+from kernels_store.records import built_from
 from service.leaderboard import FAST_P_THRESHOLDS, FastPRow, fast_p_rows, generator_label
 from service.web.paging import href
 from tasks.roofline_share import RooflineShare, roofline_share
@@ -71,12 +72,9 @@ class LeaderboardPage:
 def _best_entry(best: BestKernel) -> BestEntry:
     report = best.verification.report
     timing = report.get("timing") or {}
-    return BestEntry(
-        hardware_fingerprint=best.hardware_fingerprint,
-        device_name=best.device_name,
-        measured=best.measured,
-        speedup_eager=best.speedup_eager,
-        speedup_compiled=best.speedup_compiled,
+    return built_from(
+        BestEntry,
+        best,
         compile_error=timing.get("compile_error") if isinstance(timing, dict) else None,
         roofline=roofline_share(tasks.find(best.task_id), report, best.verification.candidate_ms, best.device_name),
         generator=generator_label(best.candidate.origin, best.candidate.origin_detail),
