@@ -19,8 +19,30 @@ PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#0
 """Okabe–Ito colours (distinguishable with colour-blindness); more hardware than this reuse them."""
 WIDTH, HEIGHT = 760, 300
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 44
+"""Margins: where the axes are drawn."""
 PAD = 12
 """Space between the axes and the first and last kernel."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlotArea:
+    """An SVG plot's size and the edges of the area inside its margins (what the pages draw axes on)."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+
+def plot_area(width: int, height: int, left: int, right: int, top: int, bottom: int) -> dict[str, int]:
+    """A ``PlotArea``'s fields for a plot of this size with these margins."""
+    edges = {"left": left, "top": top, "right": width - right, "bottom": height - bottom}
+    return {"width": width, "height": height, **edges}
+
+
+AREA = plot_area(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM)
 
 
 @dataclass(frozen=True)
@@ -46,19 +68,13 @@ class Series:
 
 
 @dataclass(frozen=True)
-class SpeedupPlot:
+class SpeedupPlot(PlotArea):
     series: list[Series]
     x_ticks: list[Tick]
     y_ticks: list[Tick]
     baseline_y: float
     shown: int
     total: int
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    right: int = WIDTH - RIGHT
-    top: int = TOP
-    bottom: int = HEIGHT - BOTTOM
 
 
 def nice_step(span: float, most_ticks: int = 6) -> float:
@@ -122,5 +138,5 @@ def speedup_plot(points: list[SpeedupPoint], total: int) -> SpeedupPlot | None:
     if n > 1:
         x_ticks.append(Tick(round(x_of(n - 1), 1), f"#{total} · {when(points[-1].created_at)}"))
     return SpeedupPlot(
-        series=series, x_ticks=x_ticks, y_ticks=y_ticks, baseline_y=round(y_of(1.0), 1), shown=n, total=total
+        series=series, x_ticks=x_ticks, y_ticks=y_ticks, baseline_y=round(y_of(1.0), 1), shown=n, total=total, **AREA
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from kernels_store import RunRecord, RunTaskRecord, Store
 from service.bench.summary import FAST_P, p_key
 from service.web.paging import fetch_page, href, page_count, page_of
-from service.web.plot import PALETTE
+from service.web.plot import PALETTE, PlotArea, plot_area
 
 PAGE_SIZE = 50
 WIDTH, HEIGHT = 560, 260
@@ -56,16 +56,10 @@ class PlotLine:
 
 
 @dataclass(frozen=True)
-class FastPPlot:
+class FastPPlot(PlotArea):
     lines: list[PlotLine]
     x_ticks: list[tuple[float, str]]
     y_ticks: list[tuple[float, str]]
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    right: int = WIDTH - RIGHT
-    top: int = TOP
-    bottom: int = HEIGHT - BOTTOM
 
 
 @dataclass(frozen=True)
@@ -130,6 +124,7 @@ def fast_p_plot(current: RunRow, others: list[RunRow]) -> FastPPlot:
         lines=lines,
         x_ticks=[(_x(p), f"{p:g}") for p in FAST_P],
         y_ticks=[(_y(s), f"{s:.0%}") for s in (0.0, 0.25, 0.5, 0.75, 1.0)],
+        **plot_area(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM),
     )
 
 
