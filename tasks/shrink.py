@@ -319,7 +319,8 @@ def propose(table: ConstantTable, floor: int = FLOOR, budget: int = WORK_BUDGET,
 
 
 def _keep_divisible(variables: list[Variable], assigned: dict[tuple[str, int | None], int]) -> None:
-    """Channel/feature/embedding sizes that a groups/heads constant divided still divide by its new value."""
+    """Channel/feature/embedding sizes that a groups/heads constant divided still divide by its new value,
+    with at least two per group when they had that many."""
     for d in variables:
         if not DIVISOR_NAME.search(d.name) or d.value < 2:
             continue
@@ -330,6 +331,9 @@ def _keep_divisible(variables: list[Variable], assigned: dict[tuple[str, int | N
                 continue
             if assigned[key] % d_new:
                 assigned[key] += d_new - assigned[key] % d_new
+            if v.value >= 2 * d.value and assigned[key] < 2 * d_new:
+                # at least two per group as written: one is degenerate (a group norm's output is noise)
+                assigned[key] = 2 * d_new
 
 
 def overrides_for(table: ConstantTable, proposal: Proposal) -> tuple[dict[str, Any], dict[str, list[Any]]]:

@@ -135,6 +135,13 @@ def test_tuple_and_chained_assigned_sizes_are_constants_too() -> None:
     assert overrides["height"] == overrides["width"] < 128
 
 
+def test_sizes_divided_by_groups_keep_two_per_group() -> None:
+    """GEMM + GroupNorm(256) over 8192 features: one feature per group would make the norm's output noise."""
+    table = constant_table("batch_size = 1024\nin_features = 8192\nout_features = 8192\nnum_groups = 256\n")
+    overrides, _ = overrides_for(table, propose(table))
+    assert overrides["out_features"] % 256 == 0 and overrides["out_features"] >= 512
+
+
 def test_one_constant_used_twice_is_sized_by_the_inputs_it_makes() -> None:
     table = constant_table(SQUARE_MATMUL)
     assert table.values["N"] == 4096  # `1024 * 4` is a constant expression
