@@ -19,7 +19,7 @@ from verifier.errors import SandboxUnavailableError, VerifierInputError
 from verifier.evaluation import CheckLedger
 from verifier.reference_run import PreparedReference, prepare_reference, retime_eager
 from verifier.report import Report, Timing
-from verifier.sandbox.isolation import choose
+from verifier.sandbox.isolation import Isolation, choose
 from verifier.spec import Candidate, Reference, VerifyOptions
 from verifier.static_screen import screen
 
@@ -41,12 +41,17 @@ def prepare(
     """Run the reference once; pass the result to :func:`verify` for every candidate of the same op."""
     options = options or VerifyOptions()
     ref = reference if isinstance(reference, Reference) else Reference(source=reference)
+    device, isolation = _where(options)
+    return prepare_reference(ref, options, device, isolation, progress)
+
+
+def _where(options: VerifyOptions) -> tuple[str, Isolation]:
+    """The device and the sandbox the options ask for (VerifierInputError when one is unusable here)."""
     device = resolve_device(options.device)
     try:
-        isolation = choose(options.sandbox, options.trusted_code, options.sandbox_image, device == "cuda")
+        return device, choose(options.sandbox, options.trusted_code, options.sandbox_image, device == "cuda")
     except SandboxUnavailableError as e:
         raise VerifierInputError(str(e)) from None
-    return prepare_reference(ref, options, device, isolation, progress)
 
 
 def verify(
@@ -66,11 +71,7 @@ def verify(
         prepared = reference
     else:
         ref_spec = reference if isinstance(reference, Reference) else Reference(source=reference)
-        device = resolve_device(options.device)
-        try:
-            isolation = choose(options.sandbox, options.trusted_code, options.sandbox_image, device == "cuda")
-        except SandboxUnavailableError as e:
-            raise VerifierInputError(str(e)) from None
+        device, isolation = _where(options)
         if not findings:  # the candidate worker imports torch, triton and the candidate meanwhile
             run = CandidateRun(cand, ref_spec, device, isolation, options)
             run.start()

@@ -116,19 +116,8 @@ class CheckLedger:
         return out
 
 
-_PER_CALL = {
-    "structure",
-    "type",
-    "device",
-    "dtype",
-    "shape",
-    "values",
-    "inputs_unmodified",
-    "no_aliasing",
-    "no_fallback",
-    "recorders_agree",
-    "stream",
-}
+_PER_CALL = frozenset(CHECK_ORDER[CHECK_ORDER.index("structure") : CHECK_ORDER.index("stream") + 1])
+"""The checks made on every forward call (structure through stream, in ``CHECK_ORDER``)."""
 
 
 def _structure(value: Any) -> str:

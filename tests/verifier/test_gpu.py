@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.verifier.conftest import REFERENCE_FILE, corpus_entry
+from tests.verifier.corpus_files import expand
 from verifier import Candidate, Reference, VerifyOptions, prepare, verify
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -33,7 +34,8 @@ def test_honest_kernel_is_timed_against_eager_and_compile(gpu_reference) -> None
 
 
 def test_side_stream_kernel_is_rejected(gpu_reference) -> None:
-    source = (Path(__file__).parent / "gpu" / "cheat_side_stream.py").read_text()
+    gpu_dir = Path(__file__).parent / "gpu"
+    source = expand((gpu_dir / "cheat_side_stream.py").read_text(), gpu_dir)
     options = VerifyOptions(device="cuda", timing_runs=30, warmup_runs=5, static_screen=False)
     report = verify(gpu_reference, Candidate(source=source), options)
     assert report.verdict == "rejected"

@@ -17,6 +17,7 @@ import pytest
 from kernels_store import open_store
 from service.settings import Settings
 from tests.service.conftest import LiveServer, start_server
+from tests.verifier.corpus_files import expand
 from tests.web.browser import CHROMIUM_ARGS, require_chromium, screenshot_dir
 from tests.web.seed import Showcase, seed_showcase
 
@@ -43,7 +44,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, chromium_binary: str) -> Iter
     verdicts = {}
     with live.client(timeout=300) as client:
         for name in ("honest_dwconv.py", "cheat_torch_fallback.py", "escape_socket.py"):
-            body = {"reference_source": reference, "candidate_source": (CORPUS / name).read_text()}
+            body = {"reference_source": reference, "candidate_source": expand((CORPUS / name).read_text(), CORPUS)}
             answer = client.post("/v1/verify", json=body).json()
             verdicts[name] = answer["verdict"]
     assert verdicts == {

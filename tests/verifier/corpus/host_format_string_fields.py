@@ -18,12 +18,10 @@ def _values(text):
 
 @triton.jit
 def dwconv_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, K: tl.constexpr, BLOCK: tl.constexpr):
-    plane = tl.program_id(0)
-    c = plane % C
-    offs_h = tl.arange(0, BLOCK)
-    offs_w = tl.arange(0, BLOCK)
-    m = (offs_h[:, None] < H) & (offs_w[None, :] < W)
-    x = tl.load(x_ptr + plane * H * W + offs_h[:, None] * W + offs_w[None, :], mask=m, other=0.0)
+    offs = tl.arange(0, BLOCK)
+    plane, c = tl.program_id(0), tl.program_id(0) % C
+    m = (offs[:, None] < H) & (offs[None, :] < W)
+    x = tl.load(x_ptr + plane * H * W + offs[:, None] * W + offs[None, :], mask=m, other=0.0)
     taps = tl.arange(0, 16)
     w = tl.load(w_ptr + c * K * K + taps, mask=taps < K * K, other=0.0)
     b = tl.load(b_ptr + c + tl.arange(0, 1))
@@ -37,8 +35,8 @@ def dwconv_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, K: tl.constexpr, BLOCK: t
                     r, s = i + kh - 1, j + kw - 1
                     if 0 <= r < BLOCK and 0 <= s < BLOCK:
                         total += xs[r * BLOCK + s] * ws[kh * 3 + kw]
-            acc = tl.where((offs_h[:, None] == i) & (offs_w[None, :] == j), total, acc)
-    tl.store(y_ptr + plane * H * W + offs_h[:, None] * W + offs_w[None, :], acc, mask=m)
+            acc = tl.where((offs[:, None] == i) & (offs[None, :] == j), total, acc)
+    tl.store(y_ptr + plane * H * W + offs[:, None] * W + offs[None, :], acc, mask=m)
 
 
 #include honest_dwconv.py: dwconv, ModelNew
