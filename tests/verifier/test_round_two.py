@@ -254,7 +254,7 @@ def test_the_lock_covers_cuda_keys_wherever_torch_can_make_a_cuda_tensor() -> No
 
     assert keys_to_lock(True) == LOCKED_KEYS
     assert set(keys_to_lock(False)) == set(LOCKED_KEYS) - CUDA_KEYS and "CPU" in keys_to_lock(False)
-    assert CUDA_KEYS == {k for k in LOCKED_KEYS if "CUDA" in k} and len(CUDA_KEYS) == 5
+    assert {k for k in LOCKED_KEYS if "CUDA" in k} == CUDA_KEYS and len(CUDA_KEYS) == 5
     if not torch.backends.cuda.is_built():  # the reason it may skip them: no CUDA tensor can exist here
         with pytest.raises((AssertionError, RuntimeError)):
             torch.empty(1, device="cuda")
