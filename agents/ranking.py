@@ -1,7 +1,7 @@
 """Which accepted candidate is best: the one rule every proposer uses.
 
-It is the leaderboard's order (``kernels_store/ranking.py``, which the store and the pages use) applied
-to one job's candidates in verification order; agents may not import the store, so it is restated here.
+It is the leaderboard's order (``verifier.report.rank_key``, which the store, its SQL and the pages
+use too) applied to one job's candidates in verification order:
 
 * Only verifier-accepted candidates are ranked; a rejected or not-run one is never best.
 * A GPU timing (``report.timing``) ranks by measured speedup over eager PyTorch, higher first.
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agents.types import CandidateResult
+from verifier.report import rank_key
 
 
 def better(challenger: CandidateResult, incumbent: CandidateResult | None) -> bool:
@@ -25,12 +26,7 @@ def better(challenger: CandidateResult, incumbent: CandidateResult | None) -> bo
         return False
     if incumbent is None or not incumbent.accepted:
         return True
-    new, old = challenger.speedup, incumbent.speedup
-    if new is None:
-        return False
-    if old is None:
-        return True
-    return new > old
+    return rank_key(challenger.speedup, 1) < rank_key(incumbent.speedup, 0)  # the later one must rank strictly higher
 
 
 def pick_best(candidates: Iterable[CandidateResult]) -> CandidateResult | None:
@@ -46,4 +42,4 @@ def ranked(candidates: Iterable[CandidateResult]) -> list[CandidateResult]:
     """Accepted candidates, best first (speedup descending; unmeasured ones after, earliest first)."""
     accepted = [c for c in candidates if c.accepted]
     order = {id(c): i for i, c in enumerate(accepted)}
-    return sorted(accepted, key=lambda c: (c.speedup is None, -(c.speedup or 0.0), order[id(c)]))
+    return sorted(accepted, key=lambda c: rank_key(c.speedup, order[id(c)]))

@@ -8,7 +8,7 @@
 
 ``rank_key`` and ``rank_order`` take the tie-breakers after the speedup (the store passes creation
 time and id; a page ranking one task's kernels across GPUs passes the device name). The generators
-rank the candidates of one job by the same rule (``agents/ranking.py``, which may not import the store).
+rank the candidates of one job by the same key (``verifier.report.rank_key``, its one definition).
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from kernels_store.models import Task, Verification
+from verifier.report import rank_key
+
+__all__ = ["IS_CURRENT", "rank_key", "rank_order", "store_order"]
 
 IS_CURRENT = Verification.reference_sha256 == Task.source_sha256
 """A verification against its task's present reference source (the only ones the leaderboard counts);
 a query using it joins ``tasks``."""
-
-
-def rank_key(speedup_eager: float | None, *then: Any) -> tuple[Any, ...]:
-    """Sort key (ascending = best first) for a kernel with this speedup, then the tie-breakers ``then``."""
-    return (speedup_eager is None, -(speedup_eager or 0.0), *then)
 
 
 def rank_order(*then: Any) -> tuple[Any, ...]:

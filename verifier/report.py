@@ -117,6 +117,15 @@ class Report:
         return "\n".join(lines)
 
 
+def rank_key(speedup_eager: float | None, *then: Any) -> tuple[Any, ...]:
+    """Which accepted kernel ranks first, as a sort key (ascending = best first), the one rule the
+    leaderboard (``kernels_store/ranking.py``, with its SQL form) and a job's candidates
+    (``agents/ranking.py``) follow: a GPU-timed kernel before an untimed one (a speed never measured
+    is not compared with one that was), the higher speedup over eager first, then the tie-breakers
+    ``then`` (earlier first: on a CPU, where nothing is timed, the first accepted kernel stays best)."""
+    return (speedup_eager is None, -(speedup_eager or 0.0), *then)
+
+
 def fast_p(reports: list[Report], p: float) -> float:
     """KernelBench's fast_p: the share of tasks whose candidate is accepted *and* faster than p× eager.
 
