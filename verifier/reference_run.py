@@ -105,6 +105,11 @@ def check_reference_source(source: str) -> None:
         )
 
 
+def _overrides(reference: Reference, shape: str) -> dict[str, Any]:
+    """The module constants shape configuration ``shape`` assigns ("": the reference as written)."""
+    return dict(reference.shapes.get(shape, {})) if shape else {}
+
+
 def _trial_plan(reference: Reference, options: VerifyOptions, rng: random.Random, device: str) -> list[dict[str, Any]]:
     names = list(reference.shapes) or [""]
     count = max(options.trials_on(device), len(names))
@@ -119,7 +124,7 @@ def _trial_plan(reference: Reference, options: VerifyOptions, rng: random.Random
                 "seed": rng.randrange(1, 1 << 31),
                 "input_seeds": [rng.randrange(1, 1 << 31) for _ in range(calls)],
                 "shape": name,
-                "overrides": dict(reference.shapes.get(name, {})) if name else {},
+                "overrides": _overrides(reference, name),
             }
         )
     return plan
@@ -248,7 +253,6 @@ def retime_eager(prepared: PreparedReference, options: VerifyOptions) -> float |
     if prepared.device != "cuda" or not prepared.trials:
         return None
     first = prepared.trials[0]
-    shapes = prepared.reference.shapes
     request: dict[str, Any] = {
         "source": prepared.reference.source,
         "device": prepared.device,
@@ -257,7 +261,7 @@ def retime_eager(prepared: PreparedReference, options: VerifyOptions) -> float |
                 "seed": first.seed,
                 "input_seeds": first.input_seeds[:1],
                 "shape": first.shape,
-                "overrides": dict(shapes.get(first.shape, {})) if first.shape else {},
+                "overrides": _overrides(prepared.reference, first.shape),
             }
         ],
         "timing_input_seeds": [],

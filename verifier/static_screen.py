@@ -90,17 +90,13 @@ FORBIDDEN_MODULES = {
     "doctest": "running code given as a string",
     "dis": "code objects",
     "copyreg": "object serialisation hooks",
-    "typing.get_type_hints": "evaluating strings as code",
-    "typing.ForwardRef": "evaluating strings as code",
-    "typing.evaluate_forward_ref": "evaluating strings as code",
-    "functools.singledispatch": "evaluating annotation strings as code",
-    "functools.singledispatchmethod": "evaluating annotation strings as code",
 }
 STRING_EVALUATORS = frozenset(
     {"get_type_hints", "ForwardRef", "evaluate_forward_ref", "_eval_type", "singledispatch", "singledispatchmethod"}
 )
 """Library functions that evaluate a string as Python (annotations): dynamic code by another name,
-refused wherever the name appears (``typing.get_type_hints(f)``, a star import, a string)."""
+refused wherever the name appears (``typing.get_type_hints(f)``, imported under any alias, used
+after a star import, named in a string)."""
 MODULES_REACHED_AS_ATTRIBUTES = frozenset(
     {
         "_posixsubprocess",
@@ -332,6 +328,8 @@ class _Screen(ast.NodeVisitor):
             self._check_module(node, full)
             if alias.name in PRIVATE_TORCH_ATTRIBUTES and len(self.findings) == before:
                 self.add(node, f"imports `{full}` (torch's private dispatch/profiler machinery)")
+            if alias.name in STRING_EVALUATORS:
+                self.add(node, f"imports `{full}` (evaluating strings as code)")
             self.module_aliases[alias.asname or alias.name] = full
 
     def _resolve(self, dotted: str) -> str:

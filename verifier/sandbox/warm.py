@@ -93,7 +93,6 @@ class Zygote:
             )
         finally:
             child_end.close()
-        self.busy = False
         self.broken = False
         ready = self.receive(START_TIMEOUT_S)
         if not ready or not ready.get("ready"):
@@ -245,23 +244,26 @@ class WarmPool:
 
     def acquire(self, isolation: iso.Isolation, cuda: bool, package_dir: Path, scratch_cap_bytes: int | None) -> Zygote:
         key = (isolation.mechanism, cuda)
-        with self._lock:
-            idle = self._idle.setdefault(key, [])
-            while idle:
-                zygote = idle.pop()
-                if zygote.alive():
-                    zygote.busy = True
-                    return zygote
-                self._forget(zygote)
-            if key in self.unavailable:
-                raise WarmStartError(self.unavailable[key])
+        dead: list[Zygote] = []
+        try:
+            with self._lock:
+                idle = self._idle.setdefault(key, [])
+                while idle:
+                    zygote = idle.pop()
+                    if zygote.alive():
+                        return zygote
+                    dead.append(self._forget(zygote))
+                if key in self.unavailable:
+                    raise WarmStartError(self.unavailable[key])
+        finally:
+            for zygote in dead:  # closed outside the lock: other threads need not wait for it
+                zygote.close()
         try:
             zygote = Zygote(isolation, cuda, package_dir, scratch_cap_bytes)
         except WarmStartError as e:
             with self._lock:
                 self.unavailable[key] = str(e)
             raise
-        zygote.busy = True
         with self._lock:
             self._all.append(zygote)
         return zygote
@@ -270,16 +272,17 @@ class WarmPool:
         """Give the server back once its child's exit is reported; else it is dropped."""
         healthy = process is not None and process.returncode is not None and zygote.alive()
         with self._lock:
-            zygote.busy = False
             if healthy:
                 self._idle.setdefault((zygote.isolation.mechanism, zygote.cuda), []).append(zygote)
                 return
             self._forget(zygote)
-
-    def _forget(self, zygote: Zygote) -> None:
         zygote.close()
+
+    def _forget(self, zygote: Zygote) -> Zygote:
+        """Drop ``zygote`` from the pool (the caller holds the lock, and closes it after releasing it)."""
         with contextlib.suppress(ValueError):
             self._all.remove(zygote)
+        return zygote
 
     def shutdown(self) -> None:
         with self._lock:

@@ -98,7 +98,7 @@ def install_host_access_watch(candidate_files: Callable[[], frozenset[str]], scr
         return origin(getframe(2))
 
     def wrap(cls: type, name: str) -> None:
-        original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)
+        original = cls.__dict__[name]  # the class's own entry (TensorBase's C method, Tensor's __array__)
 
         def watched(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             where = called_by_candidate()
