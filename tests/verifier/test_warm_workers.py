@@ -188,3 +188,150 @@ def test_sandboxed_workers_hold_no_capabilities(warm_start: bool) -> None:
     """
     _, held = _run_warm(_reference_source(probe), warm=warm_start)
     assert held is not None and held.tolist() == [0.0, 0.0, 0.0]
+
+
+HIDE = """
+    import ctypes, socket, stat
+    def locked(directory):
+        # a directory the capability-less wipe could not list (0o300) holding a file and a 0o000 one
+        os.mkdir(directory)
+        open(os.path.join(directory, "secret"), "w").write("from the previous worker")
+        os.mkdir(os.path.join(directory, "inner"))
+        open(os.path.join(directory, "inner", "secret"), "w").write("from the previous worker")
+        os.chmod(os.path.join(directory, "inner"), 0o000)
+        os.chmod(directory, 0o300)
+    odd = "/tmp/kiln odd\\n\\udcff"
+    for place in PLACES:
+        locked(place)
+    os.mkfifo("/tmp/kiln-fifo")
+    socket.socket(socket.AF_UNIX).bind("/tmp/kiln-socket")
+    open(odd, "w").write("x")
+    os.chmod(odd, 0o000)
+    os.symlink("/dev/null", "/tmp/kiln-link")
+    for place in ("/tmp", "/dev/shm"):
+        os.setxattr(place, "user.kiln", b"from the previous worker")
+    os.utime("/tmp", (123456789, 123456789))
+    libc = ctypes.CDLL(None)
+    queue = libc.mq_open(b"/kiln-left", os.O_CREAT | os.O_RDWR, 0o600, None)
+    libc.mq_send(queue, b"from the previous worker", 24, 0)
+    made = [float(os.path.lexists(p)) for p in PLACES] + [float(queue >= 0)]
+    os.chmod("/dev/shm", 0o000)
+    return torch.tensor(made)
+"""
+
+SEE = """
+    import ctypes
+    cwd = os.getcwd()
+    mine = {os.path.basename(cwd)}
+    ancestors = {n for n in os.listdir("/tmp") if cwd.startswith(f"/tmp/{n}/")}
+    libc = ctypes.CDLL(None)
+    queue = libc.mq_open(b"/kiln-left", os.O_RDONLY, 0, None)
+    seen = [
+        *[os.path.lexists(p) for p in PLACES],
+        set(os.listdir("..")) != mine,
+        set(os.listdir("/tmp")) != ancestors,
+        bool(os.listdir("/dev/shm")),
+        bool(os.listdir("/dev/mqueue")),
+        queue >= 0,
+        bool(os.listxattr("/tmp")) or bool(os.listxattr("/dev/shm")),
+        os.stat("/tmp").st_mtime == 123456789,
+        stat.S_IMODE(os.stat("/dev/shm").st_mode) != 0o755,
+    ]
+    return torch.tensor([float(v) for v in seen])
+"""
+
+LOCKED_IN = ("../kiln-locked", "/tmp/kiln-locked", "/dev/shm/kiln-locked")
+
+
+def _hostile(body: str, places: tuple[str, ...] = LOCKED_IN) -> str:
+    return f"PLACES = {places!r}\nimport stat\n" + _reference_source(body)
+
+
+def test_locked_directories_and_odd_files_a_worker_leaves_are_gone_for_the_next() -> None:
+    """Directories the wipe cannot list (0o300, 0o000 inside), a fifo, a socket, an unreadable file with
+    an odd name, a symlink to a device, extended attributes and times on /tmp, a POSIX message queue."""
+    discarded = warm.POOL.discarded
+    session, hidden = _run_warm(_hostile(HIDE))
+    assert hidden is not None and hidden.tolist() == [1.0] * 4, (hidden, session.exit.stderr_tail)
+    server = _idle_servers()[-1]
+    _, seen = _run_warm(_hostile(SEE))
+    assert seen is not None and seen.tolist() == [0.0] * 11, "left for the next worker: " + str(seen)
+    assert warm.POOL.discarded == discarded, warm.POOL.last_discard
+    assert server in _idle_servers(), "the wipe left something: the server was not reused"
+
+
+FILL = """
+    import errno
+    os.mkdir("/tmp/kiln-full")
+    chunk, written = b"\\0" * (1 << 20), 0
+    with open("/tmp/kiln-full/fill", "wb", buffering=0) as f:
+        try:
+            while True:
+                written += f.write(chunk)
+        except OSError as e:
+            full = e.errno == errno.ENOSPC
+    os.mkdir("/tmp/kiln-full/inner")
+    os.chmod("/tmp/kiln-full/inner", 0o000)
+    os.chmod("/tmp/kiln-full", 0o300)
+    return torch.tensor([float(full), float(written >> 20)])
+"""
+
+WRITE = """
+    chunk = b"\\0" * (1 << 20)
+    wrote = []
+    for path in ("/tmp/kiln-room", "kiln-room"):
+        try:
+            with open(path, "wb") as f:
+                for _ in range(64):
+                    f.write(chunk)
+            wrote.append(1.0)
+        except OSError:
+            wrote.append(0.0)
+    return torch.tensor([*wrote, float(os.path.lexists("/tmp/kiln-full"))])
+"""
+
+
+def test_a_worker_that_fills_tmp_leaves_room_for_the_next() -> None:
+    """/tmp filled to ENOSPC from inside a 0o300 directory: the same server frees it all."""
+    discarded = warm.POOL.discarded
+    _, filled = _run_warm(_reference_source(FILL))
+    assert filled is not None and filled[0] == 1.0 and filled[1] >= 400, filled
+    server = _idle_servers()[-1]
+    _, wrote = _run_warm(_reference_source(WRITE))
+    assert wrote is not None and wrote.tolist() == [1.0, 1.0, 0.0], wrote
+    assert warm.POOL.discarded == discarded and server in _idle_servers(), warm.POOL.last_discard
+
+
+DEEP = """
+    os.makedirs("/tmp/kiln-deep/" + "/".join(["d"] * (MAX_DEPTH + 8)))
+    open("/tmp/kiln-deep/" + "/".join(["d"] * (MAX_DEPTH + 8)) + "/secret", "w").write("from the previous worker")
+    return x
+"""
+
+
+def test_a_server_whose_wipe_leaves_something_is_discarded() -> None:
+    """A tree deeper than the wipe descends stays behind: the server reports it and is not reused; the
+    next worker gets a new server (new /tmp) and sees nothing of it."""
+    from verifier.worker.zygote import MAX_DEPTH
+
+    _run_warm(_reference_source("return x"))
+    server, discarded = _idle_servers()[-1], warm.POOL.discarded
+    _run_warm(f"MAX_DEPTH = {MAX_DEPTH}\n" + _reference_source(DEEP))
+    assert warm.POOL.discarded == discarded + 1 and server not in _idle_servers()
+    assert warm.POOL.last_discard is not None and "/tmp/kiln-deep (directory)" in warm.POOL.last_discard, (
+        warm.POOL.last_discard
+    )
+    assert not server.alive()
+    _, seen = _run_warm(_reference_source('return torch.tensor([float(os.path.lexists("/tmp/kiln-deep"))])'))
+    assert seen is not None and seen.tolist() == [0.0]
+    assert _idle_servers() and server not in _idle_servers(), "the next worker did not get a new server"
+
+
+def test_cleaning_up_after_a_worker_that_left_nothing_takes_milliseconds() -> None:
+    """The wipe and the check add little to a warm start (about 2 ms on a 2-core host)."""
+    times = []
+    for _ in range(3):
+        session, ok = _run_warm(_reference_source("return x"))
+        assert ok is not None and session._proc.residue == []
+        times.append(session._proc.cleanup_ms)
+    assert min(times) < 100, times

@@ -10,7 +10,10 @@ The parent drives a warm worker through :class:`WarmProcess`, which answers the 
 calls :class:`verifier.sandbox.runner.WorkerSession` makes (``pid`` is the child's host PID, so the
 memory watchdog and the kills work as for a cold worker). Each server runs one child at a time; a
 pool per (sandbox, device) keeps idle servers for the next worker and starts one more when all are
-busy. Servers that misbehave or die are dropped, never reused.
+busy. Servers that misbehave or die are dropped, never reused, and so is a server whose clean-up
+after a child left anything (``residue`` in its exit report: a file it could not remove, space still
+in use, an IPC object, or no report at all); ``WarmPool.discarded`` and ``last_discard`` say how many
+and why. The next worker then gets a new server, with fresh scratch, /tmp and /dev mounts.
 
 Policy (:func:`enabled`): used for candidate workers on a CPU under bwrap (or ``none`` for trusted
 code). Not on a GPU until measured there, not under unshare (the worker is root in its namespace,
@@ -25,6 +28,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +47,8 @@ START_TIMEOUT_S = 120.0
 MECHANISMS = ("bwrap", "none")
 EXIT_REPORT_S = 60.0
 """How long the server may take to report a killed child's exit before it is dropped."""
+MAX_REASON = 4000
+"""Characters kept of why a server was discarded."""
 
 
 def enabled(mechanism: str, cuda: bool) -> bool:
@@ -70,7 +76,7 @@ class Zygote:
         self.control = parent_end
         worker_argv = [sys.executable, "-m", "verifier.worker", "zygote", str(child_end.fileno())]
         if isolation.mechanism == "bwrap":
-            argv = iso.bwrap_argv(worker_argv, self.scratch, package_dir, cuda, scratch_cap_bytes)
+            argv = _with_mqueue(iso.bwrap_argv(worker_argv, self.scratch, package_dir, cuda, scratch_cap_bytes))
         else:
             argv = worker_argv
         env = worker_environment(self.scratch, str(package_dir.parent), interpret_triton=not cuda)
@@ -159,9 +165,19 @@ class Zygote:
                 self.proc.wait(timeout=10)
         with contextlib.suppress(OSError, ValueError):
             self.log.close()
-        import shutil
+        from verifier.worker.zygote import remove_tree
 
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_tree(self.scratch)  # a child's 0o000 directories included (the parent may not be root)
+        shutil.rmtree(self.scratch, ignore_errors=True)  # and what lies deeper than that walk goes
+
+
+def _with_mqueue(argv: list[str]) -> list[str]:
+    """A server's sandbox also mounts its IPC namespace's POSIX message queues on /dev/mqueue, so the
+    server can see and remove the queues a child left (``mq_open`` works without the mount)."""
+    if "--remount-ro" not in argv:
+        raise WarmStartError("the sandbox's command line has no --remount-ro to put the mqueue mount before")
+    at = argv.index("--remount-ro")
+    return [*argv[:at], "--mqueue", "/dev/mqueue", *argv[at:]]
 
 
 class WarmProcess:
@@ -171,6 +187,9 @@ class WarmProcess:
         self.zygote = zygote
         self.pid = host_pid
         self.returncode: int | None = None
+        self.residue: list[str] | None = None
+        """What the server's clean-up after this child found left (empty: nothing; None: no report)."""
+        self.cleanup_ms: float | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -205,6 +224,9 @@ class WarmProcess:
             return
         if "exited" in message:
             self.returncode = int(message.get("returncode", -signal.SIGKILL))
+            self.residue = _residue(message)
+            with contextlib.suppress(TypeError, ValueError):
+                self.cleanup_ms = float(message.get("cleanup_ms"))
         else:
             self.zygote.broken = True
             self._server_lost()
@@ -213,6 +235,14 @@ class WarmProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.pid, signal.SIGKILL)
         self.returncode = -signal.SIGKILL
+
+
+def _residue(message: dict[str, Any]) -> list[str]:
+    """The residue in an exit report; a report without a readable one counts as residue."""
+    residue = message.get("residue")
+    if not isinstance(residue, list) or not all(isinstance(entry, str) for entry in residue):
+        return ["the server did not report what its clean-up left"]
+    return residue
 
 
 def _host_pid(root: int, ns_pid: int, wait_s: float = 5.0) -> int | None:
@@ -241,6 +271,10 @@ class WarmPool:
         self._all: list[Zygote] = []
         self.unavailable: dict[tuple[str, bool], str] = {}
         """Why no server could be started for a key: later workers of that key start cold at once."""
+        self.discarded = 0
+        """Servers dropped on release (their child's exit unknown, the server gone, or residue)."""
+        self.last_discard: str | None = None
+        """Why the last one was (residue entries name a candidate's files: kept here, logged nowhere)."""
 
     def acquire(self, isolation: iso.Isolation, cuda: bool, package_dir: Path, scratch_cap_bytes: int | None) -> Zygote:
         key = (isolation.mechanism, cuda)
@@ -269,13 +303,16 @@ class WarmPool:
         return zygote
 
     def release(self, zygote: Zygote, process: WarmProcess | None) -> None:
-        """Give the server back once its child's exit is reported; else it is dropped."""
-        healthy = process is not None and process.returncode is not None and zygote.alive()
+        """Give the server back once its child's exit is reported and its clean-up left nothing;
+        else it is dropped (and a new one started for the next worker)."""
+        problem = _discard_reason(zygote, process)
         with self._lock:
-            if healthy:
+            if problem is None:
                 self._idle.setdefault((zygote.isolation.mechanism, zygote.cuda), []).append(zygote)
                 return
             self._forget(zygote)
+            self.discarded += 1
+            self.last_discard = problem
         zygote.close()
 
     def _forget(self, zygote: Zygote) -> Zygote:
@@ -289,6 +326,19 @@ class WarmPool:
             zygotes, self._all, self._idle = list(self._all), [], {}
         for zygote in zygotes:
             zygote.close()
+
+
+def _discard_reason(zygote: Zygote, process: WarmProcess | None) -> str | None:
+    """Why ``zygote`` may not serve another child, or None if it may."""
+    if process is None or process.returncode is None:
+        return "its child's exit was not reported"
+    if not zygote.alive():
+        return "the server is gone or misbehaved"
+    if process.residue is None:
+        return "its clean-up was not reported"
+    if process.residue:
+        return ("its clean-up left " + "; ".join(process.residue))[:MAX_REASON]
+    return None
 
 
 POOL = WarmPool()
