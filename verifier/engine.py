@@ -17,6 +17,7 @@ import torch
 from verifier.candidate_run import CandidateRun
 from verifier.errors import SandboxUnavailableError, VerifierInputError
 from verifier.evaluation import CheckLedger
+from verifier.plan_run import PlanRun
 from verifier.reference_run import PreparedReference, prepare_reference, retime_eager
 from verifier.report import Report, Timing
 from verifier.sandbox.isolation import Isolation, choose
@@ -66,14 +67,14 @@ def verify(
     options = options or VerifyOptions()
     cand = candidate if isinstance(candidate, Candidate) else Candidate(source=candidate)
     findings = screen(cand.source) if options.static_screen else []
-    run: CandidateRun | None = None
+    run: CandidateRun | PlanRun | None = None
     if isinstance(reference, PreparedReference):
         prepared = reference
     else:
         ref_spec = reference if isinstance(reference, Reference) else Reference(source=reference)
         device, isolation = _where(options)
         if not findings:  # the candidate worker imports torch, triton and the candidate meanwhile
-            run = CandidateRun(cand, ref_spec, device, isolation, options)
+            run = _candidate_run(cand, ref_spec, device, isolation, options)
             run.start()
         try:
             prepared = prepare_reference(ref_spec, options, device, isolation, progress)
@@ -113,7 +114,7 @@ def verify(
         ledger.ok("static_screen")
 
     if run is None:
-        run = CandidateRun(cand, ref, prepared.device, prepared.isolation, options)
+        run = _candidate_run(cand, ref, prepared.device, prepared.isolation, options)
     outcome = run.drive(prepared, ledger, progress)
     report.notes = list(outcome.notes)
     report.sandbox = {**report.sandbox, "worker_start": outcome.worker_start}
@@ -150,6 +151,16 @@ def verify(
             report.notes.append("the eager baseline could not be timed again: the speedup uses the prepare-time one")
         report.timing = _timing(outcome.timing, prepared.timing, outcome.wall_ms_per_call, eager_now)
     return _finish(report, ledger, outcome.calls_judged, started)
+
+
+def _candidate_run(
+    cand: Candidate, ref: Reference, device: str, isolation: Isolation, options: VerifyOptions
+) -> CandidateRun | PlanRun:
+    """Triton candidates are verified by plan, then run (no process running candidate Python holds
+    data); CUDA candidates run in their own process, under the compute lock from before their import."""
+    if cand.resolved_language == "triton":
+        return PlanRun(cand, ref, device, isolation, options)
+    return CandidateRun(cand, ref, device, isolation, options)
 
 
 def _timing(candidate: dict, reference: dict, wall_ms: float | None, eager_now_ms: float | None = None) -> Timing:

@@ -44,7 +44,7 @@ def test_corpus_covers_every_cheat_class() -> None:
         "no_fallback",
         "inputs_unmodified",
         "type",
-        "integrity",
+        "plan",
         "process",
         "dtype",
         "shape",

@@ -89,6 +89,9 @@ class WorkerSession:
     warm: bool = False
     """Fork the worker from a warm server (:mod:`verifier.sandbox.warm`) when the sandbox allows it;
     ``started_warm`` then says whether it was (a failed warm start falls back to a cold one)."""
+    interpret: bool | None = None
+    """Run Triton kernels in its interpreter (``TRITON_INTERPRET=1``); None: on a CPU only. The compile
+    worker sets False: Triton's compiler cannot run where the interpreter was on at import."""
     keep_frames: bool = True
     """Keep every frame in ``frames`` (the reference role reads them after close; the candidate role
     handles each as it arrives and keeps none, so outputs are not held twice)."""
@@ -131,7 +134,7 @@ class WorkerSession:
             argv = iso.unshare_argv(worker_argv, self._scratch, SCRATCH_CAP_BYTES if self.quota else None)
         else:
             argv = worker_argv
-        env = worker_environment(self._scratch, str(PACKAGE_DIR.parent), interpret_triton=not self.cuda)
+        env = worker_environment(self._scratch, str(PACKAGE_DIR.parent), interpret_triton=self.interpret_triton)
         out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         self._logs = (out, err)
         self._started = time.monotonic()
@@ -168,7 +171,7 @@ class WorkerSession:
         """Fork the worker from a pooled warm server; False (and ``warm_problem``) if that failed."""
         from verifier.sandbox import warm
 
-        if not warm.enabled(self.isolation.mechanism, self.cuda):
+        if not warm.enabled(self.isolation.mechanism, self.cuda) or self.interpret_triton == self.cuda:
             return False
         try:
             self._zygote, self._proc = warm.start_worker(
@@ -195,7 +198,7 @@ class WorkerSession:
         """docker: the container's attached stdin/stdout are the request and result pipes (see
         verifier.sandbox.docker); the scratch directory is a tmpfs inside the container."""
         self._container = f"kiln-{self.role}-{secrets.token_hex(6)}"
-        env = worker_environment(Path(dock.SCRATCH), dock.IMAGE_SOURCE_DIR, interpret_triton=not self.cuda)
+        env = worker_environment(Path(dock.SCRATCH), dock.IMAGE_SOURCE_DIR, interpret_triton=self.interpret_triton)
         argv = dock.run_argv(
             name=self._container,
             image=self.isolation.image or dock.default_image(self.cuda),
@@ -216,6 +219,10 @@ class WorkerSession:
         finally:
             os.close(req_r)
             os.close(res_w)
+
+    @property
+    def interpret_triton(self) -> bool:
+        return not self.cuda if self.interpret is None else self.interpret
 
     def process_memory_mb(self) -> int:
         """The process tree's share of ``memory_limit_mb`` (less the RAM-backed file caps under a quota)."""

@@ -20,7 +20,7 @@ def run_role(role: str, request_fd: int, result_fd: int) -> None:
     from verifier.channel import make_sender
     from verifier.worker.protocol import read_request
 
-    request, _blob = read_request(request_fd)
+    request, blob = read_request(request_fd)
     key_hex = request.pop("key", None)  # the candidate role gets none: its frames are claims
     send = make_sender(result_fd, bytes.fromhex(key_hex) if key_hex else None)
     del key_hex
@@ -41,6 +41,18 @@ def run_role(role: str, request_fd: int, result_fd: int) -> None:
             from verifier.worker import trace_role
 
             trace_role.run(request, reporter, scratch)
+        elif role == "planner":
+            from verifier.worker import planner_role
+
+            planner_role.run(request, send, scratch, request_fd)
+        elif role == "runner":
+            from verifier.worker import runner_role
+
+            runner_role.run(request, reporter, scratch, request_fd, blob)
+        elif role == "compile":
+            from verifier.worker import compile_role
+
+            compile_role.run(request, reporter, scratch)
         elif role == "candidate":
             from verifier.worker import candidate_role
 

@@ -1,7 +1,7 @@
 """Deferred work: returns an unwritten buffer and fills it at the next call (outputs are collected before any more candidate code runs).
-expect: values
+expect: plan
 static: none
-before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: values
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: values; round three: each call's plan fills the previous call's buffer, so the plan changes from call to call (`plan`)
 """
 
 #include honest_dwconv.py: imports, dwconv_kernel, dwconv, ModelNew.__init__

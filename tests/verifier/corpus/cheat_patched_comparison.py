@@ -1,6 +1,7 @@
 """Cheat: patched comparison functions. Replaces torch.allclose/equal/testing.assert_close and returns zeros.
-expect: integrity
+expect: values
 static: patching a library attribute
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: integrity; round three: the patches land in the planner, which compares nothing; the runner's zeros fail `values`
 """
 
 import torch

@@ -1,7 +1,7 @@
 """Stateful: right for the first three calls of an instance, wrong from the fourth (the old policy called each instance twice).
-expect: values
+expect: plan
 static: none
-before this round: ACCEPTED by the previous verifier (commit 17a26d0, static screen on)
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: values; round three: the fourth call's plan differs from the second's (`plan`), before any data runs
 """
 
 #include honest_dwconv.py: imports, dwconv_kernel, dwconv, ModelNew.__init__

@@ -1,6 +1,7 @@
 """Cheat: a tensor subclass claiming equality with anything (wrong values inside).
-expect: type
+expect: forward
 static: a private torch module
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: type; round three: the planner's tensors carry no data, so the subclass cannot even be built around one (`forward`); outputs come from the runner, always plain tensors
 """
 
 #include honest_dwconv.py: imports, dwconv_kernel, dwconv, ModelNew.__init__

@@ -1,8 +1,9 @@
 """
 Escape: writes a helper module into its scratch directory and imports it, so that the network
 access happens in code the import machinery runs.
-expect: sandbox
+expect: forward
 static: importlib
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: sandbox; round three: scratch is not on the planner's sys.path, so the import fails (`forward`)
 """
 
 import importlib

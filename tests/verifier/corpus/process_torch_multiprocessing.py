@@ -1,7 +1,7 @@
 """Process creation through a library deputy: torch.multiprocessing forks a child that computes with torch.
-expect: sandbox
+expect: no_fallback
 static: torch.multiprocessing
-before this round: ACCEPTED by the previous verifier (commit 17a26d0, static screen on)
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: sandbox; round three: sharing a tensor with no data fails at once (`no_fallback`: launch code reaching for tensor data)
 """
 
 #include honest_dwconv.py: imports, dwconv_kernel, dwconv, ModelNew.__init__

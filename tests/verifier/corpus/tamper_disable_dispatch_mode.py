@@ -1,6 +1,7 @@
 """Tamper: disables the verifier's dispatch mode around a torch fallback.
-expect: no_fallback
+expect: plan
 static: _disable_current_modes
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: no_fallback; round three: the fallback's result is a tensor no recorded op made (`plan`)
 """
 
 import torch

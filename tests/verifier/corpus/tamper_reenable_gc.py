@@ -1,7 +1,8 @@
 """Tamper: turns the garbage collector back on inside forward, so that a finalizer can write the
 output after forward returned (see cheat_finalizer_late_write).
-expect: integrity
+expect: values
 static: gc
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: integrity; round three: the late write happens in the planner, on no data; the runner's outputs are the unwritten buffer (`values`)
 """
 
 #include cheat_finalizer_late_write.py: imports, KEEP, _Late, ModelNew.__init__

@@ -1,7 +1,7 @@
 """The original thread start taken from the gate's closure; torch compute on that thread, which no recorder watches.
-expect: no_fallback
+expect: values
 static: __closure__
-before this round: rejected by the previous verifier (commit 17a26d0, static screen on) by: static_screen
+before this round: rejected by the previous verifier (commit f02de3d, static screen off) by: no_fallback; round three: the thread computes on tensors without data in the planner; the runner's outputs are the unwritten buffer (`values`)
 """
 
 #include honest_dwconv.py: imports, dwconv_kernel, dwconv

@@ -1,0 +1,233 @@
+"""Kernel runner: executes checked launch plans on the real inputs and parameters. No candidate
+Python runs here: the candidate is never imported, its kernels are built from the file's text
+(:mod:`verifier.plan.kernel_source`) and its launch code was recorded elsewhere, on no data
+(:mod:`verifier.worker.planner_role`).
+
+On a CPU the kernels run in Triton's interpreter (their bodies, restricted to the Triton language);
+on a GPU they are compiled and launched as usual, and this process also times the plan. Its frames
+are authenticated; what it reports about a call (input and parameter digests after it, outputs
+sharing memory with inputs) is the verifier's own observation, not a claim.
+
+Request: the candidate's source, the device, every plan (with its constants in the blob), each
+instance's parameter layout. Commands: ``state`` (an instance's parameter values), ``call`` (a
+call's inputs; run its plan; send its outputs when asked; free what no later call uses), ``time``
+(GPU: time the plan on the timing input sets), ``end``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from verifier import codec
+from verifier.hostinfo import describe_host
+from verifier.plan import values as pv
+from verifier.plan.execute import PlanExecutor, jit_kernel
+from verifier.plan.kernel_source import KernelSourceError, extract
+from verifier.worker import no_new_processes
+from verifier.worker.loading import to_device
+from verifier.worker.protocol import Reporter, read_message
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+def _digest(t: torch.Tensor) -> str:
+    return hashlib.sha256(codec.tensor_bytes(t)).hexdigest()
+
+
+def _storage_range(t: torch.Tensor) -> tuple[int, int]:
+    storage = t.untyped_storage()
+    start = storage.data_ptr()
+    return start, start + storage.nbytes()
+
+
+def _aliases(out: Any, inputs: list[torch.Tensor]) -> list[tuple[int, list[int]]]:
+    """(output index, input indices) for outputs whose storage overlaps an input's."""
+    ranges = [_storage_range(t) for t in inputs]
+    found = []
+    for j, leaf in enumerate(_tensors(out)):
+        lo, hi = _storage_range(leaf)
+        hit = [i for i, (a, b) in enumerate(ranges) if lo < b and a < hi and b > a]
+        if hit:
+            found.append((j, hit))
+    return found
+
+
+def _describe(out: Any) -> list[dict[str, Any]]:
+    return [{"type": "torch.Tensor", "device": t.device.type} for t in _tensors(out)]
+
+
+class _Runner:
+    def __init__(self, request: dict[str, Any], reporter: Reporter, command_fd: int, blob: bytes) -> None:
+        self.request = request
+        self.reporter = reporter
+        self.command_fd = command_fd
+        self.device: str = request["device"]
+        kernels = extract(request["source"])
+        make_kernel = jit_kernel if self.device == "cuda" else None
+        self.executor = PlanExecutor(kernels, self.device, frozenset(request.get("allowed_ops", [])), make_kernel)
+        self.plans: dict[tuple[int, int], dict[str, Any]] = {
+            (int(p["index"]), int(p["call"])): p["plan"] for p in request["plans"]
+        }
+        constants = codec.decode(request["constants"], blob) if request.get("constants") else {}
+        for key, meta in request.get("constant_layout", {}).items():
+            value = constants[key]
+            tensor = torch.empty_strided(value.shape, tuple(meta["stride"]), dtype=value.dtype, device=meta["device"])
+            tensor.copy_(value)
+            self.executor.set(int(key), tensor)
+        self.layouts: dict[int, list[dict[str, Any]]] = {
+            int(k): list(v) for k, v in request.get("instances", {}).items()
+        }
+        self.state_digests: dict[int, tuple[str, str]] = {}
+
+    def state(self, command: dict[str, Any], blob: bytes) -> bool:
+        index = int(command["index"])
+        values = codec.decode(command["values"], blob)
+        for meta in self.layouts.get(index, []):
+            name, vid = meta["name"], int(meta["v"])
+            value = values.get(name)
+            if not isinstance(value, torch.Tensor) or list(value.shape) != list(meta["shape"]):
+                self.reporter.send(
+                    "error",
+                    {"stage": "state", "error": f"no value of shape {meta['shape']} for {name}", "traceback": ""},
+                )
+                return False
+            tensor = torch.empty_strided(
+                tuple(meta["shape"]), tuple(meta["stride"]), dtype=pv.TORCH_DTYPES[meta["dtype"]], device=self.device
+            )
+            tensor.copy_(value)
+            self.executor.set(vid, tensor)
+            self.state_digests[vid] = (name, _digest(tensor))
+        self.reporter.send("state_ready", {"index": index})
+        return True
+
+    def call(self, command: dict[str, Any], blob: bytes) -> bool:
+        index, call = int(command["index"]), int(command["call"])
+        plan = self.plans[(index, call)]
+        inputs = to_device(codec.decode(command["inputs"], blob), self.device)
+        flat = _tensors(inputs)
+        try:
+            with torch.no_grad():
+                out = self.executor.run(plan, inputs, int(command.get("seq", call)))
+            if self.device == "cuda":
+                torch.cuda.synchronize()
+        except BaseException as e:
+            self.reporter.error("run", e, index=index, call=call)
+            return False
+        changed = [
+            name
+            for vid, (name, before) in self.state_digests.items()
+            if vid in self.executor.values and _digest(self.executor.values[vid]) != before
+        ]
+        fields = {
+            "index": index,
+            "call": call,
+            "input_hashes": [_digest(t) for t in flat],
+            "state_changed": changed,
+            "aliases": _aliases(out, [t for t in flat if t.layout == torch.strided]),
+            "outputs": _describe(out),
+            "variants": {k: sorted(v) for k, v in self.executor.variants_used.items()},
+        }
+        if command.get("send"):
+            self.reporter.send("ran", fields, values=out)
+        else:
+            self.reporter.send("ran", fields)
+        self.executor.release([int(v) for v in command.get("release", [])])
+        for vid in [int(v) for v in command.get("release", [])]:
+            self.state_digests.pop(vid, None)
+        return True
+
+    def time(self, command: dict[str, Any], blob: bytes) -> bool:
+        """GPU timing of one plan on the timing input sets (CUDA events around the whole plan)."""
+        from verifier.worker.timing import FLUSH_BYTES, METHOD
+
+        if self.device != "cuda":
+            self.reporter.send("timing_skipped", {})
+            return True
+        plan = self.plans[(int(command["index"]), int(command["call"]))]
+        sets = [to_device(s, "cuda") for s in codec.decode(command["sets"], blob)]
+        runs, warmup = int(command["runs"]), int(command["warmup_runs"])
+        check = {int(i) for i in command.get("check", [])}
+        flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
+        times: list[float] = []
+        self.executor.tuning = True
+        try:
+            with torch.no_grad():
+                for w in range(warmup):
+                    self.executor.run(plan, sets[w % len(sets)], w)
+                torch.cuda.synchronize()
+                for i in range(runs):
+                    args = sets[i % len(sets)]
+                    flush.zero_()
+                    torch.cuda.synchronize()
+                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    start.record()
+                    out = self.executor.run(plan, args, i)
+                    end.record()
+                    torch.cuda.synchronize()
+                    times.append(start.elapsed_time(end))
+                    if i in check:
+                        self.reporter.send("timed_outputs", {"run": i, "set": i % len(sets)}, values=out)
+                    del out
+        except BaseException as e:
+            self.reporter.error("timing", e)
+            return False
+        finally:
+            self.executor.tuning = False
+        self.reporter.send(
+            "timing",
+            {
+                "candidate_ms": statistics.median(times),
+                "times_ms": times,
+                "runs": runs,
+                "warmup_runs": warmup,
+                "method": METHOD + "; the whole launch plan (its allocations and launches) per call",
+                "device_name": torch.cuda.get_device_name(),
+                "tuned": {f"{name}@{pos}": i for (pos, name), i in self.executor.tuned.items()},
+            },
+        )
+        return True
+
+
+def run(request: dict[str, Any], reporter: Reporter, scratch: Path, command_fd: int, blob: bytes) -> None:
+    device = request["device"]
+    reporter.send("hello", {"environment": describe_host(device)})
+    try:
+        runner = _Runner(request, reporter, command_fd, blob)
+    except (KernelSourceError, pv.PlanError) as e:
+        reporter.send("error", {"stage": "runner", "error": str(e), "traceback": ""})
+        return
+    except BaseException as e:
+        reporter.error("runner", e)
+        return
+    problem = no_new_processes.install() if device == "cpu" else None
+    reporter.send("ready", {"process_filter": problem or ("seccomp" if device == "cpu" else "GPU")})
+    while True:
+        command, data = read_message(command_fd)
+        op = command.get("op")
+        if op == "state":
+            ok = runner.state(command, data)
+        elif op == "call":
+            ok = runner.call(command, data)
+        elif op == "time":
+            ok = runner.time(command, data)
+        elif op == "end":
+            reporter.send("done")
+            return
+        else:
+            reporter.send("error", {"stage": "worker", "error": f"unknown command {op!r}", "traceback": ""})
+            return
+        if not ok:
+            return
