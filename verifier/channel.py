@@ -150,8 +150,10 @@ class FrameReader:
         del buf[:total]
         try:
             header = json.loads(body[_PREFIX : _PREFIX + header_len])
-        except ValueError as e:
-            raise ProtocolError(f"frame header is not JSON: {e}") from None
+        except RecursionError:
+            raise ProtocolError("frame header nests deeper than the parent reads") from None
+        except (ValueError, MemoryError) as e:
+            raise ProtocolError(f"frame header is not JSON: {str(e)[:200]}") from None
         if not isinstance(header, dict):
             raise ProtocolError("frame header is not an object")
         return Frame(seq=seq, header=header, blob=memoryview(body)[_PREFIX + header_len :])

@@ -218,9 +218,11 @@ class PlanRun:
         launches = self._dry_run(prepared, planned, kernels)
         if launches is None or not ledger.passed:
             return outcome
+        runner, frees = self._start_runner(prepared, planned, sequence)  # starts while the kernels compile
         if not self._compile(kernels, launches, progress):
+            runner.__exit__(None, None, None)  # it was sent no data
             return outcome
-        self._run(prepared, planned, sequence, progress)
+        self._run(runner, frees, prepared, planned, sequence, progress)
         return outcome
 
     # ---- 2. planning ------------------------------------------------------------------------------
@@ -515,14 +517,11 @@ class PlanRun:
         return DEFAULT_GPU_ARCH
 
     # ---- 5. running ---------------------------------------------------------------------------------------
-    def _run(
-        self,
-        prepared: PreparedReference,
-        planned: dict[int, _Planned],
-        sequence: list[tuple[int, int, PlanFacts]],
-        progress: Progress | None,
-    ) -> None:
-        ledger, outcome = self.ledger, self.outcome
+    def _start_runner(
+        self, prepared: PreparedReference, planned: dict[int, _Planned], sequence: list[tuple[int, int, PlanFacts]]
+    ) -> tuple[WorkerSession, list[list[int]]]:
+        """Start the kernel runner with the checked plans and their constants (no data yet), and what it
+        may free after each call."""
         first = prepared.trials[0]
         timed = self.device == "cuda" and self.options.measure and bool(prepared.timing_sets)
         keep: set[int] = set()
@@ -567,10 +566,23 @@ class PlanRun:
             warm=True,
             max_result_bytes=_max_output_bytes(prepared),
         )
+        runner.start(request, blobs)
+        return runner, frees
+
+    def _run(
+        self,
+        runner: WorkerSession,
+        frees: list[list[int]],
+        prepared: PreparedReference,
+        planned: dict[int, _Planned],
+        sequence: list[tuple[int, int, PlanFacts]],
+        progress: Progress | None,
+    ) -> None:
+        ledger, outcome = self.ledger, self.outcome
+        timed = self.device == "cuda" and self.options.measure and bool(prepared.timing_sets)
         end: Frame | None = None
         total = len(sequence)
         with runner:
-            runner.start(request, blobs)
             try:
                 seq = 0
                 for trial in prepared.trials:

@@ -123,7 +123,7 @@ def triton_cache(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def add_build() -> KernelBuild:
-    return compile_for_gpu(add_kernel, "add_kernel", ADD_SIG, {"BLOCK": 1024}, FAST)
+    return compile_for_gpu(add_kernel, "add_kernel", ADD_SIG, {"BLOCK": 1024}, FAST, read_sass=True)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +188,13 @@ def test_maxnreg_caps_registers_and_spills_show(matmul_build: KernelBuild, capsy
 
 def test_divisibility_hint_vectorises_loads(add_build: KernelBuild) -> None:
     aligned = compile_for_gpu(
-        add_kernel, "add_kernel", ADD_SIG, {"BLOCK": 1024}, FAST, divisible_by_16=["x_ptr", "y_ptr", "out_ptr", "n"]
+        add_kernel,
+        "add_kernel",
+        ADD_SIG,
+        {"BLOCK": 1024},
+        FAST,
+        divisible_by_16=["x_ptr", "y_ptr", "out_ptr", "n"],
+        read_sass=True,
     )
     assert aligned.ok, aligned.error
     assert aligned.divisible_by_16 == ["x_ptr", "y_ptr", "out_ptr", "n"]
@@ -469,3 +475,16 @@ def _module_from_source(name: str, source: str) -> dict:
     namespace: dict = {"__name__": name}
     exec(compile(source, filename, "exec"), namespace)
     return namespace
+
+
+def test_without_local_memory_the_sass_is_skipped_and_the_ptx_names_the_tensor_cores(
+    matmul_build: KernelBuild,
+) -> None:
+    """The default path: no stack/local memory means no spills; the PTX's wgmma says HGMMA, as the SASS did."""
+    quick = compile_for_gpu(add_kernel, "add_kernel", ADD_SIG, {"BLOCK": 1024}, FAST)
+    assert quick.ok and quick.sass_instructions is None
+    assert quick.spill_store_bytes == quick.spill_load_bytes == 0 and quick.tensor_core_ops == {}
+    assert any("read from the PTX" in n for n in quick.notes)
+    if matmul_build.stack_bytes == 0 and matmul_build.local_bytes == 0:
+        assert matmul_build.sass_instructions is None
+    assert "HGMMA" in (matmul_build.tensor_core_ops or {})

@@ -60,7 +60,7 @@ def _run_warm(source: str, timeout_s: float = 60.0, warm: bool = True) -> tuple[
 
 
 def _idle_servers() -> list[warm.Zygote]:
-    return list(warm.POOL._idle.get(("bwrap", False), []))
+    return list(warm.POOL._idle.get(("bwrap", False, True), []))
 
 
 LEFT_IN = ("/tmp/kiln-left", "/dev/shm/kiln-left", "/dev/kiln-left", "../kiln-left", "/etc/kiln-left", "/kiln-left")

@@ -335,6 +335,7 @@ def compile_for_gpu(
     globals_override: Mapping[str, Any] | None = None,
     *,
     divisible_by_16: Iterable[str] = (),
+    read_sass: bool = False,
 ) -> KernelBuild:
     """Compile ``fn`` with Triton for ``sm_<arch>`` (no GPU needed) and inspect the cubin.
 
@@ -347,6 +348,8 @@ def compile_for_gpu(
     ``noinline``...; ``debug=True`` becomes the ``debug`` option as at launch). ``globals_override``:
     names laid over ``fn.__globals__`` (bind the kernel's ``@triton.jit`` helpers to JITFunctions
     here, see :func:`jit_helpers`). ``divisible_by_16``: arguments to mark ``tt.divisibility=16``.
+    ``read_sass``: always disassemble (instruction count, exact spill bytes); by default the SASS is read
+    only for kernels with stack or local memory (see :func:`_inspect_cubin`).
 
     Never raises for a kernel that does not compile (``ok=False``, ``error`` names the construct and
     the kernel line); raises ``TypeError``/``ValueError`` for misuse.
@@ -435,7 +438,8 @@ def compile_for_gpu(
     metadata = kernel.metadata
     build.shared_bytes = getattr(metadata, "shared", None)
     started = time.perf_counter()
-    _inspect_cubin(build, kernel.asm.get("cubin"), getattr(metadata, "name", plain.__name__))
+    ptx = None if read_sass else kernel.asm.get("ptx")
+    _inspect_cubin(build, kernel.asm.get("cubin"), getattr(metadata, "name", plain.__name__), ptx)
     build.inspect_seconds = round(time.perf_counter() - started, 4)
     return build
 
@@ -617,7 +621,29 @@ def _run_tool(args: list[str]) -> tuple[str | None, str | None]:
     return done.stdout, None
 
 
-def _inspect_cubin(build: KernelBuild, cubin: bytes | None, entry: str) -> None:
+_PTX_MMA = re.compile(r"^\s*(?:@!?%\w+\s+)?(wgmma\.mma_async|mma\.sync)\S*", re.M)
+
+
+def _ptx_tensor_cores(ptx: str) -> dict[str, int]:
+    """Tensor-core instructions by the SASS family their PTX becomes (``wgmma.mma_async`` -> HGMMA/IGMMA/
+    QGMMA, ``mma.sync`` -> HMMA/IMMA/DMMA), counted per PTX instruction."""
+    found: dict[str, int] = {}
+    for match in _PTX_MMA.finditer(ptx):
+        line = ptx[match.start() : ptx.find("\n", match.start())]
+        integer = any(t in line for t in (".s8", ".u8", ".s4", ".u4"))
+        fp8 = any(t in line for t in (".e4m3", ".e5m2"))
+        if match.group(1).startswith("wgmma"):
+            name = "IGMMA" if integer else "QGMMA" if fp8 else "HGMMA"
+        else:
+            name = "IMMA" if integer else "DMMA" if ".f64" in line else "HMMA"
+        found[name] = found.get(name, 0) + 1
+    return dict(sorted(found.items()))
+
+
+def _inspect_cubin(build: KernelBuild, cubin: bytes | None, entry: str, ptx: str | None = None) -> None:
+    """Resources from ``cuobjdump -res-usage`` (milliseconds). The SASS (half a second of disassembler
+    start-up) is read only when the kernel uses stack or local memory, where spills can hide; otherwise
+    spills are zero and tensor-core instructions are read from the PTX."""
     if not cubin:
         build.notes.append("Triton produced no cubin")
         return
@@ -634,6 +660,11 @@ def _inspect_cubin(build: KernelBuild, cubin: bytes | None, entry: str) -> None:
                 build.notes.append(why or "cuobjdump failed")
             else:
                 _apply_resource_usage(build, text, entry)
+        if ptx and build.stack_bytes == 0 and build.local_bytes == 0:
+            build.spill_store_bytes = build.spill_load_bytes = 0
+            build.tensor_core_ops = _ptx_tensor_cores(ptx)
+            build.notes.append("no stack or local memory: no spills; tensor-core instructions read from the PTX")
+            return
         sass, why = None, None
         nvdisasm = _tool("nvdisasm")
         if nvdisasm is not None:

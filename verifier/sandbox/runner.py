@@ -171,7 +171,7 @@ class WorkerSession:
         """Fork the worker from a pooled warm server; False (and ``warm_problem``) if that failed."""
         from verifier.sandbox import warm
 
-        if not warm.enabled(self.isolation.mechanism, self.cuda) or self.interpret_triton == self.cuda:
+        if not warm.enabled(self.isolation.mechanism, self.cuda):
             return False
         try:
             self._zygote, self._proc = warm.start_worker(
@@ -185,6 +185,7 @@ class WorkerSession:
                 (out, err),
                 self.process_memory_mb(),
                 int(self.timeout_s) + 30,
+                self.interpret_triton,
             )
         except (warm.WarmStartError, OSError) as e:
             self.warm_problem = str(e)[:500]

@@ -68,9 +68,19 @@ class WarmStartError(RuntimeError):
 class Zygote:
     """One fork server process and its control socket."""
 
-    def __init__(self, isolation: iso.Isolation, cuda: bool, package_dir: Path, scratch_cap_bytes: int | None) -> None:
+    def __init__(
+        self,
+        isolation: iso.Isolation,
+        cuda: bool,
+        package_dir: Path,
+        scratch_cap_bytes: int | None,
+        interpret: bool | None = None,
+    ) -> None:
         self.isolation = isolation
         self.cuda = cuda
+        self.interpret = (not cuda) if interpret is None else interpret
+        """Triton's interpreter on (``TRITON_INTERPRET=1`` when Triton is imported here, so in every child):
+        a CPU's planner and runner; off for the compile worker, whose compiler needs the real language."""
         self.scratch = Path(tempfile.mkdtemp(prefix="kiln-zygote-"))
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = parent_end
@@ -79,7 +89,7 @@ class Zygote:
             argv = _with_mqueue(iso.bwrap_argv(worker_argv, self.scratch, package_dir, cuda, scratch_cap_bytes))
         else:
             argv = worker_argv
-        env = worker_environment(self.scratch, str(package_dir.parent), interpret_triton=not cuda)
+        env = worker_environment(self.scratch, str(package_dir.parent), interpret_triton=self.interpret)
         if isolation.mechanism == "bwrap":
             env["KILN_ZYGOTE_PRIVATE"] = "1"
         # numpy's OpenBLAS starts a thread pool at import; a server that forks stays single-threaded
@@ -128,7 +138,7 @@ class Zygote:
             "memory_mb": memory_mb,
             "cpu_s": cpu_s,
             "limit_address_space": limit_address_space,
-            "interpret_triton": not self.cuda,
+            "interpret_triton": self.interpret,
         }
         try:
             socket.send_fds(self.control, [json.dumps(request).encode()], fds)
@@ -267,17 +277,25 @@ class WarmPool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._idle: dict[tuple[str, bool], list[Zygote]] = {}
+        self._idle: dict[tuple[str, bool, bool], list[Zygote]] = {}
         self._all: list[Zygote] = []
-        self.unavailable: dict[tuple[str, bool], str] = {}
+        self.unavailable: dict[tuple[str, bool, bool], str] = {}
         """Why no server could be started for a key: later workers of that key start cold at once."""
         self.discarded = 0
         """Servers dropped on release (their child's exit unknown, the server gone, or residue)."""
         self.last_discard: str | None = None
         """Why the last one was (residue entries name a candidate's files: kept here, logged nowhere)."""
 
-    def acquire(self, isolation: iso.Isolation, cuda: bool, package_dir: Path, scratch_cap_bytes: int | None) -> Zygote:
-        key = (isolation.mechanism, cuda)
+    def acquire(
+        self,
+        isolation: iso.Isolation,
+        cuda: bool,
+        package_dir: Path,
+        scratch_cap_bytes: int | None,
+        interpret: bool | None = None,
+    ) -> Zygote:
+        interpret = (not cuda) if interpret is None else interpret
+        key = (isolation.mechanism, cuda, interpret)
         dead: list[Zygote] = []
         try:
             with self._lock:
@@ -293,7 +311,7 @@ class WarmPool:
             for zygote in dead:  # closed outside the lock: other threads need not wait for it
                 zygote.close()
         try:
-            zygote = Zygote(isolation, cuda, package_dir, scratch_cap_bytes)
+            zygote = Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret)
         except WarmStartError as e:
             with self._lock:
                 self.unavailable[key] = str(e)
@@ -308,7 +326,7 @@ class WarmPool:
         problem = _discard_reason(zygote, process)
         with self._lock:
             if problem is None:
-                self._idle.setdefault((zygote.isolation.mechanism, zygote.cuda), []).append(zygote)
+                self._idle.setdefault((zygote.isolation.mechanism, zygote.cuda, zygote.interpret), []).append(zygote)
                 return
             self._forget(zygote)
             self.discarded += 1
@@ -356,9 +374,10 @@ def start_worker(
     logs: tuple[IO[bytes], IO[bytes]],
     memory_mb: int,
     cpu_s: int,
+    interpret: bool | None = None,
 ) -> tuple[Zygote, WarmProcess]:
     """Fork a worker from a pooled server (raises WarmStartError; the caller then starts it cold)."""
-    zygote = POOL.acquire(isolation, cuda, package_dir, scratch_cap_bytes)
+    zygote = POOL.acquire(isolation, cuda, package_dir, scratch_cap_bytes, interpret)
     try:
         process = zygote.fork(
             role, [req_r, res_w, logs[0].fileno(), logs[1].fileno()], memory_mb, cpu_s, limit_address_space=not cuda

@@ -15,8 +15,25 @@ import sys
 from pathlib import Path
 
 
+def _close_other_descriptors(keep: tuple[int, ...]) -> None:
+    """Close every inherited descriptor but the standard ones and the two pipes (a candidate finds
+    nothing else to open through /proc/self/fd)."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in names:
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def run_role(role: str, request_fd: int, result_fd: int) -> None:
     """Serve one role in this process (a fresh one, or a zygote's fresh fork), then ``os._exit``."""
+    _close_other_descriptors((0, 1, 2, request_fd, result_fd))
     from verifier.channel import make_sender
     from verifier.worker.protocol import read_request
 

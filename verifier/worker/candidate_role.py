@@ -316,7 +316,7 @@ class _Harness:
         return True
 
     def lock(self) -> bool:
-        """Install the compute lock (once, before the first forward; there is no way back)."""
+        """Install the compute lock (once, before the candidate's import; there is no way back)."""
         try:
             self.lock_attempts = self.install_lock(self.request.get("allowed_ops", []))
         except RuntimeError as e:
@@ -395,6 +395,10 @@ class _Harness:
 def run(request: dict[str, Any], send: Send, scratch: Path, command_fd: int) -> None:
     harness = _Harness(request, send, scratch, command_fd)
     if not harness.prepare():
+        return
+    # The lock goes in before the candidate is imported: no candidate code (import, ``__init__``,
+    # ``Module.to()``) ever runs with framework compute available (random fills stay, for ``nn.init``).
+    if not harness.lock():
         return
     if not harness.load():
         harness.reporter.send("done")

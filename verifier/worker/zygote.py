@@ -65,6 +65,19 @@ PRELOAD = (
     "verifier.worker.no_new_processes",
     "verifier.worker.recorder",
     "verifier.worker.candidate_role",
+    "torch._subclasses.fake_tensor",
+    "torch.func",
+    "torch.utils._python_dispatch",
+    "triton.runtime.interpreter",
+    "verifier.plan.kernel_source",
+    "verifier.plan.record",
+    "verifier.plan.execute",
+    "verifier.plan.gpu_build",
+    "verifier.worker.planner_role",
+    "verifier.worker.runner_role",
+    "verifier.worker.compile_role",
+    "triton.compiler",
+    "triton.backends.nvidia.compiler",
 )
 """What a candidate worker imports before any candidate code (the slow part of a cold start)."""
 
@@ -454,6 +467,41 @@ def _child(request: dict[str, Any], fds: list[int], control: socket.socket, scra
         os._exit(code)
 
 
+def _warm_up_compiler(base: Path) -> list[str]:
+    """Build one trivial kernel for sm_90, so a forked compile worker finds Triton's backend and LLVM
+    ready (about 0.7 s once here instead of in every child). Its cache goes in a directory removed
+    at once: children start with their own empty cache, and the sandbox baseline is taken after."""
+    cache = base / "warm-up-cache"
+    previous = os.environ.get("TRITON_CACHE_DIR")
+    os.environ["TRITON_CACHE_DIR"] = str(cache)
+    try:
+        import triton
+        import triton.language as tl
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+        from triton.runtime.jit import JITFunction
+
+        def kiln_warm_up(x_ptr, n, BLOCK: tl.constexpr):  # type: ignore[no-untyped-def]
+            offs = tl.arange(0, BLOCK)
+            tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + 1, mask=offs < n)
+
+        source = ASTSource(
+            fn=JITFunction(kiln_warm_up),
+            signature={"x_ptr": "*fp32", "n": "i32", "BLOCK": "constexpr"},
+            constexprs={"BLOCK": 16},
+        )
+        triton.compile(source, target=GPUTarget("cuda", 90, 32))
+        return []
+    except Exception as e:  # a child then compiles from cold
+        return [f"compiler warm-up: {type(e).__name__}: {e}"]
+    finally:
+        if previous is None:
+            os.environ.pop("TRITON_CACHE_DIR", None)
+        else:
+            os.environ["TRITON_CACHE_DIR"] = previous
+        remove_tree(cache)
+
+
 def serve(control_fd: int) -> None:
     """Import, report ready, then fork one worker per request until the control socket closes."""
     control = socket.socket(fileno=control_fd)
@@ -468,6 +516,8 @@ def serve(control_fd: int) -> None:
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     base = Path.cwd()
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        failed += _warm_up_compiler(base)
     try:
         baseline = _sandbox_baseline(str(base), own_pid_namespace)
     except Exception as e:  # a server that cannot check what children leave serves none
