@@ -121,6 +121,7 @@ class CandidateRun:
         }
         self._started = False
         self._rng = secrets.SystemRandom()
+        self.no_extension = False
 
     def start(self) -> None:
         self.session.start(self.request)
@@ -148,9 +149,18 @@ class CandidateRun:
             if not self._started:
                 self.start()
             try:
-                self._expect({"loaded", "cuda_compile"})
+                loaded = self._expect({"loaded", "cuda_compile"})
                 if outcome.compile_results:
                     self._expect({"done"})
+                    raise _Stop(None)
+                if self.device == "cpu" and loaded.kind == "loaded":
+                    ledger.fail(
+                        "compile",
+                        "the candidate is a CUDA candidate (it imports torch.utils.cpp_extension or calls "
+                        "load_inline) but built no extension when imported: on a host without a GPU nothing of it "
+                        "runs; a Triton kernel must not use cpp_extension",
+                    )
+                    self.no_extension = True
                     raise _Stop(None)
                 ledger.ok("load")
                 params = {trial.index: self._build(trial) for trial in prepared.trials}
@@ -310,7 +320,7 @@ class CandidateRun:
         exit_info = outcome.exit
         assert exit_info is not None
         total = sum(len(t.calls) for t in prepared.trials)
-        if outcome.compile_results:
+        if outcome.compile_results or self.no_extension:
             return
         if end is None:
             if ledger.passed or not any(c == "process" for c in ledger.failures):

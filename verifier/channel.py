@@ -103,11 +103,12 @@ class FrameReader:
 
     With ``key=None`` frames carry no MAC (the candidate worker's channel: its frames are claims)."""
 
-    def __init__(self, key: bytes | None, max_blob_bytes: int) -> None:
+    def __init__(self, key: bytes | None, max_blob_bytes: int, max_header_bytes: int = MAX_HEADER_BYTES) -> None:
         self._key = key
         self._magic = MAGIC if key else PLAIN_MAGIC
         self._mac_len = MAC_LEN if key else 0
         self._max_blob = max_blob_bytes
+        self._max_header = max_header_bytes
         self._buf = bytearray()
         self._next_seq = 0
         self.bytes_received = 0
@@ -132,7 +133,7 @@ class FrameReader:
         seq = int.from_bytes(buf[4:12], "big")
         header_len = int.from_bytes(buf[12:16], "big")
         blob_len = int.from_bytes(buf[16:24], "big")
-        if header_len > MAX_HEADER_BYTES:
+        if header_len > self._max_header:
             raise ProtocolError(f"frame header of {header_len} bytes exceeds the limit")
         if blob_len > self._max_blob:
             raise ProtocolError(f"frame payload of {blob_len} bytes exceeds the limit of {self._max_blob}")

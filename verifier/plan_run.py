@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import collections
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -36,7 +37,15 @@ from verifier.gpu_lock import timing_lock
 from verifier.plan import values as pv
 from verifier.plan.execute import Launch, PlanExecutor
 from verifier.plan.kernel_source import KernelSource, KernelSourceError, extract
-from verifier.plan.validate import PlanFacts, canonical, check_plan, digest, releases
+from verifier.plan.validate import (
+    MAX_PLAN_ITEMS,
+    PlanFacts,
+    canonical,
+    check_plan,
+    digest,
+    releases,
+    schema_problem,
+)
 from verifier.reference_run import PreparedReference, ReferenceTrial, flat_tensors
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerSession
@@ -46,6 +55,19 @@ Progress = Callable[[str], None]
 PLANNER_FRAME_BYTES = 1 << 30
 """The most a planner frame may carry (plans with their constants, the candidate's own initial
 parameter values): a larger claim is refused before it is buffered."""
+PLANNER_HEADER_BYTES = 16 << 20
+"""The most JSON one planner frame may carry (a plan of the step limit fits several times over)."""
+MAX_CONSTANTS = 4096
+"""Constants in all of one candidate's plans (each is also counted in record.MAX_CONSTANT_BYTES)."""
+KNOWN_FILTER_TEXTS = frozenset(
+    {
+        "seccomp: no process can be started",
+        "not installed (GPU: Triton starts its compiler tools)",
+        "seccomp",
+        "GPU",
+    }
+)
+DEVICE_TEXT = re.compile(r"^(cpu|cuda(:[0-9]{1,2})?)$")
 DEFAULT_GPU_ARCH = 90
 BUILD_CACHE_SIZE = 4096
 
@@ -67,6 +89,9 @@ class _Planned:
     values: dict[str, torch.Tensor]
     plans: dict[int, dict[str, Any]] = field(default_factory=dict)
     constants: dict[int, list[tuple[dict[str, Any], torch.Tensor]]] = field(default_factory=dict)
+    extra: tuple[dict[str, Any], list[tuple[dict[str, Any], torch.Tensor]]] | None = None
+    """One more plan on the last call's shapes, asked for and never run: the planner cannot tell it
+    from a real call, so the stability rule holds from the second call on however few calls run."""
 
 
 class _BuildCache:
@@ -165,7 +190,11 @@ class PlanRun:
             quota=True,
             warm=True,
             max_result_bytes=PLANNER_FRAME_BYTES,
+            max_header_bytes=PLANNER_HEADER_BYTES,
         )
+        self.constant_count = 0
+        self.constant_bytes = 0
+        self.plan_budget = [MAX_PLAN_ITEMS]
         self._started = False
         self._rng = secrets.SystemRandom()
         self.kernels: KernelSource | None = None
@@ -187,7 +216,21 @@ class PlanRun:
     def drive(
         self, prepared: PreparedReference, ledger: CheckLedger, progress: Progress | None = None
     ) -> CandidateOutcome:
+        """The whole run; whatever the candidate's workers sent, a verdict and never an exception."""
         self.prepared, self.ledger, self.outcome = prepared, ledger, CandidateOutcome()
+        try:
+            return self._drive(prepared, ledger, progress)
+        except Exception as e:
+            ledger.fail(
+                "process",
+                f"what the candidate's workers sent could not be processed ({type(e).__name__}: {str(e)[:300]})",
+            )
+            self.abort()
+            return self.outcome
+
+    def _drive(
+        self, prepared: PreparedReference, ledger: CheckLedger, progress: Progress | None = None
+    ) -> CandidateOutcome:
         outcome = self.outcome
         outcome.notes.append(
             "plan/run: the candidate's Python ran on tensors without data; its kernels ran in a process that "
@@ -219,7 +262,12 @@ class PlanRun:
         if launches is None or not ledger.passed:
             return outcome
         runner, frees = self._start_runner(prepared, planned, sequence)  # starts while the kernels compile
-        if not self._compile(kernels, launches, progress):
+        try:
+            compiled = self._compile(kernels, launches, progress)
+        except (pv.PlanError, TypeError, ValueError, KeyError) as e:
+            ledger.fail("plan", f"the plan's launches cannot be compiled: {str(e)[:400]}")
+            compiled = False
+        if not compiled:
             runner.__exit__(None, None, None)  # it was sent no data
             return outcome
         self._run(runner, frees, prepared, planned, sequence, progress)
@@ -233,22 +281,27 @@ class PlanRun:
             if frame is None:
                 raise _Stop(None)
             if frame.kind in passive:
-                self._passive(frame)
+                self._passive(frame, session is self.planner)
                 continue
             if frame.kind in kinds:
                 return frame
             raise _Stop(frame)
 
-    def _passive(self, frame: Frame) -> None:
+    def _passive(self, frame: Frame, from_planner: bool) -> None:
+        """hello/ready/violation frames. The planner's are the candidate's claims: only known texts of
+        them reach the report (its environment never does; the runner's does)."""
         h = frame.header
-        if frame.kind == "hello" and not self.outcome.environment:
-            self.outcome.environment = h.get("environment", {}) if isinstance(h.get("environment"), dict) else {}
+        if frame.kind == "hello" and not from_planner and isinstance(h.get("environment"), dict):
+            self.outcome.environment = h["environment"]
         elif frame.kind == "ready" and "process_filter" in h:
-            note = f"process creation: {h.get('process_filter')}"
+            claim = h.get("process_filter")
+            known = claim if claim in KNOWN_FILTER_TEXTS else "(a text the verifier does not know: not shown)"
+            note = f"{'planner' if from_planner else 'kernel runner'}: process creation {known}"
             if note not in self.outcome.notes:
                 self.outcome.notes.append(note)
         elif frame.kind == "violation":
-            self.ledger.fail("sandbox", f"blocked {h.get('detail', h.get('event'))} at {h.get('where', '?')}")
+            detail, where = str(h.get("detail", h.get("event")))[:300], str(h.get("where", "?"))[:200]
+            self.ledger.fail("sandbox", f"blocked {detail} at {where}")
 
     def _plan(self, prepared: PreparedReference, progress: Progress | None) -> dict[int, _Planned] | None:
         ledger = self.ledger
@@ -307,20 +360,58 @@ class PlanRun:
                 raise pv.PlanError("the planner sent the instance's own values malformed")
             own = {k: v for k, v in decoded.items() if isinstance(v, torch.Tensor)}
         result = _Planned(state=state, mapping=mapping, values=own)
-        for call, input_set in enumerate(trial.calls):
+        calls = [*trial.calls, trial.calls[-1]]
+        for call, input_set in enumerate(calls):
             meta = [input_meta(v) for v in input_set.inputs]
             self.planner.message({"op": "plan", "index": trial.index, "call": call, "inputs": meta})
             frame = self._expect(self.planner, {"plan"})
             header = frame.header
             if int(header.get("index", -1)) != trial.index or int(header.get("call", -1)) != call:
                 raise pv.PlanError(f"the planner answered call {header.get('call')} where call {call} was due")
+            problem = schema_problem(header.get("plan"), self.plan_budget)
+            if problem is not None:
+                raise pv.PlanError(f"call {call + 1}: {problem}")
             constants = codec.decode(header.get("values"), frame.blob) if header.get("values") is not None else []
             described = header.get("constants", [])
             if not isinstance(constants, list) or not isinstance(described, list) or len(constants) != len(described):
                 raise pv.PlanError("the plan's constants are malformed")
-            result.plans[call] = header.get("plan")
-            result.constants[call] = list(zip(described, constants, strict=True))
+            for meta_entry, value in zip(described, constants, strict=True):
+                self._check_constant(meta_entry, value)
+            if call == len(trial.calls):
+                result.extra = (header.get("plan"), list(zip(described, constants, strict=True)))
+            else:
+                result.plans[call] = header.get("plan")
+                result.constants[call] = list(zip(described, constants, strict=True))
         return result
+
+    def _check_constant(self, meta: Any, value: Any) -> None:
+        """A plan constant's description is exact and all constants stay within the budget (the
+        planner's own cap runs in the candidate's process, so it is checked again here)."""
+        from verifier.plan.record import MAX_CONSTANT_BYTES
+
+        if not (
+            isinstance(meta, dict)
+            and set(meta) == {"v", "device", "stride"}
+            and isinstance(meta["v"], int)
+            and isinstance(meta["device"], str)
+            and DEVICE_TEXT.match(meta["device"])
+            and isinstance(value, torch.Tensor)
+            and isinstance(meta["stride"], list)
+            and len(meta["stride"]) == value.dim()
+            and all(isinstance(x, int) and 0 <= x < 1 << 40 for x in meta["stride"])
+        ):
+            raise pv.PlanError(f"a malformed plan constant {str(meta)[:120]}")
+        if meta["device"].startswith("cuda") and self.device != "cuda":
+            raise pv.PlanError("a plan constant on a GPU where there is none")
+        self.constant_count += 1
+        self.constant_bytes += value.numel() * value.element_size()
+        if self.constant_count > MAX_CONSTANTS or self.constant_bytes > MAX_CONSTANT_BYTES:
+            raise pv.PlanError(
+                f"the plans' constants exceed {MAX_CONSTANTS} tensors or {MAX_CONSTANT_BYTES >> 20} MiB in all"
+            )
+        span = sum((n - 1) * st for n, st in zip(value.shape, meta["stride"], strict=True) if n > 0) + 1
+        if value.numel() and span > (1 << 40):
+            raise pv.PlanError("a plan constant's strides reach too far")
 
     def _planner_failed(self, end: Frame | None, exit_info: Any, prepared: PreparedReference) -> None:
         ledger = self.ledger
@@ -406,11 +497,55 @@ class PlanRun:
                     )
                     return None
                 sequence.append((trial.index, call, facts))
+            if p.extra is not None and not self._extra_is_stable(trial, p, kernels, defined, groups):
+                return None
         ledger.ok("plan", self._plan_note(planned))
         ledger.ok(
             "no_fallback", "plans hold allocation, layout and data movement only; every value comes from the kernels"
         )
         return sequence
+
+    def _extra_is_stable(
+        self,
+        trial: ReferenceTrial,
+        p: _Planned,
+        kernels: KernelSource,
+        defined: set[int],
+        groups: dict[str, list[tuple[int, str]]],
+    ) -> bool:
+        """The extra (never run) plan on the last call's shapes must be the same as that call's, from the
+        second call on: what the forward launches may not depend on how many times it was called."""
+        assert p.extra is not None
+        plan, constants = p.extra
+        call = len(trial.calls)
+        where = f"{trial.describe()}, the call after the last"
+        try:
+            constant_ids = [int(meta["v"]) for meta, _t in constants]
+        except (KeyError, TypeError, ValueError):
+            self.ledger.fail("plan", "the plan's constants are malformed", where)
+            return False
+        inputs = trial.calls[-1].inputs
+        issues, facts = check_plan(
+            plan, kernels, set(defined), constant_ids, len(flat_tensors(inputs)), self.prepared.reference.allowed_ops
+        )
+        if issues:
+            for issue in issues[:3]:
+                self.ledger.fail(issue.check, issue.message, where)
+            return False
+        digests = {int(meta["v"]): digest(codec.tensor_bytes(t)) for meta, t in constants}
+        text = canonical(plan, facts, digests)
+        group = groups.get(repr([input_meta(v) for v in inputs]), [])
+        reference = group[1][1] if len(group) >= 2 else None
+        if reference is not None and text != reference:
+            self.ledger.fail(
+                "plan",
+                f"the launch plan changed at call {call + 1}: from the second call on inputs of these shapes (call "
+                f"{group[1][0] + 1}) the forward must launch the same (what it does may not depend on how many "
+                "times it was called)",
+                where,
+            )
+            return False
+        return True
 
     def _plan_note(self, planned: dict[int, _Planned]) -> str:
         steps = [len(p["steps"]) for pl in planned.values() for p in pl.plans.values() if isinstance(p, dict)]
@@ -433,6 +568,17 @@ class PlanRun:
 
         mode = FakeTensorMode(allow_non_fake_inputs=True)
         executor = PlanExecutor(kernels, prepared.device, frozenset(prepared.reference.allowed_ops), fake=True)
+        try:
+            return self._dry_run_all(prepared, planned, executor, mode)
+        except Exception as e:  # anything the planner's claims make the dry run do: the plan's fault
+            self.ledger.fail(
+                "plan", f"the plan does not run on tensors without data: {type(e).__name__}: {str(e)[:400]}"
+            )
+            return None
+
+    def _dry_run_all(
+        self, prepared: PreparedReference, planned: dict[int, _Planned], executor: PlanExecutor, mode: Any
+    ) -> list[Launch] | None:
         device = prepared.device
         for trial in prepared.trials:
             p = planned[trial.index]
@@ -582,6 +728,7 @@ class PlanRun:
         timed = self.device == "cuda" and self.options.measure and bool(prepared.timing_sets)
         end: Frame | None = None
         total = len(sequence)
+        schedule = call_schedule(sequence, planned)
         with runner:
             try:
                 seq = 0
@@ -590,7 +737,8 @@ class PlanRun:
                     self._send_state(runner, trial, p)
                     checked = checked_calls(trial, self._rng)
                     for call, input_set in enumerate(trial.calls):
-                        self._run_call(runner, trial, call, input_set, call in checked, seq, frees[seq], p)
+                        command = {"release": frees[seq], **schedule[seq]}
+                        self._run_call(runner, trial, call, input_set, call in checked, seq, command, p)
                         seq += 1
                         if progress:
                             progress(f"runner: call {seq}/{total} run ({'ok' if ledger.passed else 'FAILED'})")
@@ -617,7 +765,10 @@ class PlanRun:
             if isinstance(index, int) and 0 <= index < len(prepared.trials):
                 trial = prepared.trials[index]
                 where = trial.describe(call if isinstance(call, int) and 0 <= call < len(trial.calls) else None)
-            ledger.fail("forward", f"running the plan failed: {str(h.get('error', ''))[:800]}", where)
+            if h.get("class") == "memory":
+                ledger.fail("memory", str(h.get("error", ""))[:800], where)
+            else:
+                ledger.fail("forward", f"running the plan failed: {str(h.get('error', ''))[:800]}", where)
             return
         if ledger.passed or "process" not in ledger.failures:
             how = runner_exit.describe(self.options.timeout_s, self.options.memory_limit_mb)
@@ -646,29 +797,28 @@ class PlanRun:
         input_set: Any,
         send: bool,
         seq: int,
-        free: list[int],
+        schedule: dict[str, Any],
         p: _Planned,
     ) -> None:
-        ledger, outcome, prepared = self.ledger, self.outcome, self.prepared
         encoded, blobs = codec.encode(input_set.inputs)
-        runner.message(
-            {
-                "op": "call",
-                "index": trial.index,
-                "call": call,
-                "seq": seq,
-                "inputs": encoded,
-                "send": send,
-                "release": free,
-            },
-            blobs,
-        )
-        frame = self._expect(runner, {"ran"})
+        command = {"op": "call", "index": trial.index, "call": call, "seq": seq, "inputs": encoded, "send": send}
+        runner.message({**command, **schedule}, blobs)
+        runs = schedule["runs"]
+        for number, run in enumerate(runs):
+            frame = self._expect(runner, {"ran"})
+            if int(frame.header.get("run", -1)) != run:
+                raise _Stop(None)
+            where = trial.describe(call) + (f", autotune run {run + 1} (configs in turn)" if number > 0 else "")
+            self._judge_run(frame, trial, call, input_set, send or number > 0, where, p)
+        self.outcome.calls_run += 1
+
+    def _judge_run(
+        self, frame: Frame, trial: ReferenceTrial, call: int, input_set: Any, send: bool, where: str, p: _Planned
+    ) -> None:
+        ledger, outcome, prepared = self.ledger, self.outcome, self.prepared
         h = frame.header
-        where = trial.describe(call)
-        if outcome.calls_run == 0:
+        if outcome.calls_run == 0 and "forward" not in ledger.observed:
             ledger.ok("forward", parameters_note(p.mapping) or None)
-        outcome.calls_run += 1
         ledger.ok("type")
         wrong_device = [d.get("device") for d in h.get("outputs", []) if d.get("device") not in (None, prepared.device)]
         if wrong_device:
@@ -681,7 +831,11 @@ class PlanRun:
             ledger.fail("inputs_unmodified", f"the call modified input(s) {changed or 'list'} in place", where)
         elif h.get("state_changed"):
             names = ", ".join(str(n) for n in h["state_changed"][:4])
-            ledger.fail("inputs_unmodified", f"the call modified parameter(s) {names} in place", where)
+            ledger.fail(
+                "inputs_unmodified",
+                f"the call modified {names} in place (parameters, buffers and constants carry no state between calls)",
+                where,
+            )
         else:
             ledger.ok("inputs_unmodified")
         if h.get("aliases"):
@@ -699,7 +853,8 @@ class PlanRun:
             if kernel and kernel.autotune:
                 note = (
                     f"@triton.autotune `{name}`: configs {sorted(int(u) + 1 for u in used)} of "
-                    f"{len(kernel.autotune.configs)} run and checked (one per call, in turn)"
+                    f"{len(kernel.autotune.configs)} run and checked (in turn, one per call; the last call runs "
+                    "any left)"
                 )
                 outcome.notes[:] = [n for n in outcome.notes if not n.startswith(f"@triton.autotune `{name}`")]
                 outcome.notes.append(note)
@@ -739,6 +894,42 @@ class PlanRun:
             )
         timing = self._expect(runner, {"timing"})
         self.outcome.timing = dict(timing.header)
+
+
+def call_schedule(sequence: list[tuple[int, int, PlanFacts]], planned: dict[int, _Planned]) -> list[dict[str, Any]]:
+    """Per call (in the order they run): ``runs``, the run numbers its plan is executed with (run r
+    takes every autotuned launch's config ``r mod configs``: calls take them in turn and the last
+    call runs whatever is left, so every config of every launch is run and checked); ``snapshot``,
+    the values it makes that later calls use (saved once it returned); ``restore``, the kept values
+    it uses (put back as saved before each run)."""
+    constants = {int(meta["v"]) for p in planned.values() for entries in p.constants.values() for meta, _t in entries}
+    state = {m["v"] for p in planned.values() for m in p.state}
+    most = max((n for _i, _c, facts in sequence for _k, n in facts.launches), default=1)
+    made_in: dict[int, int] = {}
+    for i, (_index, _call, facts) in enumerate(sequence):
+        for vid in facts.new:
+            if vid not in constants and vid not in facts.inputs:
+                made_in.setdefault(vid, i)
+    used_later: set[tuple[int, int]] = set()
+    for i, (_index, _call, facts) in enumerate(sequence):
+        for vid in facts.used:
+            if vid in made_in and made_in[vid] < i:
+                used_later.add((made_in[vid], vid))
+    out = []
+    for i, (_index, _call, facts) in enumerate(sequence):
+        runs = [i]
+        if i == len(sequence) - 1 and most > len(sequence):
+            runs += list(range(len(sequence), most))
+        out.append(
+            {
+                "runs": runs,
+                "snapshot": sorted(vid for made, vid in used_later if made == i),
+                "restore": sorted(
+                    vid for vid in facts.used if vid in made_in and made_in[vid] < i and vid not in state
+                ),
+            }
+        )
+    return out
 
 
 def _param_hint(mapping: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ sends them to the sandboxed reference and candidate workers.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +65,33 @@ class Reference:
         return sha256_text(self.source)
 
 
-_CUDA_MARKERS = re.compile(r"\bload_inline\b|\bcpp_extension\b|__global__")
+CUDA_BUILDERS = frozenset({"load_inline", "load"})
+"""``torch.utils.cpp_extension`` functions that build a CUDA extension (a call of one, or an import of
+that module, makes a candidate a CUDA candidate)."""
+
+
+def _builds_cuda_extension(source: str) -> bool:
+    """Whether the file's code (not its comments or strings) imports ``torch.utils.cpp_extension`` or
+    calls ``load_inline``: the CUDA path is for candidates that build native code, nothing else."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("cpp_extension"):
+            return True
+        if isinstance(node, ast.Import) and any(a.name.endswith("cpp_extension") for a in node.names):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "cpp_extension":
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name == "load_inline":
+                return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -90,7 +115,7 @@ class Candidate:
     def resolved_language(self) -> Literal["triton", "cuda"]:
         if self.language != "auto":
             return self.language
-        return "cuda" if _CUDA_MARKERS.search(self.source) else "triton"
+        return "cuda" if _builds_cuda_extension(self.source) else "triton"
 
 
 DEFAULT_TRIALS_GPU = 3

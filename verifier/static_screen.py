@@ -165,7 +165,11 @@ FORBIDDEN_CALLS = {
     "bytes": "host copies of tensor bytes",
     "bytearray": "host copies of tensor bytes",
     "dir": "namespace introspection",
+    "type": "type introspection (telling the recording's data-free tensors from real ones)",
 }
+RECORDING_TELLS = ("faketensor", "fake_tensor", "is_fake", "fake_mode", "is_meta", "functionalsubclass")
+"""Names that tell a forward recorded on data-free tensors from one run on data (a plan recorded
+one way and run another is not what was verified): refused wherever they appear."""
 FORBIDDEN_ATTRIBUTES = {
     "__globals__",
     "__code__",
@@ -512,5 +516,24 @@ def screen(source: str) -> list[Finding]:
         return [Finding(e.lineno or 0, f"syntax error: {e.msg}")]
     visitor = _Screen()
     visitor.visit(tree)
+    for node in ast.walk(tree):
+        text = (
+            node.id
+            if isinstance(node, ast.Name)
+            else node.attr
+            if isinstance(node, ast.Attribute)
+            else node.value
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            else ""
+        )
+        lowered = text.lower()
+        tell = next((t for t in RECORDING_TELLS if t in lowered), None)
+        if tell is not None:
+            visitor.findings.append(
+                Finding(
+                    getattr(node, "lineno", 0),
+                    f"names `{text[:60]}`: telling a forward recorded on data-free tensors from a real one",
+                )
+            )
     unique = {(f.line, f.message): f for f in visitor.findings}
     return sorted(unique.values(), key=lambda f: f.line)

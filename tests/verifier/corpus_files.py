@@ -3,7 +3,9 @@
 An entry is one candidate file under ``corpus/``. Its docstring says what it tries and carries two
 headers: ``expect:`` (``accepted``, or the check that must fail at run time) and ``static:``
 (``none``, or a substring of the static screen's finding); an entry that an older verifier judged
-otherwise also says ``before this round:`` what it did.
+otherwise also says ``before this round:`` what it did. A cheat the runtime checks accept on a CPU
+by the design's known limits carries ``limit:`` (why, and what stands in its way instead); README's
+list of limits names each such entry.
 
 Most entries are the honest kernel of ``corpus/honest_dwconv.py`` plus one cheat. They hold only
 their header and their cheat, and name the honest parts they take in a directive line::
@@ -46,6 +48,8 @@ class CorpusEntry:
     """``accepted`` or the check that must fail at run time."""
     static: str
     """``none`` or a substring of the static screen's finding."""
+    limit: str | None = None
+    """Why a cheat is accepted at run time on a CPU (a documented limit of the design), or None."""
 
     def source(self, **substitutions: str) -> str:
         """The candidate's source: the file with its directives expanded and each ``@KEY@`` replaced."""
@@ -67,9 +71,12 @@ def load_corpus(directory: Path = CORPUS) -> list[CorpusEntry]:
         text = path.read_text()
         expect = re.search(r"^expect: (\S+)$", text, re.M)
         static = re.search(r"^static: (.+)$", text, re.M)
+        limit = re.search(r"^limit: (.+)$", text, re.M)
         if not (expect and static):
             raise ValueError(f"{path} lacks its expect:/static: header")
-        entries.append(CorpusEntry(path.stem, path, expect.group(1), static.group(1).strip()))
+        entries.append(
+            CorpusEntry(path.stem, path, expect.group(1), static.group(1).strip(), limit.group(1) if limit else None)
+        )
     return entries
 
 

@@ -88,6 +88,15 @@ def test_runtime_verdict(entry: CorpusEntry, prepared_reference) -> None:
     assert_verdict(entry, report)
 
 
+@pytest.mark.parametrize("entry", [e for e in CORPUS_ENTRIES if e.limit], ids=lambda e: e.name)
+def test_limits_are_documented_where_users_read(entry: CorpusEntry) -> None:
+    """A cheat accepted at run time by a known limit is a documented one: README names it, and the
+    entry is an ``accepted`` one only because of that limit (the runtime test asserts the verdict)."""
+    assert entry.expect == "accepted" and entry.name.startswith("limit_")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert entry.name in readme, f"README does not name the limit {entry.name}"
+
+
 @pytest.mark.parametrize("entry", CORPUS_ENTRIES, ids=lambda e: e.name)
 def test_static_screen(entry: CorpusEntry) -> None:
     findings = [str(f) for f in screen(entry.source(SECRET_PATH="/tmp/x", PORT="1"))]

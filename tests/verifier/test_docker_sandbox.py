@@ -303,3 +303,28 @@ def test_runtime_corpus_in_docker(entry: CorpusEntry, docker_prepared: PreparedR
     report = verify(docker_prepared, entry.candidate(), options)
     assert report.sandbox["mechanism"] == "docker"
     assert_verdict(entry, report)
+
+
+ROUND_THREE_CLASSES = (
+    "takeover_planner_forged_plans",
+    "host_numpy_aliases_on_fake",
+    "kernel_interpreter_dunders",
+    "import_scratch_module_kernel",
+    "leftover_probe_earlier_candidates",
+    "parent_frame_claims_60gib",
+    "parent_frame_deep_json",
+    "memory_read_outside_tensors",
+    "honest_pad_then_kernel",
+)
+"""One entry per class of round three's issue (protocol takeover, numpy, interpreter dunders, code the
+screen never sees, warm leftovers, a parent hurt by frames; the memory check; the F.pad false reject)."""
+
+
+@pytest.mark.parametrize("name", ROUND_THREE_CLASSES)
+def test_round_three_classes_get_their_verdict_in_docker(name: str, docker_prepared: PreparedReference) -> None:
+    """Planner, compile worker and runner each in a container of their own: the same verdict, by the same
+    check, as under bwrap."""
+    options = dataclasses.replace(RUNTIME_OPTIONS, sandbox="docker", sandbox_image=IMAGE)
+    report = verify(docker_prepared, corpus_entry(name).candidate(), options)
+    assert report.sandbox["mechanism"] == "docker"
+    assert_verdict(corpus_entry(name), report)

@@ -77,6 +77,12 @@ class PlanExecutor:
         self.variants_used: dict[str, set[int]] = {}
         self.kernels = build_namespace(kernels, make_kernel or _interpreted) if not fake else {}
         self.sources = kernels
+        self.checked_memory = not fake and make_kernel is None
+        """Interpreted kernels: every access is checked against the launch's tensors (:mod:`bounds`)."""
+        if self.checked_memory:
+            from verifier.plan import bounds
+
+            bounds.install()
 
     # ---- values ------------------------------------------------------------------------------
     def get(self, vid: int) -> Any:
@@ -156,7 +162,13 @@ class PlanExecutor:
         options = {k: int(v) for k, v in variant.get("options", {}).items()}
         if any(g == 0 for g in grid):
             return
-        kernel[grid](**args, **options)
+        if self.checked_memory:
+            from verifier.plan.bounds import launch_bounds
+
+            with launch_bounds(args):
+                kernel[grid](**args, **options)
+        else:
+            kernel[grid](**args, **options)
 
     def _fastest(self, kernel: Any, variants: list[dict[str, Any]], name: str) -> int:
         """The autotuned launch's fastest variant on this GPU (each run after the config's reset and

@@ -146,6 +146,11 @@ class KernelDef:
     references: set[str] = field(default_factory=set)
     """Module-level names the body reads (other kernels, constants, module aliases)."""
 
+    @property
+    def first_line(self) -> int:
+        """The line Python gives the function's code: its first decorator's, else the ``def``."""
+        return min([self.node.lineno, *(d.lineno for d in self.node.decorator_list)])
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -260,16 +265,31 @@ def value_attributes() -> frozenset[str]:
 # ---- a small evaluator for decorator arguments and constants ------------------------------------------
 
 
+MAX_EVAL_STEPS = 20_000
+"""Work the literal evaluator may do for one file (it runs in the trusted parent)."""
+MAX_INT = 1 << 64
+
+
 class _Literal:
     """Evaluates literals, displays, arithmetic, ``triton.Config(...)`` and list comprehensions over
-    literal iterables; names resolve to earlier module-level constants or Triton objects."""
+    literal iterables, exactly as Python would (or refuses): names resolve to module-level
+    constants or Triton objects. Bounded: a step budget for the whole file, integers within 2**64."""
 
     def __init__(self, resolve_name: Callable[[str], Any]) -> None:
         self.resolve_name = resolve_name
+        self.steps = 0
+
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_EVAL_STEPS:
+            raise LookupError("decorator arguments and constants too costly to evaluate")
 
     def eval(self, node: ast.expr, scope: dict[str, Any] | None = None) -> Any:
+        self._step()
         scope = scope or {}
         if isinstance(node, ast.Constant):
+            if isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) > MAX_INT:
+                raise LookupError("a number too large")
             return node.value
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self.eval(e, scope) for e in node.elts]
@@ -277,21 +297,40 @@ class _Literal:
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise LookupError("a dict with ** unpacking")
-            return {self.eval(k, scope): self.eval(v, scope) for k, v in zip(node.keys, node.values, strict=True)}  # type: ignore[arg-type]
+            out = {}
+            for k, v in zip(node.keys, node.values, strict=True):
+                key = self.eval(k, scope)  # type: ignore[arg-type]
+                if not isinstance(key, str):
+                    raise LookupError("a dict key that is not a string")
+                out[key] = self.eval(v, scope)
+            return out
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
             v = self.eval(node.operand, scope)
-            return -v if isinstance(node.op, ast.USub) else (+v if isinstance(node.op, ast.UAdd) else not v)
+            if isinstance(node.op, ast.Not):
+                return not _plain(v)
+            if not isinstance(v, (int, float)):
+                raise LookupError("a sign on something other than a number")
+            return -v if isinstance(node.op, ast.USub) else +v
         if isinstance(node, ast.BinOp):
             return _binop(node.op, self.eval(node.left, scope), self.eval(node.right, scope))
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             return _compare(node.ops[0], self.eval(node.left, scope), self.eval(node.comparators[0], scope))
-        if isinstance(node, ast.BoolOp):
-            values = [self.eval(v, scope) for v in node.values]
-            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node, ast.BoolOp):  # Python's semantics: the deciding operand, short-circuited
+            value: Any = None
+            for operand in node.values:
+                value = self.eval(operand, scope)
+                if bool(_plain(value)) != isinstance(node.op, ast.And):
+                    return value
+            return value
         if isinstance(node, ast.Name):
             if node.id in scope:
                 return scope[node.id]
-            return self.resolve_name(node.id)
+            try:
+                return self.resolve_name(node.id)
+            except LookupError:
+                if node.id == "range":  # the builtin, when the file does not bind the name
+                    return range
+                raise
         if isinstance(node, ast.Attribute):
             return resolve_dotted(_dotted(node, self.resolve_alias))
         if isinstance(node, ast.Call):
@@ -317,7 +356,12 @@ class _Literal:
         if callee is triton.Config:
             return _config_spec(args, kwargs)
         if callee is range:
-            return list(range(*args))
+            if not all(isinstance(a, int) and not isinstance(a, bool) for a in args) or not 1 <= len(args) <= 3:
+                raise LookupError("range() of something other than integers")
+            values = range(*args)
+            if len(values) > MAX_CONFIGS * 16:
+                raise LookupError("a range too long")
+            return list(values)
         if callee is tl.constexpr:
             return tl.constexpr(*args)
         if callee in (triton.cdiv, triton.next_power_of_2) and all(isinstance(a, int) for a in args):
@@ -328,6 +372,7 @@ class _Literal:
         results: list[Any] = []
 
         def loop(generators: list[ast.comprehension], inner: dict[str, Any]) -> None:
+            self._step()
             if len(results) > MAX_CONFIGS * 4:
                 raise LookupError("too many values")
             if not generators:
@@ -336,7 +381,10 @@ class _Literal:
             gen = generators[0]
             if gen.is_async:
                 raise LookupError("async comprehension")
-            for item in self.eval(gen.iter, inner):
+            iterable = self.eval(gen.iter, inner)
+            if not isinstance(iterable, (list, tuple)):
+                raise LookupError("a comprehension over something other than a literal list or range")
+            for item in iterable:
                 bound = dict(inner)
                 _bind(gen.target, item, bound)
                 if all(self.eval(cond, bound) for cond in gen.ifs):
@@ -359,6 +407,14 @@ def _bind(target: ast.expr, value: Any, scope: dict[str, Any]) -> None:
         raise LookupError("a comprehension target that is not a name")
 
 
+def _plain(value: Any) -> Any:
+    """A literal's Python value (``tl.constexpr`` unwrapped) for truth tests."""
+    inner = getattr(value, "value", value) if type(value).__name__ == "constexpr" else value
+    if not (inner is None or isinstance(inner, (bool, int, float, str, tuple, list))):
+        raise LookupError("a truth test of something other than a literal")
+    return inner
+
+
 def _binop(op: ast.operator, a: Any, b: Any) -> Any:
     table: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
         ast.Add: lambda x, y: x + y,
@@ -371,11 +427,28 @@ def _binop(op: ast.operator, a: Any, b: Any) -> Any:
         ast.RShift: lambda x, y: x >> y,
         ast.Div: lambda x, y: x / y,
     }
-    if type(op) not in table or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+    if isinstance(op, ast.Add) and isinstance(a, (list, tuple)) and type(a) is type(b):
+        if len(a) + len(b) > MAX_CONFIGS * 4:
+            raise LookupError("too many values")
+        return a + b
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+    if type(op) not in table or not numbers:
         raise LookupError("arithmetic on something other than numbers")
-    if isinstance(op, (ast.Pow, ast.LShift)) and (abs(b) > 64 or abs(a) > 1 << 32):
+    if any(isinstance(v, int) and abs(v) > MAX_INT for v in (a, b)):
         raise LookupError("a number too large")
-    return table[type(op)](a, b)
+    if isinstance(op, (ast.Pow, ast.LShift)) and (not isinstance(b, (int, float)) or abs(b) > 64):
+        raise LookupError("a number too large")
+    if isinstance(op, ast.Mult) and isinstance(a, int) and isinstance(b, int) and abs(a) * 1.0 * abs(b) > MAX_INT:
+        raise LookupError("a number too large")
+    try:
+        result = table[type(op)](a, b)
+    except (ArithmeticError, ValueError) as e:
+        raise LookupError(f"arithmetic fails: {e}") from None
+    if isinstance(result, int) and abs(result) > MAX_INT:
+        raise LookupError("a number too large")
+    if isinstance(result, complex):
+        raise LookupError("a complex number")
+    return result
 
 
 def _compare(op: ast.cmpop, a: Any, b: Any) -> bool:
@@ -439,9 +512,22 @@ class _Reader:
         self.skipped: dict[str, str] = {}
         self.literal = _Literal(self.resolve_module_name)
         self._constants: dict[str, tuple[ast.expr, Any]] = {}
+        self.dynamic_globals: int | None = None
+        """The line of a ``globals()``/``vars()``/``locals()`` call: module names may then be rebound
+        at run time, so no kernel name can be trusted to mean the file's function."""
 
     # module-level names ---------------------------------------------------------------------------
     def read_toplevel(self, tree: ast.Module) -> None:
+        for node in ast.walk(tree):  # a name declared global anywhere may be rebound at run time
+            if isinstance(node, ast.Global):
+                for name in node.names:
+                    self.assignments.setdefault(name, []).append(node)  # type: ignore[arg-type]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("globals", "vars", "locals")
+            ):
+                self.dynamic_globals = node.lineno
         for stmt in tree.body:
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
@@ -526,6 +612,12 @@ class _Reader:
             node = defs[-1]
             kind = self._decorator_kind(node)
             if kind is None:
+                continue
+            if self.dynamic_globals is not None:
+                self.skipped[name] = (
+                    f"line {self.dynamic_globals} reaches the module's names dynamically (globals()/vars()), so "
+                    f"`{name}` may not be the file's function when launched"
+                )
                 continue
             if len(defs) > 1 or name in self.assignments or name in self.aliases:
                 self.skipped[name] = f"`{name}` is bound more than once at module level"
@@ -733,7 +825,7 @@ class _Reader:
             try:
                 self.constant(name)
             except LookupError as e:
-                refuse(node, f"reads {e}")
+                refuse(node, f"reads module-level `{name}`, which is not one literal constant ({e})")
                 return
             kernel.references.add(name)
             return

@@ -22,6 +22,14 @@ DATA_MOVEMENT = frozenset(
     "aten." + n
     for n in [
         "constant_pad_nd",
+        "reflection_pad1d",
+        "reflection_pad2d",
+        "reflection_pad3d",
+        "replication_pad1d",
+        "replication_pad2d",
+        "replication_pad3d",
+        "_pad_circular",
+        "pad",
         "cat",
         "stack",
         "repeat",

@@ -335,6 +335,14 @@ def _kernel_name(fn: Any) -> str:
     return str(getattr(inner, "__name__", None) or getattr(fn, "__name__", "?"))
 
 
+def _kernel_line(fn: Any) -> int:
+    """The first line (decorators included) of the launched function's code, 0 if unknown."""
+    while hasattr(fn, "fn") and not hasattr(fn, "__code__"):
+        fn = fn.fn
+    code = getattr(fn, "__code__", None)
+    return int(getattr(code, "co_firstlineno", 0) or 0)
+
+
 def _record_launch(fn: Any, args: tuple[Any, ...], grid: Any, kwargs: dict[str, Any]) -> None:
     recorder: PlanRecorder | None = getattr(_ACTIVE, "recorder", None)
     if recorder is None or recorder.call is None:
@@ -371,7 +379,7 @@ def _record_launch(fn: Any, args: tuple[Any, ...], grid: Any, kwargs: dict[str, 
     if call.collector is not None:
         call.collector.append(variant)
     else:
-        recorder.add_step({"launch": _kernel_name(fn), "variants": [variant]})
+        recorder.add_step({"launch": _kernel_name(fn), "line": _kernel_line(fn), "variants": [variant]})
 
 
 def _jit_run(self: Any, *args: Any, grid: Any, warmup: bool = False, **kwargs: Any) -> None:
@@ -398,7 +406,8 @@ def _autotuner_run(self: Any, *args: Any, **kwargs: Any) -> None:
         variants = call.collector
     finally:
         call.collector = None
-    recorder.add_step({"launch": _kernel_name(self.fn if hasattr(self, "fn") else self), "variants": variants})
+    inner = self.fn if hasattr(self, "fn") else self
+    recorder.add_step({"launch": _kernel_name(inner), "line": _kernel_line(inner), "variants": variants})
 
 
 @contextlib.contextmanager

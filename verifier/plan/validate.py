@@ -82,11 +82,10 @@ def check_plan(
         issues.append(Issue(check, message))
         return issues, facts
 
-    if not isinstance(plan, dict) or not {"inputs", "steps", "returns"} <= set(plan):
-        return fail("the planner sent a malformed plan")
+    problem = schema_problem(plan)
+    if problem is not None:
+        return fail(problem)
     steps = plan["steps"]
-    if not isinstance(steps, list) or len(steps) > MAX_STEPS:
-        return fail(f"a plan must be a list of at most {MAX_STEPS} steps")
 
     def define(vid: int, what: str) -> bool:
         if vid in defined:
@@ -175,6 +174,79 @@ def check_plan(
     return issues, facts
 
 
+PLAN_KEYS = frozenset({"inputs", "steps", "returns"})
+OP_KEYS = frozenset({"op", "args", "kwargs", "out"})
+LAUNCH_KEYS = frozenset({"launch", "line", "variants"})
+VARIANT_KEYS = frozenset({"args", "grid", "options"})
+MAX_VARIANTS = 64
+
+
+MAX_PLAN_ITEMS = 2_000_000
+"""Values (every number, reference and list) in all the plans of one candidate together."""
+
+
+def schema_problem(plan: Any, budget: list[int] | None = None) -> str | None:
+    """Why ``plan`` does not have the plan's shape (exact keys, every value in the value grammar), or
+    None. Checked before anything else reads the plan, so nothing walks an unchecked structure.
+    ``budget`` (one-element list) counts values across plans: a candidate's plans hold at most
+    :data:`MAX_PLAN_ITEMS` in all."""
+    budget = [MAX_PLAN_ITEMS] if budget is None else budget
+    if not isinstance(plan, dict) or set(plan) != PLAN_KEYS:
+        return "the planner sent a malformed plan"
+    steps = plan["steps"]
+    if not isinstance(steps, list) or len(steps) > MAX_STEPS:
+        return f"a plan must be a list of at most {MAX_STEPS} steps"
+    try:
+        pv.check_value(plan["inputs"], 0, budget)
+        pv.check_value(plan["returns"], 0, budget)
+        for index, step in enumerate(steps):
+            where = f"step {index + 1}"
+            budget[0] -= 1
+            if budget[0] < 0:
+                return f"the plans hold more than {MAX_PLAN_ITEMS} values in all"
+            if not isinstance(step, dict):
+                return f"{where} is malformed"
+            if "op" in step:
+                if not set(step) <= OP_KEYS or not {"op", "args", "out"} <= set(step):
+                    return f"{where} has fields a plan step does not have: {sorted(set(step) - OP_KEYS)[:4]}"
+                if not isinstance(step["op"], str) or not isinstance(step["args"], list):
+                    return f"{where} is malformed"
+                if not isinstance(step.get("kwargs", {}), dict) or len(step.get("kwargs", {})) > 32:
+                    return f"{where} has malformed keyword arguments"
+                if len(step["args"]) > 64:
+                    return f"{where} has too many arguments"
+                for value in [*step["args"], *step.get("kwargs", {}).values(), step["out"]]:
+                    pv.check_value(value, 0, budget)
+                if not all(isinstance(k, str) and len(k) <= 64 for k in step.get("kwargs", {})):
+                    return f"{where} has a malformed keyword"
+            elif "launch" in step:
+                if set(step) != LAUNCH_KEYS or not isinstance(step["launch"], str) or len(step["launch"]) > 200:
+                    return f"{where} is a malformed launch"
+                if not isinstance(step["line"], int) or isinstance(step["line"], bool):
+                    return f"{where} is a malformed launch"
+                variants = step["variants"]
+                if not isinstance(variants, list) or not 0 < len(variants) <= MAX_VARIANTS:
+                    return f"{where}: a launch with {len(variants) if isinstance(variants, list) else '?'} variants"
+                for variant in variants:
+                    if not isinstance(variant, dict) or not set(variant) <= VARIANT_KEYS or "args" not in variant:
+                        return f"{where}: a malformed launch variant"
+                    args, options = variant["args"], variant.get("options", {})
+                    if not isinstance(args, dict) or len(args) > 256 or not all(isinstance(k, str) for k in args):
+                        return f"{where}: malformed launch arguments"
+                    for value in args.values():
+                        pv.check_value(value, 0, budget)
+                    if not isinstance(options, dict) or len(options) > 8:
+                        return f"{where}: malformed launch options"
+                    pv.check_value({"l": list(options.values())}, 0, budget)
+                    if isinstance(variant.get("grid"), list):
+                        pv.check_value({"l": variant["grid"]}, 0, budget)
+            else:
+                return f"{where} is neither an op nor a launch"
+    except pv.PlanError as e:
+        return str(e)
+    return None
+
+
 def _check_launch(step: dict[str, Any], kernels: KernelSource, where: str, issues: list[Issue], use: Any) -> bool:
     name = step.get("launch")
     if not isinstance(name, str) or name not in kernels.kernels:
@@ -189,6 +261,16 @@ def _check_launch(step: dict[str, Any], kernels: KernelSource, where: str, issue
         )
         return False
     kernel = kernels.kernels[name]
+    if step.get("line") != kernel.first_line:
+        issues.append(
+            Issue(
+                "plan",
+                f"{where} launches a function named `{name}` whose code starts at line {step.get('line')}, not the "
+                f"file's top-level kernel of that name (line {kernel.first_line}): the name was bound to another "
+                "function when the forward ran",
+            )
+        )
+        return False
     variants = step.get("variants")
     if not isinstance(variants, list) or not variants:
         issues.append(Issue("plan", f"{where}: launch of `{name}` with no variant"))
@@ -223,6 +305,19 @@ def _check_launch(step: dict[str, Any], kernels: KernelSource, where: str, issue
             if p in args and not _literal_only(args[p]):
                 issues.append(Issue("plan", f"{label}: constexpr parameter {p!r} is given a tensor"))
                 return False
+        for p, value in args.items():
+            if p in kernel.constexpr_params or value is None or isinstance(value, (bool, int, float)):
+                continue
+            if isinstance(value, dict) and (set(value) == {"v"} or set(value) == {"f"}):
+                continue
+            issues.append(
+                Issue(
+                    "plan",
+                    f"{label}: parameter {p!r} (not a tl.constexpr) gets {str(value)[:40]}: a tensor or a "
+                    "number is expected",
+                )
+            )
+            return False
         if kernel.autotune:
             config = kernel.autotune.configs[i]
             for k, v in config.kwargs.items():

@@ -188,6 +188,40 @@ def _triton_dtype(name: Any) -> Any:
     return table[name]
 
 
+def check_value(obj: Any, depth: int = 0, budget: list[int] | None = None) -> None:
+    """Raise PlanError unless ``obj`` follows the grammar above exactly (known tags, bodies of the right
+    type, at most ``MAX_DEPTH`` deep, at most ``MAX_ITEMS`` items in all): what the parent accepts
+    from the planner before it walks, compares or stores anything."""
+    budget = [MAX_ITEMS] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise PlanError("the plans hold too many values")
+    if depth > MAX_DEPTH:
+        raise PlanError("a value nested too deeply")
+    if obj is None or isinstance(obj, (bool, int, float)):
+        return
+    if isinstance(obj, str):
+        if len(obj) > MAX_STRING:
+            raise PlanError("a string argument too long")
+        return
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise PlanError(f"a malformed value {str(obj)[:80]}")
+    ((tag, body),) = obj.items()
+    if tag == "v":
+        if not isinstance(body, int) or isinstance(body, bool) or body < 0:
+            raise PlanError(f"a malformed value reference {str(body)[:40]}")
+    elif tag in ("l", "t"):
+        if not isinstance(body, list):
+            raise PlanError("a malformed list")
+        for item in body:
+            check_value(item, depth + 1, budget)
+    elif tag in ("f", "dt", "dev", "mf", "lay", "tl"):
+        if not isinstance(body, str) or len(body) > 32:
+            raise PlanError(f"a malformed {tag} value")
+    else:
+        raise PlanError(f"an unknown value tag {str(tag)[:20]!r}")
+
+
 def refs(obj: Any, depth: int = 0) -> list[int]:
     """Every value number ``obj`` references (for validation: defined before use, kept across calls)."""
     if depth > MAX_DEPTH:

@@ -81,6 +81,8 @@ class WorkerSession:
     memory_limit_mb: int
     cuda: bool
     max_result_bytes: int = 1 << 36
+    max_header_bytes: int = 64 << 20
+    """Frames whose declared header or payload exceeds these are refused before they are buffered."""
     authenticated: bool = True
     """False for the candidate worker: no key is sent (its frames are claims; see verifier.channel)."""
     quota: bool = False
@@ -100,7 +102,7 @@ class WorkerSession:
 
     def __post_init__(self) -> None:
         self._key = secrets.token_bytes(32) if self.authenticated else None
-        self._reader = FrameReader(self._key, self.max_result_bytes)
+        self._reader = FrameReader(self._key, self.max_result_bytes, self.max_header_bytes)
         self._proc: Any = None  # subprocess.Popen, or a warm.WarmProcess answering the same calls
         self._scratch: Path | None = None
         self._req_w: int | None = None

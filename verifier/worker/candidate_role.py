@@ -295,11 +295,6 @@ class _Harness:
     def init_trial(self, command: dict[str, Any], blob: bytes) -> bool:
         index = int(command["index"])
         values = codec.decode(command["values"], blob)
-        if self.locked:
-            self.reporter.send(
-                "error", {"stage": "worker", "error": "instances are built before the first call", "traceback": ""}
-            )
-            return False
         seed_everything(int(command["seed"]))
         try:
             model = self.model_cls(*values["init"])  # type: ignore[misc]

@@ -91,6 +91,13 @@ class _Runner:
             int(k): list(v) for k, v in request.get("instances", {}).items()
         }
         self.state_digests: dict[int, tuple[str, str]] = {}
+        self.snapshots: dict[int, torch.Tensor] = {}
+        for key in request.get("constant_layout", {}):
+            vid = int(key)
+            self.state_digests[vid] = (
+                f"a constant of the plan (value {vid}, made before the forward)",
+                _digest(self.executor.values[vid]),
+            )
 
     def state(self, command: dict[str, Any], blob: bytes) -> bool:
         index = int(command["index"])
@@ -114,40 +121,91 @@ class _Runner:
         return True
 
     def call(self, command: dict[str, Any], blob: bytes) -> bool:
+        """One correctness call: its plan run once per run number asked (each run takes every autotuned
+        launch's variant ``run mod configs``), kept values restored to their snapshots before each run,
+        every run's observations (and outputs when asked) sent, then the values this call made that
+        later calls use snapshotted, and what no later call uses freed."""
         index, call = int(command["index"]), int(command["call"])
         plan = self.plans[(index, call)]
         inputs = to_device(codec.decode(command["inputs"], blob), self.device)
         flat = _tensors(inputs)
-        try:
-            with torch.no_grad():
-                out = self.executor.run(plan, inputs, int(command.get("seq", call)))
-            if self.device == "cuda":
-                torch.cuda.synchronize()
-        except BaseException as e:
-            self.reporter.error("run", e, index=index, call=call)
-            return False
-        changed = [
+        runs = [int(r) for r in command.get("runs", [command.get("seq", call)])]
+        for number, run in enumerate(runs):
+            if number > 0:  # a config's extra run starts from the kept state as saved, not as run 0 left it
+                self.restore([int(v) for v in command.get("restore", [])])
+            try:
+                with torch.no_grad():
+                    out = self.executor.run(plan, inputs, run)
+                if self.device == "cuda":
+                    torch.cuda.synchronize()
+            except BaseException as e:
+                self._run_error(e, index, call, run)
+                return False
+            fields = {
+                "index": index,
+                "call": call,
+                "run": run,
+                "input_hashes": [_digest(t) for t in flat],
+                "state_changed": self.changed_state(),
+                "aliases": _aliases(out, [t for t in flat if t.layout == torch.strided]),
+                "outputs": _describe(out),
+                "variants": {k: sorted(v) for k, v in self.executor.variants_used.items()},
+            }
+            if command.get("send") or number > 0:
+                self.reporter.send("ran", fields, values=out)
+            else:
+                self.reporter.send("ran", fields)
+            del out
+        for vid in [int(v) for v in command.get("snapshot", [])]:  # for extra runs and the timed phase
+            value = self.executor.values.get(vid)
+            if isinstance(value, torch.Tensor):
+                self.snapshots[vid] = value.detach().clone()
+        released = [int(v) for v in command.get("release", [])]
+        self.executor.release(released)
+        for vid in released:
+            self.state_digests.pop(vid, None)
+            self.snapshots.pop(vid, None)
+        return True
+
+    def changed_state(self) -> list[str]:
+        """Parameters, buffers and plan constants whose contents a call changed (none may change)."""
+        return [
             name
             for vid, (name, before) in self.state_digests.items()
             if vid in self.executor.values and _digest(self.executor.values[vid]) != before
         ]
-        fields = {
-            "index": index,
-            "call": call,
-            "input_hashes": [_digest(t) for t in flat],
-            "state_changed": changed,
-            "aliases": _aliases(out, [t for t in flat if t.layout == torch.strided]),
-            "outputs": _describe(out),
-            "variants": {k: sorted(v) for k, v in self.executor.variants_used.items()},
-        }
-        if command.get("send"):
-            self.reporter.send("ran", fields, values=out)
-        else:
-            self.reporter.send("ran", fields)
-        self.executor.release([int(v) for v in command.get("release", [])])
-        for vid in [int(v) for v in command.get("release", [])]:
-            self.state_digests.pop(vid, None)
-        return True
+
+    def restore(self, vids: list[int]) -> None:
+        """Put kept values (made by an earlier call, used by this one) back as the call that made them
+        left them. Correctness calls run as the candidate would in use (state carried from call to
+        call, so a kernel that goes wrong after some calls is caught); an autotune config's extra run
+        and every timed run start from the saved state instead, so what one run writes into a kept
+        buffer (a memo of earlier inputs' results) never reaches the next."""
+        for vid in vids:
+            saved = self.snapshots.get(vid)
+            value = self.executor.values.get(vid)
+            if saved is not None and isinstance(value, torch.Tensor):
+                value.copy_(saved)
+
+    def _run_error(self, e: BaseException, index: int, call: int, run: int) -> None:
+        from verifier.plan.bounds import OutOfBounds
+
+        chain = [e, e.__cause__, e.__context__]
+        memory = next((x for x in chain if isinstance(x, OutOfBounds)), None)
+        if memory is not None:
+            self.reporter.send(
+                "error",
+                {
+                    "stage": "run",
+                    "class": "memory",
+                    "error": str(memory),
+                    "traceback": "",
+                    "index": index,
+                    "call": call,
+                },
+            )
+            return
+        self.reporter.error("run", e, index=index, call=call, run=run)
 
     def time(self, command: dict[str, Any], blob: bytes) -> bool:
         """GPU timing of one plan on the timing input sets (CUDA events around the whole plan)."""
@@ -166,10 +224,12 @@ class _Runner:
         try:
             with torch.no_grad():
                 for w in range(warmup):
+                    self.restore(list(self.snapshots))
                     self.executor.run(plan, sets[w % len(sets)], w)
                 torch.cuda.synchronize()
                 for i in range(runs):
                     args = sets[i % len(sets)]
+                    self.restore(list(self.snapshots))
                     flush.zero_()
                     torch.cuda.synchronize()
                     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

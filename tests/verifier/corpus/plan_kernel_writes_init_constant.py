@@ -1,0 +1,43 @@
+"""In-place writes to a constant: a plain tensor attribute made in `__init__` (not a parameter or
+buffer, so it travels as a plan constant) is read by the kernel as a table and also written: every
+program bumps a counter kept in it. Parameters and buffers are digested after every call
+(`inputs_unmodified`); constants are not, so this cross-call state (the channel a call counter or a
+cache would use) goes unnoticed: ACCEPTED.
+expect: inputs_unmodified
+static: none
+before this round: ACCEPTED by the previous verifier (commit f02de3d, static screen off)
+round three: ACCEPTED (or raised) by the first draft of round three; closed: plan constants are digested after every call like parameters (`inputs_unmodified`)
+"""
+
+#include honest_dwconv.py: imports
+
+
+@triton.jit
+def dwconv_kernel(x_ptr, w_ptr, b_ptr, t_ptr, y_ptr, C, H, W, K: tl.constexpr, BLOCK: tl.constexpr):
+    plane = tl.program_id(0)
+    c = plane % C
+    offs_h = tl.arange(0, BLOCK)
+    offs_w = tl.arange(0, BLOCK)
+    acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32)
+    for kh in tl.static_range(K):
+        ih = offs_h + kh - K // 2
+        for kw in tl.static_range(K):
+            iw = offs_w + kw - K // 2
+            m = ((ih >= 0) & (ih < H))[:, None] & ((iw >= 0) & (iw < W))[None, :]
+            x = tl.load(x_ptr + plane * H * W + ih[:, None] * W + iw[None, :], mask=m, other=0.0)
+            acc += x * tl.load(w_ptr + c * K * K + kh * K + kw) * tl.load(t_ptr)
+    acc += tl.load(b_ptr + c)
+    m = (offs_h[:, None] < H) & (offs_w[None, :] < W)
+    tl.store(y_ptr + plane * H * W + offs_h[:, None] * W + offs_w[None, :], acc, mask=m)
+    tl.atomic_add(t_ptr + 1, 1.0)
+
+
+#include honest_dwconv.py: ModelNew.__init__
+        self.table = torch.tensor([1.0, 0.0])  # [scale, calls so far]
+
+    def forward(self, x):
+        x = x.contiguous()
+        n, c, h, w = x.shape
+        y = torch.empty_like(x)
+        dwconv_kernel[(n * c,)](x, self.conv.weight, self.conv.bias, self.table, y, c, h, w, K=3, BLOCK=8)
+        return y
