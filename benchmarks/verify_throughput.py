@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import service.executors.local_cluster  # noqa: E402, F401  (sets Ray's loopback environment before ray is imported)
-from tests.executors.trivial import REFERENCE, variant  # noqa: E402
+from tests.executors import trivial  # noqa: E402
+from tests.executors.trivial import REFERENCE  # noqa: E402
+
+variant = trivial.variant
 
 
 def _stats(seconds: list[float]) -> dict[str, Any]:
@@ -212,7 +215,15 @@ def main() -> int:
     parser.add_argument("--executors", default="local,ray", help="comma-separated: local, ray")
     parser.add_argument("--device", default="cpu", choices=("cpu", "auto", "cuda"))
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--distinct-kernels",
+        action="store_true",
+        help="each candidate's kernel text differs (no kernel build is reused); default: only a comment differs",
+    )
     args = parser.parse_args()
+    global variant
+    if args.distinct_kernels:
+        variant = getattr(trivial, "kernel_variant", trivial.variant)
     from verifier import VerifyOptions
 
     options = VerifyOptions(device=args.device)
@@ -221,6 +232,7 @@ def main() -> int:
     out: dict[str, Any] = {
         "benchmark": "verify_throughput",
         "op": "x * 2 + 1 on 1024 float32 (tests/executors/trivial.py), prepared reference",
+        "candidates": "distinct kernels (kernel_variant)" if args.distinct_kernels else "distinct sources, one kernel",
         "device": device,
         "note": (
             "CPU figures (Triton interpreter): verification overhead and throughput, not kernel speed"

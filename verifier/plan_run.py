@@ -196,6 +196,10 @@ class PlanRun:
         self.constant_bytes = 0
         self.plan_budget = [MAX_PLAN_ITEMS]
         self._started = False
+        self._starter: threading.Thread | None = None
+        self._start_error: BaseException | None = None
+        self._planner_started = threading.Event()
+        self._planner_closed = threading.Event()
         self._rng = secrets.SystemRandom()
         self.kernels: KernelSource | None = None
         self.kernel_problem: str | None = None
@@ -205,12 +209,49 @@ class PlanRun:
             self.kernel_problem = str(e)
 
     def start(self) -> None:
-        self.planner.start({"source": self.candidate.source, "device": self.device})
+        """Start the planner (in the background: a warm server may still be importing torch, and the
+        reference's worker starts meanwhile) and the compile worker's server."""
         self._started = True
+        self._starter = threading.Thread(target=self._start_planner, name="kiln-planner-start", daemon=True)
+        self._starter.start()
+        self._prewarm_compiler()
+
+    def _start_planner(self) -> None:
+        """Runs in its own thread, which then stays until the planner is closed: a sandbox started with
+        bwrap's --die-with-parent dies when the thread that started it exits."""
+        try:
+            self.planner.start({"source": self.candidate.source, "device": self.device})
+        except BaseException as e:  # raised where the planner is first used
+            self._start_error = e
+        finally:
+            self._planner_started.set()
+        self._planner_closed.wait()
+
+    def _planner_ready(self) -> None:
+        self._planner_started.wait()
+        if self._start_error is not None:
+            raise self._start_error
+
+    def _close_planner(self) -> Any:
+        """Close the planner session, then let its starting thread end."""
+        try:
+            return self.planner.close()
+        finally:
+            self._planner_closed.set()
+
+    def _prewarm_compiler(self) -> None:
+        """Have the compile worker's server start while the reference and the planner run."""
+        from verifier.sandbox import warm
+        from verifier.sandbox.runner import PACKAGE_DIR, SCRATCH_CAP_BYTES
+
+        if warm.enabled(self.isolation.mechanism, self.device == "cuda"):
+            warm.POOL.prewarm(self.isolation, self.device == "cuda", PACKAGE_DIR, SCRATCH_CAP_BYTES, interpret=False)
 
     def abort(self) -> None:
         if self._started:
+            self._planner_started.wait()
             self.planner.__exit__(None, None, None)
+            self._planner_closed.set()
 
     # ---- the whole run --------------------------------------------------------------------------
     def drive(
@@ -223,7 +264,7 @@ class PlanRun:
         except Exception as e:
             ledger.fail(
                 "process",
-                f"what the candidate's workers sent could not be processed ({type(e).__name__}: {str(e)[:300]})",
+                f"the verifier could not complete the run ({type(e).__name__}: {str(e)[:300]})",
             )
             self.abort()
             return self.outcome
@@ -307,9 +348,10 @@ class PlanRun:
         ledger = self.ledger
         planned: dict[int, _Planned] = {}
         end: Frame | None = None
+        if not self._started:
+            self.start()
+        self._planner_ready()
         with self.planner:
-            if not self._started:
-                self.start()
             try:
                 self._expect(self.planner, {"loaded"})
                 ledger.ok("load")
@@ -322,7 +364,7 @@ class PlanRun:
             except (codec.CodecError, pv.PlanError, KeyError, TypeError, ValueError, RecursionError) as e:
                 ledger.fail("plan", f"the planner sent something malformed: {type(e).__name__}: {str(e)[:300]}")
                 end = None
-            exit_info = self.planner.close()
+            exit_info = self._close_planner()
         self.outcome.exit = exit_info
         if end is not None and end.kind == "done" and len(planned) == len(prepared.trials):
             return planned

@@ -62,6 +62,12 @@ def variant(k: int) -> str:
     return CANDIDATE + f"\n# variant {k}\n"
 
 
+def kernel_variant(k: int) -> str:
+    """The honest candidate with a distinct *kernel* (the same values; no earlier GPU build of it can be
+    reused, unlike :func:`variant`, whose kernel text is the same every time)."""
+    return CANDIDATE.replace("x * 2.0 + 1.0", f"x * 2.0 + (1.0 + 0.0 * {k})")
+
+
 # an honest candidate that takes seconds in the interpreter (a worker can be killed while it runs)
 SLOW = """
 import torch

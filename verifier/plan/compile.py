@@ -101,8 +101,4 @@ def run_compile_worker(
     return {}, f"compiling the kernels for sm_{arch} {how}{done}"
 
 
-def decode_constexprs(encoded: dict[str, Any]) -> dict[str, Any]:
-    return {str(k): pv.decode(v, _no_tensor) for k, v in encoded.items()}
-
-
-__all__ = ["codec", "compile_jobs", "decode_constexprs", "run_compile_worker"]
+__all__ = ["codec", "compile_jobs", "run_compile_worker"]

@@ -24,9 +24,11 @@ turns it off, ``=1`` also allows a GPU.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
 import json
 import os
+import queue
 import select
 import shutil
 import signal
@@ -92,6 +94,8 @@ class Zygote:
         env = worker_environment(self.scratch, str(package_dir.parent), interpret_triton=self.interpret)
         if isolation.mechanism == "bwrap":
             env["KILN_ZYGOTE_PRIVATE"] = "1"
+        if not self.interpret and not cuda:  # a CPU host's compile server: Triton's compiler, no torch
+            env["KILN_ZYGOTE_COMPILER_ONLY"] = "1"
         # numpy's OpenBLAS starts a thread pool at import; a server that forks stays single-threaded
         # (no candidate computes with numpy: host compute is refused)
         env["OPENBLAS_NUM_THREADS"] = "1"
@@ -272,6 +276,37 @@ def _host_pid(root: int, ns_pid: int, wait_s: float = 5.0) -> int | None:
         time.sleep(0.01)
 
 
+class _Starter:
+    """One long-lived thread that starts every server. bwrap's ``--die-with-parent`` kills the sandbox
+    when the *thread* that started it exits (the parent-death signal follows the thread), so a server
+    started from a short-lived thread (a verification's, a prewarm's) would die with it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Any, concurrent.futures.Future[Any]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def call(self, fn: Any) -> Any:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="kiln-warm-starter", daemon=True)
+                self._thread.start()
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put((fn, future))
+        return future.result()
+
+    def _serve(self) -> None:
+        while True:
+            fn, future = self._queue.get()
+            try:
+                future.set_result(fn())
+            except BaseException as e:
+                future.set_exception(e)
+
+
+STARTER = _Starter()
+
+
 class WarmPool:
     """Idle fork servers per (sandbox mechanism, device), shared by the threads of this process."""
 
@@ -281,6 +316,7 @@ class WarmPool:
         self._all: list[Zygote] = []
         self.unavailable: dict[tuple[str, bool, bool], str] = {}
         """Why no server could be started for a key: later workers of that key start cold at once."""
+        self._starting: set[tuple[str, bool, bool]] = set()
         self.discarded = 0
         """Servers dropped on release (their child's exit unknown, the server gone, or residue)."""
         self.last_discard: str | None = None
@@ -311,7 +347,7 @@ class WarmPool:
             for zygote in dead:  # closed outside the lock: other threads need not wait for it
                 zygote.close()
         try:
-            zygote = Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret)
+            zygote = STARTER.call(lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret))
         except WarmStartError as e:
             with self._lock:
                 self.unavailable[key] = str(e)
@@ -319,6 +355,38 @@ class WarmPool:
         with self._lock:
             self._all.append(zygote)
         return zygote
+
+    def prewarm(
+        self,
+        isolation: iso.Isolation,
+        cuda: bool,
+        package_dir: Path,
+        scratch_cap_bytes: int | None,
+        interpret: bool | None = None,
+    ) -> None:
+        """Start a server for this key in the background if none is idle or starting, so a worker asked
+        for later (the compile worker, after the plans are recorded) forks at once."""
+        interpret = (not cuda) if interpret is None else interpret
+        key = (isolation.mechanism, cuda, interpret)
+        with self._lock:
+            if self._idle.get(key) or key in self._starting or key in self.unavailable:
+                return
+            self._starting.add(key)
+
+        def start() -> None:
+            try:
+                zygote = STARTER.call(lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret))
+            except WarmStartError as e:
+                with self._lock:
+                    self.unavailable[key] = str(e)
+                    self._starting.discard(key)
+                return
+            with self._lock:
+                self._all.append(zygote)
+                self._idle.setdefault(key, []).append(zygote)
+                self._starting.discard(key)
+
+        threading.Thread(target=start, name="kiln-warm-prewarm", daemon=True).start()
 
     def release(self, zygote: Zygote, process: WarmProcess | None) -> None:
         """Give the server back once its child's exit is reported and its clean-up left nothing;

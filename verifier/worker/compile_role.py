@@ -13,10 +13,43 @@ from typing import Any
 
 from verifier.worker.protocol import Reporter
 
+MAX_DEPTH = 16
+
+
+def decode_literal(value: Any, depth: int = 0) -> Any:
+    """A constexpr as the parent encoded it (the plan's value grammar, tensors excluded), without torch:
+    this worker imports only Triton."""
+    if depth > MAX_DEPTH:
+        raise ValueError("a constexpr nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, body),) = value.items()
+        if tag == "f" and body in ("nan", "inf", "-inf"):
+            return float(body)
+        if tag in ("l", "t") and isinstance(body, list):
+            items = [decode_literal(v, depth + 1) for v in body]
+            return items if tag == "l" else tuple(items)
+        if tag == "tl" and isinstance(body, str):
+            import triton.language as tl
+
+            table = {
+                v.name: v
+                for v in vars(tl).values()
+                if isinstance(v, tl.dtype) and not isinstance(v, (tl.pointer_type, tl.block_type))
+            }
+            if body in table:
+                return table[body]
+    raise ValueError(f"a constexpr the compile worker cannot read: {str(value)[:80]}")
+
+
+def jit_kernel(fn: Any, kernel: Any) -> Any:
+    from triton.runtime.jit import JITFunction
+
+    return JITFunction(fn, **kernel.jit_kwargs)
+
 
 def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
-    from verifier.plan.compile import decode_constexprs
-    from verifier.plan.execute import jit_kernel
     from verifier.plan.gpu_build import compile_for_gpu
     from verifier.plan.kernel_source import build_namespace, extract
 
@@ -30,7 +63,7 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
             namespace[name],
             name,
             job["signature"],
-            decode_constexprs(job["constexprs"]),
+            {str(k): decode_literal(v) for k, v in job["constexprs"].items()},
             job["options"],
             jit_kwargs=kernel.jit_kwargs,
             arch=arch,

@@ -7,7 +7,6 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from verifier import codec
 from verifier.channel import encode_header
 
 Send = Callable[[bytes, Sequence[bytes]], None]
@@ -50,6 +49,8 @@ class Reporter:
         header: dict[str, Any] = {"kind": kind, **(fields or {})}
         blobs: list[bytes] = []
         if values is not None:
+            from verifier import codec  # imported on first use: the compile worker sends no tensor (no torch)
+
             header["values"], blobs = codec.encode(values)
         self._send(encode_header(header), blobs)
 
