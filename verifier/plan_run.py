@@ -479,8 +479,8 @@ class PlanRun:
             ledger.fail("forward", f"ModelNew(...) failed: {_traceback_summary(h)}", where)
         elif stage == "forward" and h.get("class") in ("host_read", "fallback"):
             ledger.fail("no_fallback", str(h.get("error", ""))[:600], where)
-        elif stage == "forward" and h.get("class") == "type":
-            ledger.fail("type", str(h.get("error", ""))[:600], where)
+        elif stage == "forward" and h.get("class") in ("type", "stream"):
+            ledger.fail(str(h["class"]), str(h.get("error", ""))[:600], where)
         elif stage == "forward" and h.get("class") == "plan":
             ledger.fail(
                 "plan", f"the forward cannot be recorded as a launch plan: {str(h.get('error', ''))[:600]}", where

@@ -52,6 +52,11 @@ class FallbackError(RecordingError):
         self.op = op
 
 
+class StreamError(RecordingError):
+    """The forward launched a kernel on a CUDA stream of its own (the plan runs every launch on the
+    caller's stream: what would run would not be what the file does)."""
+
+
 class OutputTypeError(RecordingError):
     """The forward returned something other than plain tensors (a tensor subclass, an object)."""
 
@@ -347,6 +352,7 @@ def _record_launch(fn: Any, args: tuple[Any, ...], grid: Any, kwargs: dict[str, 
     recorder: PlanRecorder | None = getattr(_ACTIVE, "recorder", None)
     if recorder is None or recorder.call is None:
         raise RecordingError("a Triton kernel was launched outside a recorded forward")
+    _check_stream(fn)
     names = _arg_names(fn)
     if len(args) > len(names):
         raise RecordingError(f"kernel {_kernel_name(fn)} was launched with {len(args)} positional arguments")
@@ -380,6 +386,16 @@ def _record_launch(fn: Any, args: tuple[Any, ...], grid: Any, kwargs: dict[str, 
         call.collector.append(variant)
     else:
         recorder.add_step({"launch": _kernel_name(fn), "line": _kernel_line(fn), "variants": [variant]})
+
+
+def _check_stream(fn: Any) -> None:
+    on_gpu = torch.cuda.is_available() and torch.cuda.is_initialized()
+    if on_gpu and torch.cuda.current_stream() != torch.cuda.default_stream():
+        raise StreamError(
+            f"kernel {_kernel_name(fn)} is launched on a CUDA stream of the forward's own: the verified plan "
+            "runs every launch on the caller's stream, and a forward that returns before its side stream "
+            "finishes hands back unfinished outputs"
+        )
 
 
 def _jit_run(self: Any, *args: Any, grid: Any, warmup: bool = False, **kwargs: Any) -> None:

@@ -78,7 +78,7 @@ def _forward_error(reporter: Reporter, e: BaseException, index: int, call: int) 
     """A forward that cannot be recorded: say why in the user's terms."""
     from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
-    from verifier.plan.record import FallbackError, OutputTypeError, RecordingError
+    from verifier.plan.record import FallbackError, OutputTypeError, RecordingError, StreamError
 
     text = f"{type(e).__name__}: {e}"
     fields: dict[str, Any] = {"stage": "forward", "traceback": "", "index": index, "call": call}
@@ -96,6 +96,9 @@ def _forward_error(reporter: Reporter, e: BaseException, index: int, call: int) 
         fields["error"] = str(e)
     elif isinstance(e, OutputTypeError):
         fields["class"] = "type"
+        fields["error"] = str(e)
+    elif isinstance(e, StreamError):
+        fields["class"] = "stream"
         fields["error"] = str(e)
     elif isinstance(e, RecordingError):
         fields["class"] = "plan"
