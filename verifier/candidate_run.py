@@ -135,8 +135,24 @@ class CandidateRun:
     def drive(
         self, prepared: PreparedReference, ledger: CheckLedger, progress: Progress | None = None
     ) -> CandidateOutcome:
-        outcome = CandidateOutcome()
+        """The whole conversation; whatever the candidate's process sends, a verdict, never an exception."""
+        self.outcome = CandidateOutcome()
+        try:
+            return self._drive(prepared, ledger, progress)
+        except Exception as e:  # a malformed claim (codec, frame fields) from the candidate's process
+            ledger.fail(
+                "process", f"what the candidate's process sent could not be read ({type(e).__name__}: {e})"[:600]
+            )
+            self.abort()
+            self.outcome.exit = self.session.exit
+            return self.outcome
+
+    def _drive(
+        self, prepared: PreparedReference, ledger: CheckLedger, progress: Progress | None = None
+    ) -> CandidateOutcome:
+        outcome = self.outcome
         self.outcome, self.ledger, self.prepared = outcome, ledger, prepared
+        self.session.limit_frames(max_frame_bytes(prepared), 16 << 20)
         total = sum(len(t.calls) for t in prepared.trials)
         if progress:
             progress(
@@ -354,6 +370,18 @@ class CandidateRun:
         ledger.ok("process", f"ran to completion in {exit_info.wall_s:.1f} s")
         if outcome.timing is not None and outcome.wall_ms_per_call is not None:
             _judge_timing(ledger, outcome)
+
+
+def max_frame_bytes(prepared: PreparedReference) -> int:
+    """The most one frame of the candidate's may carry: twice a call's (or a timing set's) outputs plus
+    headroom; a larger claim is refused before it is buffered."""
+    largest = 0
+    for trial in prepared.trials:
+        for c in trial.calls:
+            largest = max(largest, sum(t.numel() * t.element_size() for t in flat_tensors(c.outputs)))
+    for s in prepared.timing_sets:
+        largest = max(largest, sum(t.numel() * t.element_size() for t in flat_tensors(s.outputs)))
+    return 2 * largest + (64 << 20)
 
 
 def _judge_timing(ledger: CheckLedger, outcome: CandidateOutcome) -> None:

@@ -113,6 +113,10 @@ class FrameReader:
         self._next_seq = 0
         self.bytes_received = 0
 
+    def limit(self, max_blob_bytes: int, max_header_bytes: int) -> None:
+        self._max_blob = max_blob_bytes
+        self._max_header = max_header_bytes
+
     def feed(self, data: bytes) -> None:
         self._buf += data  # amortised growth; each frame is then copied out once
         self.bytes_received += len(data)

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from verifier import codec
-from verifier.candidate_run import KEPT_TIMED_CALLS, CandidateOutcome, checked_calls
+from verifier.candidate_run import KEPT_TIMED_CALLS, CandidateOutcome, checked_calls, max_frame_bytes
 from verifier.channel import Frame
 from verifier.evaluation import CheckLedger, judge_outputs, parameters_note
 from verifier.gpu_lock import timing_lock
@@ -1001,10 +1001,4 @@ def _launch_key(launch: Launch) -> str:
 
 def _max_output_bytes(prepared: PreparedReference) -> int:
     """The most a runner frame may carry: twice the largest outputs of any call, plus headroom."""
-    largest = 0
-    for trial in prepared.trials:
-        for c in trial.calls:
-            largest = max(largest, sum(t.numel() * t.element_size() for t in flat_tensors(c.outputs)))
-    for s in prepared.timing_sets:
-        largest = max(largest, sum(t.numel() * t.element_size() for t in flat_tensors(s.outputs)))
-    return 2 * largest + (64 << 20)
+    return max_frame_bytes(prepared)

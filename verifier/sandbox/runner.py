@@ -121,6 +121,13 @@ class WorkerSession:
         self.started_warm = False
         self.warm_problem: str | None = None
 
+    def limit_frames(self, max_blob_bytes: int, max_header_bytes: int) -> None:
+        """Tighten what one frame may declare (before it is buffered), once the parent knows what the
+        conversation can produce."""
+        self.max_result_bytes = min(self.max_result_bytes, max_blob_bytes)
+        self.max_header_bytes = min(self.max_header_bytes, max_header_bytes)
+        self._reader.limit(self.max_result_bytes, self.max_header_bytes)
+
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self, request: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
         self._scratch = Path(tempfile.mkdtemp(prefix=f"kiln-{self.role}-"))
