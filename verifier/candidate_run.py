@@ -64,7 +64,7 @@ class _Stop(Exception):
         self.frame = frame
 
 
-def _traceback_summary(header: dict[str, Any]) -> str:
+def traceback_summary(header: dict[str, Any]) -> str:
     """The candidate's own lines of a traceback, and the error itself."""
     tb = str(header.get("traceback", ""))
     lines = tb.splitlines()
@@ -100,12 +100,11 @@ class CandidateRun:
         self.device = device
         self.options = options
         self.language = candidate.resolved_language
-        self.session = WorkerSession(
+        self.session = WorkerSession.for_run(
             "candidate",
             isolation,
-            options.timeout_s,
-            options.memory_limit_mb,
-            cuda=device == "cuda",
+            options,
+            device,
             authenticated=False,
             keep_frames=False,
             quota=True,
@@ -355,11 +354,11 @@ class CandidateRun:
             if judge_locked(ledger, locked, where or (trial.describe() if trial else "import")):
                 return
             if stage == "import":
-                ledger.fail("load", f"importing the candidate failed: {_traceback_summary(h)}")
+                ledger.fail("load", f"importing the candidate failed: {traceback_summary(h)}")
             elif stage == "init" and trial is not None:
-                ledger.fail("forward", f"{trial.describe()}: ModelNew(*init_inputs) raised {_traceback_summary(h)}")
+                ledger.fail("forward", f"{trial.describe()}: ModelNew(*init_inputs) raised {traceback_summary(h)}")
             elif stage == "forward" and trial is not None:
-                ledger.fail("forward", f"{where}: forward raised {_traceback_summary(h)}")
+                ledger.fail("forward", f"{where}: forward raised {traceback_summary(h)}")
             else:
                 ledger.fail("process", f"the verifier's worker failed ({stage}): {h.get('error')}")
             return

@@ -210,7 +210,7 @@ def judge_call_outputs(
         outputs,
         trial.calls[call].outputs,
         prepared,
-        param_hint=_param_hint(header.get("params")),
+        param_hint=param_hint(header.get("params")),
     )
 
 
@@ -330,7 +330,7 @@ def judge_claims(
         ledger.ok("stream")
 
 
-def _param_hint(params: dict[str, Any] | None) -> str:
+def param_hint(params: dict[str, Any] | None) -> str:
     if not params or not params.get("reference_only"):
         return ""
     return (

@@ -30,9 +30,15 @@ from typing import Any
 import torch
 
 from verifier import codec
-from verifier.candidate_run import KEPT_TIMED_CALLS, CandidateOutcome, checked_calls, max_frame_bytes
+from verifier.candidate_run import (
+    KEPT_TIMED_CALLS,
+    CandidateOutcome,
+    checked_calls,
+    max_frame_bytes,
+    traceback_summary,
+)
 from verifier.channel import Frame
-from verifier.evaluation import CheckLedger, judge_outputs, parameters_note
+from verifier.evaluation import CheckLedger, judge_outputs, param_hint, parameters_note
 from verifier.gpu_lock import timing_lock
 from verifier.plan import values as pv
 from verifier.plan.execute import Launch, PlanExecutor
@@ -158,16 +164,6 @@ def map_state(meta: list[dict[str, Any]], state: dict[str, torch.Tensor]) -> dic
     }
 
 
-def _traceback_summary(header: dict[str, Any]) -> str:
-    tb = str(header.get("traceback", ""))
-    lines = tb.splitlines()
-    own = [
-        f"{lines[i].strip()} | {lines[i + 1].strip()}" for i in range(len(lines) - 1) if "kiln_candidate.py" in lines[i]
-    ]
-    where = f" (at {own[-1].split(', in ')[0].replace('File ', '').strip()})" if own else ""
-    return f"{header.get('error', 'unknown error')}{where}"
-
-
 class PlanRun:
     """One Triton candidate: ``start`` its planner early, ``drive`` it once the reference is prepared."""
 
@@ -179,12 +175,11 @@ class PlanRun:
         self.device = device
         self.isolation = isolation
         self.options = options
-        self.planner = WorkerSession(
+        self.planner = WorkerSession.for_run(
             "planner",
             isolation,
-            options.timeout_s,
-            options.memory_limit_mb,
-            cuda=device == "cuda",
+            options,
+            device,
             authenticated=False,
             keep_frames=False,
             quota=True,
@@ -474,9 +469,9 @@ class PlanRun:
         if end.kind == "tamper":
             ledger.fail("integrity", "; ".join(str(p) for p in h.get("problems", []))[:1000] or "tampering")
         elif stage == "import":
-            ledger.fail("load", _traceback_summary(h))
+            ledger.fail("load", traceback_summary(h))
         elif stage == "init":
-            ledger.fail("forward", f"ModelNew(...) failed: {_traceback_summary(h)}", where)
+            ledger.fail("forward", f"ModelNew(...) failed: {traceback_summary(h)}", where)
         elif stage == "forward" and h.get("class") in ("host_read", "fallback"):
             ledger.fail("no_fallback", str(h.get("error", ""))[:600], where)
         elif stage == "forward" and h.get("class") in ("type", "stream"):
@@ -486,7 +481,7 @@ class PlanRun:
                 "plan", f"the forward cannot be recorded as a launch plan: {str(h.get('error', ''))[:600]}", where
             )
         elif stage == "forward":
-            ledger.fail("forward", _traceback_summary(h), where)
+            ledger.fail("forward", traceback_summary(h), where)
         elif end.kind == "done":
             ledger.fail("process", "the planner stopped before every call was planned")
         else:
@@ -742,12 +737,11 @@ class PlanRun:
             "constant_layout": layout,
             "instances": {str(t.index): planned[t.index].state for t in prepared.trials},
         }
-        runner = WorkerSession(
+        runner = WorkerSession.for_run(
             "runner",
             self.isolation,
-            self.options.timeout_s,
-            self.options.memory_limit_mb,
-            cuda=self.device == "cuda",
+            self.options,
+            self.device,
             authenticated=True,
             keep_frames=False,
             quota=True,
@@ -887,7 +881,7 @@ class PlanRun:
             ledger.ok("no_aliasing")
         if send:
             outputs = codec.decode(h.get("values"), frame.blob)
-            judge_outputs(ledger, where, outputs, input_set.outputs, prepared, param_hint=_param_hint(p.mapping))
+            judge_outputs(ledger, where, outputs, input_set.outputs, prepared, param_hint=param_hint(p.mapping))
             outcome.calls_judged += 1
         variants = h.get("variants") or {}
         for name, used in variants.items():
@@ -972,15 +966,6 @@ def call_schedule(sequence: list[tuple[int, int, PlanFacts]], planned: dict[int,
             }
         )
     return out
-
-
-def _param_hint(mapping: dict[str, Any]) -> str:
-    if not mapping.get("reference_only"):
-        return ""
-    return (
-        f" (note: reference parameters {mapping['reference_only'][:4]} have no counterpart in ModelNew "
-        f"{mapping.get('candidate_only', [])[:4]}; ModelNew's own initialisation was used)"
-    )
 
 
 def _launch_key(launch: Launch) -> str:

@@ -67,12 +67,11 @@ def run_compile_worker(
     source: str, jobs: list[dict[str, Any]], arch: int, isolation: Isolation, options: VerifyOptions, device: str
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
     """Build ``jobs`` in a compile worker: (build by job key, None) or ({}, why the worker failed)."""
-    session = WorkerSession(
+    session = WorkerSession.for_run(
         "compile",
         isolation,
-        options.timeout_s,
-        options.memory_limit_mb,
-        cuda=device == "cuda",
+        options,
+        device,
         authenticated=True,
         keep_frames=False,
         quota=True,

@@ -22,27 +22,13 @@ from typing import Any
 
 import torch
 
+from verifier.codec import DTYPES
+
 MAX_DEPTH = 16
 MAX_ITEMS = 4096
 MAX_STRING = 256
 
-TORCH_DTYPES: dict[str, torch.dtype] = {
-    name: getattr(torch, name)
-    for name in (
-        "float64",
-        "float32",
-        "float16",
-        "bfloat16",
-        "complex64",
-        "complex128",
-        "int64",
-        "int32",
-        "int16",
-        "int8",
-        "uint8",
-        "bool",
-    )
-}
+TORCH_DTYPES: dict[str, torch.dtype] = dict(DTYPES)
 TORCH_DTYPE_NAMES = {v: k for k, v in TORCH_DTYPES.items()}
 MEMORY_FORMATS = {
     "contiguous_format": torch.contiguous_format,

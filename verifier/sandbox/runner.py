@@ -121,6 +121,11 @@ class WorkerSession:
         self.started_warm = False
         self.warm_problem: str | None = None
 
+    @classmethod
+    def for_run(cls, role: str, isolation: iso.Isolation, options: Any, device: str, **fields: Any) -> WorkerSession:
+        """A worker of ``role`` with the run's limits (``options``: a VerifyOptions) on ``device``."""
+        return cls(role, isolation, options.timeout_s, options.memory_limit_mb, cuda=device == "cuda", **fields)
+
     def limit_frames(self, max_blob_bytes: int, max_header_bytes: int) -> None:
         """Tighten what one frame may declare (before it is buffered), once the parent knows what the
         conversation can produce."""

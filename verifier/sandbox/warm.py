@@ -346,14 +346,22 @@ class WarmPool:
         finally:
             for zygote in dead:  # closed outside the lock: other threads need not wait for it
                 zygote.close()
+        return self._start(key, lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret))
+
+    def _start(self, key: tuple[str, bool, bool], make: Any, idle: bool = False) -> Zygote:
+        """Start a server (from the long-lived starter thread) and record it, or why it failed."""
         try:
-            zygote = STARTER.call(lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret))
+            zygote = STARTER.call(make)
         except WarmStartError as e:
             with self._lock:
                 self.unavailable[key] = str(e)
+                self._starting.discard(key)
             raise
         with self._lock:
             self._all.append(zygote)
+            if idle:
+                self._idle.setdefault(key, []).append(zygote)
+            self._starting.discard(key)
         return zygote
 
     def prewarm(
@@ -374,17 +382,8 @@ class WarmPool:
             self._starting.add(key)
 
         def start() -> None:
-            try:
-                zygote = STARTER.call(lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret))
-            except WarmStartError as e:
-                with self._lock:
-                    self.unavailable[key] = str(e)
-                    self._starting.discard(key)
-                return
-            with self._lock:
-                self._all.append(zygote)
-                self._idle.setdefault(key, []).append(zygote)
-                self._starting.discard(key)
+            with contextlib.suppress(WarmStartError):
+                self._start(key, lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret), idle=True)
 
         threading.Thread(target=start, name="kiln-warm-prewarm", daemon=True).start()
 

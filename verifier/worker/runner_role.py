@@ -28,19 +28,10 @@ from verifier.hostinfo import describe_host
 from verifier.plan import values as pv
 from verifier.plan.execute import PlanExecutor, jit_kernel
 from verifier.plan.kernel_source import KernelSourceError, extract
+from verifier.reference_run import flat_tensors
 from verifier.worker import no_new_processes
 from verifier.worker.loading import to_device
 from verifier.worker.protocol import Reporter, read_message
-
-
-def _tensors(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
 
 
 def _digest(t: torch.Tensor) -> str:
@@ -57,7 +48,7 @@ def _aliases(out: Any, inputs: list[torch.Tensor]) -> list[tuple[int, list[int]]
     """(output index, input indices) for outputs whose storage overlaps an input's."""
     ranges = [_storage_range(t) for t in inputs]
     found = []
-    for j, leaf in enumerate(_tensors(out)):
+    for j, leaf in enumerate(flat_tensors(out)):
         lo, hi = _storage_range(leaf)
         hit = [i for i, (a, b) in enumerate(ranges) if lo < b and a < hi and b > a]
         if hit:
@@ -66,7 +57,7 @@ def _aliases(out: Any, inputs: list[torch.Tensor]) -> list[tuple[int, list[int]]
 
 
 def _describe(out: Any) -> list[dict[str, Any]]:
-    return [{"type": "torch.Tensor", "device": t.device.type} for t in _tensors(out)]
+    return [{"type": "torch.Tensor", "device": t.device.type} for t in flat_tensors(out)]
 
 
 class _Runner:
@@ -128,7 +119,7 @@ class _Runner:
         index, call = int(command["index"]), int(command["call"])
         plan = self.plans[(index, call)]
         inputs = to_device(codec.decode(command["inputs"], blob), self.device)
-        flat = _tensors(inputs)
+        flat = flat_tensors(inputs)
         runs = [int(r) for r in command.get("runs", [command.get("seq", call)])]
         for number, run in enumerate(runs):
             if number > 0:  # a config's extra run starts from the kept state as saved, not as run 0 left it
