@@ -32,6 +32,8 @@ import torch
 from verifier import codec
 from verifier.candidate_run import (
     KEPT_TIMED_CALLS,
+    PAYLOAD_BASE_MB,
+    PAYLOAD_FACTOR,
     CandidateOutcome,
     checked_calls,
     max_frame_bytes,
@@ -748,6 +750,16 @@ class PlanRun:
             warm=True,
             max_result_bytes=_max_output_bytes(prepared),
         )
+        if self.device == "cuda":  # inputs and outputs cross the pipe and sit in host memory around each call
+            per_call = max(
+                (
+                    sum(t.numel() * t.element_size() for t in flat_tensors(c.inputs) + flat_tensors(c.outputs))
+                    for trial in prepared.trials
+                    for c in trial.calls
+                ),
+                default=0,
+            )
+            runner.memory_limit_mb = max(runner.memory_limit_mb, PAYLOAD_BASE_MB + PAYLOAD_FACTOR * (per_call >> 20))
         runner.start(request, blobs)
         return runner, frees
 
