@@ -696,6 +696,8 @@ class PlanRun:
         return True
 
     def _arch(self) -> int:
+        if self.options.gpu_arch is not None:
+            return self.options.gpu_arch
         if self.device == "cuda" and torch.cuda.is_available():
             major, minor = torch.cuda.get_device_capability()
             return major * 10 + minor

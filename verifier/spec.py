@@ -166,6 +166,9 @@ class VerifyOptions:
     """Needed for ``sandbox="none"``: the caller vouches for the code (no OS isolation at all)."""
     nvcc: str | None = None
     """nvcc used for compile-checking CUDA candidates when no GPU is present; None = find on PATH."""
+    gpu_arch: int | None = None
+    """The GPU target every Triton kernel is compiled for before anything runs (``90`` = sm_90, the
+    H100/H200 of the hardware profiles); None: the GPU's own on a GPU, sm_90 elsewhere."""
 
     def trials_on(self, device: str) -> int:
         """Instances to build on ``device`` (the policy when ``trials`` is None)."""
@@ -182,6 +185,8 @@ class VerifyOptions:
             raise ValueError("timeout_s must be > 0")
         if self.memory_limit_mb < 256:
             raise ValueError("memory_limit_mb must be >= 256")
+        if self.gpu_arch is not None and not 50 <= self.gpu_arch <= 130:
+            raise ValueError(f"gpu_arch must be an sm number such as 90, not {self.gpu_arch!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.sandbox not in ("auto", "docker", "bwrap", "unshare", "none"):

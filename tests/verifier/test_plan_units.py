@@ -235,3 +235,15 @@ def test_interpreted_kernels_touch_only_their_tensors(tmp_path: Path, n: int, ex
     env = {"TRITON_INTERPRET": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert expected in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
+def test_the_gpu_target_is_named_by_the_options(prepared_reference) -> None:
+    from tests.verifier.conftest import corpus_entry
+    from verifier import VerifyOptions, verify
+
+    report = verify(
+        prepared_reference, corpus_entry("honest_dwconv").candidate(), VerifyOptions(device="cpu", gpu_arch=80)
+    )
+    assert report.verdict == "accepted", report.reasons
+    built = next(c for c in report.checks if c.name == "gpu_compile")
+    assert "sm_80" in built.detail and "regs" in built.detail, built.detail
