@@ -691,8 +691,15 @@ class PlanRun:
         if not builds:
             self.ledger.ok("gpu_compile", "the plans launch no kernel")
             return True
-        self.ledger.ok("gpu_compile", f"{len(builds)} build(s) for sm_{arch}: " + "; ".join(summaries[:6]))
+        too_big = _over_shared_memory(builds.values(), arch)
+        warning = f"; NOT LAUNCHABLE on sm_{arch}: {too_big}" if too_big else ""
+        self.ledger.ok("gpu_compile", f"{len(builds)} build(s) for sm_{arch}: " + "; ".join(summaries[:6]) + warning)
         self.outcome.notes.append(f"GPU builds (sm_{arch}): " + "; ".join(summaries[:12]))
+        if too_big:
+            self.outcome.notes.append(
+                f"on a GPU of sm_{arch} these kernels would not launch: {too_big} (this CPU verdict is the "
+                "interpreter's; a GPU run refuses them when launched)"
+            )
         return True
 
     def _arch(self) -> int:
@@ -980,6 +987,35 @@ def call_schedule(sequence: list[tuple[int, int, PlanFacts]], planned: dict[int,
             }
         )
     return out
+
+
+SHARED_MEMORY_PER_BLOCK = {
+    70: 98304,
+    75: 65536,
+    80: 166912,
+    86: 101376,
+    87: 166912,
+    89: 101376,
+    90: 232448,
+    100: 232448,
+}
+"""Bytes of shared memory one block may use (opt-in maximum) per architecture; others are not checked."""
+
+
+def _over_shared_memory(builds: Any, arch: int) -> str:
+    """Which builds ask for more shared memory per block than ``arch`` has (they compile, but cannot
+    launch there), as text; empty when none does or the architecture is not in the table."""
+    limit = SHARED_MEMORY_PER_BLOCK.get(arch)
+    if limit is None:
+        return ""
+    over = sorted(
+        {
+            f"`{b.get('kernel')}` needs {int(b['shared_bytes']):,} B of shared memory per block (at most {limit:,})"
+            for b in builds
+            if isinstance(b.get("shared_bytes"), int) and b["shared_bytes"] > limit
+        }
+    )
+    return "; ".join(over[:4])
 
 
 def _launch_key(launch: Launch) -> str:

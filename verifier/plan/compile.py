@@ -12,6 +12,7 @@ from the text, their bodies are Triton language only).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -63,6 +64,11 @@ def compile_jobs(kernels: KernelSource, launches: list[Launch], arch: int) -> li
     return list(jobs.values())
 
 
+COMPILE_TIMEOUT_S = 600.0
+"""The compile worker's own limit (at least the run's per-process one): ptxas takes minutes over the
+largest tiles on a loaded 2-core host, which says nothing about the candidate's correctness."""
+
+
 def run_compile_worker(
     source: str, jobs: list[dict[str, Any]], arch: int, isolation: Isolation, options: VerifyOptions, device: str
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
@@ -70,7 +76,7 @@ def run_compile_worker(
     session = WorkerSession.for_run(
         "compile",
         isolation,
-        options,
+        dataclasses.replace(options, timeout_s=max(options.timeout_s, COMPILE_TIMEOUT_S)),
         device,
         authenticated=True,
         keep_frames=False,
@@ -95,7 +101,7 @@ def run_compile_worker(
         return builds, None
     if frame is not None and frame.kind == "error":
         return {}, f"the compile worker failed: {str(frame.header.get('error', ''))[:800]}"
-    how = exit_info.describe(options.timeout_s, options.memory_limit_mb)
+    how = exit_info.describe(max(options.timeout_s, COMPILE_TIMEOUT_S), options.memory_limit_mb)
     done = f" after {len(builds)} of {len(jobs)} build(s)"
     return {}, f"compiling the kernels for sm_{arch} {how}{done}"
 
