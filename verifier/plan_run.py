@@ -301,14 +301,15 @@ class PlanRun:
             return outcome
         runner, frees = self._start_runner(prepared, planned, sequence)  # starts while the kernels compile
         try:
-            compiled = self._compile(kernels, launches, progress)
-        except (pv.PlanError, TypeError, ValueError, KeyError) as e:
-            ledger.fail("plan", f"the plan's launches cannot be compiled: {str(e)[:400]}")
-            compiled = False
-        if not compiled:
-            runner.__exit__(None, None, None)  # it was sent no data
-            return outcome
-        self._run(runner, frees, prepared, planned, sequence, progress)
+            try:
+                compiled = self._compile(kernels, launches, progress)
+            except (pv.PlanError, TypeError, ValueError, KeyError) as e:
+                ledger.fail("plan", f"the plan's launches cannot be compiled: {str(e)[:400]}")
+                compiled = False
+            if compiled:
+                self._run(runner, frees, prepared, planned, sequence, progress)
+        finally:
+            runner.__exit__(None, None, None)  # already closed after a run; else it was sent no data
         return outcome
 
     # ---- 2. planning ------------------------------------------------------------------------------

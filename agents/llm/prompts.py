@@ -34,6 +34,11 @@ RULES = """Rules (an automatic verifier enforces them; a violation is a rejectio
   within tolerance, inputs left unmodified, no aliasing of inputs. Accumulate in float32.
 - No numpy, no `.tolist()`/`.item()` loops on the host, no threads, files, network, `exec`/`eval`,
   `getattr` with computed names, `setattr`, or patching of torch/triton.
+- Triton: define every kernel as a top-level `@triton.jit` function of the file (literal
+  `@triton.autotune` configs are fine; no hooks), and write kernel bodies in the Triton language only
+  (no `str`/`int()` of tensors, `isinstance`, f-strings, `try`, comprehensions, `.handle`). Launch code
+  may depend on shapes, never on tensor values: the verifier records `forward` on tensors without data
+  and runs the recorded launches itself. `F.pad` and `torch.cat` are allowed around kernels.
 """
 
 _LANGUAGE_RULE = {
