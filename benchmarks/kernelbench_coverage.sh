@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The template compiler's coverage of one KernelBench level, as README's "Measured figures" reports it.
+# The template compiler's coverage of one KernelBench level, as docs/figures.md reports it.
 #
 #   benchmarks/kernelbench_coverage.sh <KernelBench checkout> <level: 1 | 2 | ...> [out dir, default benchmarks/results]
 #

@@ -1,4 +1,4 @@
-"""Service settings, read once from the environment (documented in README.md)."""
+"""Service settings, read once from the environment (documented in docs/configuration.md)."""
 
 from __future__ import annotations
 

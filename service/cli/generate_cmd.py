@@ -1,4 +1,4 @@
-"""`kiln generate`: the generation loop without the service (README: the command line).
+"""`kiln generate`: the generation loop without the service (docs/cli.md).
 
 Exit codes: 0 a verified kernel was found, 1 none was, 2 bad invocation (unknown task id,
 unreadable reference, LLM proposer without a model configured, bad options).

@@ -1,4 +1,4 @@
-"""`kiln tasks list` and `kiln tasks show ID`: the task suite (README: the command line).
+"""`kiln tasks list` and `kiln tasks show ID`: the task suite (docs/cli.md).
 
 Heavy imports (torch via the tasks package) happen inside the commands.
 """

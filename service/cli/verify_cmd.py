@@ -1,4 +1,4 @@
-"""`kiln verify`: verify one candidate kernel against one reference op (README: the command line)."""
+"""`kiln verify`: verify one candidate kernel against one reference op (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What README says about migrations holds: SQLite stores migrate on start; a PostgreSQL store migrates on
+"""What docs/deploy.md says about migrations holds: SQLite stores migrate on start; a PostgreSQL store migrates on
 start only with KILN_AUTO_MIGRATE=1, and otherwise `kiln serve` says how to migrate it."""
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def test_polls_and_submissions_while_a_job_runs(make_server) -> None:
         assert figures["poll"]["statuses"] == {"200": CLIENTS * POLLS}
         assert figures["submit"]["statuses"] == {"202": SUBMISSIONS}
         # bounded in time: on a 2-core machine with a kernel being verified beside it (measured there:
-        # p95 ~0.35 s, see README), a status poll must still answer within 2 s at the 95th percentile
+        # p95 ~0.35 s, see docs/figures.md), a status poll must still answer within 2 s at the 95th percentile
         assert figures["poll"]["p95_ms"] < 2000, figures
         assert figures["seconds"] < 120, figures
         assert figures["job_status_after_load"] in ("running", "succeeded"), figures

@@ -4,8 +4,8 @@ An entry is one candidate file under ``corpus/``. Its docstring says what it tri
 headers: ``expect:`` (``accepted``, or the check that must fail at run time) and ``static:``
 (``none``, or a substring of the static screen's finding); an entry that an older verifier judged
 otherwise also says ``before this round:`` what it did. A cheat the runtime checks accept on a CPU
-by the design's known limits carries ``limit:`` (why, and what stands in its way instead); README's
-list of limits names each such entry.
+by the design's known limits carries ``limit:`` (why, and what stands in its way instead); docs/verifier.md's
+list of known limits names each such entry.
 
 Most entries are the honest kernel of ``corpus/honest_dwconv.py`` plus one cheat. They hold only
 their header and their cheat, and name the honest parts they take in a directive line::

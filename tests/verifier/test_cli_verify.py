@@ -1,4 +1,4 @@
-"""`kiln verify`: the README contract (exit codes, --json fields, clear errors on bad input)."""
+"""`kiln verify`: the contract in docs/cli.md (exit codes, --json fields, clear errors on bad input)."""
 
 from __future__ import annotations
 

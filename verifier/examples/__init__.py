@@ -1,6 +1,6 @@
 """Bundled example: a ConvNeXt-style 7x7 depthwise convolution and an honest Triton kernel for it.
 
-Used by README's first command (`kiln verify` on embedded defaults) and by the tests.
+Used by `make verify-example` (`kiln verify` on this pair) and by the tests.
 """
 
 from pathlib import Path
