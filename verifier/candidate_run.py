@@ -54,6 +54,8 @@ class CandidateOutcome:
     notes: list[str] = field(default_factory=list)
     worker_start: str = ""
     """"warm fork" (from a pooled server, :mod:`verifier.sandbox.warm`) or "cold" (a new interpreter)."""
+    static_profile: dict[str, Any] = field(default_factory=dict)
+    """A Triton candidate's static GPU profile (:mod:`verifier.plan.profile`); empty for CUDA ones."""
 
 
 class _Stop(Exception):

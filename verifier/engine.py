@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 
 from verifier.candidate_run import CandidateRun
 from verifier.errors import SandboxUnavailableError, VerifierInputError
 from verifier.evaluation import CheckLedger
+from verifier.modes import both_report
 from verifier.plan_run import PlanRun
 from verifier.reference_run import PreparedReference, prepare_reference, retime_eager
 from verifier.report import Report, Timing
@@ -43,6 +45,11 @@ def prepare(
     options = options or VerifyOptions()
     ref = reference if isinstance(reference, Reference) else Reference(source=reference)
     device, isolation = _where(options)
+    if options.mode == "both":
+        forward = prepare_reference(ref, replace(options, mode="forward"), device, isolation, progress)
+        forward.companion = prepare_reference(ref, replace(options, mode="backward"), device, isolation, progress)
+        forward.mode = "both"
+        return forward
     return prepare_reference(ref, options, device, isolation, progress)
 
 
@@ -65,11 +72,17 @@ def verify(
     reference or the options are unusable; every fault of the candidate is a verdict, not an error."""
     started = time.monotonic()
     options = options or VerifyOptions()
+    if options.mode == "both" or (isinstance(reference, PreparedReference) and reference.mode == "both"):
+        return _verify_both(reference, candidate, options, progress)
     cand = candidate if isinstance(candidate, Candidate) else Candidate(source=candidate)
     findings = screen(cand.source) if options.static_screen else []
     run: CandidateRun | PlanRun | None = None
     if isinstance(reference, PreparedReference):
         prepared = reference
+        if prepared.mode != options.mode:
+            raise VerifierInputError(
+                f"the reference was prepared for {prepared.mode} mode; this verification asks for {options.mode} mode"
+            )
     else:
         ref_spec = reference if isinstance(reference, Reference) else Reference(source=reference)
         device, isolation = _where(options)
@@ -103,6 +116,7 @@ def verify(
         candidate_sha256=cand.sha256,
         reference_name=ref.name,
         candidate_name=cand.name,
+        mode=prepared.mode,
     )
     ledger = CheckLedger()
 
@@ -113,10 +127,21 @@ def verify(
             return _finish(report, ledger, 0, started)
         ledger.ok("static_screen")
 
+    if prepared.mode == "backward" and cand.resolved_language == "cuda":
+        if run is not None:
+            run.abort()
+        ledger.fail(
+            "backward",
+            "backward mode verifies Triton candidates (a torch.autograd.Function whose forward and backward launch "
+            "Triton kernels); a CUDA candidate is verified in forward mode only",
+        )
+        return _finish(report, ledger, 0, started)
+
     if run is None:
         run = _candidate_run(cand, ref, prepared.device, prepared.isolation, options)
     outcome = run.drive(prepared, ledger, progress)
     report.notes = list(outcome.notes)
+    report.static_profile = dict(outcome.static_profile)
     report.sandbox = {**report.sandbox, "worker_start": outcome.worker_start}
     if outcome.exit is not None:
         report.logs = {"stdout": outcome.exit.stdout_tail, "stderr": outcome.exit.stderr_tail}
@@ -151,6 +176,30 @@ def verify(
             report.notes.append("the eager baseline could not be timed again: the speedup uses the prepare-time one")
         report.timing = _timing(outcome.timing, prepared.timing, outcome.wall_ms_per_call, eager_now)
     return _finish(report, ledger, outcome.calls_judged, started)
+
+
+def _verify_both(
+    reference: Reference | PreparedReference | str,
+    candidate: Candidate | str,
+    options: VerifyOptions,
+    progress: Progress | None,
+) -> Report:
+    """Mode ``both``: the forward verification, then (if it accepted) the backward one; one report."""
+    if isinstance(reference, PreparedReference):
+        if reference.mode != "both" or reference.companion is None:
+            raise VerifierInputError(
+                f"the reference was prepared for {reference.mode} mode; mode both needs it prepared with mode both"
+            )
+        prepared = reference
+    else:
+        prepared = prepare(reference, options, progress)
+    assert prepared.companion is not None
+    forward_only = replace(prepared, mode="forward", companion=None)
+    forward = verify(forward_only, candidate, replace(options, mode="forward"), progress)
+    if forward.verdict != "accepted":
+        return both_report(forward, None)
+    backward = verify(prepared.companion, candidate, replace(options, mode="backward"), progress)
+    return both_report(forward, backward)
 
 
 def _candidate_run(

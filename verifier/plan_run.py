@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from verifier import codec
+from verifier.backward import BackwardLayout, leaf_judging
 from verifier.candidate_run import (
     KEPT_TIMED_CALLS,
     PAYLOAD_BASE_MB,
@@ -256,6 +257,8 @@ class PlanRun:
     ) -> CandidateOutcome:
         """The whole run; whatever the candidate's workers sent, a verdict and never an exception."""
         self.prepared, self.ledger, self.outcome = prepared, ledger, CandidateOutcome()
+        self._builds: list[dict[str, Any]] = []
+        self._profiled: list[dict[str, Any]] = []
         try:
             return self._drive(prepared, ledger, progress)
         except Exception as e:
@@ -293,6 +296,12 @@ class PlanRun:
         outcome.worker_start = "warm fork" if self.planner.started_warm else "cold"
         if planned is None or not ledger.passed:
             return outcome
+        if prepared.mode == "backward":
+            ledger.ok(
+                "backward",
+                "every call recorded as a training step: the forward with autograd, then the backward of a fresh "
+                "random grad_output on this call's tensors",
+            )
         sequence = self._check_plans(prepared, planned, kernels)
         if sequence is None or not ledger.passed:
             return outcome
@@ -310,6 +319,10 @@ class PlanRun:
                 self._run(runner, frees, prepared, planned, sequence, progress)
         finally:
             runner.__exit__(None, None, None)  # already closed after a run; else it was sent no data
+        if compiled:
+            from verifier.plan.profile import assemble
+
+            outcome.static_profile = assemble(self._builds, self._profiled, self._arch())
         return outcome
 
     # ---- 2. planning ------------------------------------------------------------------------------
@@ -403,7 +416,10 @@ class PlanRun:
         calls = [*trial.calls, trial.calls[-1]]
         for call, input_set in enumerate(calls):
             meta = [input_meta(v) for v in input_set.inputs]
-            self.planner.message({"op": "plan", "index": trial.index, "call": call, "inputs": meta})
+            command = {"op": "plan", "index": trial.index, "call": call, "inputs": meta}
+            if input_set.backward is not None:
+                command["backward"] = self._backward_command(trial, input_set.backward, mapping)
+            self.planner.message(command)
             frame = self._expect(self.planner, {"plan"})
             header = frame.header
             if int(header.get("index", -1)) != trial.index or int(header.get("call", -1)) != call:
@@ -423,6 +439,22 @@ class PlanRun:
                 result.plans[call] = header.get("plan")
                 result.constants[call] = list(zip(described, constants, strict=True))
         return result
+
+    def _backward_command(self, trial: ReferenceTrial, layout: BackwardLayout, mapping: dict[str, Any]) -> dict:
+        """What the planner needs to record a training call: the layout, with the reference's parameters
+        named as the candidate's (a reference parameter without a counterpart ends the run: its
+        gradient could not be checked)."""
+        own_for = {ref: own for own, ref in mapping["source"].items()}
+        missing = [name for name in layout.params if name not in own_for]
+        if missing:
+            self.ledger.fail(
+                "backward",
+                f"reference parameter(s) {missing[:4]} have no counterpart in ModelNew (by name or by a shape only "
+                "one has): their gradients cannot be checked",
+                trial.describe(),
+            )
+            raise _Stop(None)
+        return {**layout.to_dict(), "params": [own_for[name] for name in layout.params]}
 
     def _check_constant(self, meta: Any, value: Any) -> None:
         """A plan constant's description is exact and all constants stay within the budget (the
@@ -477,6 +509,8 @@ class PlanRun:
             ledger.fail("forward", f"ModelNew(...) failed: {traceback_summary(h)}", where)
         elif stage == "forward" and h.get("class") in ("host_read", "fallback"):
             ledger.fail("no_fallback", str(h.get("error", ""))[:600], where)
+        elif stage == "forward" and h.get("class") == "backward":
+            ledger.fail("backward", str(h.get("error", ""))[:600], where)
         elif stage == "forward" and h.get("class") in ("type", "stream"):
             ledger.fail(str(h["class"]), str(h.get("error", ""))[:600], where)
         elif stage == "forward" and h.get("class") == "plan":
@@ -692,6 +726,7 @@ class PlanRun:
         if not builds:
             self.ledger.ok("gpu_compile", "the plans launch no kernel")
             return True
+        self._builds = list(builds.values())
         too_big = _over_shared_memory(builds.values(), arch)
         warning = f"; NOT LAUNCHABLE on sm_{arch}: {too_big}" if too_big else ""
         self.ledger.ok("gpu_compile", f"{len(builds)} build(s) for sm_{arch}: " + "; ".join(summaries[:6]) + warning)
@@ -796,6 +831,8 @@ class PlanRun:
                     checked = checked_calls(trial, self._rng)
                     for call, input_set in enumerate(trial.calls):
                         command = {"release": frees[seq], **schedule[seq]}
+                        if call == 0 and trial.shape not in {c["shape"] for c in self._profiled}:
+                            command["profile"] = True
                         self._run_call(runner, trial, call, input_set, call in checked, seq, command, p)
                         seq += 1
                         if progress:
@@ -867,6 +904,8 @@ class PlanRun:
             if int(frame.header.get("run", -1)) != run:
                 raise _Stop(None)
             where = trial.describe(call) + (f", autotune run {run + 1} (configs in turn)" if number > 0 else "")
+            if number == 0 and schedule.get("profile") and isinstance(frame.header.get("traffic"), dict):
+                self._profiled.append(_counted_call(trial, input_set, frame.header["traffic"]))
             self._judge_run(frame, trial, call, input_set, send or number > 0, where, p)
         self.outcome.calls_run += 1
 
@@ -903,7 +942,15 @@ class PlanRun:
             ledger.ok("no_aliasing")
         if send:
             outputs = codec.decode(h.get("values"), frame.blob)
-            judge_outputs(ledger, where, outputs, input_set.outputs, prepared, param_hint=param_hint(p.mapping))
+            judge_outputs(
+                ledger,
+                where,
+                outputs,
+                input_set.outputs,
+                prepared,
+                param_hint=param_hint(p.mapping),
+                leaves=leaf_judging(input_set),
+            )
             outcome.calls_judged += 1
         variants = h.get("variants") or {}
         for name, used in variants.items():
@@ -949,6 +996,7 @@ class PlanRun:
                 prepared.timing_sets[set_index].outputs,
                 prepared,
                 kind_prefix="timed_outputs",
+                leaves=leaf_judging(prepared.timing_sets[set_index]),
             )
         timing = self._expect(runner, {"timing"})
         self.outcome.timing = dict(timing.header)
@@ -1017,6 +1065,16 @@ def _over_shared_memory(builds: Any, arch: int) -> str:
         }
     )
     return "; ".join(over[:4])
+
+
+def _counted_call(trial: ReferenceTrial, input_set: Any, traffic: dict[str, Any]) -> dict[str, Any]:
+    """The static profile's entry for a call whose traffic the runner counted: against the compulsory
+    bytes (the call's inputs and the instance's parameters read once, its outputs written once)."""
+    from verifier.plan.profile import call_entry
+
+    tensors = flat_tensors(input_set.inputs) + list(trial.state.values()) + flat_tensors(input_set.outputs)
+    compulsory = sum(t.numel() * t.element_size() for t in tensors)
+    return call_entry(trial.shape, traffic, compulsory)
 
 
 def _launch_key(launch: Launch) -> str:

@@ -70,6 +70,17 @@ class Report:
     placement: dict[str, Any] = field(default_factory=dict)
     """Where the verification ran when an executor placed it (``executor``, ``node_id``, ``hostname``,
     ``gpu``, ``attempt``); empty when ``verify()`` was called directly. Never part of the verdict."""
+    mode: str = "forward"
+    """What was verified: ``forward``, ``backward`` (a training step: outputs and gradients; ``timing``
+    is forward plus backward) or ``both`` (checks of the backward run named ``backward.<check>``)."""
+    backward_timing: Timing | None = None
+    """Mode ``both``: the backward run's timing (forward plus backward); ``timing`` is the forward's."""
+    static_profile: dict[str, Any] = field(default_factory=dict)
+    """A Triton candidate's static GPU profile, an estimate and never a timing: per build registers,
+    spills, shared memory, tensor-core instructions, occupancy on the target; per counted call the
+    requested bytes, their ratio to the compulsory bytes, sector efficiency, ``tl.dot`` FLOPs; what it
+    cannot see. Schema in :mod:`verifier.plan.profile`; empty when none was made. Never part of the
+    verdict."""
 
     @property
     def accepted(self) -> bool:
@@ -94,6 +105,8 @@ class Report:
         data["checks"] = [Check(**c) for c in data.get("checks", [])]
         timing = data.get("timing")
         data["timing"] = Timing(**timing) if timing else None
+        backward_timing = data.get("backward_timing")
+        data["backward_timing"] = Timing(**backward_timing) if backward_timing else None
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -12,6 +12,7 @@ from service.cli import (
     bench_cmd,
     db_cmd,
     generate_cmd,
+    profile_cmd,
     regress_cmd,
     serve_cmd,
     store_cmd,
@@ -38,6 +39,7 @@ def _root() -> None:
 
 
 verify_cmd.register(app)
+profile_cmd.register(app)
 tasks_cmd.register(app)
 generate_cmd.register(app)
 db_cmd.register(app)

@@ -66,3 +66,15 @@ def test_emitted_matmul_kernel_carries_the_explicit_precision() -> None:
     assert re.search(r'= "tf32" if \w+\.dtype in \(torch\.float16, torch\.bfloat16\).* else "tf32x3"', source)
     assert "DOT_PRECISION=n" in source  # the launcher passes its choice
     assert screen(source) == []
+
+
+@pytest.mark.parametrize(("a", "b"), [(torch.float32, torch.float32), (torch.bfloat16, torch.bfloat16)])
+def test_a_convolution_takes_the_eager_baselines_precision(a: torch.dtype, b: torch.dtype) -> None:
+    """cuDNN's float32 convolutions run TF32 in the pinned baseline (verifier.precision): a conv
+    template's float32 dot is plain TF32 too, not three TF32 products against one."""
+    from verifier.precision import BASELINE, fp32_dot_precision
+
+    scope = {"torch": torch, "x": torch.empty(1, dtype=a), "y": torch.empty(1, dtype=b)}
+    expected = "tf32" if a is torch.bfloat16 else fp32_dot_precision("conv")
+    assert eval(dot_precision("x", "y", "conv"), scope) == expected
+    assert BASELINE["conv"] and expected == "tf32"

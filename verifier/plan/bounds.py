@@ -6,7 +6,8 @@ replaces the interpreter's four memory primitives (``load``, ``store``, ``atomic
 ``atomic_cas`` of ``triton._C.libtriton.interpreter``, which every ``tl.load``/``tl.store``/atomic
 and descriptor access goes through) with checked ones: before each launch it names the storages
 of the launch's tensor arguments, and an access outside them, masked-off lanes aside, raises
-:class:`OutOfBounds` before any byte moves. A compiled kernel on a GPU gets no such check (the
+:class:`OutOfBounds` before any byte moves. The same hook counts each access's traffic when the
+runner asks (:mod:`verifier.plan.traffic`). A compiled kernel on a GPU gets no such check (the
 device faults, or reads another buffer of the runner: never data of another process).
 """
 
@@ -30,8 +31,10 @@ def _ranges() -> list[tuple[int, int]] | None:
     return getattr(_STATE, "ranges", None)
 
 
-def _check(ptrs: Any, mask: Any, itemsize: int, what: str) -> None:
+def _check(ptrs: Any, mask: Any, itemsize: int, what: str, kind: str) -> None:
     import numpy as np
+
+    from verifier.plan import traffic
 
     ranges = _ranges()
     if ranges is None:
@@ -41,6 +44,7 @@ def _check(ptrs: Any, mask: Any, itemsize: int, what: str) -> None:
         addresses = addresses[np.asarray(mask, dtype=bool).reshape(-1)]
     if addresses.size == 0:
         return
+    traffic.record_access(kind, addresses, itemsize)
     inside = np.zeros(addresses.shape, dtype=bool)
     for lo, hi in ranges:
         inside |= (addresses >= np.uint64(lo)) & (addresses + np.uint64(itemsize) <= np.uint64(hi))
@@ -64,19 +68,19 @@ class _Checked:
     def load(self, ptrs: Any, mask: Any, other: Any, dtype: Any) -> Any:
         import numpy as np
 
-        _check(ptrs, mask, np.dtype(dtype).itemsize, "reads")
+        _check(ptrs, mask, np.dtype(dtype).itemsize, "reads", "load")
         return self._inner.load(ptrs, mask, other, dtype)
 
     def store(self, ptrs: Any, value: Any, mask: Any) -> Any:
-        _check(ptrs, mask, value.dtype.itemsize, "writes")
+        _check(ptrs, mask, value.dtype.itemsize, "writes", "store")
         return self._inner.store(ptrs, value, mask)
 
     def atomic_rmw(self, op: Any, ptrs: Any, value: Any, mask: Any, sem: Any) -> Any:
-        _check(ptrs, mask, value.dtype.itemsize, "updates atomically")
+        _check(ptrs, mask, value.dtype.itemsize, "updates atomically", "atomic")
         return self._inner.atomic_rmw(op, ptrs, value, mask, sem)
 
     def atomic_cas(self, ptrs: Any, cmp: Any, value: Any, sem: Any) -> Any:
-        _check(ptrs, None, value.dtype.itemsize, "compares and swaps")
+        _check(ptrs, None, value.dtype.itemsize, "compares and swaps", "atomic")
         return self._inner.atomic_cas(ptrs, cmp, value, sem)
 
 
@@ -90,7 +94,10 @@ def install() -> None:
         return
     from triton.runtime import interpreter
 
+    from verifier.plan import traffic
+
     interpreter._interpreter = _Checked(interpreter._interpreter)  # type: ignore[attr-defined]
+    traffic.install_dot_counter()
     _INSTALLED = True
 
 

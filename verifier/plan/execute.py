@@ -154,18 +154,19 @@ class PlanExecutor:
         else:
             index = call_number % len(variants)
         self.variants_used.setdefault(name, set()).add(index)
-        self._launch_variant(kernel, variants[index])
+        self._launch_variant(kernel, variants[index], name)
 
-    def _launch_variant(self, kernel: Any, variant: dict[str, Any]) -> None:
+    def _launch_variant(self, kernel: Any, variant: dict[str, Any], name: str = "") -> None:
         args = {k: pv.decode(v, self.get) for k, v in variant["args"].items()}
         grid = tuple(int(g) for g in variant["grid"])
         options = {k: int(v) for k, v in variant.get("options", {}).items()}
         if any(g == 0 for g in grid):
             return
         if self.checked_memory:
+            from verifier.plan import traffic
             from verifier.plan.bounds import launch_bounds
 
-            with launch_bounds(args):
+            with launch_bounds(args), traffic.launch(name, grid):
                 kernel[grid](**args, **options)
         else:
             kernel[grid](**args, **options)

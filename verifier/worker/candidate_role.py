@@ -468,7 +468,8 @@ def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: in
     """Time the candidate, every call on fresh input contents (the timing sets in turn); after each
     timed call the parent says whether it wants that call's outputs, so which calls are checked is
     never known in this process before the call ran."""
-    from verifier.worker.timing import FLUSH_BYTES, METHOD
+    from verifier import precision
+    from verifier.worker.timing import METHOD, CudaDevice, timed_phase
 
     model, buffers = harness.timed_model, harness.first_inputs
     assert buffers is not None
@@ -487,28 +488,22 @@ def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: in
             buf.copy_(src)
         return buffers
 
-    flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
-    times: list[float] = []
+    def decide(i: int, out: Any) -> None:
+        harness.reporter.send("timed", {"run": i, "set": i % len(sources)})
+        decision, _ = read_message(harness.command_fd)
+        if decision.get("op") == "keep":
+            harness.reporter.send("timed_outputs", {"run": i, "set": i % len(sources)}, values=out)
+
+    loaded: list[list[Any]] = [buffers]
+
+    def load(i: int) -> None:  # before the flush: the copy into the buffers is not timed
+        loaded[0] = inputs_for(i)
+
     try:
         with torch.no_grad():
-            for w in range(warmup):
-                model(*inputs_for(w))
-            torch.cuda.synchronize()
-            for i in range(runs):
-                args = inputs_for(i)
-                flush.zero_()
-                torch.cuda.synchronize()
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                out = model(*args)
-                end.record()
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(end))
-                harness.reporter.send("timed", {"run": i, "set": i % len(sources)})
-                decision, _ = read_message(harness.command_fd)
-                if decision.get("op") == "keep":
-                    harness.reporter.send("timed_outputs", {"run": i, "set": i % len(sources)}, values=out)
-                del out
+            phase = timed_phase(
+                lambda _: model(*loaded[0]), warmup, runs, CudaDevice(), before_each=load, after_each=decide
+            )
     except BaseException as e:
         if harness.intact("timing"):
             harness.reporter.error("timing", e)
@@ -518,12 +513,12 @@ def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: in
     harness.reporter.send(
         "timing",
         {
-            "candidate_ms": sorted(times)[len(times) // 2],
-            "times_ms": times,
+            **phase.describe(),
+            "candidate_ms": phase.median_ms,
             "runs": runs,
-            "warmup_runs": warmup,
             "method": METHOD,
             "device_name": torch.cuda.get_device_name(),
+            "fp32_precision": precision.current(),
         },
     )
     return True

@@ -16,8 +16,8 @@ call's inputs; run its plan; send its outputs when asked; free what no later cal
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import torch
 
 from verifier import codec
 from verifier.hostinfo import describe_host
+from verifier.plan import traffic
 from verifier.plan import values as pv
 from verifier.plan.execute import PlanExecutor, jit_kernel
 from verifier.plan.kernel_source import KernelSourceError, extract
@@ -124,8 +125,10 @@ class _Runner:
         for number, run in enumerate(runs):
             if number > 0:  # a config's extra run starts from the kept state as saved, not as run 0 left it
                 self.restore([int(v) for v in command.get("restore", [])])
+            profile = bool(command.get("profile")) and number == 0 and self.executor.checked_memory
+            counter = traffic.counting() if profile else contextlib.nullcontext()
             try:
-                with torch.no_grad():
+                with torch.no_grad(), counter as counted:
                     out = self.executor.run(plan, inputs, run)
                 if self.device == "cuda":
                     torch.cuda.synchronize()
@@ -142,6 +145,8 @@ class _Runner:
                 "outputs": _describe(out),
                 "variants": {k: sorted(v) for k, v in self.executor.variants_used.items()},
             }
+            if profile and counted is not None:
+                fields["traffic"] = counted.to_dict()
             if command.get("send") or number > 0:
                 self.reporter.send("ran", fields, values=out)
             else:
@@ -200,7 +205,8 @@ class _Runner:
 
     def time(self, command: dict[str, Any], blob: bytes) -> bool:
         """GPU timing of one plan on the timing input sets (CUDA events around the whole plan)."""
-        from verifier.worker.timing import FLUSH_BYTES, METHOD
+        from verifier import precision
+        from verifier.worker.timing import METHOD, CudaDevice, timed_phase
 
         if self.device != "cuda":
             self.reporter.send("timing_skipped", {})
@@ -209,29 +215,22 @@ class _Runner:
         sets = [to_device(s, "cuda") for s in codec.decode(command["sets"], blob)]
         runs, warmup = int(command["runs"]), int(command["warmup_runs"])
         check = {int(i) for i in command.get("check", [])}
-        flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
-        times: list[float] = []
+
+        def sent(i: int, out: Any) -> None:
+            if i in check:
+                self.reporter.send("timed_outputs", {"run": i, "set": i % len(sets)}, values=out)
+
         self.executor.tuning = True
         try:
             with torch.no_grad():
-                for w in range(warmup):
-                    self.restore(list(self.snapshots))
-                    self.executor.run(plan, sets[w % len(sets)], w)
-                torch.cuda.synchronize()
-                for i in range(runs):
-                    args = sets[i % len(sets)]
-                    self.restore(list(self.snapshots))
-                    flush.zero_()
-                    torch.cuda.synchronize()
-                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                    start.record()
-                    out = self.executor.run(plan, args, i)
-                    end.record()
-                    torch.cuda.synchronize()
-                    times.append(start.elapsed_time(end))
-                    if i in check:
-                        self.reporter.send("timed_outputs", {"run": i, "set": i % len(sets)}, values=out)
-                    del out
+                phase = timed_phase(
+                    lambda i: self.executor.run(plan, sets[i % len(sets)], i),
+                    warmup,
+                    runs,
+                    CudaDevice(),
+                    before_each=lambda _: self.restore(list(self.snapshots)),
+                    after_each=sent,
+                )
         except BaseException as e:
             self.reporter.error("timing", e)
             return False
@@ -240,12 +239,12 @@ class _Runner:
         self.reporter.send(
             "timing",
             {
-                "candidate_ms": statistics.median(times),
-                "times_ms": times,
+                **phase.describe(),
+                "candidate_ms": phase.median_ms,
                 "runs": runs,
-                "warmup_runs": warmup,
                 "method": METHOD + "; the whole launch plan (its allocations and launches) per call",
                 "device_name": torch.cuda.get_device_name(),
+                "fp32_precision": precision.current(),
                 "tuned": {f"{name}@{pos}": i for (pos, name), i in self.executor.tuned.items()},
             },
         )
@@ -263,6 +262,14 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path, command_fd: 
     except BaseException as e:
         reporter.error("runner", e)
         return
+    if device == "cuda":  # the plan's torch ops (and its timing) at the eager baseline's float32 precision
+        from verifier import precision
+
+        precision.pin(precision.BASELINE)
+    if device == "cuda":  # the plan's torch ops (and its timing) at the eager baseline's float32 precision
+        from verifier import precision
+
+        precision.pin(precision.BASELINE)
     problem = no_new_processes.install() if device == "cpu" else None
     reporter.send("ready", {"process_filter": problem or ("seccomp" if device == "cpu" else "GPU")})
     while True:

@@ -11,7 +11,7 @@ short when channels are few (a 3-channel 11x11 convolution is 6 dots of 64, not 
 Direct: input position ``i = q * S - P + k * D``. Transposed (the weight is ``(CI, CO / groups, K...)``):
 output ``q`` takes input ``i = (q + P - k * D) / S`` when that division is exact and ``i`` is inside.
 Missing spatial dims are size 1 (kernel 1, stride 1). Operands are made contiguous by the launcher.
-Dot precision as the dense templates (``dense.dot_precision``).
+Dot precision as the dense templates (``dense.dot_precision``, a convolution's: the eager baseline's).
 
 ``conv_tile`` is the fixed kernel body (a real ``@triton.jit`` function, emitted into the candidate
 by its source); the emitted kernel around it is the glue: program ids, the epilogue and the store.
@@ -211,7 +211,7 @@ def emit_conv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
         f"{p}bo, {p}bp, {p}br = {block(f'{p}COg', bo, 16)}, {block(f'{p}PP', bp, 16)}, {block(f'{p}R', br, 16)}",
         f"{p}nblk = triton.cdiv({p}PP, {p}bp)",
         f"{p}grid = ({p}B * {groups}, triton.cdiv({p}COg, {p}bo), {p}nblk * {s[0] * s[1] * s[2] if phased else 1})",
-        f"{p}dp = {dot_precision(f'{p}x', f'{p}w')}",
+        f"{p}dp = {dot_precision(f'{p}x', f'{p}w', 'conv')}",
         f"{ctx.name}[{p}grid]({p}x, {p}w, {ctx.var(bias_leaf) if bias_leaf is not None else p + 'w'}, {out}, "
         f"{p}nblk, {p}CI, {p}CO, {p}COg, {p}CIg, *{p}I, *{p}O, " + epi.call_args(p) + f"GROUPS={groups}, {constexprs}, "
         f"TRANSPOSED={transposed}, FOLD_TAPS={p}fold, PHASED={phased}, HAS_BIAS={bias_leaf is not None}, "

@@ -5,11 +5,14 @@ fused epilogue.
 Dot precision, explicit in every emitted kernel (``DOT_PRECISION``, chosen by the launcher from the
 operands' dtypes, ``dot_precision``): float16/bfloat16 operands are upcast to float32 and multiplied
 with ``input_precision="tf32"``, which is exact for them (TF32 keeps 10 mantissa bits and float32's
-exponent); float32 (or float64) operands use ``"tf32x3"`` (three TF32 products: about float32
-accuracy), never plain TF32. Plain TF32, Triton's default on a GPU, rounds float32 inputs to 10
-mantissa bits: at K=4096 about 1% of the elements miss the float32 element bound, and any kernel that
-passed would owe part of its speedup over eager float32 matmul (full float32) to lost precision. The
-CPU interpreter computes exact float32 whatever the precision: only a GPU run shows the difference.
+exponent); float32 (or float64) operands get the eager baseline's precision for the op's kind
+(``verifier.precision.fp32_dot_precision``): a matmul ``"tf32x3"`` (three TF32 products: about float32
+accuracy, as cuBLAS's full float32), a convolution ``"tf32"`` (cuDNN's float32 convolutions run TF32
+in the baseline, so three TF32 products would be three times its work at a higher precision). Plain
+TF32 on a float32 matmul, Triton's default on a GPU, rounds float32 inputs to 10 mantissa bits: at
+K=4096 about 1% of the elements miss the float32 element bound, and any kernel that passed would owe
+part of its speedup over eager float32 matmul (full float32) to lost precision. The CPU interpreter
+computes exact float32 whatever the precision: only a GPU run shows the difference.
 """
 
 from __future__ import annotations
@@ -21,17 +24,20 @@ import triton.language as tl
 
 from agents.template.ir import Node
 from agents.template.templates.common import Ctx, Epilogue, block, warps
+from verifier.precision import OpKind, fp32_dot_precision
 
-FP32_DOT_PRECISION = "tf32x3"
-"""``tl.dot`` input precision for float32 operands: three TF32 products, about float32 accuracy."""
+FP32_DOT_PRECISION = fp32_dot_precision("matmul")
+"""``tl.dot`` input precision for float32 matmul operands: three TF32 products, about float32 accuracy."""
 EXACT_DOT_PRECISION = "tf32"
 """For float16/bfloat16 operands upcast to float32: exact in TF32."""
 
 
-def dot_precision(a: str, b: str) -> str:
-    """The launcher's expression choosing the dot precision from operand tensors ``a`` and ``b``."""
+def dot_precision(a: str, b: str, kind: OpKind = "matmul") -> str:
+    """The launcher's expression choosing the dot precision from operand tensors ``a`` and ``b`` of an
+    op of ``kind`` (float32 operands: the eager baseline's precision for that kind)."""
     sixteen = "(torch.float16, torch.bfloat16)"
-    return f'"{EXACT_DOT_PRECISION}" if {a}.dtype in {sixteen} and {b}.dtype in {sixteen} else "{FP32_DOT_PRECISION}"'
+    fp32 = fp32_dot_precision(kind)
+    return f'"{EXACT_DOT_PRECISION}" if {a}.dtype in {sixteen} and {b}.dtype in {sixteen} else "{fp32}"'
 
 
 def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
@@ -50,7 +56,7 @@ def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
         *epi.prelude(ctx, f"{p}shape", p),
         f"{p}bo, {p}bp, {p}bc = {block(f'{p}CO', bo, 16)}, {block(f'{p}H * {p}W', bp, 16)}, {block(f'{p}CI', bc, 16)}",
         f"{p}grid = ({p}B, triton.cdiv({p}CO, {p}bo), triton.cdiv({p}H * {p}W, {p}bp))",
-        f"{p}dp = {dot_precision(f'{p}x', f'{p}w')}",
+        f"{p}dp = {dot_precision(f'{p}x', f'{p}w', 'conv')}",
         f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}w, {p}w.stride(0), {p}w.stride(1), "
         f"{bias}, {p}CI, {p}CO, {p}H, {p}W, " + epi.call_args(p) + f"HAS_BIAS={bias_leaf is not None}, "
         f"BLOCK_O={p}bo, BLOCK_P={p}bp, BLOCK_C={p}bc, DOT_PRECISION={p}dp, {warps(ctx.params)})",
