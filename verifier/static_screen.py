@@ -259,7 +259,13 @@ ALLOCATION_CALLS = {
 
 
 LIBRARY_NAMES = {"torch", "triton", "tl", "F", "nn", "math"}
-PRIVATE_ROOTS = frozenset({"torch", "triton"})
+PRIVATE_ROOTS = frozenset({"torch", "triton", "dataclasses", "collections"})
+"""Libraries whose private names are refused: torch's and Triton's internals, and the standard library's
+code generators (``dataclasses._create_fn`` exec's whatever body it is given)."""
+CODEGEN_INPUTS = frozenset({"__annotations__", "__dataclass_fields__"})
+"""What ``dataclass`` builds its methods' source text from. The runtime guard lets the standard
+library's code generation through only for plain identifier fields; written by the candidate (as a
+name, an attribute or a string) these are refused here too."""
 _FORMATTER = __import__("string").Formatter()
 _FORMAT_ATTRIBUTE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -526,6 +532,10 @@ def screen(source: str) -> list[Finding]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
             else ""
         )
+        if text in CODEGEN_INPUTS:
+            visitor.findings.append(
+                Finding(getattr(node, "lineno", 0), f"names `{text}` (the input of dataclasses' code generation)")
+            )
         lowered = text.lower()
         tell = next((t for t in RECORDING_TELLS if t in lowered), None)
         if tell is not None:

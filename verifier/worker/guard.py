@@ -280,6 +280,49 @@ TRITON_TOOLS = frozenset({"ptxas", "cuobjdump", "nvdisasm", "ldconfig", "cc", "g
 process creation; on a CPU nothing may start a process after the harness's warm-up)."""
 
 
+def make_stdlib_codegen_check() -> Callable[[FrameType], bool]:
+    """Build ``generated(frame)``: True when ``frame`` is the standard library generating code for plain
+    names at import time, which is not candidate code escaping the screen: ``collections.namedtuple``
+    (it refuses any name that is not an exact ``str`` identifier before it ``eval``s ``__new__`` and
+    sets its ``__defaults__``), and the ``dataclass`` decorator's ``_process_class`` (reached from
+    ``frame`` through standard-library frames only: its method builder's ``exec``, ``inspect.signature``
+    reading the built ``__init__``) while every field of that class is a ``Field`` whose name is an
+    exact-``str`` identifier. A class that feeds other names in (its own ``__annotations__``, a base's
+    ``__dataclass_fields__``), or a direct call of the builder, is refused like any other
+    ``exec``/``compile``; ``enum``, ``functools`` and ``typing`` generate no code.
+    """
+    import collections
+    import dataclasses
+    import keyword
+
+    _library, stdlib, _ = _trusted_prefixes()
+    dataclasses_file, collections_file = dataclasses.__file__, collections.__file__
+    field_type, dict_, str_, type_ = dataclasses.Field, dict, str, type
+    isidentifier, iskeyword, startswith = str.isidentifier, keyword.iskeyword, str.startswith
+    packages = "-packages" + os.sep
+
+    def plain(name: Any) -> bool:
+        return type_(name) is str_ and isidentifier(name) and not iskeyword(name)
+
+    def generated(frame: FrameType | None) -> bool:
+        if frame is not None and frame.f_code.co_filename == collections_file:
+            return frame.f_code.co_name == "namedtuple"
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if not startswith(filename, stdlib) or packages in filename:
+                return False
+            if filename == dataclasses_file and frame.f_code.co_name == "_process_class":
+                fields = frame.f_locals.get("fields")
+                return type_(fields) is dict_ and all(
+                    plain(name) and type_(f) is field_type and plain(f.name) and f.name == name
+                    for name, f in fields.items()
+                )
+            frame = frame.f_back
+        return False
+
+    return generated
+
+
 def make_audit_hook(
     send: Callable[[bytes, Iterable[bytes]], None],
     candidate_files: Callable[[], frozenset[str]],
@@ -334,6 +377,7 @@ def make_audit_hook(
     concurrency_events = CONCURRENCY_EVENTS
     process_events = PROCESS_EVENTS
     library_events = CODE_EVENTS | ATTRIBUTE_EVENTS
+    stdlib_generated = make_stdlib_codegen_check()
     frame_name_events = frozenset({"sys._getframe", "sys._getframemodulename"})
     import_events = frozenset({"marshal.loads", "marshal.load"})
     stdlib_frame_users = STDLIB_FRAME_USERS
@@ -437,7 +481,11 @@ def make_audit_hook(
                 and not startswith(innermost, scratch_prefix)
                 and innermost not in candidate_files()
             ):
-                return  # a library's own use: Triton's JIT reads __code__ and exec's its binder, dataclasses exec
+                return  # a library's own use: Triton's JIT reads __code__ and exec's its binder
+            if event in library_events and stdlib_generated(getframe(1)):
+                return  # a candidate's @dataclass or namedtuple: the stdlib writes methods for plain names
+            if event in frame_name_events and endswith(getframe(1).f_code.co_filename, stdlib_frame_users):
+                return  # namedtuple, enum, typing, logging naming their caller's module, called by the candidate
             if excused(event, args, innermost):
                 return
             detail = describe(event, args)
