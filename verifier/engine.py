@@ -20,10 +20,11 @@ from verifier.errors import SandboxUnavailableError, VerifierInputError
 from verifier.evaluation import CheckLedger
 from verifier.modes import both_report
 from verifier.plan_run import PlanRun
-from verifier.reference_run import PreparedReference, prepare_reference, retime_eager
+from verifier.reference_run import PreparedReference, prepare_reference, retime_eager_timing
 from verifier.report import Report, Timing
 from verifier.sandbox.isolation import Isolation, choose
 from verifier.spec import Candidate, Reference, VerifyOptions
+from verifier.speedup import implausible, speedup_interval
 from verifier.static_screen import screen
 
 Progress = Callable[[str], None]
@@ -171,10 +172,12 @@ def verify(
     if ledger.passed and outcome.timing is not None and prepared.timing is not None:
         if progress:
             progress("reference: eager baseline timed again next to the candidate")
-        eager_now = retime_eager(prepared, options)
+        eager_now = retime_eager_timing(prepared, options)
         if eager_now is None:
             report.notes.append("the eager baseline could not be timed again: the speedup uses the prepare-time one")
-        report.timing = _timing(outcome.timing, prepared.timing, outcome.wall_ms_per_call, eager_now)
+        report.timing = _timing(outcome.timing, prepared.timing, outcome.wall_ms_per_call, eager_now=eager_now)
+        if report.timing.recheck:
+            report.notes.append(report.timing.recheck)
     return _finish(report, ledger, outcome.calls_judged, started)
 
 
@@ -212,20 +215,37 @@ def _candidate_run(
     return CandidateRun(cand, ref, device, isolation, options)
 
 
-def _timing(candidate: dict, reference: dict, wall_ms: float | None, eager_now_ms: float | None = None) -> Timing:
-    """The report's timings; ``eager_now_ms`` (the baseline timed next to the candidate) wins over
-    the prepare-time eager median, which is kept as ``eager_prepare_ms``. torch.compile's median is
-    the prepare-time one (compiling again per candidate would cost a minute each)."""
+def _timing(
+    candidate: dict,
+    reference: dict,
+    wall_ms: float | None,
+    eager_now_ms: float | None = None,
+    eager_now: dict | None = None,
+) -> Timing:
+    """The report's timings; the baseline timed next to the candidate (``eager_now``, its timing frame,
+    or only its median ``eager_now_ms``) wins over the prepare-time eager median, which is kept as
+    ``eager_prepare_ms``. torch.compile's median is the prepare-time one (compiling again per
+    candidate would cost a minute each). The speedup's bounds come from the samples of the eager
+    timing used and the candidate's (:func:`verifier.speedup.speedup_interval`); a speedup over 10x
+    is flagged for a re-check."""
     eager_prepare_ms = float(reference["eager_ms"])
     cand_ms = float(candidate["candidate_ms"])
-    eager_ms = eager_now_ms if eager_now_ms is not None and eager_now_ms > 0 else eager_prepare_ms
+    if eager_now is not None and eager_now_ms is None:
+        eager_now_ms = eager_now.get("eager_ms")
+    now = eager_now_ms is not None and eager_now_ms > 0
+    eager_ms = float(eager_now_ms) if now else eager_prepare_ms  # type: ignore[arg-type]
+    eager_samples = ((eager_now or {}) if now else reference).get("times_ms") or []
+    interval = None
+    if eager_samples and candidate.get("times_ms") and min(candidate["times_ms"]) > 0:
+        interval = speedup_interval(eager_samples, candidate["times_ms"])
     compiled_ms = reference.get("compiled_ms")
+    speedup = eager_ms / cand_ms if cand_ms > 0 else float("inf")
     return Timing(
         device_name=str(candidate.get("device_name", reference.get("device_name", "cuda"))),
         candidate_ms=cand_ms,
         eager_ms=eager_ms,
         compiled_ms=compiled_ms,
-        speedup_eager=eager_ms / cand_ms if cand_ms > 0 else float("inf"),
+        speedup_eager=speedup,
         speedup_compiled=(compiled_ms / cand_ms) if compiled_ms and cand_ms > 0 else None,
         runs=int(candidate.get("runs", 0)),
         warmup_runs=int(candidate.get("warmup_runs", 0)),
@@ -233,6 +253,14 @@ def _timing(candidate: dict, reference: dict, wall_ms: float | None, eager_now_m
         compile_error=reference.get("compile_error"),
         wall_ms_per_call=wall_ms,
         eager_prepare_ms=eager_prepare_ms,
+        speedup_low=interval.low if interval else None,
+        speedup_high=interval.high if interval else None,
+        recheck=implausible(speedup),
+        sm_clock_mhz={
+            "candidate": candidate.get("sm_clock_mhz") or {},
+            "eager": ((eager_now or {}) if now else reference).get("sm_clock_mhz") or {},
+        },
+        fp32_precision=dict(reference.get("fp32_precision") or {}),
     )
 
 

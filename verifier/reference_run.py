@@ -243,6 +243,15 @@ def _run_worker(
 
 
 def retime_eager(prepared: PreparedReference, options: VerifyOptions) -> float | None:
+    """The eager median of :func:`retime_eager_timing`, or None."""
+    timing = retime_eager_timing(prepared, options)
+    try:
+        return float(timing["eager_ms"]) if timing is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def retime_eager_timing(prepared: PreparedReference, options: VerifyOptions) -> dict[str, Any] | None:
     """The reference's eager median measured again now, on the first trial's model and first inputs.
 
     ``verify()`` calls this right after a candidate's timed phase (once the candidate's process is
@@ -270,11 +279,10 @@ def retime_eager(prepared: PreparedReference, options: VerifyOptions) -> float |
     frames, end, _ = _run_worker(request, prepared.isolation, options, prepared.device, timed=True)
     if end is None or end.kind != "done":
         return None
-    timing = next((f.header for f in frames if f.kind == "timing"), None)
-    try:
-        return float(timing["eager_ms"]) if timing is not None else None
-    except (KeyError, TypeError, ValueError):
-        return None
+    timing = next((dict(f.header) for f in frames if f.kind == "timing"), None)
+    if timing is not None:
+        timing.pop("kind", None)
+    return timing
 
 
 def _degenerate(trials: list[ReferenceTrial]) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from verifier.speedup import is_fast
+
 Verdict = Literal["accepted", "rejected", "not_run"]
 VERDICTS: tuple[str, ...] = ("accepted", "rejected", "not_run")
 
@@ -42,6 +44,19 @@ class Timing:
     """The eager median measured when the reference was prepared. ``eager_ms`` is measured again right
     after the candidate's timed phase when that works (the speedups use it); the two differ by the
     GPU's drift between then and now (clocks, temperature, other tenants)."""
+    speedup_low: float | None = None
+    """Lower bound of ``speedup_eager`` (95 %, from the eager and candidate samples' medians' order
+    statistics: :func:`verifier.speedup.speedup_interval`); what fast_p compares with p. None only
+    for timings recorded without their samples."""
+    speedup_high: float | None = None
+    recheck: str | None = None
+    """Why the figure is implausible (over 10x eager; :func:`verifier.speedup.implausible`): kept out
+    of fast_p until a re-check confirms it."""
+    sm_clock_mhz: dict[str, Any] = field(default_factory=dict)
+    """The SM clock read around the timed phases (``candidate``/``eager``: before and after), where
+    NVML could be read."""
+    fp32_precision: dict[str, str] = field(default_factory=dict)
+    """Float32 matmul/convolution precision (``ieee``/``tf32``) the eager baseline was timed with."""
 
 
 @dataclass
@@ -143,7 +158,10 @@ def fast_p(reports: list[Report], p: float) -> float:
     """KernelBench's fast_p: the share of tasks whose candidate is accepted *and* faster than p× eager.
 
     ``reports`` holds one report per task. p = 0 counts correctness alone. For p > 0 a report
-    without a GPU timing counts as not fast: a speedup that was never measured is not claimed.
+    without a GPU timing counts as not fast: a speedup that was never measured is not claimed; a
+    timed one counts when the speedup's lower bound (``Timing.speedup_low``; the speedup itself only
+    for a timing recorded without samples) is above p and no plausibility flag (``Timing.recheck``)
+    is set.
     """
     if not reports:
         return 0.0
@@ -155,6 +173,9 @@ def fast_p(reports: list[Report], p: float) -> float:
             return False
         if p == 0:
             return True
-        return r.speedup is not None and r.speedup > p
+        t = r.timing
+        if t is None:
+            return False
+        return is_fast(t.speedup_low if t.speedup_low is not None else t.speedup_eager, p, t.recheck)
 
     return sum(1 for r in reports if counts(r)) / len(reports)
