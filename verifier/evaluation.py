@@ -27,6 +27,7 @@ CHECK_ORDER = (
     "kernels",
     "compile",
     "plan",
+    "backward",
     "gpu_compile",
     "forward",
     "structure",
@@ -66,6 +67,8 @@ CHECK_MEANING = {
     "memory": "kernels read and write only the tensors passed to them (every access checked in the interpreter)",
     "no_aliasing": "no output shares memory with an input",
     "no_fallback": "forward dispatches no framework compute ops and does no host-side computation",
+    "backward": "backward mode: the forward's outputs reach the inputs and parameters through the candidate's "
+    "autograd.Function, and every checked gradient has a counterpart",
     "recorders_agree": "dispatch-mode and profiler op records are consistent",
     "stream": "outputs ready on the calling stream when forward returns",
     "timed_outputs": "outputs of timed calls within tolerance",
@@ -153,14 +156,26 @@ def judge_outputs(
     prepared: PreparedReference,
     kind_prefix: str = "",
     param_hint: str = "",
+    leaves: tuple[list[str], list[int]] | None = None,
 ) -> None:
-    """Structure, dtype, shape and value checks of one call's outputs against the reference's."""
+    """Structure, dtype, shape and value checks of one call's outputs against the reference's.
+    ``leaves`` (backward mode): each leaf's name (``gradient of parameter `weight```) and reduction
+    length, which widens its tolerance (:func:`verifier.backward.gradient_tolerance`)."""
     values_kind = kind_prefix or "values"
+    names = leaves[0] if leaves is not None and len(leaves[0]) == len(_leaves(reference)) else None
     if _structure(outputs) != _structure(reference):
         ref_s, got_s = _structure(reference), _structure(outputs)
         opaque = [leaf for leaf in _leaves(outputs) if isinstance(leaf, codec.Opaque)]
-        if opaque and all(isinstance(leaf, (torch.Tensor, codec.Opaque)) for leaf in _leaves(outputs)):
+        got_leaves = _leaves(outputs)
+        if opaque and all(isinstance(leaf, (torch.Tensor, codec.Opaque)) for leaf in got_leaves):
             ledger.fail("type", f"returned {opaque[0].description}, not a plain torch.Tensor", where)
+        elif names is not None and len(got_leaves) == len(names):
+            pairs = zip(got_leaves, _leaves(reference), strict=True)
+            j = next((j for j, (g, r) in enumerate(pairs) if _structure(g) != _structure(r)), None)
+            if j is None:
+                ledger.fail("structure", f"returned {got_s}, the reference returns {ref_s}", where)
+            else:
+                ledger.fail("structure", f"{names[j]}: returned {_structure(got_leaves[j])}, expected a tensor", where)
         else:
             ledger.fail("structure", f"returned {got_s}, the reference returns {ref_s}", where)
         return
@@ -168,7 +183,10 @@ def judge_outputs(
     for j, (got, ref) in enumerate(zip(_leaves(outputs), _leaves(reference), strict=True)):
         if not isinstance(ref, torch.Tensor):
             continue
-        label = f"{where}, output {j}" if len(_leaves(reference)) > 1 else where
+        if names is not None:
+            label = f"{where}, {names[j]}"
+        else:
+            label = f"{where}, output {j}" if len(_leaves(reference)) > 1 else where
         if got.dtype != ref.dtype:
             got_name, ref_name = str(got.dtype).removeprefix("torch."), str(ref.dtype).removeprefix("torch.")
             ledger.fail("dtype", f"dtype {got_name}, expected {ref_name}", label)
@@ -178,7 +196,12 @@ def judge_outputs(
             ledger.fail("shape", f"shape {list(got.shape)}, expected {list(ref.shape)}", label)
             continue
         ledger.ok("shape")
-        result = compare(got, ref, tolerance_for(ref.dtype, prepared.reference.tolerances))
+        tol = tolerance_for(ref.dtype, prepared.reference.tolerances)
+        if leaves is not None and names is not None:
+            from verifier.backward import gradient_tolerance
+
+            tol = gradient_tolerance(tol, leaves[1][j])
+        result = compare(got, ref, tol)
         if result.passed:
             ledger.ok(values_kind, result.detail if not kind_prefix else None)
         else:

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from verifier import codec
+from verifier.backward import BackwardLayout
 from verifier.channel import Frame
 from verifier.errors import VerifierInputError
 from verifier.gpu_lock import timing_lock
@@ -39,6 +40,9 @@ class InputSet:
     inputs: list[Any]
     outputs: Any
     input_hashes: list[str] = field(default_factory=list)
+    backward: BackwardLayout | None = None
+    """Backward mode: inputs are ``[*inputs, *grad_outputs]`` and outputs ``(outputs, input gradients,
+    parameter gradients)``, as this layout says."""
 
 
 @dataclass
@@ -74,6 +78,10 @@ class PreparedReference:
     timing: dict[str, Any] | None
     degenerate: str | None
     seconds: float
+    mode: str = "forward"
+    """``forward`` or ``backward`` (training calls: see :class:`InputSet`); ``both`` holds the forward's
+    data here and the backward's in ``companion``."""
+    companion: PreparedReference | None = None
 
 
 def flat_tensors(value: Any) -> list[torch.Tensor]:
@@ -130,9 +138,10 @@ def _trial_plan(reference: Reference, options: VerifyOptions, rng: random.Random
     return plan
 
 
-def _input_set(inputs: list[Any], outputs: Any) -> InputSet:
+def _input_set(inputs: list[Any], outputs: Any, backward: dict[str, Any] | None = None) -> InputSet:
     hashes = [hashlib.sha256(codec.tensor_bytes(t)).hexdigest() for t in flat_tensors(inputs)]
-    return InputSet(inputs=inputs, outputs=outputs, input_hashes=hashes)
+    layout = BackwardLayout.from_dict(backward) if backward is not None else None
+    return InputSet(inputs=inputs, outputs=outputs, input_hashes=hashes, backward=layout)
 
 
 def prepare_reference(
@@ -149,9 +158,12 @@ def prepare_reference(
     rng = random.Random(base_seed)
     plan = _trial_plan(reference, options, rng, device)
     measure = device == "cuda" and options.measure
+    mode = "backward" if options.mode == "backward" else "forward"
     request: dict[str, Any] = {
         "source": reference.source,
         "device": device,
+        "mode": mode,
+        "grad_inputs": None if reference.grad_inputs is None else list(reference.grad_inputs),
         "trials": plan,
         "timing_input_seeds": [rng.randrange(1, 1 << 31) for _ in range(TIMING_SETS)] if measure else [],
         "timing": {
@@ -205,10 +217,12 @@ def prepare_reference(
             )
         elif frame.kind == "call":
             values = codec.decode(frame.header["values"], frame.blob)
-            calls[int(frame.header["index"])].append(_input_set(values["inputs"], values["outputs"]))
+            calls[int(frame.header["index"])].append(
+                _input_set(values["inputs"], values["outputs"], frame.header.get("backward"))
+            )
         elif frame.kind == "timing_set":
             values = codec.decode(frame.header["values"], frame.blob)
-            timing_sets.append(_input_set(values["inputs"], values["outputs"]))
+            timing_sets.append(_input_set(values["inputs"], values["outputs"], frame.header.get("backward")))
     incomplete = [t.describe() for t in trials if len(t.calls) != len(t.input_seeds)]
     if incomplete or len(trials) != len(plan):
         raise VerifierInputError(f"the reference process reported incomplete trials: {incomplete or len(trials)}")
@@ -227,6 +241,7 @@ def prepare_reference(
         timing=timing,
         degenerate=None if options.allow_degenerate_reference else _degenerate(trials),
         seconds=time.monotonic() - started,
+        mode=mode,
     )
 
 
@@ -265,6 +280,8 @@ def retime_eager_timing(prepared: PreparedReference, options: VerifyOptions) -> 
     request: dict[str, Any] = {
         "source": prepared.reference.source,
         "device": prepared.device,
+        "mode": prepared.mode,
+        "grad_inputs": None if prepared.reference.grad_inputs is None else list(prepared.reference.grad_inputs),
         "trials": [
             {
                 "seed": first.seed,

@@ -15,6 +15,10 @@ from typing import Any, Literal
 Language = Literal["triton", "cuda", "auto"]
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 SandboxChoice = Literal["auto", "docker", "bwrap", "unshare", "none"]
+Mode = Literal["forward", "backward", "both"]
+MODES: tuple[str, ...] = ("forward", "backward", "both")
+"""What a verification checks: the forward (outputs), the backward (outputs of a forward run with
+autograd, then every gradient of a fresh random ``grad_output``), or both in turn."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class Reference:
     module before calling ``get_init_inputs``/``get_inputs``. Empty means "as written".
     ``tolerances`` overrides the default bound per dtype name (``"float32"``, ``"bfloat16"``...).
     ``allowed_ops`` extends the fallback allowlist with aten op packets (``"aten.arange"``).
+    ``grad_inputs`` names the positions in ``get_inputs()`` whose gradients backward mode checks;
+    None: every floating-point tensor input (parameters that require grad are always checked).
     """
 
     source: str
@@ -54,6 +60,7 @@ class Reference:
     shapes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
     allowed_ops: frozenset[str] = frozenset()
+    grad_inputs: tuple[int, ...] | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Reference:
@@ -169,6 +176,11 @@ class VerifyOptions:
     gpu_arch: int | None = None
     """The GPU target every Triton kernel is compiled for before anything runs (``90`` = sm_90, the
     H100/H200 of the hardware profiles); None: the GPU's own on a GPU, sm_90 elsewhere."""
+    mode: Mode = "forward"
+    """``forward``: outputs of inference calls. ``backward``: every call runs the forward with autograd
+    and then the backward on a fresh random ``grad_output``; outputs and the gradients of every input
+    that requires grad and every parameter are compared with autograd on the reference (timing, on a
+    GPU, covers forward plus backward). ``both``: the two in turn, accepted only if both are."""
 
     def trials_on(self, device: str) -> int:
         """Instances to build on ``device`` (the policy when ``trials`` is None)."""
@@ -187,6 +199,8 @@ class VerifyOptions:
             raise ValueError("memory_limit_mb must be >= 256")
         if self.gpu_arch is not None and not 50 <= self.gpu_arch <= 130:
             raise ValueError(f"gpu_arch must be an sm number such as 90, not {self.gpu_arch!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be forward, backward or both, not {self.mode!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.sandbox not in ("auto", "docker", "bwrap", "unshare", "none"):

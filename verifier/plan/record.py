@@ -61,6 +61,12 @@ class OutputTypeError(RecordingError):
     """The forward returned something other than plain tensors (a tensor subclass, an object)."""
 
 
+class BackwardError(RecordingError):
+    """Backward mode: the forward's outputs are not connected to the inputs and parameters through
+    autograd (detached, or computed without a ``torch.autograd.Function``), or its outputs do not
+    have the reference's layout."""
+
+
 @dataclass
 class Constant:
     vid: int
@@ -242,6 +248,47 @@ class PlanRecorder:
         finally:
             self.call = None
 
+    def record_training_call(
+        self, model: torch.nn.Module, state: dict[str, Any], inputs: list[Any], layout: dict[str, Any]
+    ) -> tuple[dict, list]:
+        """Backward mode: ``inputs`` are ``[*forward inputs, *grad_outputs]``; run the forward with
+        autograd (the inputs at ``layout["grad_inputs"]`` and the parameters named in
+        ``layout["params"]`` require grad), then ``torch.autograd.grad`` of the outputs at
+        ``layout["grad_outputs"]`` on this thread, recording both. The plan returns ``(outputs,
+        input gradients, parameter gradients)``."""
+        from torch.func import functional_call
+
+        count = int(layout["forward_inputs"])
+        forward_inputs, grad_outputs = list(inputs[:count]), list(inputs[count:])
+        positions = [int(i) for i in layout["grad_inputs"]]
+        names = [str(n) for n in layout["params"]]
+        missing = [n for n in names if n not in state]
+        if missing:
+            raise BackwardError(f"ModelNew has no parameter {missing[0]!r} to take a gradient for")
+        for i in positions:
+            forward_inputs[i].requires_grad_(True)
+        for n in names:
+            state[n].requires_grad_(True)
+        self.call = CallRecord()
+        try:
+            encoded_inputs = self.encode(list(inputs))
+            with (
+                self.mode,
+                _Recording(self),
+                recording_launches(self),
+                torch.autograd.set_multithreading_enabled(False),
+                torch.enable_grad(),
+            ):
+                out = functional_call(model, state, tuple(forward_inputs), strict=False, tie_weights=True)
+                _check_returned(out)
+                wrt = [forward_inputs[i] for i in positions] + [state[n] for n in names]
+                grads = _gradients(out, layout, wrt, grad_outputs)
+            returns = self.encode((out, tuple(grads[: len(positions)]), tuple(grads[len(positions) :])))
+            plan = {"inputs": encoded_inputs, "steps": self.call.steps, "returns": returns}
+            return plan, list(self.call.constants)
+        finally:
+            self.call = None
+
     def add_step(self, step: dict[str, Any]) -> None:
         assert self.call is not None
         if len(self.call.steps) >= MAX_STEPS:
@@ -274,6 +321,33 @@ def _check_returned(value: Any, depth: int = 0) -> None:
     if value is None or isinstance(value, (bool, int, float, str)):
         return
     raise OutputTypeError(f"the forward returned a {type(value).__module__}.{type(value).__qualname__}")
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _flat(v)]
+    return [value]
+
+
+def _gradients(out: Any, layout: dict[str, Any], wrt: list[Any], grad_outputs: list[Any]) -> list[Any]:
+    """The candidate's gradients of ``wrt`` for ``grad_outputs`` (autograd's engine on this thread, so the
+    backward's launches and ops are recorded like the forward's)."""
+    flat = _flat(out)
+    targets = [int(j) for j in layout["grad_outputs"]]
+    if any(not 0 <= j < len(flat) or not isinstance(flat[j], torch.Tensor) for j in targets):
+        raise BackwardError(
+            f"the forward returned {len(flat)} value(s); the reference's differentiable outputs are at {targets}"
+        )
+    detached = [j for j in targets if not flat[j].requires_grad]
+    if detached:
+        raise BackwardError(
+            f"output {detached[0]} is detached from autograd (no grad_fn): in backward mode the forward's outputs "
+            "must come from a torch.autograd.Function whose backward launches the gradient kernels"
+        )
+    if not wrt:
+        return []
+    grads = torch.autograd.grad([flat[j] for j in targets], wrt, grad_outputs=grad_outputs, allow_unused=True)
+    return list(grads)
 
 
 def _has_tensor(value: Any) -> bool:

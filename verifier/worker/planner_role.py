@@ -12,7 +12,8 @@ the network, host files and other processes, and a blocked attempt is reported b
 
 Commands (parent -> worker): ``instance`` (index, constructor arguments, a seed of its own),
 ``state_values`` (names of the instance's own parameters/buffers the reference has no value for),
-``plan`` (index, call, the inputs' dtypes, shapes and strides), ``end``.
+``plan`` (index, call, the inputs' dtypes, shapes and strides; in backward mode also where the
+``grad_output``s, the inputs and the parameters that take gradients are), ``end``.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _forward_error(reporter: Reporter, e: BaseException, index: int, call: int) 
     """A forward that cannot be recorded: say why in the user's terms."""
     from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
-    from verifier.plan.record import FallbackError, OutputTypeError, RecordingError, StreamError
+    from verifier.plan.record import BackwardError, FallbackError, OutputTypeError, RecordingError, StreamError
 
     text = f"{type(e).__name__}: {e}"
     fields: dict[str, Any] = {"stage": "forward", "traceback": "", "index": index, "call": call}
@@ -96,6 +97,9 @@ def _forward_error(reporter: Reporter, e: BaseException, index: int, call: int) 
         fields["error"] = str(e)
     elif isinstance(e, OutputTypeError):
         fields["class"] = "type"
+        fields["error"] = str(e)
+    elif isinstance(e, BackwardError):
+        fields["class"] = "backward"
         fields["error"] = str(e)
     elif isinstance(e, StreamError):
         fields["class"] = "stream"
@@ -179,7 +183,10 @@ def run(request: dict[str, Any], send: Send, scratch: Path, command_fd: int) -> 
             model, fakes = instances[index]
             try:
                 inputs = recorder.fake_inputs({"l": command["inputs"]})
-                plan, constants = recorder.record_call(model, fakes, inputs)
+                if isinstance(command.get("backward"), dict):
+                    plan, constants = recorder.record_training_call(model, fakes, inputs, command["backward"])
+                else:
+                    plan, constants = recorder.record_call(model, fakes, inputs)
             except BaseException as e:
                 _forward_error(reporter, e, index, call)
                 return

@@ -1,0 +1,34 @@
+"""Cheat: the backward scales the grad_output it is given in place (the caller's tensor, which other
+gradients of a real network still read) and computes from it.
+expect: inputs_unmodified
+static: none
+"""
+
+#include honest_affine.py: imports, affine_fwd, affine_bwd_input, affine_bwd_params
+
+
+class AffineFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        x = x.contiguous()
+        n, c, length = x.shape
+        y = torch.empty_like(x)
+        affine_fwd[(n * c,)](x, weight, bias, y, c, length, BLOCK=triton.next_power_of_2(length))
+        ctx.save_for_backward(x, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        n, c, length = x.shape
+        block = triton.next_power_of_2(length)
+        gx = torch.empty_like(x)
+        gw = torch.empty_like(weight)
+        gb = torch.empty_like(weight)
+        affine_bwd_input[(n * c,)](grad_out, weight, gx, c, length, BLOCK=block)
+        affine_bwd_params[(c,)](grad_out, x, gw, gb, n, c, length, BLOCK=block)
+        affine_bwd_input[(n * c,)](grad_out, weight, grad_out, c, length, BLOCK=block)
+        return gx, gw, gb
+
+
+#include honest_affine.py: ModelNew

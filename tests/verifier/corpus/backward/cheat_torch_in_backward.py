@@ -1,0 +1,29 @@
+"""Cheat: the forward launches a Triton kernel, the backward computes the gradients with torch ops
+(the framework's compute, not the candidate's kernels).
+expect: no_fallback
+static: none
+"""
+
+#include honest_affine.py: imports, affine_fwd
+
+
+class AffineFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        x = x.contiguous()
+        n, c, length = x.shape
+        y = torch.empty_like(x)
+        affine_fwd[(n * c,)](x, weight, bias, y, c, length, BLOCK=triton.next_power_of_2(length))
+        ctx.save_for_backward(x, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        gx = grad_out * weight[None, :, None]
+        gw = (grad_out * x).sum(dim=(0, 2))
+        gb = grad_out.sum(dim=(0, 2))
+        return gx, gw, gb
+
+
+#include honest_affine.py: ModelNew
