@@ -51,18 +51,39 @@ class TemplatePlan:
         return groups
 
     def variants(self, device: str, limit: int | None = None) -> list[tuple[str, dict[str, Any]]]:
-        """(source, params) per tuning profile for ``device``; params name the profile and its settings."""
-        out = []
+        """(source, params) per distinct tuning profile for ``device``; params name the profile and its
+        settings. Profiles that differ only in groups this program's kernels do not use give the same
+        kernel: it is verified once, under the first profile's name, the others listed in
+        ``params["same_as"]`` (four verifications of one kernel would only pick the best of four
+        noisy timings)."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        seen: dict[str, dict[str, Any]] = {}
         for name, profile in list(profiles_for(device).items())[:limit]:
             used = {k: v for k, v in profile.items() if k in self.kernel_groups()}
             source = emit_candidate(self.program, self.model, profile, self.title, name)
-            out.append((source, {"profile": name, "family": self.program.family, "kernels": self.describe(), **used}))
+            key = without_profile_name(source)
+            if key in seen:
+                seen[key].setdefault("same_as", []).append(name)
+                continue
+            params = {"profile": name, "family": self.program.family, "kernels": self.describe(), **used}
+            seen[key] = params
+            out.append((source, params))
         return out
+
+
+def without_profile_name(source: str) -> str:
+    """``source`` without the docstring line naming its tuning profile (what tells two profiles' sources
+    apart when their settings are the same)."""
+    return "\n".join(line for line in source.splitlines() if not line.startswith("Tuning profile "))
 
 
 def _trace_options(options: VerifyOptions) -> VerifyOptions:
     return VerifyOptions(
-        device="cpu", timeout_s=options.timeout_s, memory_limit_mb=options.memory_limit_mb, sandbox=options.sandbox
+        device="cpu",
+        timeout_s=options.timeout_s,
+        memory_limit_mb=options.memory_limit_mb,
+        sandbox=options.sandbox,
+        trusted_code=options.trusted_code,
     )
 
 
