@@ -39,6 +39,12 @@ def verify(
         False, "--trusted-code", help="The candidate is trusted code: allows --sandbox none (no OS isolation)."
     ),
     memory_mb: int = typer.Option(8192, "--memory-mb", help="Memory limit per sandbox process (MiB)."),
+    mode: str = typer.Option(
+        "forward",
+        "--mode",
+        help="forward | backward (a training step: outputs and every gradient, the candidate's "
+        "torch.autograd.Function launching the backward kernels) | both",
+    ),
 ) -> None:
     """Verify CANDIDATE against REFERENCE. Exit 0 accepted, 1 rejected or not run, 2 bad input."""
     from verifier import Candidate, Reference, VerifyOptions
@@ -57,6 +63,7 @@ def verify(
             sandbox_image=image,
             memory_limit_mb=memory_mb,
             trusted_code=trusted_code,
+            mode=mode,  # type: ignore[arg-type]
         )
     except ValueError as e:
         _fail(str(e))

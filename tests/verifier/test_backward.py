@@ -115,7 +115,7 @@ def test_the_reference_draws_fresh_grad_outputs_and_keeps_the_layout(prepared_ba
     assert layout == BackwardLayout(forward_inputs=1, grad_inputs=(0,), grad_outputs=(0,), params=("weight", "bias"))
     grad_outputs = [c.inputs[1] for c in calls]
     assert not torch.equal(grad_outputs[0], grad_outputs[1])
-    outputs, grad_inputs, grad_params = calls[0].outputs
+    _outputs, grad_inputs, grad_params = calls[0].outputs
     assert grad_inputs[0].shape == calls[0].inputs[0].shape
     assert [g.shape for g in grad_params] == [torch.Size([5]), torch.Size([5])]
     labels, lengths = leaf_judging(calls[0])
@@ -164,3 +164,22 @@ def test_the_both_report_needs_both_verdicts() -> None:
 def test_mode_is_validated() -> None:
     with pytest.raises(ValueError, match="mode must be"):
         VerifyOptions(mode="sideways")  # type: ignore[arg-type]
+
+
+def test_kiln_verify_takes_the_mode(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    reference = str(BACKWARD / "reference_channel_affine.py")
+    candidate = tmp_path / "honest_affine.py"
+    candidate.write_text(ENTRIES["honest_affine"].source())
+    args = ["verify", "-r", reference, "-c", str(candidate), "--device", "cpu", "--json", "--mode", "backward"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["mode"] == "backward" and report["verdict"] == "accepted"
+    bad = CliRunner().invoke(app, ["verify", "-r", reference, "-c", str(candidate), "--mode", "sideways"])
+    assert bad.exit_code == 2 and "mode must be forward, backward or both" in bad.output
