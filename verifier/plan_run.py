@@ -1074,7 +1074,8 @@ def _counted_call(trial: ReferenceTrial, input_set: Any, traffic: dict[str, Any]
 
     tensors = flat_tensors(input_set.inputs) + list(trial.state.values()) + flat_tensors(input_set.outputs)
     compulsory = sum(t.numel() * t.element_size() for t in tensors)
-    return call_entry(trial.shape, traffic, compulsory)
+    outputs = sum(t.numel() for t in flat_tensors(input_set.outputs))
+    return call_entry(trial.shape, traffic, compulsory, outputs)
 
 
 def _launch_key(launch: Launch) -> str:

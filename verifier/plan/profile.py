@@ -16,13 +16,14 @@ The dict (stable; keys are only ever added)::
       "builds": [{"kernel", "constexprs", "num_warps", "num_stages", "registers",
                   "spill_store_bytes", "spill_load_bytes", "stack_bytes", "shared_bytes",
                   "tensor_core_ops": {mnemonic: count}, "occupancy": {...} | None}, ...],
-      "calls": [{"shape", "compulsory_bytes", "requested_bytes", "traffic_ratio",
-                 "sector_efficiency", "dot_flops", "launches",
+      "calls": [{"shape", "compulsory_bytes", "output_elements", "requested_bytes", "bytes_per_output",
+                 "traffic_ratio", "sector_efficiency", "dot_flops", "launches",
                  "kernels": [{"kernel", "launches", "programs", "load_bytes", "load_sectors",
                               "store_bytes", "store_sectors", "atomic_bytes", "atomic_sectors",
                               "bytes", "sector_efficiency", "dot_flops", ...}]}, ...],
       "summary": {"spills": bool | None, "spill_bytes", "max_registers", "tensor_cores": bool | None,
-                  "min_occupancy", "traffic_ratio", "sector_efficiency", "dot_flops", "shape"},
+                  "min_occupancy", "traffic_ratio", "sector_efficiency", "bytes_per_output", "dot_flops",
+                  "shape"},
     }
 
 ``summary``'s traffic figures are the first profiled shape's; ``None`` where nothing was counted
@@ -83,7 +84,7 @@ def build_entry(build: dict[str, Any], arch: int) -> dict[str, Any]:
     return entry
 
 
-def call_entry(shape: str, traffic: dict[str, Any], compulsory_bytes: int) -> dict[str, Any]:
+def call_entry(shape: str, traffic: dict[str, Any], compulsory_bytes: int, output_elements: int = 0) -> dict[str, Any]:
     """The profile's view of one counted call: the runner's counts against the compulsory bytes."""
     kernels = []
     for k in traffic.get("kernels", []) if isinstance(traffic.get("kernels"), list) else []:
@@ -99,7 +100,9 @@ def call_entry(shape: str, traffic: dict[str, Any], compulsory_bytes: int) -> di
     return {
         "shape": shape,
         "compulsory_bytes": compulsory_bytes,
+        "output_elements": output_elements,
         "requested_bytes": requested,
+        "bytes_per_output": round(requested / output_elements, 2) if output_elements > 0 else None,
         "traffic_ratio": round(requested / compulsory_bytes, 4) if compulsory_bytes > 0 else None,
         "sector_efficiency": round(requested / (32 * sectors), 4) if sectors else None,
         "dot_flops": sum(k["dot_flops"] for k in kernels),
@@ -123,6 +126,7 @@ def _summary(builds: list[dict[str, Any]], calls: list[dict[str, Any]]) -> dict[
         "min_occupancy": min(occupancies, default=None),
         "traffic_ratio": first["traffic_ratio"] if first else None,
         "sector_efficiency": first["sector_efficiency"] if first else None,
+        "bytes_per_output": first["bytes_per_output"] if first else None,
         "dot_flops": first["dot_flops"] if first else None,
         "shape": first["shape"] if first else None,
     }
@@ -170,7 +174,8 @@ def describe(profile: dict[str, Any]) -> list[str]:
     for c in profile.get("calls", []):
         lines.append(
             f"  shape {c['shape'] or 'as written'}: requested {c['requested_bytes']:,} B = "
-            f"{_num(c['traffic_ratio'])}x the compulsory {c['compulsory_bytes']:,} B; sector efficiency "
+            f"{_num(c['traffic_ratio'])}x the compulsory {c['compulsory_bytes']:,} B "
+            f"({_num(c.get('bytes_per_output'))} B an output element); sector efficiency "
             f"{_pct(c['sector_efficiency'])}; tl.dot {c['dot_flops']:,} FLOPs in {c['launches']} launch(es)"
         )
     if not profile.get("calls"):
