@@ -39,7 +39,7 @@ CPU_PROFILES: dict[str, Profile] = {
 
 GPU_PROFILES: dict[str, Profile] = {
     "small_tiles": {
-        "dwconv2d": {"block_h": 8, "block_w": 32, "num_warps": 2},
+        "dwconv2d": {"block_h": 8, "block_w": 32, "taps": "strip", "num_warps": 2},
         "dwconv1d": {
             "block_t": 64,
             "block_j": 64,
@@ -53,10 +53,10 @@ GPU_PROFILES: dict[str, Profile] = {
         "matmul": {"block_m": 64, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 3},
         "spmm": {"block_e": 16, "block_f": 64, "num_warps": 2},
         "ewise": {"block": 1024, "num_warps": 4},
-        "rows": {"num_warps": 4},
+        "rows": {"num_warps": 4, "row_elements": 4096},
     },
     "medium_tiles": {
-        "dwconv2d": {"block_h": 16, "block_w": 32, "num_warps": 4},
+        "dwconv2d": {"block_h": 16, "block_w": 32, "taps": "strip", "num_warps": 4},
         "dwconv1d": {
             "block_t": 128,
             "block_j": 64,
@@ -70,7 +70,7 @@ GPU_PROFILES: dict[str, Profile] = {
         "matmul": {"block_m": 128, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 4},
         "spmm": {"block_e": 32, "block_f": 64, "num_warps": 4},
         "ewise": {"block": 2048, "num_warps": 8},
-        "rows": {"num_warps": 8},
+        "rows": {"num_warps": 8, "row_elements": 8192},
     },
     "large_tiles": {
         "dwconv2d": {"block_h": 8, "block_w": 32, "taps": "vector", "block_kw": 16, "num_warps": 4},
@@ -87,7 +87,7 @@ GPU_PROFILES: dict[str, Profile] = {
         "matmul": {"block_m": 128, "block_n": 128, "block_k": 32, "num_warps": 8, "num_stages": 3},
         "spmm": {"block_e": 64, "block_f": 128, "num_warps": 4},
         "ewise": {"block": 4096, "num_warps": 8},
-        "rows": {"num_warps": 16},
+        "rows": {"num_warps": 16, "row_elements": 16384},
     },
     "wide_rows": {
         "dwconv2d": {"block_h": 4, "block_w": 64, "taps": "vector", "block_kw": 8, "num_warps": 4},
@@ -104,7 +104,7 @@ GPU_PROFILES: dict[str, Profile] = {
         "matmul": {"block_m": 64, "block_n": 128, "block_k": 64, "num_warps": 4, "num_stages": 3},
         "spmm": {"block_e": 8, "block_f": 128, "num_warps": 4},
         "ewise": {"block": 1024, "num_warps": 4},
-        "rows": {"num_warps": 4},
+        "rows": {"num_warps": 4, "row_elements": 4096},
     },
 }
 

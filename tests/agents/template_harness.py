@@ -104,10 +104,16 @@ def load_candidate(candidate: str, name: str = "case") -> types.ModuleType:
     return module
 
 
-def run_against_torch(source: str, name: str = "case", rtol: float = 1e-4, atol: float = 1e-5) -> TemplatePlan:
-    """Plan, emit the CPU candidate, run it on the interpreter and compare with the reference's forward."""
+def run_against_torch(
+    source: str, name: str = "case", rtol: float = 1e-4, atol: float = 1e-5, profile: str | None = None
+) -> TemplatePlan:
+    """Plan, emit the CPU candidate (or the GPU tuning profile ``profile``'s), run it on the interpreter
+    and compare with the reference's forward."""
     plan = plan_here(source, name)
-    candidate, _ = plan.variants("cpu")[0]
+    if profile is None:
+        candidate, _ = plan.variants("cpu")[0]
+    else:
+        candidate = next(src for src, params in plan.variants("cuda") if params["profile"] == profile)
     ref = types.ModuleType(f"ref_{name}")
     exec(compile(source, f"<ref {name}>", "exec"), ref.__dict__)
     cand = load_candidate(candidate, name)
@@ -127,14 +133,15 @@ def run_against_torch(source: str, name: str = "case", rtol: float = 1e-4, atol:
     return plan
 
 
-def run_cases(cases: dict[str, str], timeout_s: float = 500) -> dict[str, dict[str, Any]]:
+def run_cases(cases: dict[str, str], timeout_s: float = 500, profile: str | None = None) -> dict[str, dict[str, Any]]:
     """``run_against_torch`` for each ``{name: source}`` in one child process; per case ``ok``, ``error``,
-    ``kinds`` (the program's node kinds) and ``describe``."""
+    ``kinds`` (the program's node kinds) and ``describe``. ``profile``: a GPU tuning profile's kernels
+    instead of the CPU one's (still run in the interpreter)."""
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(root)}
     done = subprocess.run(
         [sys.executable, "-m", "tests.agents.template_harness"],
-        input=json.dumps(cases),
+        input=json.dumps({"cases": cases, "profile": profile}),
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -148,11 +155,11 @@ def run_cases(cases: dict[str, str], timeout_s: float = 500) -> dict[str, dict[s
 
 
 def _main() -> None:
-    cases = json.loads(sys.stdin.read())
+    request = json.loads(sys.stdin.read())
     results = {}
-    for name, source in cases.items():
+    for name, source in request["cases"].items():
         try:
-            plan = run_against_torch(source, name)
+            plan = run_against_torch(source, name, profile=request.get("profile"))
             kinds = [n.kind for n in plan.program.nodes]
             results[name] = {"ok": True, "error": "", "kinds": kinds, "describe": plan.describe()}
         except Exception as e:

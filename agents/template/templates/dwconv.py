@@ -47,7 +47,8 @@ def _emit_2d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
     epi = Epilogue(node.epilogue, 4)
     lines = [f"{p}x = {x}", f"{p}B, {p}C, {p}H, {p}W = {p}x.shape"]
     sh, sw = node.branches[0].stride
-    vector = ctx.params.get("taps", "unrolled") == "vector"
+    taps = str(ctx.params.get("taps", "unrolled"))
+    vector = taps == "vector"
     bkw = int(ctx.params.get("block_kw", 64))
     call_branch: list[str] = []
     const_branch: list[str] = []
@@ -71,11 +72,15 @@ def _emit_2d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
         const_branch.append(f"KH{i}={p}kh{i}, KW{i}={p}kw{i}, DH{i}={dh}, DW{i}={dw}, ")
         if vector:
             const_branch.append(f"BLOCK_KW{i}={block(f'{p}kw{i}', bkw)}, ")
+        if taps == "strip":
+            const_branch.append(f"BLOCK_IW{i}={block(_segment(p, i, sw, dw), 1 << 16)}, ")
         params.append(f"w{i}_ptr, w{i}_s0, w{i}_sh, w{i}_sw, b{i}_ptr, ph{i}, pw{i}, ")
         constexprs.append(f"KH{i}: tl.constexpr, KW{i}: tl.constexpr, DH{i}: tl.constexpr, DW{i}: tl.constexpr, ")
         if vector:
             constexprs.append(f"BLOCK_KW{i}: tl.constexpr, ")
-        body += _branch_body(i, br, vector)
+        if taps == "strip":
+            constexprs.append(f"BLOCK_IW{i}: tl.constexpr, ")
+        body += _strip_body(i, br) if taps == "strip" else _branch_body(i, br, vector)
     lines.append(f"{p}shape = ({p}B, {p}C, {p}OH, {p}OW)")
     lines.append(alloc.format(shape=f"{p}shape"))
     lines += epi.prelude(ctx, f"{p}shape", p)
@@ -107,6 +112,8 @@ def _emit_2d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
             "    x_base = x_ptr + b * xs0 + c * xs1",
             "    oh_first = tl.program_id(1) * BLOCK_H",
             "    oh_last = tl.minimum(oh_first + BLOCK_H, OH) - 1",
+            "    ow_first = tl.program_id(2) * BLOCK_W",
+            "    ow_last = tl.minimum(ow_first + BLOCK_W, OW) - 1",
             "    acc = tl.zeros((BLOCK_H, BLOCK_W), dtype=tl.float32)",
             *body,
             "    out_mask = (oh < OH)[:, None] & (ow < OW)[None, :]",
@@ -116,6 +123,49 @@ def _emit_2d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
         ]
     )
     return kernel, lines
+
+
+def _segment(p: str, i: int, sw: int, dw: int) -> str:
+    """Launch code: the input columns one output strip of branch ``i`` reads (all its taps)."""
+    return f"({p}bw - 1) * {sw} + {dw} * ({p}kw{i} - 1) + 1"
+
+
+def _strip_body(i: int, br: Branch) -> list[str]:
+    """One branch's accumulation with input reuse across the output strip.
+
+    Per kernel row, the program loads the input segment its BLOCK_W outputs read through all KW
+    taps once (``(BLOCK_W - 1) * SW + (KW - 1) * DW + 1`` columns, padded to BLOCK_IW, lanes past
+    it masked off), and every tap takes its shifted view of that segment with ``tl.gather``: one
+    global load per input element and kernel row, not one per multiply-add. Kernel rows and columns
+    whose inputs all lie outside the image for this tile are skipped, not masked.
+    """
+    flip = set(br.weight.flip)
+    kh_idx = f"(KH{i} - 1 - kh)" if -2 in flip else "kh"
+    kw_idx = f"(KW{i} - 1 - kw)" if -1 in flip else "kw"
+    return [
+        f"    lo{i} = ph{i} - oh_last * SH",
+        f"    kh_lo{i} = tl.where(lo{i} > 0, (tl.maximum(lo{i}, 0) + DH{i} - 1) // DH{i}, 0)",
+        f"    hi{i} = H - 1 + ph{i} - oh_first * SH",
+        f"    kh_hi{i} = tl.minimum(tl.where(hi{i} >= 0, tl.maximum(hi{i}, 0) // DH{i} + 1, 0), KH{i})",
+        f"    clo{i} = pw{i} - ow_last * SW",
+        f"    kw_lo{i} = tl.where(clo{i} > 0, (tl.maximum(clo{i}, 0) + DW{i} - 1) // DW{i}, 0)",
+        f"    chi{i} = W - 1 + pw{i} - ow_first * SW",
+        f"    kw_hi{i} = tl.minimum(tl.where(chi{i} >= 0, tl.maximum(chi{i}, 0) // DW{i} + 1, 0), KW{i})",
+        f"    seg{i} = tl.arange(0, BLOCK_IW{i})",
+        f"    iw{i} = ow_first * SW - pw{i} + seg{i}",
+        f"    seg_ok{i} = (seg{i} < (BLOCK_W - 1) * SW + (KW{i} - 1) * DW{i} + 1) & (iw{i} >= 0) & (iw{i} < W)",
+        f"    for kh in range(kh_lo{i}, kh_hi{i}):",
+        f"        ih = oh * SH + kh * DH{i} - ph{i}",
+        "        row_ok = (ih >= 0) & (ih < H)",
+        f"        ok = row_ok[:, None] & seg_ok{i}[None, :]",
+        f"        xs = tl.load(x_base + ih[:, None] * xs2 + iw{i}[None, :] * xs3, mask=ok, other=0.0)",
+        "        xs = xs.to(tl.float32)",
+        f"        for kw in range(kw_lo{i}, kw_hi{i}):",
+        f"            at = tl.arange(0, BLOCK_W) * SW + kw * DW{i}",
+        "            xv = tl.gather(xs, tl.broadcast_to(at[None, :], (BLOCK_H, BLOCK_W)), axis=1)",
+        f"            wv = tl.load(w{i}_ptr + c * w{i}_s0 + {kh_idx} * w{i}_sh + {kw_idx} * w{i}_sw)",
+        "            acc += xv * wv.to(tl.float32)",
+    ] + ([f"    acc += tl.load(b{i}_ptr + c).to(tl.float32)"] if br.bias is not None else [])
 
 
 def _branch_body(i: int, br: Branch, vector: bool) -> list[str]:

@@ -3,10 +3,11 @@
 The launcher views the operand as ``(O, N, I)``: ``N`` the product of the reduced dims, ``O`` of the
 kept dims before them and ``I`` of those after (a free view when the reduced dims are adjacent; other
 dim sets are permuted to the end and copied, ``I = 1``). Each program reduces ``BLOCK_R`` output
-elements ``r = o * I + i`` over ``N`` in chunks of ``BLOCK_N``, in float32, and stores them in the
-output's (keepdim or not) contiguous layout. Ops: sum, mean, max, min, prod, argmax and argmin (the
-first index on ties, as torch). Scans (cumsum, cumprod, optionally reversed) walk the same view with
-a running carry per row.
+elements ``r = o * I + i`` over ``N`` in chunks of ``BLOCK_N``, in float32 (over a dim that is not the
+last, ``BLOCK_R`` covers at least ``COALESCE`` neighbouring outputs, so each load spans whole
+sectors), and stores them in the output's (keepdim or not) contiguous layout. Ops: sum, mean, max,
+min, prod, argmax and argmin (the first index on ties, as torch). Scans (cumsum, cumprod, optionally
+reversed) walk the same view with a running carry per row.
 """
 
 from __future__ import annotations
@@ -82,11 +83,18 @@ def _out_shape(node: Node, p: str) -> str:
     return "(" + "".join(f"{s}, " for s in parts) + ")"
 
 
+COALESCE = 32
+"""Outputs a program takes at least when the reduced dim is not the last (``I > 1``): a load of the
+tile then reads that many neighbouring elements a row, whole 32-byte sectors (at most ``I`` of them)."""
+
+
 def _blocks(ctx: Ctx, p: str, lines: list[str]) -> None:
     tile = int(ctx.params.get("tile", 4096))
     cap_n = int(ctx.params.get("block_n", 1024))
     lines += [
         f"{p}bn = max(2, min({cap_n}, triton.next_power_of_2(max(1, {p}N))))",
+        f"if {p}I > 1:  # neighbouring outputs are neighbours in memory: enough of them to fill whole sectors",
+        f"    {p}bn = max(2, min({p}bn, {tile} // min({COALESCE}, triton.next_power_of_2({p}I))))",
         f"{p}br = max(2, min(triton.next_power_of_2(max(1, {p}O * {p}I)), {tile} // {p}bn))",
     ]
 

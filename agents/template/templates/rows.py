@@ -1,7 +1,10 @@
 """Row-wise kernels over the last dim (softmax, layer norm) and the elementwise kernel.
 
-Row kernels keep a whole row in registers (BLOCK_N = next power of two of the row length) and
-compute in float32; they are real ``@triton.jit`` functions emitted by their source (``ROWS_SOURCES``).
+Row kernels compute in float32 and are real ``@triton.jit`` functions emitted by their source
+(``ROWS_SOURCES``). A row of up to ``row_elements`` values (the profile's) is kept whole in registers,
+several rows a program when they are short (layer norm's weight and bias loaded once for them); a
+longer row is looped over in chunks (online softmax; Welford statistics for layer norm), which reads
+it twice instead of spilling a row-sized block.
 The elementwise kernel evaluates any ``Expr`` over a flat index decomposed into the output's dims,
 reading every operand through its (broadcast) strides, and writes through the output's strides, so
 it also fills a channel slice of a concatenation.
@@ -19,38 +22,115 @@ from agents.template.templates.common import Ctx, Epilogue, block, warps
 
 
 @triton.jit
-def softmax_rows(x_ptr, y_ptr, N, BLOCK_N: tl.constexpr):
-    """Softmax of row ``program_id`` of a contiguous (R, N) tensor, the whole row in registers."""
-    row = tl.program_id(0).to(tl.int64)
+def softmax_rows(x_ptr, y_ptr, R, N, BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Softmax of BLOCK_R whole rows of a contiguous (R, N) tensor, each row in registers."""
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
     cols = tl.arange(0, BLOCK_N)
-    ok = cols < N
-    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=-float("inf")).to(tl.float32)
-    xv = xv - tl.max(xv, axis=0)
+    ok = (rows < R)[:, None] & (cols < N)[None, :]
+    offs = rows[:, None] * N + cols[None, :]
+    xv = tl.load(x_ptr + offs, mask=ok, other=-float("inf")).to(tl.float32)
+    xv = xv - tl.max(xv, axis=1)[:, None]
     num = tl.where(ok, tl.exp(xv), 0.0)
-    acc = num / tl.sum(num, axis=0)
-    tl.store(y_ptr + row * N + cols, acc.to(y_ptr.dtype.element_ty), mask=ok)
+    acc = num / tl.sum(num, axis=1)[:, None]
+    tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=ok)
 
 
 @triton.jit
-def layernorm_rows(x_ptr, y_ptr, N, w_ptr, b_ptr, eps, HAS_W: tl.constexpr, HAS_B: tl.constexpr, BLOCK_N: tl.constexpr):
-    """Layer norm of row ``program_id`` over its N values (biased variance), optional weight and bias."""
-    row = tl.program_id(0).to(tl.int64)
+def softmax_rows_looped(x_ptr, y_ptr, N, BLOCK_N: tl.constexpr):
+    """Softmax of a row too long for registers: an online max and sum over chunks, then one more
+    pass that writes (two reads and one write of the row)."""
+    base = tl.program_id(0).to(tl.int64) * N
+    m = tl.full([BLOCK_N], -float("inf"), tl.float32)
+    s = tl.zeros([BLOCK_N], dtype=tl.float32)
+    for n0 in range(0, N, BLOCK_N):
+        cols = n0 + tl.arange(0, BLOCK_N)
+        xv = tl.load(x_ptr + base + cols, mask=cols < N, other=-float("inf")).to(tl.float32)
+        m_new = tl.maximum(m, xv)
+        live = m_new > -float("inf")
+        s = tl.where(live, s * tl.exp(m - m_new) + tl.exp(xv - m_new), 0.0)
+        m = m_new
+    top = tl.max(m, axis=0)
+    total = tl.sum(tl.where(m > -float("inf"), s * tl.exp(m - top), 0.0), axis=0)
+    for n0 in range(0, N, BLOCK_N):
+        cols = n0 + tl.arange(0, BLOCK_N)
+        xv = tl.load(x_ptr + base + cols, mask=cols < N, other=-float("inf")).to(tl.float32)
+        tl.store(y_ptr + base + cols, (tl.exp(xv - top) / total).to(y_ptr.dtype.element_ty), mask=cols < N)
+
+
+@triton.jit
+def layernorm_rows(
+    x_ptr,
+    y_ptr,
+    R,
+    N,
+    w_ptr,
+    b_ptr,
+    eps,
+    HAS_W: tl.constexpr,
+    HAS_B: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
+    """Layer norm of BLOCK_R whole rows over their N values (biased variance); the weight and bias are
+    loaded once for the BLOCK_R rows."""
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
     cols = tl.arange(0, BLOCK_N)
-    ok = cols < N
-    xv = tl.load(x_ptr + row * N + cols, mask=ok, other=0.0).to(tl.float32)
-    mean = tl.sum(xv, axis=0) / N
-    d = tl.where(ok, xv - mean, 0.0)
-    rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / N + eps)
-    acc = d * rstd
+    col_ok = cols < N
+    ok = (rows < R)[:, None] & col_ok[None, :]
+    offs = rows[:, None] * N + cols[None, :]
+    xv = tl.load(x_ptr + offs, mask=ok, other=0.0).to(tl.float32)
+    mean = tl.sum(xv, axis=1) / N
+    d = tl.where(ok, xv - mean[:, None], 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=1) / N + eps)
+    acc = d * rstd[:, None]
     if HAS_W:
-        acc = acc * tl.load(w_ptr + cols, mask=ok, other=0.0).to(tl.float32)
+        acc = acc * tl.load(w_ptr + cols, mask=col_ok, other=0.0).to(tl.float32)[None, :]
     if HAS_B:
-        acc = acc + tl.load(b_ptr + cols, mask=ok, other=0.0).to(tl.float32)
-    tl.store(y_ptr + row * N + cols, acc.to(y_ptr.dtype.element_ty), mask=ok)
+        acc = acc + tl.load(b_ptr + cols, mask=col_ok, other=0.0).to(tl.float32)[None, :]
+    tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=ok)
 
 
-ROWS_SOURCES = {"softmax": inspect.getsource(softmax_rows.fn), "layernorm": inspect.getsource(layernorm_rows.fn)}
+@triton.jit
+def layernorm_rows_looped(
+    x_ptr, y_ptr, N, w_ptr, b_ptr, eps, HAS_W: tl.constexpr, HAS_B: tl.constexpr, BLOCK_N: tl.constexpr
+):
+    """Layer norm of a row too long for registers: per-lane Welford statistics over chunks, merged
+    across lanes (Chan et al.), then one more pass that normalises and writes."""
+    base = tl.program_id(0).to(tl.int64) * N
+    count = tl.zeros([BLOCK_N], dtype=tl.float32)
+    mean = tl.zeros([BLOCK_N], dtype=tl.float32)
+    m2 = tl.zeros([BLOCK_N], dtype=tl.float32)
+    for n0 in range(0, N, BLOCK_N):
+        cols = n0 + tl.arange(0, BLOCK_N)
+        ok = cols < N
+        xv = tl.load(x_ptr + base + cols, mask=ok, other=0.0).to(tl.float32)
+        count += tl.where(ok, 1.0, 0.0)
+        delta = tl.where(ok, xv - mean, 0.0)
+        mean += delta / tl.maximum(count, 1.0)
+        m2 += delta * tl.where(ok, xv - mean, 0.0)
+    row_mean = tl.sum(count * mean, axis=0) / N
+    spread = mean - row_mean
+    rstd = 1.0 / tl.sqrt((tl.sum(m2, axis=0) + tl.sum(count * spread * spread, axis=0)) / N + eps)
+    for n0 in range(0, N, BLOCK_N):
+        cols = n0 + tl.arange(0, BLOCK_N)
+        ok = cols < N
+        acc = (tl.load(x_ptr + base + cols, mask=ok, other=0.0).to(tl.float32) - row_mean) * rstd
+        if HAS_W:
+            acc = acc * tl.load(w_ptr + cols, mask=ok, other=0.0).to(tl.float32)
+        if HAS_B:
+            acc = acc + tl.load(b_ptr + cols, mask=ok, other=0.0).to(tl.float32)
+        tl.store(y_ptr + base + cols, acc.to(y_ptr.dtype.element_ty), mask=ok)
+
+
+ROWS_SOURCES = {
+    "softmax": inspect.getsource(softmax_rows.fn) + "\n\n" + inspect.getsource(softmax_rows_looped.fn),
+    "layernorm": inspect.getsource(layernorm_rows.fn) + "\n\n" + inspect.getsource(layernorm_rows_looped.fn),
+}
 """The row kernels as emitted into a candidate (each once, whatever the number of nodes using it)."""
+
+ROW_ELEMENTS = 4096
+"""Default most elements a program keeps in registers (the whole-row kernels' tile); longer rows take
+the looped kernels. Profiles set ``row_elements`` (scaled with their warps)."""
 
 
 def emit_softmax(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
@@ -62,9 +142,12 @@ def emit_layernorm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, lis
 
 
 def _emit_rows(node: Node, ctx: Ctx, out: str, alloc: str, kind: str) -> tuple[str, list[str]]:
-    """Launch lines of ``softmax_rows`` / ``layernorm_rows``; no kernel of its own (empty source)."""
+    """Launch lines of the row kernels; no kernel of its own (empty source). A row of at most
+    ``row_elements`` values is kept in registers, with as many rows a program as fit there; a longer
+    one is looped over in chunks of that many."""
     p = f"n{node.id}_"
     x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
+    cap = int(ctx.params.get("row_elements", ROW_ELEMENTS))
     lines = [
         f"{p}x = {x}.contiguous()",
         f"{p}shape = tuple({p}x.shape)",
@@ -72,16 +155,30 @@ def _emit_rows(node: Node, ctx: Ctx, out: str, alloc: str, kind: str) -> tuple[s
         f"{p}N = {p}shape[-1]",
         f"{p}R = {p}x.numel() // max(1, {p}N)",
         f"{p}bn = triton.next_power_of_2(max(1, {p}N))",
+        f"{p}br = max(1, min({cap} // {p}bn, triton.next_power_of_2(max(1, {p}R))))",
     ]
+    launch = warps(ctx.params)
     if kind == "softmax":
-        lines.append(f"softmax_rows[({p}R,)]({p}x, {out}, {p}N, BLOCK_N={p}bn, {warps(ctx.params)})")
+        lines += [
+            f"if {p}bn <= {cap}:",
+            f"    softmax_rows[(triton.cdiv({p}R, {p}br),)]({p}x, {out}, {p}R, {p}N, BLOCK_R={p}br, BLOCK_N={p}bn, "
+            f"{launch})",
+            "else:",
+            f"    softmax_rows_looped[({p}R,)]({p}x, {out}, {p}N, BLOCK_N={cap}, {launch})",
+        ]
     else:
         w, b = node.operands.get("weight"), node.operands.get("bias")
-        lines.append(
-            f"layernorm_rows[({p}R,)]({p}x, {out}, {p}N, {ctx.var(w) if w is not None else p + 'x'}, "
-            f"{ctx.var(b) if b is not None else p + 'x'}, {float(node.attrs['eps'])!r}, HAS_W={w is not None}, "
-            f"HAS_B={b is not None}, BLOCK_N={p}bn, {warps(ctx.params)})"
+        common = (
+            f"{ctx.var(w) if w is not None else p + 'x'}, {ctx.var(b) if b is not None else p + 'x'}, "
+            f"{float(node.attrs['eps'])!r}, HAS_W={w is not None}, HAS_B={b is not None}"
         )
+        lines += [
+            f"if {p}bn <= {cap}:",
+            f"    layernorm_rows[(triton.cdiv({p}R, {p}br),)]({p}x, {out}, {p}R, {p}N, {common}, BLOCK_R={p}br, "
+            f"BLOCK_N={p}bn, {launch})",
+            "else:",
+            f"    layernorm_rows_looped[({p}R,)]({p}x, {out}, {p}N, {common}, BLOCK_N={cap}, {launch})",
+        ]
     return "", lines
 
 
