@@ -1,7 +1,8 @@
 """Read queries for the web pages: each answers one page section in one or two SQL statements.
 
-Like ``kernels_store.leaderboard``, only *current* verifications count (verified against the task's
-present reference source). Nothing here writes.
+Like ``kernels_store.leaderboard``, only *current* verifications count (verified by this deployment,
+against the task's present reference source); a task's imported verdicts are listed on their own
+(``ranked_verifications(..., "imported")``). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from kernels_store.catalog import candidate_record, verification_record
 from kernels_store.models import Candidate, Task, Verification
-from kernels_store.ranking import IS_CURRENT, store_order
+from kernels_store.ranking import COUNTS, IS_CURRENT, store_order
 from kernels_store.records import CandidateRecord, Page, Record, VerificationRecord
 
-Verdicts = Literal["accepted", "not_accepted"]
-"""``accepted``; or ``not_accepted``: rejected and not run (e.g. a CUDA kernel compiled without a GPU)."""
+Verdicts = Literal["accepted", "not_accepted", "imported"]
+"""``accepted``; ``not_accepted``: rejected and not run (e.g. a CUDA kernel compiled without a GPU) (both
+verified here); ``imported``: any verdict imported from a bundle, not verified here."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def generator_results(
         )
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
-        .where(Verification.verdict == "accepted", IS_CURRENT)
+        .where(Verification.verdict == "accepted", COUNTS)
         .group_by(Verification.task_id, Verification.hardware_fingerprint, Candidate.origin, Candidate.origin_detail)
         .order_by(Verification.task_id, Verification.hardware_fingerprint, Candidate.origin, Candidate.origin_detail)
     )
@@ -118,7 +120,7 @@ def hardware_seen(session: Session, *, task_id: str | None = None) -> list[Hardw
             Verification.hardware_fingerprint, func.max(Verification.device_name), func.max(Verification.device), timed
         )
         .join(Task, Task.id == Verification.task_id)
-        .where(Verification.verdict == "accepted", IS_CURRENT)
+        .where(Verification.verdict == "accepted", COUNTS)
         .group_by(Verification.hardware_fingerprint)
     )
     if task_id is not None:
@@ -159,10 +161,14 @@ def ranked_verifications(
         .join(Candidate, Candidate.id == Verification.candidate_id)
         .where(Verification.task_id == task_id, IS_CURRENT)
     )
-    if verdicts == "accepted":
-        query = query.where(Verification.verdict == "accepted").order_by(*store_order())
+    if verdicts == "imported":
+        query = query.where(Verification.provenance == "imported").order_by(
+            Verification.verdict != "accepted", *store_order()
+        )
+    elif verdicts == "accepted":
+        query = query.where(Verification.verdict == "accepted", COUNTS).order_by(*store_order())
     else:
-        query = query.where(Verification.verdict != "accepted").order_by(
+        query = query.where(Verification.verdict != "accepted", COUNTS).order_by(
             Verification.created_at.desc(), Verification.id.desc()
         )
     if hardware_fingerprint is not None:
@@ -200,7 +206,7 @@ def speedup_points(
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
         .where(
-            and_(Verification.task_id == task_id, Verification.verdict == "accepted", IS_CURRENT),
+            and_(Verification.task_id == task_id, Verification.verdict == "accepted", COUNTS),
             Verification.speedup_eager.is_not(None),
         )
     )

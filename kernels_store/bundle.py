@@ -7,10 +7,16 @@ so a truncated file is detected. Records refer to each other by natural keys, no
 a candidate by (``task_id``, ``source_sha256``), its parent by ``parent_sha256``.
 
 Import is one transaction and idempotent: what the store already has is skipped, so importing a bundle
-twice adds nothing. Any bad line (malformed JSON, unknown type or schema version, a missing field, a
-source whose sha256 does not match, a reference to a record that is neither in the store nor earlier in
-the bundle, a task id stored with a different reference source) raises ``BundleError`` naming the line,
-and the store is left unchanged. Job owner tokens' hashes are not exported.
+twice adds nothing. Any bad line (malformed JSON, nesting or integers beyond ``bundle_checks``' bounds,
+unknown type or schema version, a missing or mistyped field, a source whose sha256 does not match, a
+reference to a record that is neither in the store nor earlier in the bundle, a task id stored with a
+different reference source, a built-in task's id with another source, metadata or a job the
+``ImportPolicy`` refuses) raises ``BundleError`` naming the line, and the store is left unchanged.
+Job owner tokens' hashes are not exported.
+
+Imported verdicts are another store's claims: they are stored with ``imported`` provenance (the
+bundle's name, when) and count for nothing until this deployment verifies them
+(``kernels_store.provenance``). Imported jobs arrive finished or cancelled, never runnable.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
-from kernels_store import catalog
+from kernels_store import bundle_checks, catalog
+from kernels_store.bundle_checks import ImportPolicy
 from kernels_store.errors import BundleError, StoreError
 from kernels_store.jobs import job_record
-from kernels_store.models import JOB_STATUSES, Candidate, Job, Task, Verification
+from kernels_store.models import Candidate, Job, Task, Verification
+from kernels_store.provenance import Provenance
 from kernels_store.store import Store
 
 BUNDLE_FORMAT = "kernelkiln-store-bundle"
@@ -160,6 +168,7 @@ def _verification_line(ver: Verification, candidate_sha256: str) -> dict[str, An
         "candidate_sha256": candidate_sha256,
         "report": ver.report,
         "created_at": _iso(ver.created_at),
+        "provenance": ver.provenance,  # informative: whatever it says, an import stores "imported"
     }
 
 
@@ -183,8 +192,9 @@ class _Fields:
             raise ValueError(f"field {name!r} must be {names}, not {type(value).__name__}")
         return value
 
-    def text(self, name: str, *, required: bool = True, default: str | None = None) -> Any:
-        return self.get(name, str, required=required, default=default)
+    def text(self, name: str, *, required: bool = True, default: str | None = None, max_length: int = 200) -> Any:
+        value = bundle_checks.text(self.record.get(name), name, max_length=max_length, required=required)
+        return default if value is None else value
 
     def time(self, name: str) -> datetime | None:
         raw = self.text(name, required=False)
@@ -197,16 +207,22 @@ class _Fields:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
     def source(self) -> tuple[str, str]:
-        source, digest = self.text("source"), self.text("source_sha256")
+        source = self.get("source", str)
+        digest = self.text("source_sha256", max_length=64)
         if catalog.sha256_text(source) != digest:
             raise ValueError("source_sha256 does not match the sha256 of source")
         return source, digest
 
 
-def import_bundle(store: Store, lines: Iterable[str | bytes]) -> BundleSummary:
-    """Import a bundle (an open file, text or binary, or any iterable of lines) in one transaction."""
+Importer = Callable[[Session, _Fields, datetime, ImportPolicy], bool]
+
+
+def import_bundle(store: Store, lines: Iterable[str | bytes], policy: ImportPolicy | None = None) -> BundleSummary:
+    """Import a bundle (an open file, text or binary, or any iterable of lines) in one transaction,
+    under ``policy`` (the importing service's rules; by default none beyond the bundle's own)."""
+    policy = policy or ImportPolicy()
     summary = BundleSummary()
-    importers: dict[str, Callable[[Session, _Fields, datetime], bool]] = {
+    importers: dict[str, Importer] = {
         "task": _import_task,
         "job": _import_job,
         "candidate": _import_candidate,
@@ -236,8 +252,8 @@ def import_bundle(store: Store, lines: Iterable[str | bytes]) -> BundleSummary:
                 raise BundleError(line_no, f"unknown record type {kind!r} (expected one of: {expected})")
             records += 1
             try:
-                added = importers[kind](s, _Fields(record), now)
-            except (ValueError, TypeError, StoreError) as e:
+                added = importers[kind](s, _Fields(record), now, policy)
+            except (ValueError, TypeError, OverflowError, StoreError) as e:
                 raise BundleError(line_no, f"{kind} record: {e}") from e
             except SQLAlchemyError as e:
                 cause = getattr(e, "orig", None) or e
@@ -263,8 +279,16 @@ def _parse_line(raw: str | bytes, line_no: int) -> dict[str, Any] | None:
         record = json.loads(text)
     except json.JSONDecodeError as e:
         raise BundleError(line_no, f"malformed JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:
+        raise BundleError(line_no, "malformed JSON: nested too deeply") from None
+    except ValueError as e:  # an integer with more digits than Python converts
+        raise BundleError(line_no, f"malformed JSON: {e}") from None
     if not isinstance(record, dict):
         raise BundleError(line_no, f"expected a JSON object, found {type(record).__name__}")
+    try:
+        bundle_checks.check_bounds(record)
+    except ValueError as e:
+        raise BundleError(line_no, f"refused: {e}") from None
     return record
 
 
@@ -281,9 +305,16 @@ def _missing(what: str) -> ValueError:
     return ValueError(f"refers to {what}, which is neither in the store nor earlier in the bundle")
 
 
-def _import_task(s: Session, f: _Fields, now: datetime) -> bool:
-    task_id = f.text("id")
+def _import_task(s: Session, f: _Fields, now: datetime, policy: ImportPolicy) -> bool:
+    task_id = f.text("id", max_length=200)
+    if not task_id.strip():
+        raise ValueError("field 'id' is empty")
     source, digest = f.source()
+    builtin = policy.builtin_source(task_id)
+    if builtin is not None and catalog.sha256_text(builtin) != digest:
+        raise ValueError(f"task {task_id!r} is a built-in task: a bundle cannot change its reference source")
+    extra = {} if builtin is not None else f.get("extra", dict, required=False, default={})
+    policy.check_task_extra(extra)
     stored = s.get(Task, task_id)
     if stored is not None:
         if stored.source_sha256 != digest:
@@ -297,66 +328,68 @@ def _import_task(s: Session, f: _Fields, now: datetime) -> bool:
         task_id,
         source,
         now=now,
-        family=f.text("family", required=False, default=""),
-        title=f.text("title", required=False, default=""),
+        family=f.text("family", required=False, default="", max_length=100),
+        title=f.text("title", required=False, default="", max_length=300),
         shapes=f.get("shapes", (list, dict), required=False, default=[]),
-        extra=f.get("extra", dict, required=False, default={}),
+        extra=extra,
         created_at=f.time("created_at"),
     )
     return True
 
 
-def _import_job(s: Session, f: _Fields, now: datetime) -> bool:
-    job_id = f.text("id")
-    if len(job_id) > 32:
-        raise ValueError("field 'id' is longer than 32 characters")
+def _import_job(s: Session, f: _Fields, now: datetime, policy: ImportPolicy) -> bool:
+    """A job as ``POST /v1/jobs`` would have accepted it, finished or cancelled (never runnable here)."""
+    job_id = f.text("id", max_length=32)
+    if not bundle_checks.JOB_ID.fullmatch(job_id):
+        raise ValueError("field 'id' must be 1 to 32 letters, digits, '-' or '_'")
     if s.get(Job, job_id) is not None:
         return False
-    status = f.text("status")
-    if status not in JOB_STATUSES:
-        raise ValueError(f"unknown job status {status!r}")
+    kind = f.text("kind", required=False, default="generate", max_length=32)
+    if kind != "generate":
+        raise ValueError(f"unknown job kind {kind!r} (expected 'generate')")
     task_id = f.text("task_id", required=False)
     if task_id is not None and s.get(Task, task_id) is None:
         raise _missing(f"task {task_id!r}")
+    budget = f.record.get("budget")
+    if budget is not None:
+        bundle_checks.integer(budget, "budget", 1, policy.max_budget)
+    error = f.text("error", required=False, max_length=10_000)
+    state = bundle_checks.job_state(f.record.get("status"), error, f.time("finished_at"), now)
     created = f.time("created_at") or now
     s.add(
         Job(
             id=job_id,
-            kind=f.text("kind", required=False, default="generate"),
+            kind=kind,
             task_id=task_id,
-            status=status,
-            params=f.get("params", dict, required=False, default={}),
-            budget=f.get("budget", int, required=False),
-            progress=f.get("progress", dict, required=False, default={}),
-            result=f.record.get("result"),
-            error=f.text("error", required=False),
-            cancel_requested=f.get("cancel_requested", bool, required=False, default=False),
-            lease_expires_at=f.time("lease_expires_at"),
-            heartbeat_at=f.time("heartbeat_at"),
-            attempts=f.get("attempts", int, required=False, default=0),
+            params=bundle_checks.job_params(f.record.get("params")),
+            budget=budget,
+            progress=bundle_checks.job_progress(f.record.get("progress")),
+            result=bundle_checks.job_result(f.record.get("result")),
+            cancel_requested=False,
+            attempts=bundle_checks.integer(f.record.get("attempts", 0), "attempts", 0, bundle_checks.MAX_ATTEMPTS),
             created_at=created,
             updated_at=f.time("updated_at") or created,
             started_at=f.time("started_at"),
-            finished_at=f.time("finished_at"),
+            **state,
         )
     )
     s.flush()
     return True
 
 
-def _import_candidate(s: Session, f: _Fields, now: datetime) -> bool:
+def _import_candidate(s: Session, f: _Fields, now: datetime, policy: ImportPolicy) -> bool:
     task_id = f.text("task_id")
     source, _ = f.source()
     if s.get(Task, task_id) is None:
         raise _missing(f"task {task_id!r}")
     parent_id = None
-    parent_sha = f.text("parent_sha256", required=False)
+    parent_sha = f.text("parent_sha256", required=False, max_length=64)
     if parent_sha is not None:
         parent = catalog.find_candidate(s, task_id, parent_sha)
         if parent is None:
             raise _missing(f"parent candidate {parent_sha[:12]}… of task {task_id!r}")
         parent_id = parent.id
-    job_id = f.text("job_id", required=False)
+    job_id = f.text("job_id", required=False, max_length=32)
     if job_id is not None and s.get(Job, job_id) is None:
         raise _missing(f"job {job_id!r}")
     added = catalog.add_candidate(
@@ -364,8 +397,8 @@ def _import_candidate(s: Session, f: _Fields, now: datetime) -> bool:
         task_id,
         source,
         now=now,
-        language=f.text("language"),
-        origin=f.text("origin"),
+        language=f.text("language", max_length=16),
+        origin=f.text("origin", max_length=16),
         origin_detail=f.text("origin_detail", required=False, default=""),
         parent_id=parent_id,
         job_id=job_id,
@@ -376,11 +409,18 @@ def _import_candidate(s: Session, f: _Fields, now: datetime) -> bool:
     return added.created
 
 
-def _import_verification(s: Session, f: _Fields, now: datetime) -> bool:
-    task_id, candidate_sha = f.text("task_id"), f.text("candidate_sha256")
+def _import_verification(s: Session, f: _Fields, now: datetime, policy: ImportPolicy) -> bool:
+    task_id, candidate_sha = f.text("task_id"), f.text("candidate_sha256", max_length=64)
     report = f.get("report", dict)
     candidate = catalog.find_candidate(s, task_id, candidate_sha)
     if candidate is None:
         raise _missing(f"candidate {candidate_sha[:12]}… of task {task_id!r}")
-    recorded = catalog.record_verification(s, candidate.id, report, now=now, created_at=f.time("created_at"))
+    recorded = catalog.record_verification(
+        s,
+        candidate.id,
+        report,
+        now=now,
+        created_at=f.time("created_at"),
+        provenance=Provenance.imported(policy.bundle, now),
+    )
     return recorded.created or recorded.replaced

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from kernels_store.environment import Environment, as_environment
 from kernels_store.errors import NotFoundError, TaskSourceChangedError
 from kernels_store.models import LANGUAGES, ORIGINS, VERDICTS, Candidate, Job, Task, TaskSource, Verification
+from kernels_store.provenance import VERIFIED, Provenance
 from kernels_store.records import (
     CandidateAdded,
     CandidateRecord,
@@ -373,7 +374,12 @@ def record_verification(
     now: datetime,
     replace: bool = False,
     created_at: datetime | None = None,
+    provenance: Provenance | None = None,
 ) -> VerificationRecorded:
+    """Store a report (see ``Store.record_verification``). ``provenance``: this deployment's
+    (``Provenance.here()``, the default) or a bundle's. A verdict verified here replaces an imported
+    one of the same key; an imported one never replaces a verdict verified here."""
+    provenance = provenance or Provenance.here()
     candidate = session.get(Candidate, candidate_id)
     if candidate is None:
         raise NotFoundError(f"no candidate {candidate_id} in the store")
@@ -392,16 +398,26 @@ def record_verification(
     )
     inserted = session.execute(
         insert_for(session, Verification)
-        .values(candidate_id=candidate_id, task_id=candidate.task_id, created_at=created_at or now, **columns)
+        .values(
+            candidate_id=candidate_id,
+            task_id=candidate.task_id,
+            created_at=created_at or now,
+            **columns,
+            **provenance.columns(),
+        )
         .on_conflict_do_nothing(index_elements=["candidate_id", "reference_sha256", "environment_key"])
         .returning(Verification.id)
     ).first()
     row = session.execute(select(Verification).where(*key).with_for_update()).scalar_one()
     if inserted is not None:
         return VerificationRecorded(verification=verification_record(row), created=True)
+    if row.provenance != provenance.kind:
+        if provenance.kind != VERIFIED:  # a bundle's claim never replaces a verdict verified here
+            return VerificationRecorded(verification=verification_record(row), created=False)
+        replace = True  # verified here: it replaces the imported claim
     upgrade_not_run = row.verdict == "not_run" and columns["verdict"] != "not_run"
     if replace or upgrade_not_run:
-        for attr, value in columns.items():
+        for attr, value in {**columns, **provenance.columns()}.items():
             setattr(row, attr, value)
         row.created_at = created_at or now
         session.flush()
@@ -415,9 +431,11 @@ def find_verification(
     environment: Environment | Mapping[str, Any],
     *,
     reference_sha256: str | None = None,
+    provenance: str | None = VERIFIED,
 ) -> VerificationRecord | None:
     """The candidate's verification in this environment (a ``Report.environment`` dict or an
-    ``Environment``) against the task's current reference source (or ``reference_sha256``)."""
+    ``Environment``) against the task's current reference source (or ``reference_sha256``): one
+    verified by this deployment (``provenance``; None: whichever is stored)."""
     if reference_sha256 is None:
         candidate = session.get(Candidate, candidate_id)
         if candidate is None:
@@ -428,6 +446,7 @@ def find_verification(
             Verification.candidate_id == candidate_id,
             Verification.reference_sha256 == reference_sha256,
             Verification.environment_key == as_environment(environment).key,
+            *([] if provenance is None else [Verification.provenance == provenance]),
         )
     ).scalar_one_or_none()
     return None if row is None else verification_record(row)

@@ -9,7 +9,12 @@ against the new source; ``kiln regress`` must still re-check them. ``latest_best
 - otherwise the best accepted kernel against the most recent *earlier* reference source: the source of
   the latest accepted verification of that task on that hardware. Its ``verification.reference_sha256``
   then differs from the task's ``source_sha256``. Within that source the ranking is the leaderboard's
-  (``kernels_store.ranking``).
+  (``kernels_store.ranking``);
+- otherwise the best kernel *imported* from a bundle (``verification.provenance == "imported"``): a
+  claim this deployment has not verified, which ``kiln regress`` re-verifies but never takes as a
+  baseline.
+
+The first two count only verdicts verified by this deployment.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from kernels_store.leaderboard import _best, best_kernels
 from kernels_store.models import Candidate, Task, Verification
-from kernels_store.ranking import rank_key
+from kernels_store.ranking import VERIFIED_HERE, rank_key
 from kernels_store.records import BestKernel
 
 Pair = tuple[str, str]
@@ -38,7 +43,8 @@ def latest_best_kernels(
 ) -> list[BestKernel]:
     """``best_kernels()`` plus, for each (task, hardware) with no kernel accepted against the task's
     current source, the best kernel accepted against its most recent earlier source (its
-    ``verification.reference_sha256`` then differs from the task's): what ``kiln regress`` re-checks.
+    ``verification.reference_sha256`` then differs from the task's), else the best imported one (not
+    verified here): what ``kiln regress`` re-checks.
     Filters keep kernels whose task id, task family or fingerprint is in them (None: all)."""
     tasks = _selected_tasks(session, task_ids, families)
     if not tasks:
@@ -56,7 +62,13 @@ def latest_best_kernels(
     ]
     covered = {(b.task_id, b.hardware_fingerprint) for b in current}
     stale = _stale_best(session, tasks, lambda pair: pair not in covered and wanted(*pair))
-    return sorted(current + stale, key=lambda b: (b.task_id, b.hardware_fingerprint))
+    covered |= {(b.task_id, b.hardware_fingerprint) for b in stale}
+    imported = [
+        b
+        for b in best_kernels(session, task_id=single_task, hardware_fingerprint=single_hw, imported=True)
+        if (b.task_id, b.hardware_fingerprint) not in covered and wanted(b.task_id, b.hardware_fingerprint)
+    ]
+    return sorted(current + stale + imported, key=lambda b: (b.task_id, b.hardware_fingerprint))
 
 
 def _selected_tasks(session: Session, task_ids: Collection[str] | None, families: Collection[str] | None) -> set[str]:
@@ -83,6 +95,7 @@ def _stale_best(session: Session, tasks: set[str], keep: Callable[[Pair], bool])
         .join(Task, Task.id == Verification.task_id)
         .where(
             Verification.verdict == "accepted",
+            VERIFIED_HERE,
             Verification.reference_sha256 != Task.source_sha256,
             Verification.task_id.in_(list(tasks)),
         )

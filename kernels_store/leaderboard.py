@@ -1,7 +1,8 @@
 """Queries derived from verifications: best kernel per task and hardware, counts per origin, totals.
 
-Only *current* verifications count: accepted, and verified against the task's present reference
-source (``verifications.reference_sha256 == tasks.source_sha256``). Within one task and hardware
+Only *current* verifications count: accepted, verified by this deployment (not imported: see
+``kernels_store.provenance``) and against the task's present reference source
+(``verifications.reference_sha256 == tasks.source_sha256``). Within one task and hardware
 fingerprint the best is the first in ``kernels_store.ranking``'s order.
 """
 
@@ -14,16 +15,22 @@ from sqlalchemy.orm import Session
 
 from kernels_store.catalog import candidate_record, verification_record
 from kernels_store.models import JOB_STATUSES, Candidate, Job, Task, Verification
-from kernels_store.ranking import IS_CURRENT, store_order
+from kernels_store.ranking import COUNTS, IS_CURRENT, store_order
 from kernels_store.records import BestKernel, OriginCount, StoreStats
 
-_current = and_(Verification.verdict == "accepted", IS_CURRENT)
+_current = and_(Verification.verdict == "accepted", COUNTS)
 
 
 def best_kernels(
-    session: Session, *, task_id: str | None = None, hardware_fingerprint: str | None = None
+    session: Session,
+    *,
+    task_id: str | None = None,
+    hardware_fingerprint: str | None = None,
+    imported: bool = False,
 ) -> list[BestKernel]:
-    """One ``BestKernel`` per (task, hardware fingerprint), ordered by task id then fingerprint."""
+    """One ``BestKernel`` per (task, hardware fingerprint), ordered by task id then fingerprint.
+    ``imported``: the best of the verdicts imported from bundles instead, which count for nothing
+    (what ``kiln regress`` re-verifies where this deployment has verified nothing)."""
     rank = (
         func.row_number()
         .over(
@@ -33,7 +40,10 @@ def best_kernels(
         .label("rank")
     )
     ranked = select(Verification.id.label("verification_id"), rank).join(Task, Task.id == Verification.task_id)
-    ranked = ranked.where(_current)
+    if imported:
+        ranked = ranked.where(Verification.verdict == "accepted", IS_CURRENT, Verification.provenance == "imported")
+    else:
+        ranked = ranked.where(_current)
     if task_id is not None:
         ranked = ranked.where(Verification.task_id == task_id)
     if hardware_fingerprint is not None:

@@ -38,6 +38,8 @@ ORIGINS = ("template", "llm", "user")
 """template: the template compiler; llm: a model (``origin_detail`` names it); user: an upload."""
 VERDICTS = ("accepted", "rejected", "not_run")
 """The same values as ``verifier.report.VERDICTS`` (not imported: it would import torch)."""
+PROVENANCES = ("verified", "imported")
+"""Where a verdict came from (``kernels_store.provenance``): this deployment, or a bundle."""
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_JOB_STATUSES = ("succeeded", "failed", "cancelled")
 
@@ -159,6 +161,7 @@ class Verification(Base):
     __table_args__ = (
         UniqueConstraint("candidate_id", "reference_sha256", "environment_key"),
         CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
+        CheckConstraint(_in("provenance", PROVENANCES), name="provenance"),
         Index(None, "task_id", "hardware_fingerprint", "verdict"),
     )
 
@@ -184,6 +187,12 @@ class Verification(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
     """``Report.to_dict()``, whole."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, default=utcnow)
+    provenance: Mapped[str] = mapped_column(String(16), default="verified")
+    """``verified`` by this deployment, or ``imported`` from a bundle (``kernels_store.provenance``)."""
+    verified_host: Mapped[str] = mapped_column(String(200), default="")
+    verifier_version: Mapped[str] = mapped_column(String(64), default="")
+    imported_from: Mapped[str] = mapped_column(String(300), default="")
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TaskSource(Base):

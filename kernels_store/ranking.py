@@ -15,14 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import and_
+
 from kernels_store.models import Task, Verification
 from verifier.report import rank_key
 
-__all__ = ["IS_CURRENT", "rank_key", "rank_order", "store_order"]
+__all__ = ["COUNTS", "IS_CURRENT", "VERIFIED_HERE", "rank_key", "rank_order", "store_order"]
 
 IS_CURRENT = Verification.reference_sha256 == Task.source_sha256
-"""A verification against its task's present reference source (the only ones the leaderboard counts);
-a query using it joins ``tasks``."""
+"""A verification against its task's present reference source; a query using it joins ``tasks``."""
+VERIFIED_HERE = Verification.provenance == "verified"
+"""A verdict this deployment produced, not one imported from a bundle (``kernels_store.provenance``)."""
+COUNTS = and_(IS_CURRENT, VERIFIED_HERE)
+"""The verifications the leaderboard, fast_p and the pages' figures count: current and verified here."""
 
 
 def rank_order(*then: Any) -> tuple[Any, ...]:

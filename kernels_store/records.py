@@ -132,6 +132,17 @@ class VerificationRecord(Record):
     report: dict[str, Any]
     """``Report.to_dict()`` as recorded."""
     created_at: datetime
+    provenance: str = "verified"
+    """``verified`` by this deployment, or ``imported`` (``kernels_store.provenance``)."""
+    verified_host: str = ""
+    verifier_version: str = ""
+    imported_from: str = ""
+    imported_at: datetime | None = None
+
+    @property
+    def verified_here(self) -> bool:
+        """True when this deployment produced the verdict (only those count)."""
+        return self.provenance == "verified"
 
     @property
     def accepted(self) -> bool:

@@ -37,7 +37,8 @@ def resolve_task(
 
     ``register=False`` leaves a submitted reference out of the store (``register_task`` stores it once
     the verifier has accepted it as a reference: a refused reference leaves nothing behind). An unknown
-    ``task_id`` raises ``tasks.UnknownTaskError``.
+    ``task_id`` raises ``tasks.UnknownTaskError``; a stored task whose tolerances ``service.task_extra``
+    refuses is refused with 422 (``Refused``).
     """
     if reference_source is not None:
         tid = user_task_id(reference_source)
@@ -50,9 +51,13 @@ def resolve_task(
         stored = found.stored
         assert stored is not None
         shapes = stored_shapes(stored.shapes, device)
-        return ResolvedTask(
-            stored.id, stored.source, False, task_reference(stored.id, stored.source, shapes, stored.extra)
-        )
+        try:
+            reference = task_reference(stored.id, stored.source, shapes, stored.extra)
+        except ValueError as e:  # metadata stored before service.task_extra's rule, or by hand
+            from service.refusals import Refused
+
+            raise Refused(422, f"task {stored.id!r} cannot be verified here: its stored {e}") from None
+        return ResolvedTask(stored.id, stored.source, False, reference)
     task = found.builtin
     store_builtin(store, task)
     return ResolvedTask(task.id, task.source, True, task.reference_on(device))

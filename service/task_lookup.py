@@ -75,23 +75,20 @@ def task_reference(
     """The ``verifier.Reference`` for ``source`` under the id ``task_id`` on ``shapes`` (empty: as written).
 
     Tolerances and allowed aten ops: the built-in task's of the same id when there is one (what the
-    generator verified with), else ``tolerances``/``allowed_ops`` in a stored task's ``extra``, else the
-    verifier's defaults (what a submitted reference is verified with).
+    generator verified with), else the tighter ``tolerances`` in a stored task's ``extra``
+    (``service.task_extra``: ``ValueError`` for ones it refuses), else the verifier's defaults (what a
+    submitted reference is verified with). A stored task never widens the allowed ops.
     """
-    from verifier import Reference, Tolerance
+    from service.task_extra import check_task_extra, parse_tolerances
+    from verifier import Reference
 
     builtin = tasks.find(task_id)
     if builtin is not None:
         tolerances, allowed_ops = dict(builtin.tolerances), frozenset(builtin.allowed_ops)
     else:
         extra = extra or {}
-        raw = extra.get("tolerances")
-        tolerances = (
-            {str(d): Tolerance(**dict(b)) for d, b in raw.items() if isinstance(b, Mapping)}
-            if isinstance(raw, Mapping)
-            else {}
-        )
-        allowed_ops = frozenset(str(op) for op in extra.get("allowed_ops") or ())
+        check_task_extra(extra)
+        tolerances, allowed_ops = parse_tolerances(extra.get("tolerances")), frozenset()
     return Reference(
         source=source,
         name=task_id,

@@ -45,7 +45,7 @@ def best_of_job(store: Store, job: JobRecord) -> dict[str, Any] | None:
         sha = job.result.get("best_sha256")
     if sha is None and isinstance(job.progress.get("best"), dict):
         sha = job.progress["best"].get("sha256")
-    if not sha or job.task_id is None:
+    if not isinstance(sha, str) or not sha or job.task_id is None:  # a store edited by hand holds anything
         return None
     candidate = store.find_candidate(job.task_id, sha)
     if candidate is None:

@@ -82,25 +82,57 @@ def export(
 def import_(
     file: str = typer.Argument(..., help="Bundle to read (.jsonl); '-' for stdin."),
     url: str | None = typer.Option(None, "--url", help=DATABASE_HELP),
+    verify: bool = typer.Option(
+        False,
+        "--verify/--no-verify",
+        help="Then re-verify the imported kernels here (kiln regress's rules); until then they count for nothing.",
+    ),
+    device: str = typer.Option("auto", "--device", help="With --verify: auto | cpu | cuda."),
 ) -> None:
-    """Add FILE's records to the store in one transaction; records already there are skipped."""
+    """Add FILE's records to the store in one transaction; records already there are skipped.
+    Imported verdicts are shown as "imported, not verified here" and count for nothing until verified here."""
     from kernels_store import BundleError
     from kernels_store.bundle import import_bundle
+    from service.bundle_policy import import_policy
+    from service.settings import Settings
 
+    try:
+        policy = import_policy(file, Settings.from_env())
+    except ValueError as e:
+        _fail("import", f"bad setting: {e}")
     store = _open("import", url)
     try:
         if file == "-":
-            summary = import_bundle(store, sys.stdin.buffer)
+            summary = import_bundle(store, sys.stdin.buffer, policy)
         else:
             with open(file, "rb") as lines:
-                summary = import_bundle(store, lines)
+                summary = import_bundle(store, lines, policy)
+        typer.echo(f"kiln store import: {file} into {store.url}: {summary.describe()}")
+        if verify:
+            _verify_imported(store, device)
     except BundleError as e:
         _fail("import", f"{file}: {e} (nothing was imported)")
     except OSError as e:
         _fail("import", f"cannot read {file}: {e}")
     finally:
         store.close()
-    typer.echo(f"kiln store import: {file} into {store.url}: {summary.describe()}")
+
+
+def _verify_imported(store: Store, device: str) -> None:
+    """Re-verify the best imported kernel of each task and hardware (``kiln regress``'s checks and
+    recording): what passes is then verified here and counts."""
+    from service.regress import RegressOptions, RegressSetupError, Selection, run_regress, select_targets
+    from service.text import printable
+
+    targets = [t for t in select_targets(store, Selection()) if t.imported]
+    typer.echo(f"kiln store import: re-verifying {len(targets)} imported kernel(s) on this host", err=True)
+    try:
+        run = run_regress(store, targets, RegressOptions(device=device), selection="imported")
+    except (RegressSetupError, ValueError) as e:
+        _fail("import", f"imported, but cannot verify: {e} (the imported verdicts count for nothing)")
+    for r in run.results:
+        outcome = r.outcome.replace("_", " ")
+        typer.echo(f"  {printable(r.task_id)} kernel #{r.candidate_id}: {outcome}: {printable(r.reason)}")
 
 
 @sub.command("stats")

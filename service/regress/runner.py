@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 CPU_SPEED_NOTE = "speed not checked: CPU run (Triton interpreter times say nothing about kernel speed)"
+IMPORTED_SPEED_NOTE = "speed not compared: the recorded timing was imported, not verified here (no baseline)"
+IMPORTED_LEAD = "the imported kernel is not accepted here: "
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def check_kernel(
         first, detail = _first_line(kept.reasons[0] if kept.reasons else "the verifier did not run the kernel")
         return result(outcome="could_not_run", reason=changed + first, notes=tuple(notes), detail=detail)
     if not kept.accepted:
-        reason, detail = _rejection(changed, kept.reasons)
+        lead = changed + "the kernel no longer passes: " if changed else "no longer accepted: "
+        reason, detail = _rejection(IMPORTED_LEAD if target.imported and not changed else lead, kept.reasons)
         return result(outcome="regressed", reason=reason, notes=tuple(notes), detail=detail)
     judgement, speed_note = _judge_speed(best, recorded, reports, verification.device)
     if judgement is not None and judgement.regressed:
@@ -193,6 +196,8 @@ def check_kernel(
         )
     notes.append(judgement.summary if judgement is not None else speed_note)
     holds = changed + "the kernel holds against the new reference" if changed else "still accepted by the verifier"
+    if target.imported and not changed:
+        holds = "imported kernel accepted by this deployment's verifier"
     return result(
         outcome="holds", reason=holds, notes=tuple(notes), speed=judgement, speed_checked=judgement is not None
     )
@@ -241,11 +246,11 @@ def _first_line(text: str) -> tuple[str, str]:
     return lines[0], text.strip() if len(lines) > 1 else ""
 
 
-def _rejection(changed: str, reasons: list[str]) -> tuple[str, str]:
-    """The reason (first line of the verifier's first reason) and, when there is more, all reasons."""
+def _rejection(lead: str, reasons: list[str]) -> tuple[str, str]:
+    """The reason (``lead``, then the first line of the verifier's first reason) and, when there is
+    more, all reasons."""
     first, _ = _first_line(reasons[0] if reasons else "rejected without a reason")
     more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
-    lead = changed + "the kernel no longer passes: " if changed else "no longer accepted: "
     full = "\n".join(reasons)
     return lead + first + more, full if full.strip() != first else ""
 
@@ -293,6 +298,8 @@ def _judge_speed(
     """The speed judgement, or None and a note saying why speed was not compared."""
     if device != "cuda":
         return None, CPU_SPEED_NOTE
+    if not best.verification.verified_here:
+        return None, IMPORTED_SPEED_NOTE
     fingerprint = str(reports[-1].environment.get("hardware_fingerprint") or "")
     if fingerprint != best.hardware_fingerprint:
         return None, (

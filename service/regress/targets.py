@@ -1,7 +1,8 @@
 """What ``kiln regress`` checks: the store's latest best kernels, selected, and their integrity.
 
 A target is one (task, hardware fingerprint) best kernel from ``Store.latest_best_kernels``: the current
-best, or, for a task whose reference source changed since, the previous best (``stale``).
+best, or, for a task whose reference source changed since, the previous best (``stale``), or where this
+deployment verified nothing, the best kernel imported from a bundle (``imported``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class Selection:
 class Target:
     best: BestKernel
     task: TaskRecord
+
+    @property
+    def imported(self) -> bool:
+        """True when the kernel's verdict was imported from a bundle, never verified by this deployment:
+        it is re-verified, but its recorded timing is no baseline."""
+        return not self.best.verification.verified_here
 
     @property
     def stale(self) -> bool:

@@ -4,7 +4,7 @@ with their reasons, and the speedup plot; each list one page at a time."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +21,8 @@ from service.web.sources import Budget, Fold, SourceView
 from tasks.roofline_share import RooflineShare, floors_profile, roofline_share
 
 PLOT_POINTS = 500
+IMPORTED_SHOWN = 20
+"""Imported verdicts shown on a task page (the count says how many there are)."""
 """The plot shows at most the latest this many GPU-timed kernels."""
 REPORT_DEFAULTS: Mapping[str, Any] = {
     "verdict": "",
@@ -119,6 +121,9 @@ class TaskPage:
     timed_total: int
     untimed_accepted: int
     roofline_profile: str = tasks.DEFAULT_HARDWARE
+    imported: list[KernelEntry] = field(default_factory=list)
+    """The first verdicts imported from bundles (``IMPORTED_SHOWN``): shown apart, counted nowhere."""
+    imported_total: int = 0
 
     def href(self, **changes: str | None) -> str:
         """This page with these query parameters changed (None drops one); lists start on page 1."""
@@ -217,6 +222,8 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
     heading, task = found
     accepted = _listing(store, task_id, "accepted", hardware, page, ACCEPTED_PAGE_SIZE, sources.ACCEPTED)
     rejected = _listing(store, task_id, "not_accepted", hardware, rejected_page, REJECTED_PAGE_SIZE, sources.REJECTED)
+    shown = {"limit": IMPORTED_SHOWN, "source_chars": sources.REJECTED.max_chars}
+    imported = store.ranked_verifications(task_id, "imported", hardware_fingerprint=hardware, **shown)
     points = store.speedup_points(task_id, hardware_fingerprint=hardware, limit=PLOT_POINTS)
     page = page_of(accepted.offset, ACCEPTED_PAGE_SIZE)
     rejected_page = page_of(rejected.offset, REJECTED_PAGE_SIZE)
@@ -243,4 +250,6 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
         timed_total=points.total,
         untimed_accepted=accepted.total - points.total,
         roofline_profile=profile,
+        imported=_entries(imported, task, ranked=False, fold=sources.REJECTED),
+        imported_total=imported.total,
     )

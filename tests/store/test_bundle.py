@@ -69,13 +69,22 @@ def test_export_import_round_trip_and_idempotence(store: Store, other_store: Sto
     first = import_bundle(other_store, io.StringIO(bundle))
     assert dict(first.added) == {"task": 2, "candidate": 2, "verification": 3} and not first.present
     assert _snapshot(other_store) == _snapshot(store)
-    assert other_store.best_kernel("ew.double", H100["hardware_fingerprint"]).speedup_eager == 1.5
+    # imported verdicts are kept, but count for nothing until verified here
+    assert other_store.best_kernel("ew.double", H100["hardware_fingerprint"]) is None
+    imported = other_store.best_kernels(task_id="ew.double", imported=True)
+    assert [b.speedup_eager for b in imported if b.hardware_fingerprint == H100["hardware_fingerprint"]] == [1.5]
+    stored = other_store.list_verifications(limit=10).items
+    assert {(v.provenance, v.imported_from) for v in stored} == {("imported", "bundle")}
+    assert all(v.imported_at is not None and not v.verified_host for v in stored)
 
     again = import_bundle(other_store, io.StringIO(bundle))
     assert not again.added and dict(again.present) == {"task": 2, "candidate": 2, "verification": 3}
     counts = [(s.tasks, s.candidates, s.verifications) for s in (store.stats(), other_store.stats())]
     assert counts == [(2, 2, 3), (2, 2, 3)]
-    assert _export(other_store).splitlines()[1:] == lines[1:]  # the same bundle again, header aside
+    # the same bundle again, header aside and with the verdicts' provenance now "imported"
+    assert _export(other_store).splitlines()[1:] == [
+        line.replace('"provenance":"verified"', '"provenance":"imported"') for line in lines[1:]
+    ]
 
 
 def test_jobs_travel_only_when_asked_and_without_owner_tokens(store: Store, other_store: Store) -> None:
@@ -90,6 +99,7 @@ def test_jobs_travel_only_when_asked_and_without_owner_tokens(store: Store, othe
     import_bundle(other_store, io.StringIO(with_jobs))
     job = other_store.get_job(job_lines[0]["id"])
     assert job is not None and job.budget == 4 and job.owner_token_hash is None
+    assert job.status == "cancelled" and "not run here" in (job.error or "")  # queued there: never runnable here
     child = other_store.find_candidate("ew.double", report(kernel(2))["candidate_sha256"])
     assert child.job_id == job.id
 
