@@ -19,6 +19,7 @@ This package imports SQLAlchemy (and alembic when migrating), never torch or the
 from kernels_store.db import DATABASE_URL_ENV, database_url, default_sqlite_path, make_engine
 from kernels_store.environment import Environment
 from kernels_store.errors import (
+    ActiveJobLimitError,
     BundleError,
     LeaseLostError,
     NotFoundError,
@@ -52,6 +53,7 @@ __all__ = [
     "ORIGINS",
     "RUN_VERDICTS",
     "VERDICTS",
+    "ActiveJobLimitError",
     "BestKernel",
     "BundleError",
     "CandidateAdded",

@@ -28,6 +28,15 @@ class LeaseLostError(StoreError):
     """The worker no longer holds this job: it was reclaimed after its lease expired, or it finished."""
 
 
+class ActiveJobLimitError(StoreError):
+    """The owner already has ``active`` jobs queued or running, the most ``create_job`` was allowed."""
+
+    def __init__(self, active: int, limit: int) -> None:
+        super().__init__(f"{active} jobs of this owner are queued or running; the limit is {limit}")
+        self.active = active
+        self.limit = limit
+
+
 class SchemaNotCurrentError(StoreError):
     """The database's schema is not at the migrations' head and was not upgraded automatically."""
 

@@ -14,16 +14,17 @@ Operations by a worker check that it still holds the job and raise ``LeaseLostEr
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from kernels_store.catalog import page_of
-from kernels_store.errors import LeaseLostError, NotFoundError
+from kernels_store.errors import ActiveJobLimitError, LeaseLostError, NotFoundError
 from kernels_store.models import FINISHED_JOB_STATUSES, JOB_STATUSES, Job, Task
 from kernels_store.records import JobRecord, Page, hash_token
 
@@ -44,12 +45,21 @@ def create_job(
     params: Mapping[str, Any] | None = None,
     budget: int | None = None,
     owner_token: str | None = None,
+    max_active: int | None = None,
 ) -> JobRecord:
-    """Queue a job. Only the sha256 of ``owner_token`` is stored (``JobRecord.owned_by(token)``)."""
+    """Queue a job. Only the sha256 of ``owner_token`` is stored (``JobRecord.owned_by(token)``).
+
+    ``max_active``: refuse (``ActiveJobLimitError``) when the owner already has that many jobs queued
+    or running. The count and the insert are one atomic step: on PostgreSQL under a transaction-scoped
+    advisory lock on the owner, on SQLite in the ``BEGIN IMMEDIATE`` transaction that serializes writers.
+    """
     if task_id is not None and session.get(Task, task_id) is None:
         raise NotFoundError(f"no task {task_id!r} in the store")
     if budget is not None and budget < 0:
         raise ValueError("budget must be >= 0")
+    owner_hash = None if owner_token is None else hash_token(owner_token)
+    if max_active is not None:
+        _check_active(session, owner_hash, max_active)
     row = Job(
         id=uuid.uuid4().hex,
         kind=kind,
@@ -58,7 +68,7 @@ def create_job(
         params=dict(params or {}),
         budget=budget,
         progress={},
-        owner_token_hash=None if owner_token is None else hash_token(owner_token),
+        owner_token_hash=owner_hash,
         cancel_requested=False,
         attempts=0,
         created_at=now,
@@ -67,6 +77,18 @@ def create_job(
     session.add(row)
     session.flush()
     return job_record(row)
+
+
+def _check_active(session: Session, owner_hash: str | None, limit: int) -> None:
+    """Raise ``ActiveJobLimitError`` when the owner has ``limit`` jobs queued or running, holding the
+    owner's lock until the transaction ends (so a concurrent creation counts this one)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int(hashlib.sha256(f"kiln-active-jobs:{owner_hash}".encode()).hexdigest()[:15], 16)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    owned = Job.owner_token_hash.is_(None) if owner_hash is None else Job.owner_token_hash == owner_hash
+    active = session.scalar(select(func.count()).select_from(Job).where(owned, Job.status.in_(("queued", "running"))))
+    if (active or 0) >= limit:
+        raise ActiveJobLimitError(int(active or 0), limit)
 
 
 def get_job(session: Session, job_id: str) -> JobRecord | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import status
 
-from kernels_store import JobRecord, Store
+from kernels_store import ActiveJobLimitError, JobRecord, Store
 from service.api.schemas import JobCreate
 from service.persistence import resolve_task
 from service.refusals import Refused
@@ -27,9 +27,12 @@ class JobParams:
     proposer: str = "template"
     model: str | None = None
     """The LLM model; None: the server's ``KILN_LLM_MODEL`` (``Settings.llm_model``)."""
+    template_seed: bool = True
+    """LLM proposer: the template compiler's kernel is verified first and offered to the model."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"language": self.language, "proposer": self.proposer}
+        out |= {} if self.template_seed else {"template_seed": False}
         return out | ({"model": self.model} if self.model else {})
 
     @classmethod
@@ -39,6 +42,7 @@ class JobParams:
             language=str(raw.get("language") or cls.language),
             proposer=str(raw.get("proposer") or cls.proposer),
             model=str(raw["model"]) if raw.get("model") else None,
+            template_seed=raw.get("template_seed") is not False,
         )
 
 
@@ -53,27 +57,41 @@ def submit_job(store: Store, settings: Settings, body: JobCreate, *, device: str
     from service.api.validation import check_reference
     from service.task_lookup import require_task
 
-    params = JobParams(language=body.language, proposer=body.proposer, model=body.model)
+    params = JobParams(
+        language=body.language, proposer=body.proposer, model=body.model, template_seed=body.template_seed
+    )
     budget, task_id, reference_source = body.budget, body.task_id, body.reference_source
     if budget > settings.max_budget:
         raise Refused(422, f"budget {budget} exceeds this server's cap of {settings.max_budget} (KILN_MAX_BUDGET)")
     if params.proposer == "llm" and not (params.model or settings.llm_model):
         raise Refused(422, "the llm proposer needs a model: pass 'model' or set KILN_LLM_MODEL on the server")
+    limit = settings.max_active_jobs_per_owner
     active = store.list_jobs(status=["queued", "running"], owner_token=owner, limit=1).total
-    if active >= settings.max_active_jobs_per_owner:
-        raise Refused(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"{active} of your jobs are queued or running; the limit is "
-            f"{settings.max_active_jobs_per_owner} (KILN_MAX_ACTIVE_JOBS)",
-            headers={"Retry-After": "30"},
-        )
+    if active >= limit:  # the early answer, before any parsing; create_job checks again, atomically
+        raise _too_many(active, limit)
     if reference_source is not None:
         check_reference(reference_source, settings.max_source_bytes)
     if task_id is not None:
         require_task(store, task_id)
     resolved = resolve_task(store, task_id=task_id, reference_source=reference_source, device=device)
-    return store.create_job(
-        kind="generate", task_id=resolved.task_id, params=params.to_dict(), budget=budget, owner_token=owner
+    try:
+        return store.create_job(
+            kind="generate",
+            task_id=resolved.task_id,
+            params=params.to_dict(),
+            budget=budget,
+            owner_token=owner,
+            max_active=limit,
+        )
+    except ActiveJobLimitError as e:
+        raise _too_many(e.active, limit) from None
+
+
+def _too_many(active: int, limit: int) -> Refused:
+    return Refused(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"{active} of your jobs are queued or running; the limit is {limit} (KILN_MAX_ACTIVE_JOBS)",
+        headers={"Retry-After": "30"},
     )
 
 

@@ -135,3 +135,33 @@ def test_processes_opening_a_fresh_sqlite_file_at_once_migrate_it_once(tmp_path:
     finally:
         engine.dispose()
     assert open_store(url).stats().tasks == 4
+
+
+def test_the_active_job_limit_holds_under_concurrent_creation(db_url: str) -> None:
+    """Issue 24: 40 concurrent submissions with one token got 5 jobs on PostgreSQL (limit 4). The count
+    and the insert are now one step; each thread has its own store (its own connections)."""
+    from kernels_store import ActiveJobLimitError
+
+    limit, attempts = 4, 40
+    stores = [open_store(db_url) for _ in range(8)]
+    stores[0].put_task("ew.limit", REFERENCE)
+    start = threading.Barrier(attempts)
+
+    def submit(index: int) -> bool:
+        start.wait()
+        try:
+            stores[index % len(stores)].create_job(task_id="ew.limit", budget=1, owner_token="one", max_active=limit)
+        except ActiveJobLimitError:
+            return False
+        return True
+
+    try:
+        with ThreadPoolExecutor(max_workers=attempts) as pool:
+            created = sum(pool.map(submit, range(attempts)))
+        assert created == limit
+        assert stores[0].list_jobs(owner_token="one", limit=100).total == limit
+        other = stores[0].create_job(task_id="ew.limit", budget=1, owner_token="two", max_active=limit)
+        assert other.status == "queued"  # the limit is per owner
+    finally:
+        for store in stores:
+            store.close()
