@@ -65,7 +65,7 @@ def serve(
     if ray_address is not None:
         settings = dataclasses.replace(settings, ray_address=ray_address)
     if settings.executor == "ray":
-        from service.executors.ray_executor import ray_missing
+        from service.executors.ray_env import ray_missing
 
         if ray_missing():
             typer.echo(f"kiln serve: error: {ray_missing()}", err=True)

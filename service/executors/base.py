@@ -121,24 +121,6 @@ class LocalExecutor:
         pass
 
 
-def make_executor(
-    name: str, *, ray_address: str | None = None, parallelism: int = 1, hardware: str | None = None
-) -> VerifyExecutor:
-    """The executor called ``name`` (``local`` or ``ray``); ``ValueError`` for an unknown name or when
-    ray is asked for without the ``ray`` extra installed. ``hardware``: a fingerprint the ray executor
-    prefers when it has workers of it."""
-    if name == "local":
-        return LocalExecutor(parallelism)
-    if name == "ray":
-        from service.executors.ray_executor import RayExecutor, ray_missing
-
-        missing = ray_missing()
-        if missing:
-            raise ValueError(missing)
-        return RayExecutor(ray_address, hardware=hardware)
-    raise ValueError(f"unknown executor {name!r}; available: {', '.join(EXECUTOR_NAMES)}")
-
-
 def placements_summary(reports: list[Report]) -> dict[str, Any]:
     """Where a job's candidates were verified: the executor and each distinct node (for job results)."""
     nodes: dict[tuple[Any, Any], dict[str, Any]] = {}

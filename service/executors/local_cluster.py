@@ -9,32 +9,15 @@ statistics are off and each node's object store is small.
 from __future__ import annotations
 
 import os
-import secrets
 import socket
-from pathlib import Path
 from typing import Any
 
-from service.executors.ray_executor import RESOURCE, loopback_environment
+from service.executors.ray_env import RESOURCE, ensure_auth_token, loopback_environment
 
 OBJECT_STORE_BYTES = 80 * 1024 * 1024
 
 # Ray reads these when it is imported: import this module before anything imports ray
 os.environ.update(loopback_environment())
-
-
-def ensure_auth_token() -> None:
-    """Ray's token authentication needs a token before any node starts (Ray's own ``ray.init()``
-    writes one; a ``Cluster`` does not, and a node without one aborts its process). Where none is
-    configured, write one as Ray would: 64 hex digits in ``~/.ray/auth_token``, readable by its owner."""
-    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
-        return
-    path = Path.home() / ".ray" / "auth_token"
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
 
 
 def free_port() -> int:

@@ -35,39 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.executors.base import ExecutorFailed, ExecutorUnavailable, Progress
+from service.executors.ray_env import RESOURCE, auth_token_configured, ensure_auth_token, loopback_environment
 
 log = logging.getLogger("kiln.executors.ray")
 
-RESOURCE = "kiln_verify"
-"""The custom resource a CPU node offers for verifying workers (``ray start --resources '{"kiln_verify": 2}'``)."""
 NAMESPACE = "kernelkiln"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def ray_missing() -> str | None:
-    """Why the ray executor cannot be used here, or None."""
-    import importlib.util
-
-    if importlib.util.find_spec("ray") is None:  # not imported here: see loopback_environment
-        return "the ray executor needs Ray: pip install 'kernelkiln[ray]'"
-    return None
-
-
-def loopback_environment() -> dict[str, str]:
-    """Environment for a Ray node or driver bound to 127.0.0.1 only. Ray replaces a loopback node
-    address with the machine's interface address unless its cluster mode is off; with it off, every
-    Ray server listens on 127.0.0.1. Ray reads these when it is imported: set them before."""
-    return {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
-    }
-
-
-def _auth_token_configured() -> bool:
-    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
-        return True
-    return os.path.exists(os.path.join(os.path.expanduser("~"), ".ray", "auth_token"))
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
@@ -144,10 +117,8 @@ class RayExecutor:
             # clusters started with `ray start` use token authentication (~/.ray/auth_token); a driver
             # must say so before ray is imported (RAY_AUTH_MODE=disabled for a cluster without it)
             os.environ.setdefault("RAY_AUTH_MODE", "token")
-            if os.environ["RAY_AUTH_MODE"] == "token" and not _auth_token_configured():
+            if os.environ["RAY_AUTH_MODE"] == "token" and not auth_token_configured():
                 if target is not None and target[0] in LOOPBACK:
-                    from service.executors.local_cluster import ensure_auth_token
-
                     ensure_auth_token()
                 else:  # without one Ray aborts this whole process rather than raising
                     raise ExecutorUnavailable(

@@ -312,7 +312,7 @@ DEEP = """
 def test_a_server_whose_wipe_leaves_something_is_discarded() -> None:
     """A tree deeper than the wipe descends stays behind: the server reports it and is not reused; the
     next worker gets a new server (new /tmp) and sees nothing of it."""
-    from verifier.worker.zygote import MAX_DEPTH
+    from verifier.worker.wipe import MAX_DEPTH
 
     _run_warm(_reference_source("return x"))
     server, discarded = _idle_servers()[-1], warm.POOL.discarded

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from verifier.sandbox import warm
-from verifier.worker.zygote import MAX_DEPTH, MAX_RESIDUE, RESIDUE_CHARS
+from verifier.worker.wipe import MAX_DEPTH, MAX_RESIDUE, RESIDUE_CHARS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ if ctypes.CDLL(None, use_errno=True).capset(ctypes.byref(Header(0x20080522, 0)),
 status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
 assert int(status["CapEff"], 16) == 0
 
-from verifier.worker.zygote import clean, take_baseline
+from verifier.worker.wipe import clean, take_baseline
 
 tmp = Path(sys.argv[1])
 """

@@ -30,6 +30,7 @@ from verifier.channel import Frame, FrameReader, ProtocolError, encode_header
 from verifier.sandbox import docker as dock
 from verifier.sandbox import isolation as iso
 from verifier.sandbox.environment import prepare_scratch, worker_environment
+from verifier.sandbox.processes import descendants, tree_rss_bytes
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LOG_TAIL_BYTES = 4000
@@ -381,7 +382,7 @@ class WorkerSession:
             return
         if self._container is not None:  # killing the docker CLI would leave the container running
             dock.kill(self._container)
-        victims = _descendants(proc.pid)
+        victims = descendants(proc.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         for pid in victims:
@@ -392,7 +393,7 @@ class WorkerSession:
         proc = self._proc
         if proc is None or self._container is not None:  # docker: the container's cgroup enforces it
             return False
-        rss = _tree_rss_bytes(proc.pid)
+        rss = tree_rss_bytes(proc.pid)
         self.exit.peak_rss_mb = max(self.exit.peak_rss_mb, rss / (1 << 20))
         return rss > (self.process_memory_mb() << 20)
 
@@ -417,42 +418,3 @@ def _tail(f: IO[bytes]) -> str:
     f.seek(max(0, size - 16 * LOG_TAIL_BYTES))
     text = HARNESS_LOG_LINE.sub("", f.read().decode("utf-8", errors="replace"))
     return text[-LOG_TAIL_BYTES:]
-
-
-def _process_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, resident bytes) for every visible process."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    table: dict[int, tuple[int, int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-            with open(f"/proc/{name}/statm", "rb") as f:
-                rss_pages = int(f.read().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        table[int(name)] = (int(fields[1]), rss_pages * page)
-    return table
-
-
-def _descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
-    table = _process_table() if table is None else table
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    out, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        for child in children.get(pid, []):
-            out.append(child)
-            stack.append(child)
-    return out
-
-
-def _tree_rss_bytes(root: int) -> int:
-    table = _process_table()
-    pids = [root, *_descendants(root, table)]
-    return sum(table[p][1] for p in pids if p in table)

@@ -43,6 +43,8 @@ from typing import IO, Any
 
 from verifier.sandbox import isolation as iso
 from verifier.sandbox.environment import worker_environment
+from verifier.sandbox.processes import descendants
+from verifier.worker.wipe import remove_tree
 
 START_TIMEOUT_S = 120.0
 """How long a new server may take to import torch and triton (a loaded 2-core host: ~5 s)."""
@@ -179,8 +181,6 @@ class Zygote:
                 self.proc.wait(timeout=10)
         with contextlib.suppress(OSError, ValueError):
             self.log.close()
-        from verifier.worker.zygote import remove_tree
-
         remove_tree(self.scratch)  # a child's 0o000 directories included (the parent may not be root)
         shutil.rmtree(self.scratch, ignore_errors=True)  # and what lies deeper than that walk goes
 
@@ -261,11 +261,9 @@ def _residue(message: dict[str, Any]) -> list[str]:
 
 def _host_pid(root: int, ns_pid: int, wait_s: float = 5.0) -> int | None:
     """The host PID of the process below ``root`` whose innermost namespace PID is ``ns_pid``."""
-    from verifier.sandbox.runner import _descendants
-
     deadline = time.monotonic() + wait_s
     while True:
-        for pid in [root, *_descendants(root)]:
+        for pid in [root, *descendants(root)]:
             with contextlib.suppress(OSError):
                 status = Path(f"/proc/{pid}/status").read_text()
                 for line in status.splitlines():
