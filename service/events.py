@@ -15,6 +15,9 @@ from typing import Any
 MAX_EVENTS_PER_JOB = 2000
 MAX_JOBS = 500
 TERMINAL_TYPES = frozenset({"finished"})
+BYSTANDER_TYPES = frozenset({"waiting"})
+"""Events a process publishes about a job it does not run (why the job waits): the job's log then
+does not count as this process running it (``knows``), so readers keep following the store."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class EventHub:
         self._logs: dict[str, deque[Event]] = {}
         self._next_id: dict[str, int] = {}
         self._closed: set[str] = set()
+        self._run_here: set[str] = set()
 
     def publish(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
         with self._cond:
@@ -43,6 +47,8 @@ class EventHub:
             event = Event(self._next_id[job_id], event_type, data)
             self._next_id[job_id] += 1
             self._logs[job_id].append(event)
+            if event_type not in BYSTANDER_TYPES:
+                self._run_here.add(job_id)
             if event_type in TERMINAL_TYPES:
                 self._closed.add(job_id)
             self._cond.notify_all()
@@ -51,10 +57,12 @@ class EventHub:
         self._logs.pop(job_id, None)
         self._next_id.pop(job_id, None)
         self._closed.discard(job_id)
+        self._run_here.discard(job_id)
 
     def knows(self, job_id: str) -> bool:
+        """Whether this process ran (or runs) the job: its events come here, not only from the store."""
         with self._cond:
-            return job_id in self._logs
+            return job_id in self._run_here
 
     def since(self, job_id: str, last_id: int, timeout_s: float) -> tuple[list[Event], bool]:
         """Events after ``last_id`` (waiting up to ``timeout_s`` for one), and whether the log is closed."""

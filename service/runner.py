@@ -7,7 +7,9 @@ job interrupted by a clean shutdown goes straight back to the queue. Candidate c
 this process: the generator verifies every candidate through the executor (``service/executors``):
 sandbox processes on this host (``local``) or on the nodes of a Ray cluster (``ray``). When the
 executor is unavailable (the Ray head went away) a running job is handed back to the queue, no job
-is claimed until it is back, and a resumed job re-uses the verdicts it had already stored.
+is claimed until it is back, and a resumed job re-uses the verdicts it had already stored. While the
+executor cannot verify, every queued job is told why, once per reason, with a ``waiting`` event
+(``kiln submit --wait`` prints it; ``GET /v1/jobs/{id}`` shows the reason as ``waiting``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ Generator = Callable[..., "GenerationResult"]
 
 log = logging.getLogger("kiln.runner")
 IDLE_POLL_S = 2.0
+MAX_TOLD = 500
+"""Queued jobs told about one waiting reason (the oldest first), per check."""
 
 
 class JobRunner:
@@ -54,7 +58,9 @@ class JobRunner:
         self.hub = hub
         self.executor = executor or make_executor(settings.executor, ray_address=settings.ray_address)
         self._generator = generator
-        self._executor_down_logged = False
+        self.waiting: str | None = None
+        """Why this runner claims no job now (its executor cannot verify), or None."""
+        self._told: set[str] = set()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -94,18 +100,35 @@ class JobRunner:
     # ---- work ------------------------------------------------------------------------------
     def _executor_ready(self) -> bool:
         try:
-            ready = self.executor.available()
-        except Exception:
+            reason = self.executor.unavailable_reason()
+        except Exception as e:
             log.exception("checking the %s executor failed", self.executor.name)
-            ready = False
-        if not ready and not self._executor_down_logged:
-            log.warning(
-                "the %s executor has no verifying worker ready (starting, or its cluster is gone): "
-                "no job is claimed until it has",
-                self.executor.name,
-            )
-        self._executor_down_logged = not ready
-        return ready
+            reason = f"checking the {self.executor.name} executor failed: {type(e).__name__}: {e}"
+        with self._lock:
+            changed = reason != self.waiting
+            self.waiting = reason
+            if changed:
+                self._told.clear()
+        if reason is None:
+            return True
+        if changed:
+            log.warning("the %s executor cannot verify: %s; no job is claimed until it can", self.executor.name, reason)
+        self._tell_queued(reason)
+        return False
+
+    def _tell_queued(self, reason: str) -> None:
+        """A ``waiting`` event with ``reason`` to every queued job not yet told it."""
+        try:
+            queued = self.store.list_jobs(status="queued", limit=MAX_TOLD).items
+        except Exception:
+            log.exception("listing the queued jobs failed")
+            return
+        for job in reversed(queued):
+            with self._lock:
+                if job.id in self._told or self.waiting != reason:
+                    continue
+                self._told.add(job.id)
+            self.hub.publish(job.id, "waiting", {"reason": reason, "executor": self.executor.name})
 
     def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():

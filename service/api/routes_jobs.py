@@ -52,7 +52,16 @@ def get_job(job_id: str, request: Request, state: AppState = Depends(app_state))
     job = state.store.get_job(job_id)
     if job is None:
         raise jobs.job_not_found(job_id)
-    return job_view(job, request, state.store)
+    view = job_view(job, request, state.store)
+    view.waiting = _waiting(job, state)
+    return view
+
+
+def _waiting(job: Any, state: AppState) -> str | None:
+    """Why this queued job is not started, as this server's job runner sees it (None: nothing holds it)."""
+    if job.status != "queued" or state.runner is None:
+        return None
+    return state.runner.waiting
 
 
 @router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
@@ -67,13 +76,9 @@ def cancel_job(
     return job_view(jobs.cancel_job(state.store, settings, job_id, owner), request, state.store)
 
 
-def _status_event(job: Any) -> dict[str, Any]:
-    return {
-        "event": "status",
-        "data": json.dumps(
-            {"status": job.status, "progress": job.progress, "error": job.error, "result": job.result}, default=str
-        ),
-    }
+def _status_event(job: Any, waiting: str | None) -> dict[str, Any]:
+    data = {"status": job.status, "progress": job.progress, "error": job.error, "result": job.result}
+    return {"event": "status", "data": json.dumps({**data, "waiting": waiting}, default=str)}
 
 
 @router.get(
@@ -83,7 +88,8 @@ def _status_event(job: Any) -> dict[str, Any]:
 )
 async def job_events(job_id: str, request: Request, state: AppState = Depends(app_state)) -> EventSourceResponse:
     """Server-sent events: ``status`` first, then the generator's events (``proposed``, ``verified``,
-    ``best``...) as they happen, and ``finished`` last. Resumable with ``Last-Event-ID``."""
+    ``best``...) as they happen, and ``finished`` last; ``waiting`` (with the reason) while a queued job
+    cannot start. Resumable with ``Last-Event-ID``."""
     job = await asyncio.to_thread(state.store.get_job, job_id)
     if job is None:
         raise jobs.job_not_found(job_id)
@@ -94,7 +100,7 @@ async def job_events(job_id: str, request: Request, state: AppState = Depends(ap
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         nonlocal last_id
-        yield _status_event(job)
+        yield _status_event(job, _waiting(job, state))
         seen_progress = json.dumps(job.progress, sort_keys=True, default=str)
         since_store_poll = 0.0
         while True:

@@ -59,6 +59,11 @@ class JobView(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     best: dict[str, Any] | None = Field(None, description="Best verified kernel so far: source and report")
+    waiting: str | None = Field(
+        None,
+        description="Why a queued job is not started: this server's executor cannot verify now "
+        "(e.g. its Ray cluster does not answer, or no node offers kiln_verify or a GPU)",
+    )
     links: JobLinks
 
 

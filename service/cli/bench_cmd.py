@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from service.cli.common import DATABASE_HELP, device_option, failer, join_interruptibly
+from service.cli.common import DATABASE_HELP, device_option, failer, join_interruptibly, require_sandbox
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -153,6 +153,8 @@ def bench(
             _fail(str(e))
     assert cluster_host is not None or executor != "ray"
     resolved_device = str(cluster_host["device"]) if cluster_host is not None else _device(device)
+    if cluster_host is None:  # verified here: the ray executor's workers check their own sandbox
+        require_sandbox(_fail, device=resolved_device)
     try:
         store = open_store(url)
     except (SQLAlchemyError, StoreError) as e:

@@ -51,6 +51,19 @@ def device_option(choice: str, fail: Fail) -> str:
         fail(str(e))
 
 
+def require_sandbox(fail: Fail, sandbox: str = "auto", *, image: str | None = None, device: str = "cpu") -> str:
+    """The sandbox mechanism this host's verifications get (``sandbox``: auto, docker, bwrap, unshare),
+    checked before a command starts any work; ``fail`` with the fix when none is usable (no bubblewrap,
+    no user namespaces, no docker image), so a run never starts only to fail every candidate."""
+    from verifier.errors import SandboxUnavailableError
+    from verifier.sandbox.isolation import TRUSTED_CODE_HINT, choose
+
+    try:
+        return choose(sandbox, image=image, cuda=device == "cuda").mechanism
+    except SandboxUnavailableError as e:  # these commands have no --sandbox none: only kiln verify does
+        fail(f"cannot verify on this host: {str(e).replace(TRUSTED_CODE_HINT, '')}")
+
+
 def join_interruptibly(thread: threading.Thread, cancel: threading.Event, message: str) -> None:
     """Start ``thread`` and wait for it; the first Ctrl-C sets ``cancel``, says ``message`` on stderr and
     waits for the thread to finish what it verifies; a second Ctrl-C raises ``KeyboardInterrupt``."""

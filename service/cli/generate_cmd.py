@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from service.cli.common import device_option, failer, join_interruptibly, read_source
+from service.cli.common import device_option, failer, join_interruptibly, read_source, require_sandbox
 
 EXIT_FOUND, EXIT_NONE, EXIT_BAD_INPUT = 0, 1, 2
 CANCELLING = "\ncancelling (finishing the candidate being verified)..."
@@ -109,6 +109,7 @@ def generate(
     if language not in ("triton", "cuda"):
         _fail(f"--language must be triton or cuda, not {language!r}")
     resolved_device = _device(device)
+    require_sandbox(_fail, device=resolved_device)
     ref = _reference(task, reference, resolved_device)
     llm_model = model or agents.types.default_model()
     if proposer == "llm" and not llm_model:

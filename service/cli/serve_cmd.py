@@ -33,10 +33,6 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs) with an embedded job runner."""
     import dataclasses
 
-    import uvicorn
-
-    from kernels_store import SchemaNotCurrentError, StoreError
-    from service.app import create_app
     from service.settings import Settings
 
     try:
@@ -70,12 +66,27 @@ def serve(
         if ray_missing():
             typer.echo(f"kiln serve: error: {ray_missing()}", err=True)
             raise typer.Exit(2)
+    if settings.executor == "local" or settings.workers == 0:  # verifications run on this host
+        from service.cli.common import failer, require_sandbox
+        from service.devices import DeviceUnavailable, resolve_device
+
+        try:
+            device = resolve_device(settings.device)
+        except DeviceUnavailable as e:
+            typer.echo(f"kiln serve: error: {e}", err=True)
+            raise typer.Exit(2) from None
+        require_sandbox(failer("serve", 2), settings.sandbox, image=settings.sandbox_image, device=device)
     if not settings.api_tokens and host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"kiln serve: note: KILN_API_TOKENS is unset, so writes are refused from clients other than "
             f"loopback even though the server listens on {host}",
             err=True,
         )
+    import uvicorn
+
+    from kernels_store import SchemaNotCurrentError, StoreError
+    from service.app import create_app
+
     try:
         app = create_app(settings)
     except SchemaNotCurrentError as e:

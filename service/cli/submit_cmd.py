@@ -70,13 +70,30 @@ def submit(
 
 def _follow(client: Any, job_id: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True)
+    told: set[str] = set()
+
+    def waiting(reason: object) -> None:
+        """Say once why the job waits (the server repeats it on every change)."""
+        if isinstance(reason, str) and reason and reason not in told:
+            told.add(reason)
+            console.print(f"  [yellow]waiting[/yellow]: {escape(reason)}", soft_wrap=True)
+
     with console.status("waiting for a worker...") as spinner:
         for event in client.events(job_id):
             data = event.data if isinstance(event.data, dict) else {}
             if event.type == "status":
                 spinner.update(f"job {data.get('status')}...")
+                waiting(data.get("waiting"))
+            elif event.type == "waiting":
+                waiting(data.get("reason"))
+                spinner.update("queued: waiting for the executor...")
+            elif event.type == "requeued":
+                reason = escape(str(data.get("reason", "")))
+                console.print(f"  [yellow]back to the queue[/yellow]: {reason}", soft_wrap=True)
+                told.clear()
             elif event.type == "started":
                 spinner.update("generating candidates...")
             elif event.type == "proposed":

@@ -59,6 +59,11 @@ class VerifyExecutor(Protocol):
         """Ready to verify now (reconnecting first if it had lost its cluster)."""
         ...
 
+    def unavailable_reason(self) -> str | None:
+        """None when ready to verify now (as ``available``), else why not, in words a user can act on
+        (shown to the jobs that wait: their ``waiting`` event and ``GET /v1/jobs/{id}``)."""
+        ...
+
     def describe(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
@@ -113,6 +118,9 @@ class LocalExecutor:
 
     def available(self) -> bool:
         return True
+
+    def unavailable_reason(self) -> str | None:
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "hostname": socket.gethostname()}

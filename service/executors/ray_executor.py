@@ -179,23 +179,37 @@ class RayExecutor:
 
     def available(self) -> bool:
         """Connected (reconnecting when the head is back) with at least one ready worker."""
+        return self.unavailable_reason() is None
+
+    def unavailable_reason(self) -> str | None:
+        """None when connected (reconnecting when the head is back) with at least one ready worker;
+        else why not: the head does not answer, or no node offers a GPU or ``kiln_verify``, or the
+        workers are still starting."""
         if not self._connected:
             if not self._head_alive():
-                return False
+                return f"cannot reach the Ray cluster: nothing answers at the Ray head address {self.address}"
             try:
                 self.connect()
             except ExecutorUnavailable as e:
                 log.warning("%s", e)
-                return False
+                return str(e)
         elif not self._head_alive():
             self._disconnect("the head does not answer")
-            return False
+            return f"cannot reach the Ray cluster: the Ray head at {self.address} does not answer"
         try:
             self._refresh()
-        except ExecutorUnavailable:
-            return False
+        except ExecutorUnavailable as e:
+            return str(e)
         with self._cond:
-            return any(w.alive for w in self._workers.values())
+            if any(w.alive for w in self._workers.values()):
+                return None
+            if self._workers:
+                return f"{len(self._workers)} verifying worker(s) of the Ray cluster at {self.address} are starting"
+        return (
+            f"no node of the Ray cluster at {self.address} offers a GPU or the {RESOURCE} resource, so nothing "
+            f"can verify: start verifying nodes with `ray start --address {self.address} --num-gpus N` "
+            f"or `--resources '{{\"{RESOURCE}\": N}}'`"
+        )
 
     def close(self) -> None:
         self._disconnect("closed", quiet=True)

@@ -41,6 +41,7 @@ class StubExecutor:
         self.task_source = task_source
         self.verified: list[str] = []
         self.up = True
+        self.why = "the stub executor is down"
 
     def prepare(self, reference: Any, options: Any) -> Any:
         return SimpleNamespace(device="cpu", environment=CPU, reference=reference)
@@ -57,6 +58,9 @@ class StubExecutor:
 
     def available(self) -> bool:
         return self.up
+
+    def unavailable_reason(self) -> str | None:
+        return None if self.up else self.why
 
     def close(self) -> None:
         pass
@@ -224,6 +228,48 @@ def test_an_unavailable_executor_requeues_the_job_and_nothing_is_claimed_until_i
         runner.stop()
     assert job.status == "succeeded" and len(calls) == 2, job
     assert ("requeued", {"reason": "executor unavailable: the Ray head is gone"}) in _events(hub, job_id)
+
+
+def test_queued_jobs_are_told_once_why_they_wait_and_the_runner_says_it(store: Store) -> None:
+    """While the executor cannot verify, each queued job gets one ``waiting`` event per reason (the
+    reason the executor gives), ``runner.waiting`` holds it, and the jobs run once it can verify."""
+    first, second = _job(store), _job(store)
+    source = kernel(1)
+    executor = StubExecutor({source: "accepted"}, store.get_task(TASK).source)
+    executor.up, executor.why = False, "cannot reach the Ray cluster: nothing answers at 10.0.0.9:6379"
+    hub = EventHub()
+    runner = _runner(store, executor, stub_generator([source]), hub)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not all(_events(hub, j) for j in (first, second)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runner.waiting == executor.why
+        for _ in range(3):  # the runner checks again at every poll: a reason is said once per job
+            runner.notify()
+            time.sleep(0.1)
+        executor.why = "no node of the Ray cluster offers a GPU or the kiln_verify resource"
+        deadline = time.monotonic() + 30
+        while len(_events(hub, second)) < 2 and time.monotonic() < deadline:
+            runner.notify()
+            time.sleep(0.05)
+        for job_id in (first, second):
+            assert store.get_job(job_id).status == "queued"
+            assert _events(hub, job_id) == [
+                (
+                    "waiting",
+                    {"reason": "cannot reach the Ray cluster: nothing answers at 10.0.0.9:6379", "executor": "stub"},
+                ),
+                ("waiting", {"reason": executor.why, "executor": "stub"}),
+            ]
+        assert not hub.knows(first), "a waiting event alone does not make the job this process's"
+        executor.up = True
+        runner.notify()
+        for job_id in (first, second):
+            assert _wait(store, job_id, lambda j: j.status not in ("queued", "running")).status == "succeeded"
+        assert runner.waiting is None
+    finally:
+        runner.stop()
 
 
 def test_a_worker_whose_lease_was_taken_over_stops_without_finishing_the_job(store: Store, clock: FakeClock) -> None:

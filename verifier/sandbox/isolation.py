@@ -1,4 +1,5 @@
-"""OS isolation for sandbox workers: Docker, bubblewrap, util-linux unshare, or resource limits alone.
+"""OS isolation for sandbox workers: Docker, bubblewrap or util-linux unshare (resource limits alone
+only for code the caller vouches for).
 
 ``auto`` picks the strongest mechanism that works on this host, probing each once per process:
 
@@ -13,8 +14,9 @@
 - ``unshare``: new user, network, PID (fresh /proc), IPC and UTS namespaces; the file system stays
   visible, so only the scratch directory is private by convention. Refused when run by root (no
   user namespace then: the worker would be root on the host's files).
-- ``none``: resource limits, a scrubbed environment and a private scratch directory only. Reports
-  say so: network access is then blocked only by the in-process guard.
+- ``none`` (only with ``trusted_code``: ``auto`` never chooses it): resource limits, a scrubbed
+  environment and a private scratch directory only. Reports say so: network access is then blocked
+  only by the in-process guard.
 
 Resource limits (address space on CPU, file size, open files, core dumps, CPU seconds) apply to
 every mechanism.
@@ -131,8 +133,10 @@ def _unshare_args() -> list[str]:
 NO_ISOLATION_FIX = (
     "no sandbox that gives untrusted code a private mount namespace and no network is available on this "
     "host: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) or allow unprivileged user "
-    "namespaces for unshare; to run code you trust without one, pass --sandbox none --trusted-code"
+    "namespaces for unshare"
 )
+TRUSTED_CODE_HINT = "; to run code you trust without one, pass --sandbox none --trusted-code"
+"""Said by ``choose`` after ``NO_ISOLATION_FIX``; commands without ``--sandbox none`` leave it out."""
 
 
 def choose(requested: str, trusted_code: bool = False, image: str | None = None, cuda: bool = False) -> Isolation:
@@ -193,7 +197,7 @@ def choose(requested: str, trusted_code: bool = False, image: str | None = None,
             raise SandboxUnavailableError(f"unshare sandbox unavailable: {problem}")
         notes.append(f"unshare unavailable: {problem}")
     if requested == "auto":
-        raise SandboxUnavailableError(f"{NO_ISOLATION_FIX} ({'; '.join(notes)})")
+        raise SandboxUnavailableError(f"{NO_ISOLATION_FIX}{TRUSTED_CODE_HINT} ({'; '.join(notes)})")
     notes.append("trusted code, no OS namespaces: network blocked only by the in-process guard; host files visible")
     return Isolation("none", "not isolated by the OS (in-process guard only)", "host file system visible", tuple(notes))
 
