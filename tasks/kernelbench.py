@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from tasks.model import Shape, Task, TaskError
+from tasks.problem_files import UnsafeProblemFile, read_problem
 from tasks.source import module_constants
 from verifier.parsing import parse as parse_source
 
 FAMILY = "kernelbench"
 REQUIRED = ("Model", "get_inputs", "get_init_inputs")
+MAX_TASK_ID = 200
+"""The longest task id the store keeps (``tasks.id``): a longer one is refused before any is stored."""
 
 
 class KernelBenchFormatError(TaskError):
@@ -61,13 +64,19 @@ def kernelbench_task_id(path: Path, root: Path, prefix: str = "kb") -> str:
     parts = list(rel.parent.parts)
     if not parts and re.fullmatch(r"level\d+", root.name.lower()):
         parts = [root.name]
-    return ".".join([prefix, *(_slug(p) for p in parts), _slug(rel.stem)])
+    task_id = ".".join([prefix, *(_slug(p) for p in parts), _slug(rel.stem)])
+    if len(task_id) > MAX_TASK_ID:
+        raise KernelBenchFormatError(
+            f"{path}: its task id would be {len(task_id)} characters (the most is {MAX_TASK_ID})"
+        )
+    return task_id
 
 
-def load_kernelbench_file(path: str | Path, task_id: str) -> Task:
-    """One KernelBench problem file as a task with id ``task_id`` (checked statically, not run)."""
+def load_kernelbench_file(path: str | Path, task_id: str, root: str | Path | None = None) -> Task:
+    """One KernelBench problem file as a task with id ``task_id`` (checked statically, not run); read
+    by ``tasks.problem_files.read_problem`` (a regular file inside ``root``, default its directory)."""
     p = Path(path)
-    source = p.read_text(encoding="utf-8")
+    source = read_problem(p, Path(root) if root is not None else p.parent)
     tree = check_kernelbench_source(source, str(p))
     doc = ast.get_docstring(tree)
     description = doc.strip() if doc else f"KernelBench problem {p.name}, as written."
@@ -108,6 +117,8 @@ def scan_kernelbench_dir(path: str | Path, prefix: str = "kb") -> tuple[list[Tas
     for f, got in _each_problem(path, prefix):
         if isinstance(got, Task):
             found.append(got)
+        elif isinstance(got, UnsafeProblemFile):
+            errors.append((f, str(got)))
         elif isinstance(got, UnicodeDecodeError):
             errors.append((f, f"{f}: not UTF-8 text ({got.reason} at byte {got.start})"))
         elif isinstance(got, OSError):
@@ -130,7 +141,7 @@ def _each_problem(path: str | Path, prefix: str) -> Iterator[tuple[Path, Task | 
             task_id = kernelbench_task_id(f, root, prefix)
             if task_id in seen:
                 raise KernelBenchFormatError(f"{f} and {seen[task_id]} both map to task id {task_id}")
-            task = load_kernelbench_file(f, task_id)
+            task = load_kernelbench_file(f, task_id, root)
         except (KernelBenchFormatError, UnicodeDecodeError, OSError) as e:
             yield f, e
             continue
