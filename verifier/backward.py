@@ -163,6 +163,14 @@ def leaf_judging(input_set: Any) -> tuple[list[str], list[int]] | None:
     return layout.labels(forward_leaves), lengths
 
 
+def in_training_terms(message: str, mode: str) -> str:
+    """A plan check's message as it applies to a training call in backward mode (the plan holds the
+    forward and the backward: a framework op may be in either)."""
+    if mode != "backward":
+        return message
+    return message.replace("the forward runs", "the training step (its forward or its backward) runs")
+
+
 def reduction_length(gradient: torch.Tensor, grad_outputs: list[torch.Tensor]) -> int:
     """A conservative estimate of how many products one element of ``gradient`` sums: the elements of
     the ``grad_output``s per gradient element (exact for a weight gradient's batch and spatial sum

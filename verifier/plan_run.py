@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from verifier import codec
-from verifier.backward import BackwardLayout, leaf_judging
+from verifier.backward import BackwardLayout, in_training_terms, leaf_judging
 from verifier.candidate_run import (
     KEPT_TIMED_CALLS,
     PAYLOAD_BASE_MB,
@@ -554,7 +554,7 @@ class PlanRun:
                 )
                 if issues:
                     for issue in issues[:3]:
-                        ledger.fail(issue.check, issue.message, where)
+                        ledger.fail(issue.check, in_training_terms(issue.message, prepared.mode), where)
                     return None
                 digests = {int(meta["v"]): digest(codec.tensor_bytes(t)) for meta, t in constants}
                 text = canonical(plan, facts, digests)
@@ -604,7 +604,7 @@ class PlanRun:
         )
         if issues:
             for issue in issues[:3]:
-                self.ledger.fail(issue.check, issue.message, where)
+                self.ledger.fail(issue.check, in_training_terms(issue.message, self.prepared.mode), where)
             return False
         digests = {int(meta["v"]): digest(codec.tensor_bytes(t)) for meta, t in constants}
         text = canonical(plan, facts, digests)

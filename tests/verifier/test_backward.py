@@ -183,3 +183,10 @@ def test_kiln_verify_takes_the_mode(tmp_path) -> None:
     assert report["mode"] == "backward" and report["verdict"] == "accepted"
     bad = CliRunner().invoke(app, ["verify", "-r", reference, "-c", str(candidate), "--mode", "sideways"])
     assert bad.exit_code == 2 and "mode must be forward, backward or both" in bad.output
+
+
+def test_framework_compute_in_backward_is_named_as_the_training_step(prepared_backward: PreparedReference) -> None:
+    report = verify(prepared_backward, ENTRIES["cheat_torch_in_backward"].candidate(), OPTIONS)
+    reasons = [r for r in report.reasons if r.startswith("no_fallback:")]
+    assert reasons and all("the training step (its forward or its backward) runs" in r for r in reasons)
+    assert any("aten.mul" in r for r in reasons) and any("aten.sum" in r for r in reasons)
