@@ -259,6 +259,7 @@ class JobRunner:
             task_id=resolved.task_id,
             language=params.language,  # type: ignore[arg-type]
             proposer=params.proposer,  # type: ignore[arg-type]
+            seed_with_template=params.template_seed,
             budget=agents.Budget(max_candidates=int(job.budget or 8)),
             verify_options=VerifyOptions(
                 device=self.settings.device,  # type: ignore[arg-type]

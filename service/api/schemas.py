@@ -33,6 +33,11 @@ class JobCreate(_TaskOrReference):
     proposer: Literal["template", "llm"] = "template"
     budget: int = Field(8, ge=1, description="Most candidates to verify (capped by KILN_MAX_BUDGET)")
     model: str | None = Field(None, max_length=200, description="LLM model name (default: KILN_LLM_MODEL)")
+    template_seed: bool = Field(
+        True,
+        description="LLM proposer: verify the template compiler's kernel first and offer it to the model "
+        "as a starting point (the LLM is asked at least once either way)",
+    )
 
 
 class JobLinks(BaseModel):
