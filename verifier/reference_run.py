@@ -166,6 +166,7 @@ def prepare_reference(
         "grad_inputs": None if reference.grad_inputs is None else list(reference.grad_inputs),
         "trials": plan,
         "timing_input_seeds": [rng.randrange(1, 1 << 31) for _ in range(TIMING_SETS)] if measure else [],
+        "memory_budget_bytes": options.memory_budget_mb << 20 if options.memory_budget_mb else None,
         "timing": {
             "warmup_runs": options.warmup_runs,
             "runs": options.timing_runs,
@@ -223,6 +224,12 @@ def prepare_reference(
         elif frame.kind == "timing_set":
             values = codec.decode(frame.header["values"], frame.blob)
             timing_sets.append(_input_set(values["inputs"], values["outputs"], frame.header.get("backward")))
+    budget = next((dict(f.header) for f in frames if f.kind == "budget"), None)
+    if budget is not None:
+        budget.pop("kind", None)
+        trials, timing_sets = within_budget(trials, timing_sets, measure)
+        plan = plan[: len(trials)]
+        environment = {**environment, "memory_budget": {**budget, "trials_kept": len(trials)}}
     incomplete = [t.describe() for t in trials if len(t.calls) != len(t.input_seeds)]
     if incomplete or len(trials) != len(plan):
         raise VerifierInputError(f"the reference process reported incomplete trials: {incomplete or len(trials)}")
@@ -243,6 +250,23 @@ def prepare_reference(
         seconds=time.monotonic() - started,
         mode=mode,
     )
+
+
+def within_budget(
+    trials: list[ReferenceTrial], timing_sets: list[InputSet], measure: bool
+) -> tuple[list[ReferenceTrial], list[InputSet]]:
+    """The trials as the reference worker kept them under the memory budget: each trial's seeds cut to
+    the calls it computed, trials without one dropped; with no timing set left, the first call's
+    inputs are the timing set (timed on the same inputs every run, as KernelBench does)."""
+    kept = []
+    for trial in trials:
+        trial.input_seeds = trial.input_seeds[: len(trial.calls)]
+        if not trial.calls:
+            break
+        kept.append(trial)
+    if measure and not timing_sets and kept:
+        timing_sets = [kept[0].calls[0]]
+    return kept, timing_sets
 
 
 def _run_worker(

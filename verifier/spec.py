@@ -167,6 +167,10 @@ class VerifyOptions:
     timing_runs: int = 100
     compare_compile: bool = True
     """Also time torch.compile of the reference (GPU only)."""
+    memory_budget_mb: int | None = 16384
+    """What the parent may keep of a prepared reference's calls (inputs, outputs, timing sets): the
+    reference worker stops computing calls once the next would go over it (the first is always kept;
+    ``verifier/worker/call_budget.py``), and the report's environment says so. None: no bound."""
     allow_degenerate_reference: bool = False
     """Verify even when the reference output is constant or ~zero (a constant kernel could pass)."""
     trusted_code: bool = False

@@ -15,6 +15,7 @@ import torch
 
 from verifier.hostinfo import describe_host
 from verifier.worker import timing
+from verifier.worker.call_budget import CallBudget
 from verifier.worker.loading import apply_overrides, as_list, load_module, seed_everything, to_device
 from verifier.worker.protocol import Reporter
 
@@ -52,6 +53,8 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
         from verifier import precision
 
         precision.pin(precision.EXACT)
+    budget = CallBudget(request.get("memory_budget_bytes"))  # the parent keeps what is sent: bounded
+    reporter = budget.wrap(reporter)  # type: ignore[assignment]
     try:
         module = load_module(request["source"], "kiln_reference", scratch)
         for name in ("Model", "get_inputs", "get_init_inputs"):
@@ -70,6 +73,8 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
     backward = {"grad_inputs": request.get("grad_inputs")} if request.get("mode") == "backward" else None
     first_layout: dict[str, Any] | None = None
     for index, trial in enumerate(request["trials"]):
+        if budget.refused:  # no call of this trial would be kept
+            break
         try:
             apply_overrides(module, trial.get("overrides", {}))
             seed_everything(trial["seed"])
@@ -80,6 +85,8 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
             reporter.send("trial", {"index": index}, {"init": init, "state": state})
             del state
             for call, seed in enumerate(trial["input_seeds"]):
+                if not budget.fits():
+                    break
                 inputs, outputs, layout = _run_inputs(module, model, seed, device, backward)
                 header: dict[str, Any] = {"index": index, "call": call}
                 if layout is not None:
@@ -95,6 +102,8 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
         if index == 0:
             try:
                 for set_index, seed in enumerate(request.get("timing_input_seeds") or []):
+                    if not budget.fits():
+                        break
                     inputs, outputs, set_layout = _run_inputs(module, model, seed, device, backward)
                     header = {"set": set_index} if set_layout is None else {"set": set_index, "backward": set_layout}
                     reporter.send("timing_set", header, {"inputs": inputs, "outputs": outputs})
