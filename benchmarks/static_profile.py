@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="Where the results go.")
     args = parser.parse_args()
     ids = args.task or [t.id for t in tasks.all_tasks() if not args.family or t.family in args.family]
-    started = time.monotonic()
+    started, commit = time.monotonic(), _commit()  # the code measured: the commit checked out at the start
     rows = [] if args.no_builtin else builtin_rows(ids, args.profile, args.timeout)
     if args.kernelbench is not None:
         if args.kernelbench_run is None:
@@ -185,7 +185,7 @@ def main() -> None:
         "what": "static profile (sm_90 builds, interpreter access counts): estimates, never timings",
         "label": args.label,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": commit,
         "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
         "tuning_profile": args.profile,
         "wall_seconds": round(time.monotonic() - started, 1),
