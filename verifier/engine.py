@@ -146,6 +146,12 @@ def verify(
     report.sandbox = {**report.sandbox, "worker_start": outcome.worker_start}
     if outcome.exit is not None:
         report.logs = {"stdout": outcome.exit.stdout_tail, "stderr": outcome.exit.stderr_tail}
+    if options.compile_only and isinstance(run, PlanRun) and ledger.passed:
+        report.verdict = "not_run"
+        report.checks = ledger.checks(0)
+        report.reasons = ["compile only: the kernels were planned and built for the GPU target, and not run"]
+        report.duration_s = time.monotonic() - started
+        return report
 
     if outcome.compile_results:
         failed = [r for r in outcome.compile_results if not r.get("ok")]

@@ -308,13 +308,15 @@ class PlanRun:
         launches = self._dry_run(prepared, planned, kernels)
         if launches is None or not ledger.passed:
             return outcome
+        if self.options.compile_only:
+            if self._compile_checked(kernels, launches, progress):
+                from verifier.plan.profile import assemble
+
+                outcome.static_profile = assemble(self._builds, [], self._arch())
+            return outcome
         runner, frees = self._start_runner(prepared, planned, sequence)  # starts while the kernels compile
         try:
-            try:
-                compiled = self._compile(kernels, launches, progress)
-            except (pv.PlanError, TypeError, ValueError, KeyError) as e:
-                ledger.fail("plan", f"the plan's launches cannot be compiled: {str(e)[:400]}")
-                compiled = False
+            compiled = self._compile_checked(kernels, launches, progress)
             if compiled:
                 self._run(runner, frees, prepared, planned, sequence, progress)
         finally:
@@ -688,6 +690,13 @@ class PlanRun:
         return list(unique.values())
 
     # ---- 4. compiling for the GPU -----------------------------------------------------------------------
+    def _compile_checked(self, kernels: KernelSource, launches: list[Launch], progress: Progress | None) -> bool:
+        try:
+            return self._compile(kernels, launches, progress)
+        except (pv.PlanError, TypeError, ValueError, KeyError) as e:
+            self.ledger.fail("plan", f"the plan's launches cannot be compiled: {str(e)[:400]}")
+            return False
+
     def _compile(self, kernels: KernelSource, launches: list[Launch], progress: Progress | None) -> bool:
         from verifier.plan.compile import compile_jobs, run_compile_worker
 

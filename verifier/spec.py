@@ -180,6 +180,10 @@ class VerifyOptions:
     gpu_arch: int | None = None
     """The GPU target every Triton kernel is compiled for before anything runs (``90`` = sm_90, the
     H100/H200 of the hardware profiles); None: the GPU's own on a GPU, sm_90 elsewhere."""
+    compile_only: bool = False
+    """Triton candidates only: plan, check and build every launched kernel for ``gpu_arch``, then stop
+    (verdict ``not_run``; the report's ``static_profile`` has the builds, no traffic). What the template
+    compiler uses to drop tuning variants that would spill before verifying them."""
     mode: Mode = "forward"
     """``forward``: outputs of inference calls. ``backward``: every call runs the forward with autograd
     and then the backward on a fresh random ``grad_output``; outputs and the gradients of every input

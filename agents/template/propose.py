@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agents.session import Session
 from agents.template import NoTemplate, TemplatePlan, plan_template
+from agents.template.screen import screen_variants
 from agents.types import STOP_EXHAUSTED, STOP_NO_TEMPLATE, CandidateResult
 
 ORIGIN = "template"
@@ -24,10 +25,11 @@ def plan_or_explain(session: Session) -> TemplatePlan | str:
 
 
 def submit_variants(session: Session, plan: TemplatePlan, limit: int | None = None) -> list[CandidateResult]:
-    """Verify the plan's variants for the prepared device (all profiles on a GPU, one on a CPU)."""
+    """Verify the plan's variants for the prepared device (all profiles on a GPU, one on a CPU), less
+    those whose GPU builds spill when another does not (:mod:`agents.template.screen`)."""
     prepared = session.prepare()
     results = []
-    for source, params in plan.variants(prepared.device, limit):
+    for source, params in screen_variants(session, plan.variants(prepared.device, limit)):
         results.append(session.submit(source, ORIGIN, params=params, name=f"template-{params['profile']}"))
     return results
 

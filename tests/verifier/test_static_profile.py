@@ -186,3 +186,15 @@ def test_kiln_profile_prints_the_estimate_and_refuses_a_missing_file(tmp_path: P
     assert text.exit_code == 0 and "static profile for sm_80" in text.output and "cannot see" in text.output
     missing = runner.invoke(app, ["profile", "-r", str(REFERENCE), "-c", str(tmp_path / "none.py")])
     assert missing.exit_code == 2
+
+
+def test_compile_only_builds_and_runs_nothing(prepared_reference) -> None:
+    from tests.verifier.conftest import corpus_entry
+    from verifier import VerifyOptions, verify
+
+    options = VerifyOptions(device="cpu", compile_only=True)
+    report = verify(prepared_reference, corpus_entry("honest_dwconv").candidate(), options)
+    assert report.verdict == "not_run" and "compile only" in report.reasons[0], report.reasons
+    assert {c.name for c in report.checks} >= {"plan", "gpu_compile"}
+    assert report.static_profile["builds"] and report.static_profile["calls"] == []
+    assert report.timing is None
