@@ -39,7 +39,7 @@ _PARAM_GROUP = {
     "ewise": "ewise",
     "reduce": "reduce",
     "scan": "reduce",
-    "pool": "ewise",
+    "pool": "pool",
     "conv": "conv",
     "pick": "ewise",
 }

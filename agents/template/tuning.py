@@ -34,6 +34,7 @@ CPU_PROFILES: dict[str, Profile] = {
         "matmul": {"block_m": 64, "block_n": 64, "block_k": 64},
         "spmm": {"block_e": 32, "block_f": 128},
         "ewise": {"block": 4096},
+        "pool": {"block": 4096},
     },
 }
 
@@ -54,6 +55,7 @@ GPU_PROFILES: dict[str, Profile] = {
         "spmm": {"block_e": 16, "block_f": 64, "num_warps": 2},
         "ewise": {"block": 1024, "num_warps": 4},
         "rows": {"num_warps": 4, "row_elements": 4096},
+        "pool": {"block": 256, "num_warps": 4},
     },
     "medium_tiles": {
         "dwconv2d": {"block_h": 16, "block_w": 32, "taps": "strip", "num_warps": 4},
@@ -71,6 +73,7 @@ GPU_PROFILES: dict[str, Profile] = {
         "spmm": {"block_e": 32, "block_f": 64, "num_warps": 4},
         "ewise": {"block": 2048, "num_warps": 8},
         "rows": {"num_warps": 8, "row_elements": 8192},
+        "pool": {"block": 512, "num_warps": 4},
     },
     "large_tiles": {
         "dwconv2d": {"block_h": 8, "block_w": 32, "taps": "vector", "block_kw": 16, "num_warps": 4},
@@ -88,6 +91,7 @@ GPU_PROFILES: dict[str, Profile] = {
         "spmm": {"block_e": 64, "block_f": 128, "num_warps": 4},
         "ewise": {"block": 4096, "num_warps": 8},
         "rows": {"num_warps": 16, "row_elements": 16384},
+        "pool": {"block": 1024, "num_warps": 8},
     },
     "wide_rows": {
         "dwconv2d": {"block_h": 4, "block_w": 64, "taps": "vector", "block_kw": 8, "num_warps": 4},
@@ -105,6 +109,7 @@ GPU_PROFILES: dict[str, Profile] = {
         "spmm": {"block_e": 8, "block_f": 128, "num_warps": 4},
         "ewise": {"block": 1024, "num_warps": 4},
         "rows": {"num_warps": 4, "row_elements": 4096},
+        "pool": {"block": 256, "num_warps": 2},
     },
 }
 

@@ -2,7 +2,8 @@
 
 The launcher makes the input contiguous, treats missing spatial dims as size 1 (kernel 1, stride 1)
 and computes the output size as torch does (floor or ceil mode; a ceil-mode window must start inside
-the input or its left padding). Taps are unrolled (kernel sizes are compile-time constants); a tap
+the input or its left padding). Taps of the last two dims are unrolled (kernel sizes are compile-time
+constants), the first dim's are a loop; a tap
 outside the input is skipped (max) or counted as padding (average: ``count_include_pad`` counts taps
 inside the padded input, otherwise only real ones; ``divisor_override`` replaces the count).
 
@@ -43,7 +44,7 @@ def pool_kernel(
         acc = tl.full([BLOCK], 0.0, tl.float32)
     cnt = tl.full([BLOCK], 0.0, tl.float32)
     cnt_pad = tl.full([BLOCK], 0.0, tl.float32)
-    for k0 in tl.static_range(K0):
+    for k0 in range(K0):  # a loop, not unrolled: 3D windows unrolled whole spill on a GPU
         i0 = o0 * S0 - P0 + k0 * D0
         for k1 in tl.static_range(K1):
             i1 = o1 * S1 - P1 + k1 * D1
