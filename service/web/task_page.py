@@ -36,6 +36,7 @@ REPORT_DEFAULTS: Mapping[str, Any] = {
     "shapes": [],
     "environment": {},
     "duration_s": 0.0,
+    "static_profile": {},
 }
 TIMING_DEFAULTS: Mapping[str, Any] = {
     "device_name": "",
