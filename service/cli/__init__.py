@@ -10,8 +10,10 @@ import typer
 
 from service.cli import (
     bench_cmd,
+    compile_cmd,
     db_cmd,
     generate_cmd,
+    pack_cmd,
     profile_cmd,
     regress_cmd,
     serve_cmd,
@@ -48,6 +50,8 @@ serve_cmd.register(app)
 submit_cmd.register(app)
 regress_cmd.register(app)
 bench_cmd.register(app)
+compile_cmd.register(app)
+pack_cmd.register(app)
 
 
 def main() -> None:

@@ -99,9 +99,15 @@ def regress(
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="The Ray head for --executor ray (default: KILN_RAY_ADDRESS, else auto)."
     ),
+    pack: Path | None = typer.Option(
+        None, "--pack", metavar="DIR", help="Re-verify a kernel pack's kernels instead (kiln pack build)."
+    ),
 ) -> None:
     """Re-verify the store's best kernels. Exit 0 all hold, 1 a regression, 2 could not run."""
     from service.regress import RegressOptions, RegressSetupError, Selection, run_regress
+
+    if pack is not None:
+        _regress_pack(pack, device=device, timeout=timeout, trials=trials, as_json=as_json, junit=junit)
 
     if database is not None and bundle is not None:
         _fail("give --database or --bundle, not both", as_json=as_json, junit=junit)
@@ -130,6 +136,30 @@ def regress(
         if verifier is not None:
             verifier.close()
     _emit(run, None, as_json=as_json, junit=junit)
+    _progress(run.headline())
+    raise typer.Exit(run.exit_code)
+
+
+def _regress_pack(pack: Path, *, device: str, timeout: float, trials: int, as_json: bool, junit: Path | None) -> None:
+    """``--pack DIR``: every kernel of the pack re-verified here, then its end-to-end check."""
+    import kernelkiln.pack
+    from service.compile.pack_regress import junit_tree, regress_pack
+    from service.devices import resolve_device
+    from service.regress.junit import write_tree
+
+    try:
+        kernelkiln.pack.read_manifest(pack)
+        resolved = resolve_device(device)
+    except (kernelkiln.pack.PackError, ValueError, RuntimeError) as e:
+        _fail(str(e), as_json=as_json, junit=junit)
+    run = regress_pack(pack, resolved, timeout_s=timeout, trials=trials, progress=_progress)
+    if junit is not None:
+        write_tree(junit_tree(run), junit)
+    if as_json:
+        sys.stdout.write(json.dumps(run.to_dict(), indent=2) + "\n")
+    else:
+        for case in run.cases:
+            typer.echo(f"{case.outcome:14s} {case.name}: {case.reason}")
     _progress(run.headline())
     raise typer.Exit(run.exit_code)
 

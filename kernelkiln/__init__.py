@@ -1,0 +1,1 @@
+"""Kernel Kiln packages that need only torch (and triton): the kernel-pack runtime."""
