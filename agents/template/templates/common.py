@@ -122,14 +122,19 @@ class Epilogue:
     def call_args(self, prefix: str) -> str:
         return "".join(f"{prefix}e{k}, *{prefix}e{k}.stride(), " for k in range(len(self.inputs)))
 
-    def body(self, index: list[str], mask: str, acc: str = "acc", indent: str = "    ") -> list[str]:
-        """Kernel lines that replace ``acc`` with the epilogue's value."""
+    def body(
+        self, index: list[str], mask: str, acc: str = "acc", indent: str = "    ", flat: str | None = None
+    ) -> list[str]:
+        """Kernel lines that replace ``acc`` with the epilogue's value. ``flat``: every input is
+        contiguous in the output's shape, so each is read at this flat offset (no per-dim index)."""
         if self.expr is None:
             return []
         lines: list[str] = []
         counter = [0]
 
         def load(k: int) -> str:
+            if flat is not None:
+                return f"tl.load(e{k}_ptr + {flat}, mask={mask}, other=0.0).to(tl.float32)"
             offs = " + ".join(f"({index[d]}) * e{k}_s{d}" for d in range(self.rank))
             return f"tl.load(e{k}_ptr + {offs}, mask={mask}, other=0.0).to(tl.float32)"
 

@@ -7,7 +7,9 @@ longer row is looped over in chunks (online softmax; Welford statistics for laye
 it twice instead of spilling a row-sized block.
 The elementwise kernel evaluates any ``Expr`` over a flat index decomposed into the output's dims,
 reading every operand through its (broadcast) strides, and writes through the output's strides, so
-it also fills a channel slice of a concatenation.
+it also fills a channel slice of a concatenation; when the output and every operand are contiguous in
+the output's shape (``FLAT``, decided at launch) the flat index is used as it is, with no 64-bit
+division per dim.
 """
 
 from __future__ import annotations
@@ -196,9 +198,10 @@ def emit_ewise(node: Node, ctx: Ctx, out: str, alloc: str, shape_code: str) -> t
         *epi.prelude(ctx, f"{p}shape", p),
         f"{p}numel = {p}y.numel()",
         f"{p}bs = {block(f'{p}numel', int(ctx.params.get('block', 1024)), 16)}",
+        f"{p}flat = {p}y.is_contiguous()" + "".join(f" and {p}e{k}.is_contiguous()" for k in range(len(epi.inputs))),
         f"{ctx.name}[(triton.cdiv({p}numel, {p}bs),)]({p}y, *{p}y.stride(), {p}numel, *{p}shape, "
         + epi.call_args(p)
-        + f"BLOCK={p}bs, {warps(ctx.params)})",
+        + f"FLAT={p}flat, BLOCK={p}bs, {warps(ctx.params)})",
     ]
     index = [f"i{d}" for d in range(rank)]
     decompose = ["    rem = offs"]
@@ -214,15 +217,19 @@ def emit_ewise(node: Node, ctx: Ctx, out: str, alloc: str, shape_code: str) -> t
             "    y_ptr, " + "".join(f"ys{d}, " for d in range(rank)) + "numel, ",
             "    " + "".join(f"S{d}, " for d in range(rank)),
             "    " + epi.kernel_params(),
-            "    BLOCK: tl.constexpr,",
+            "    FLAT: tl.constexpr, BLOCK: tl.constexpr,",
             "):",
             "    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
             "    ok = offs < numel",
-            *decompose,
             "    acc = tl.zeros([BLOCK], dtype=tl.float32)",
-            *epi.body(index, "ok"),
-            "    y_offs = " + " + ".join(f"i{d} * ys{d}" for d in range(rank)),
-            "    tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=ok)",
+            "    if FLAT:  # output and inputs contiguous in one shape: the flat offset is every index",
+            *epi.body(index, "ok", indent="        ", flat="offs"),
+            "        tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=ok)",
+            "    else:",
+            *["    " + line for line in decompose],
+            *epi.body(index, "ok", indent="        "),
+            "        y_offs = " + " + ".join(f"i{d} * ys{d}" for d in range(rank)),
+            "        tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=ok)",
         ]
     )
     return kernel, lines
