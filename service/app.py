@@ -57,5 +57,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     app.include_router(web.router)  # the HTML pages: leaderboard, task pages
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Refused, refused_handler)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.body_limit)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.body_limit,
+        tokens=settings.api_tokens,
+        body_timeout_s=settings.body_timeout_s,
+    )
     return app

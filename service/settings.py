@@ -71,6 +71,12 @@ class Settings:
     """The Ray head the ``ray`` executor joins (``KILN_RAY_ADDRESS``, e.g. ``10.0.0.5:6379``); None: ``auto``."""
     llm_model: str | None = None
     """The llm proposer's model when a job names none (``KILN_LLM_MODEL``, read by ``agents.default_model``)."""
+    body_timeout_s: int = 30
+    """Seconds a client has to send a request body (``KILN_BODY_TIMEOUT_S``); slower is 408."""
+    sse_per_client: int = 8
+    """Open event streams one client address may hold (``KILN_SSE_PER_CLIENT``); 429 beyond."""
+    sse_streams: int = 256
+    """Open event streams in all (``KILN_SSE_STREAMS``); 503 beyond."""
 
     @property
     def body_limit(self) -> int:
@@ -115,4 +121,7 @@ class Settings:
             executor=executor,
             ray_address=(os.environ.get("KILN_RAY_ADDRESS") or "").strip() or None,
             llm_model=default_model(),
+            body_timeout_s=_int("KILN_BODY_TIMEOUT_S", cls.body_timeout_s),
+            sse_per_client=_int("KILN_SSE_PER_CLIENT", cls.sse_per_client),
+            sse_streams=_int("KILN_SSE_STREAMS", cls.sse_streams),
         )

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from kernels_store import Store
+from service.api.streams import StreamSlots
 from service.events import EventHub
 from service.runner import JobRunner
 from service.settings import Settings
@@ -31,6 +32,8 @@ class AppState:
     """Verifications of POST /v1/verify: ``verify_concurrency`` threads, ``verify_queue`` waiting."""
     parse_pool: BoundedPool = field(init=False)
     """Static checks of submitted sources (ast), kept out of the request thread pool."""
+    streams: StreamSlots = field(init=False)
+    """Open event streams, per client address and in all (``KILN_SSE_PER_CLIENT``, ``KILN_SSE_STREAMS``)."""
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -42,6 +45,7 @@ class AppState:
             nice=VERIFY_NICE,
         )
         self.parse_pool = BoundedPool("parse", threads=PARSE_THREADS, backlog=PARSE_BACKLOG)
+        self.streams = StreamSlots(per_client=s.sse_per_client, total=s.sse_streams)
 
     def close(self) -> None:
         self.verify_pool.shutdown()

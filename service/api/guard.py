@@ -1,134 +1,68 @@
-"""What every request passes before a route sees it: size limits, strict JSON, no NUL characters.
+"""What every request passes before a route sees it: who writes, size and time limits, strict JSON, no NUL.
 
 ``RequestGuard`` is a pure ASGI middleware (nothing here runs per chunk on the event loop beyond a
-byte count):
+byte count). For a request with a body (POST, PUT, PATCH, DELETE), in this order, before any of the
+body is read:
 
-- A request body larger than ``max_body_bytes`` is refused with 413 before it is parsed: a declared
-  ``Content-Length`` over the limit at once, a streamed body as soon as the limit is passed. The
-  accepted body is buffered (bounded) and replayed to the route.
-- A JSON body must be strict JSON: no ``NaN``/``Infinity``, no number that overflows a float
-  (``1e400``), no integer outside 64 bits, no lone surrogate (``"\\ud800"``) and no NUL
-  character in any string or key. Anything else is a 422 naming the field (and, for a NUL in a
-  multi-line string such as a source, its line). Bodies above ``THREAD_PARSE_BYTES`` are checked
-  in a worker thread so the event loop keeps serving.
-- A NUL character (``%00``) in the path or the query string is a 400: such values would reach
-  the database (PostgreSQL refuses NUL in text).
+- Two ``Content-Type`` headers are a 400: the guard and the framework must agree on what the body is.
+- The writer is authenticated (``service.api.auth.writer``: a bearer token of ``KILN_API_TOKENS``, or
+  a loopback client when none is set): 401/403 without reading the body.
+- A declared ``Content-Length`` over ``max_body_bytes`` is a 413.
+
+Then the body is read: over ``max_body_bytes`` it is a 413 as soon as the limit is passed, and a body
+not complete within ``body_timeout_s`` is a 408 (a stalled client holds nothing longer). The
+accepted body is buffered (bounded) and replayed to the route. A JSON body must be strict JSON
+(``service.api.strict_json``: no ``NaN``, no overflowing number, no lone surrogate, no NUL); anything
+else is a 422 naming the field. Bodies above ``THREAD_PARSE_BYTES`` are checked in a worker thread so
+the event loop keeps serving.
+
+A NUL character (``%00``) in the path or the query string is a 400: such values would reach the
+database (PostgreSQL refuses NUL in text).
 
 ``validation_error_handler`` replaces FastAPI's 422 body: it never echoes a large input back.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
+from fastapi import HTTPException
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.auth import writer
+from service.api.strict_json import ECHO_CHARS, BadJSON, shorten, strict_json
+
+__all__ = ["BadJSON", "RequestGuard", "shorten", "strict_json", "validation_error_handler"]
+
 THREAD_PARSE_BYTES = 64 * 1024
 """Bodies larger than this are decoded off the event loop."""
-INT64 = 2**63
-ECHO_CHARS = 120
-"""Longest input a 422 repeats back; longer ones are described by type and size."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class BadJSON(ValueError):
-    """A body that is not strict JSON; the message says what and where."""
+def _content_types(scope: Scope) -> list[str]:
+    """Every ``Content-Type`` header's media type, lower case."""
+    return [
+        value.decode("latin-1").split(";")[0].strip().lower()
+        for name, value in scope.get("headers", ())
+        if name == b"content-type"
+    ]
 
 
-def _reject_constant(name: str) -> Any:
-    raise BadJSON(f"{name} is not a JSON number (non-finite numbers are refused)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise BadJSON(f"the number {shorten(text, 40)} is out of range for a 64-bit float")
-    return value
-
-
-def _int64(text: str) -> int:
-    if len(text.lstrip("-")) > 19 or not -INT64 <= (value := int(text)) < INT64:
-        raise BadJSON(f"the integer {shorten(text, 40)} is out of range (64-bit integers only)")
-    return value
-
-
-def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every string (keys included) in a decoded JSON value, with its location (``body.a[2].b``)."""
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield f"{where} key", key
-            yield from _strings(item, f"{where}.{shorten(key, 40)}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{where}[{index}]")
-
-
-def _check_text(where: str, text: str) -> None:
-    if text.isascii():
-        if "\x00" in text:
-            raise BadJSON(f"{where} contains a NUL character{_line_of(text, text.index(chr(0)))}")
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise BadJSON(
-            f"{where} contains a lone surrogate (U+{ord(text[e.start]):04X}){_line_of(text, e.start)}; "
-            "send valid UTF-8 text"
-        ) from None
-    if "\x00" in text:
-        raise BadJSON(f"{where} contains a NUL character{_line_of(text, text.index(chr(0)))}")
-
-
-def _line_of(text: str, index: int) -> str:
-    if "\n" not in text:
-        return ""
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return f" at line {line}, column {column}"
-
-
-def strict_json(body: bytes) -> Any:
-    """``body`` decoded as strict JSON (see the module doc); raises ``BadJSON`` with the reason."""
-    try:
-        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_int64)
-    except BadJSON:
-        raise
-    except json.JSONDecodeError as e:
-        raise BadJSON(f"the body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    except UnicodeDecodeError as e:
-        raise BadJSON(f"the body is not valid UTF-8 at byte {e.start}") from None
-    except RecursionError:
-        raise BadJSON("the body nests too deeply") from None
-    except ValueError as e:  # e.g. an integer with more digits than int() accepts
-        raise BadJSON(f"the body is not valid JSON: {shorten(str(e), 200)}") from None
-    for where, text in _strings(value, "body"):
-        _check_text(where, text)
-    return value
-
-
-def shorten(text: str, limit: int = ECHO_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, saying how long it was."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text)} characters)"
-
-
-def _is_json(scope: Scope) -> bool:
-    content_type = ""
-    for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            content_type = value.decode("latin-1").split(";")[0].strip().lower()
+def _is_json(content_type: str) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _header(scope: Scope, wanted: bytes) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return value.decode("latin-1")
+    return ""
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -142,9 +76,18 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        tokens: frozenset[str] = frozenset(),
+        body_timeout_s: float = 30.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.tokens = tokens
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,26 +104,33 @@ class RequestGuard:
         if scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        content_types = _content_types(scope)
+        if len(content_types) > 1:
+            await _error(scope, receive, send, 400, "the request has more than one Content-Type header; send one")
+            return
+        try:  # who writes, before a byte of the body is read
+            client = scope.get("client")
+            writer(_header(scope, b"authorization"), client[0] if client else None, self.tokens)
+        except HTTPException as e:
+            await _error(scope, receive, send, e.status_code, str(e.detail), e.headers)
+            return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await _error(scope, receive, send, 413, self._too_large(declared))
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                await _error(scope, receive, send, 413, self._too_large(None))
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if body and _is_json(scope):
+        with anyio.move_on_after(self.body_timeout_s) as deadline:
+            read = await self._read_body(receive)
+        if deadline.cancelled_caught:
+            detail = f"the request body did not arrive within {self.body_timeout_s:g} s (KILN_BODY_TIMEOUT_S)"
+            await _error(scope, receive, send, 408, detail, {"Connection": "close"})
+            return
+        if read is None:  # the client left
+            return
+        if isinstance(read, int):
+            await _error(scope, receive, send, 413, self._too_large(None))
+            return
+        body = read
+        if body and content_types and _is_json(content_types[0]):
             try:
                 if len(body) > THREAD_PARSE_BYTES:
                     await anyio.to_thread.run_sync(strict_json, body)
@@ -190,6 +140,23 @@ class RequestGuard:
                 await _error(scope, receive, send, 422, str(e))
                 return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _read_body(self, receive: Receive) -> bytes | int | None:
+        """The whole body; its size so far when it passes the limit; None when the client disconnected."""
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return size
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
 
     def _too_large(self, declared: int | None) -> str:
         size = f"{declared} bytes" if declared is not None else f"more than {self.max_body_bytes} bytes"
@@ -209,8 +176,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _error(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-    headers = {"Connection": "close"} if status == 413 else None
+async def _error(
+    scope: Scope, receive: Receive, send: Send, status: int, detail: str, headers: dict[str, str] | None = None
+) -> None:
+    if status == 413:
+        headers = {**(headers or {}), "Connection": "close"}
     await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
 

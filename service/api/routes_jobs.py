@@ -15,6 +15,7 @@ from service import jobs
 from service.api.auth import writer_identity
 from service.api.routes_verify import busy
 from service.api.schemas import JobCreate, JobView
+from service.api.streams import CappedEventStream
 from service.api.views import job_view
 from service.settings import Settings
 from service.state import AppState, app_settings, app_state
@@ -97,6 +98,7 @@ async def job_events(job_id: str, request: Request, state: AppState = Depends(ap
         last_id = int(request.headers.get("last-event-id") or 0)
     except ValueError:
         last_id = 0
+    release = state.streams.take(request.client.host if request.client else "")
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         nonlocal last_id
@@ -133,4 +135,4 @@ async def job_events(job_id: str, request: Request, state: AppState = Depends(ap
                 }
                 return
 
-    return EventSourceResponse(stream(), ping=15)
+    return CappedEventStream(stream(), ping=15, release=release)

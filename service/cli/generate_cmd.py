@@ -99,6 +99,12 @@ def generate(
     model: str | None = typer.Option(None, "--model", help="LLM model (default: KILN_LLM_MODEL)."),
     samples: int = typer.Option(4, "--samples", help="LLM samples per round."),
     rounds: int = typer.Option(4, "--rounds", help="LLM rounds."),
+    mode: str = typer.Option(
+        "forward",
+        "--mode",
+        help="forward | backward (a training kernel: the template compiler emits the op's forward and backward "
+        "in one torch.autograd.Function) | both",
+    ),
 ) -> None:
     """Generate a verified kernel for a task or a reference. Exit 0 found, 1 none found, 2 bad input."""
     import agents
@@ -121,7 +127,12 @@ def generate(
             language=language,  # type: ignore[arg-type]
             proposer=proposer,  # type: ignore[arg-type]
             budget=agents.Budget(max_candidates=budget, max_tokens=max_tokens, max_seconds=max_seconds),
-            verify_options=VerifyOptions(device=resolved_device, timeout_s=timeout, trials=trials),  # type: ignore[arg-type]
+            verify_options=VerifyOptions(
+                device=resolved_device,  # type: ignore[arg-type]
+                timeout_s=timeout,
+                trials=trials,
+                mode=mode,  # type: ignore[arg-type]
+            ),
             model=llm_model,
             samples_per_round=samples,
             rounds=rounds,
