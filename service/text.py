@@ -17,9 +17,17 @@ def _shown(char: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
-def printable(text: object) -> str:
-    """``str(text)`` with control and format characters escaped (``\\x1b``, ``\\u202e``, ``\\n``)."""
+def printable(text: object, keep: str = "") -> str:
+    """``str(text)`` with control and format characters escaped (``\\x1b``, ``\\u202e``, ``\\n``), but for
+    those in ``keep`` (``"\\n\\t"`` for a source printed as lines)."""
     value = str(text)
     if value.isprintable():  # the common case: nothing to escape
         return value
-    return "".join(c if c.isprintable() else _shown(c) for c in value)
+    return "".join(c if c.isprintable() or c in keep else _shown(c) for c in value)
+
+
+def markup_safe(text: object) -> str:
+    """``printable(text)`` with rich's markup escaped too (for a cell or a line printed by rich)."""
+    from rich.markup import escape
+
+    return escape(printable(text))

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from service.cli.common import failer
+from service.text import markup_safe, printable
 
 EXIT_OK, EXIT_NO_KERNEL, EXIT_BAD = 0, 1, 2
 
@@ -51,7 +52,8 @@ def submit(
             )
         except KilnClientError as e:
             _fail(str(e))
-        typer.echo(f"job {job['id']} queued for {job['task_id']} ({proposer}, {language}, budget {budget})", err=True)
+        queued = f"job {printable(job['id'])} queued for {printable(job['task_id'])}"
+        typer.echo(f"{queued} ({proposer}, {language}, budget {budget})", err=True)
         if not wait:
             typer.echo(json.dumps(job, indent=2, default=str) if as_json else job["id"])
             raise typer.Exit(EXIT_OK)
@@ -69,9 +71,11 @@ def submit(
 
 
 def _follow(client: Any, job_id: str) -> None:
+    """Print the job's events as they come: every string from the server with its control characters
+    and rich markup escaped (``service.text.markup_safe``), so no event can drive the terminal."""
     from rich.console import Console
-    from rich.markup import escape
 
+    escape = markup_safe
     console = Console(stderr=True)
     told: set[str] = set()
 
@@ -85,7 +89,7 @@ def _follow(client: Any, job_id: str) -> None:
         for event in client.events(job_id):
             data = event.data if isinstance(event.data, dict) else {}
             if event.type == "status":
-                spinner.update(f"job {data.get('status')}...")
+                spinner.update(f"job {escape(data.get('status'))}...")
                 waiting(data.get("waiting"))
             elif event.type == "waiting":
                 waiting(data.get("reason"))
@@ -97,22 +101,27 @@ def _follow(client: Any, job_id: str) -> None:
             elif event.type == "started":
                 spinner.update("generating candidates...")
             elif event.type == "proposed":
-                spinner.update(f"verifying {data.get('origin', 'candidate')} {data.get('name') or ''}".rstrip())
+                spinner.update(
+                    f"verifying {escape(data.get('origin', 'candidate'))} {escape(data.get('name') or '')}".rstrip()
+                )
             elif event.type == "verified":
-                verdict = str(data.get("verdict", "?"))
+                verdict = escape(data.get("verdict", "?"))
                 colour = {"accepted": "green", "rejected": "red"}.get(verdict, "yellow")
                 speed = data.get("speedup")
                 extra = f", {speed:.2f}x over eager" if isinstance(speed, (int, float)) else ""
-                reason = "" if verdict == "accepted" else f": {(data.get('reasons') or [''])[0][:160]}"
-                console.print(
-                    f"  [{colour}]{verdict}[/{colour}] {data.get('origin', '')} {data.get('name') or ''}{extra}{reason}"
-                )
+                reason = "" if verdict == "accepted" else f": {escape(str((data.get('reasons') or [''])[0])[:160])}"
+                who = f"{escape(data.get('origin', ''))} {escape(data.get('name') or '')}"
+                console.print(f"  [{colour}]{verdict}[/{colour}] {who}{extra}{reason}")
             elif event.type == "best":
-                console.print(f"  [bold]new best[/bold]: {data.get('origin', '')} {data.get('name') or ''}")
+                console.print(
+                    f"  [bold]new best[/bold]: {escape(data.get('origin', ''))} {escape(data.get('name') or '')}"
+                )
             elif event.type == "error":
-                console.print(f"  [yellow]error[/yellow]: {data.get('message') or data}")
+                console.print(f"  [yellow]error[/yellow]: {escape(data.get('message') or data)}")
             elif event.type == "progress":
-                spinner.update(f"{data.get('verified', 0)} verified, {data.get('accepted', 0)} accepted")
+                spinner.update(
+                    f"{escape(data.get('verified', 0))} verified, {escape(data.get('accepted', 0))} accepted"
+                )
             elif event.type == "finished":
                 return
 
@@ -123,7 +132,8 @@ def _print_result(job: dict[str, Any], out: Path | None, as_json: bool) -> None:
         typer.echo(json.dumps(job, indent=2, default=str))
     if best is None:
         if not as_json:
-            typer.echo(f"job {job['id']} {job['status']}: {job.get('error') or 'no verified kernel'}")
+            why = printable(job.get("error") or "no verified kernel")
+            typer.echo(f"job {printable(job['id'])} {printable(job['status'])}: {why}")
         return
     if out is not None:
         out.write_text(best["source"], encoding="utf-8")
@@ -132,14 +142,15 @@ def _print_result(job: dict[str, Any], out: Path | None, as_json: bool) -> None:
         from verifier.report import Report
 
         if out is None:
-            typer.echo(best["source"])
+            typer.echo(printable(best["source"], keep="\n\t"))
         if best.get("report"):
-            typer.echo(Report.from_dict(best["report"]).summary())
+            typer.echo(printable(Report.from_dict(best["report"]).summary(), keep="\n"))
             where = best["report"].get("placement") or {}
             if where.get("executor"):
                 node = f", node {str(where['node_id'])[:12]}" if where.get("node_id") else ""
                 gpu = f", {where['gpu']}" if where.get("gpu") else ""
-                typer.echo(f"verified by the {where['executor']} executor on {where.get('hostname')}{node}{gpu}")
+                place = f"the {where['executor']} executor on {where.get('hostname')}{node}{gpu}"
+                typer.echo(f"verified by {printable(place)}")
 
 
 def register(app: typer.Typer) -> None:

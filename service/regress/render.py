@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from service.regress.results import OUTCOME_LABELS, KernelResult, RegressRun
+from service.text import markup_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,18 +47,19 @@ def render_table(run: RegressRun, console: Console) -> None:
         ("reason", {"ratio": 1}),
     ):
         table.add_column(column, **options)  # type: ignore[arg-type]
-    for r in run.results:
+    for r in run.results:  # every cell is the store's text: control characters and markup escaped
+        hardware = [r.device_name, r.hardware_fingerprint] if r.device_name else [r.hardware_fingerprint]
         table.add_row(
-            r.task_id,
-            f"{r.device_name}\n{r.hardware_fingerprint}" if r.device_name else r.hardware_fingerprint,
-            r.kernel_label,
-            r.origin_label,
-            recorded_text(r),
-            new_text(r),
+            markup_safe(r.task_id),
+            "\n".join(markup_safe(part) for part in hardware),
+            markup_safe(r.kernel_label),
+            markup_safe(r.origin_label),
+            markup_safe(recorded_text(r)),
+            markup_safe(new_text(r)),
             f"[{STYLES[r.outcome]}]{OUTCOME_LABELS[r.outcome]}[/]",
-            reason_text(r),
+            "\n".join(markup_safe(line) for line in reason_text(r).split("\n")),
         )
     console.print(table)
     for note in run.notes:
-        console.print(f"note: {note}")
-    console.print(f"[bold]{run.headline()}[/]", highlight=False)
+        console.print(f"note: {markup_safe(note)}")
+    console.print(f"[bold]{markup_safe(run.headline())}[/]", highlight=False)

@@ -29,6 +29,7 @@ from service.regress.results import KernelResult, Recorded, RegressRun, Rerun, S
 from service.regress.speed import RecordedSpeed, SpeedJudgement, SpeedSample, judge_speed
 from service.regress.targets import Target, integrity_problem
 from service.regress.verifying import LocalVerifier, RepeatedVerification, Verifier
+from service.text import printable
 
 if TYPE_CHECKING:
     from kernels_store import BestKernel, Store
@@ -104,13 +105,14 @@ def run_regress(
     for index, target in enumerate(targets, start=1):
         best = target.best
         say(
-            f"[{index}/{len(targets)}] {best.task_id} on {best.device_name or best.hardware_fingerprint}: "
-            f"kernel #{best.candidate.id} ({best.candidate.origin})"
+            f"[{index}/{len(targets)}] {printable(best.task_id)} on "
+            f"{printable(best.device_name or best.hardware_fingerprint)}: "
+            f"kernel #{best.candidate.id} ({printable(best.candidate.origin)})"
         )
         kernel_started = time.monotonic()
         result = check_kernel(store, target, verification, record=options.record, progress=progress)
         result = replace(result, duration_s=time.monotonic() - kernel_started)
-        say(f"    -> {result.outcome.replace('_', ' ')}: {result.reason} ({result.duration_s:.1f} s)")
+        say(f"    -> {result.outcome.replace('_', ' ')}: {printable(result.reason)} ({result.duration_s:.1f} s)")
         results.append(result)
     run = RegressRun(
         results=results,
