@@ -174,9 +174,21 @@ def get_run(session: Session, run_id: str) -> RunRecord | None:
 
 
 def run_tasks(session: Session, run_id: str) -> list[RunTaskRecord]:
-    """The run's tasks in run order, with their outcome so far."""
+    """The run's tasks in run order, with their outcome so far (all of them: ``run_tasks_page`` for a page)."""
     rows = session.scalars(select(BenchRunTask).where(BenchRunTask.run_id == run_id).order_by(BenchRunTask.position))
     return [run_task_record(r) for r in rows]
+
+
+def run_tasks_page(session: Session, run_id: str, *, limit: int = 200, offset: int = 0) -> Page[RunTaskRecord]:
+    """One page of the run's tasks in run order (``total``: all of them)."""
+    query = select(BenchRunTask).where(BenchRunTask.run_id == run_id).order_by(BenchRunTask.position, BenchRunTask.id)
+    rows, total = page_of(session, query, limit, offset)
+    return Page(items=[run_task_record(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def run_suites(session: Session) -> list[str]:
+    """Every suite that has a run, sorted."""
+    return list(session.scalars(select(BenchRun.suite).distinct().order_by(BenchRun.suite)))
 
 
 def list_runs(session: Session, *, suite: str | None = None, limit: int = 50, offset: int = 0) -> Page[RunRecord]:

@@ -184,6 +184,8 @@ class Store:
     create_run = _writes(runs.create_run)
     get_run = _reads(runs.get_run)
     run_tasks = _reads(runs.run_tasks)
+    run_tasks_page = _reads(runs.run_tasks_page)
+    run_suites = _reads(runs.run_suites)
     list_runs = _reads(runs.list_runs)
     run_task_counts = _reads(runs.run_task_counts)
     update_run_task = _writes(runs.update_run_task)

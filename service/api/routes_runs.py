@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from kernels_store.records import built_from
+from service.api.strict_json import shorten
 from service.state import AppState, app_state
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -51,7 +52,10 @@ class RunSummaryView(BaseModel):
 
 class RunDetail(RunSummaryView):
     counts: dict[str, int]
-    task_results: list[RunTaskView]
+    task_results: list[RunTaskView] = Field(description="one page of the run's tasks, in run order")
+    task_total: int = Field(description="tasks in the run (task_results holds limit of them from offset)")
+    limit: int
+    offset: int
 
 
 class RunPage(BaseModel):
@@ -93,16 +97,24 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
-def get_run(run_id: str, state: AppState = Depends(app_state)) -> RunDetail:
-    """One bench run with every task's outcome."""
+def get_run(
+    run_id: str,
+    limit: int = Query(500, ge=1, le=2000, description="tasks per page"),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    state: AppState = Depends(app_state),
+) -> RunDetail:
+    """One bench run with its tasks' outcomes, a page at a time (``task_total`` says how many)."""
     run = state.store.get_run(run_id)
     if run is None:
-        raise HTTPException(404, f"no bench run {run_id!r}; see GET /v1/runs")
-    rows = state.store.run_tasks(run_id)
+        raise HTTPException(404, f"no bench run {shorten(run_id)!r}; see GET /v1/runs")
+    page = state.store.run_tasks_page(run_id, limit=limit, offset=offset)
     counts = state.store.run_task_counts([run_id])[run_id]
     base = run_summary_view(run, counts)
     return RunDetail(
         **base.model_dump(),
         counts={k: v for k, v in counts.items() if k not in ("tasks", "done")},
-        task_results=[built_from(RunTaskView, r) for r in rows],
+        task_results=[built_from(RunTaskView, r) for r in page.items],
+        task_total=page.total,
+        limit=limit,
+        offset=offset,
     )

@@ -5,13 +5,16 @@ suite, and every task's outcome with its reason)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from kernels_store import RunRecord, RunTaskRecord, Store
 from service.bench.summary import FAST_P, p_key
-from service.web.paging import fetch_page, href, page_count, page_of
+from service.web.paging import Pager, fetch_page, href, page_count, page_of, pager
 from service.web.plot import PALETTE, PlotArea, plot_area
 
 PAGE_SIZE = 50
+TASKS_PAGE_SIZE = 200
+"""Tasks on one page of ``/runs/{id}`` (a KernelBench level fits; a 10,000-task run takes 50 pages)."""
 WIDTH, HEIGHT = 560, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 12, 40
 COMPARED_RUNS = 6
@@ -69,6 +72,7 @@ class RunPage:
     counts: dict[str, int]
     plot: FastPPlot
     compared: list[RunRow]
+    tasks_pager: Pager
     thresholds: tuple[float, ...] = FAST_P
 
 
@@ -85,7 +89,7 @@ def _row(run: RunRecord, counts: dict[str, int]) -> RunRow:
 
 
 def runs_page(store: Store, *, suite: str | None, page: int) -> RunsPage:
-    suites = sorted({r.suite for r in store.list_runs(limit=1000).items})
+    suites = store.run_suites()
     listing = fetch_page(
         lambda limit, offset: store.list_runs(suite=suite, limit=limit, offset=offset),
         lambda found: found.total,
@@ -128,7 +132,8 @@ def fast_p_plot(current: RunRow, others: list[RunRow]) -> FastPPlot:
     )
 
 
-def run_page(store: Store, run_id: str) -> RunPage | None:
+def run_page(store: Store, run_id: str, page: int = 1) -> RunPage | None:
+    """One run with one page (``TASKS_PAGE_SIZE``) of its tasks; a page past the end shows the last."""
     run = store.get_run(run_id)
     if run is None:
         return None
@@ -137,6 +142,22 @@ def run_page(store: Store, run_id: str) -> RunPage | None:
     row = _row(run, counts[run.id])
     compared = [_row(r, counts[r.id]) for r in same_suite[:COMPARED_RUNS]]
     verdicts = {k: v for k, v in counts[run.id].items() if k not in ("tasks", "done")}
+    tasks = fetch_page(
+        lambda limit, offset: store.run_tasks_page(run.id, limit=limit, offset=offset),
+        lambda found: found.total,
+        page,
+        TASKS_PAGE_SIZE,
+    )
+    path = f"/runs/{quote(run.id, safe='')}"
+    number = page_of(tasks.offset, TASKS_PAGE_SIZE)
+    tasks_pager = pager(
+        page=number, total=tasks.total, size=TASKS_PAGE_SIZE, param="page", params={}, path=path, anchor="#tasks"
+    )
     return RunPage(
-        row=row, tasks=store.run_tasks(run.id), counts=verdicts, plot=fast_p_plot(row, compared), compared=compared
+        row=row,
+        tasks=tasks.items,
+        counts=verdicts,
+        plot=fast_p_plot(row, compared),
+        compared=compared,
+        tasks_pager=tasks_pager,
     )

@@ -7,13 +7,14 @@ from fastapi.responses import HTMLResponse
 
 from service.state import AppState, app_state
 from service.web.paging import PageOutOfRange, page_number
+from service.web.routes import PAGE_METHODS
 from service.web.runs_page import run_page, runs_page
 from service.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/runs", response_class=HTMLResponse, name="web_runs")
+@router.api_route("/runs", methods=PAGE_METHODS, response_class=HTMLResponse, name="web_runs")
 def runs(
     request: Request, suite: str | None = None, page: str | None = None, state: AppState = Depends(app_state)
 ) -> HTMLResponse:
@@ -27,10 +28,15 @@ def runs(
     return templates.TemplateResponse(request, "runs.html", {"view": view})
 
 
-@router.get("/runs/{run_id}", response_class=HTMLResponse, name="web_run")
-def run(request: Request, run_id: str, state: AppState = Depends(app_state)) -> HTMLResponse:
-    """One run: fast_p table and plot, the other runs of its suite, every task's outcome."""
-    view = run_page(state.store, run_id)
+@router.api_route("/runs/{run_id}", methods=PAGE_METHODS, response_class=HTMLResponse, name="web_run")
+def run(request: Request, run_id: str, page: str | None = None, state: AppState = Depends(app_state)) -> HTMLResponse:
+    """One run: fast_p table and plot, the other runs of its suite, every task's outcome (paged)."""
+    try:
+        number = page_number(page)
+    except PageOutOfRange as e:
+        context = {"title": "No such page", "message": str(e), "near": []}
+        return templates.TemplateResponse(request, "not_found.html", context, status_code=400)
+    view = run_page(state.store, run_id, number)
     if view is None:
         context = {"title": "Unknown run", "message": f"There is no bench run {run_id!r}.", "near": []}
         return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
