@@ -108,6 +108,6 @@ def cancel_job(store: Store, settings: Settings, job_id: str, owner: str) -> Job
 
 
 def job_not_found(job_id: str) -> Refused:
-    from service.api.guard import shorten
+    from service.api.strict_json import shorten
 
     return Refused(status.HTTP_404_NOT_FOUND, f"no job {shorten(job_id)!r}")

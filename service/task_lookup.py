@@ -52,7 +52,7 @@ def find_task(store: Store, task_id: str) -> FoundTask:
 
 def require_task(store: Store, task_id: str) -> FoundTask:
     """``find_task``, refused with 404 naming close matches (``service.refusals.Refused``) when there is none."""
-    from service.api.guard import shorten
+    from service.api.strict_json import shorten
     from service.refusals import Refused
 
     try:
