@@ -1,16 +1,21 @@
 """The parts of the GPU campaign (``benchmarks/gpu_campaign.sh`` runs each under its own time limit).
 
     python benchmarks/gpu_campaign.py PART --out DIR [--dry-run] [--quick] [--deadline S]
+                                           [--sandbox auto|none --trusted-code]
 
-Parts: ``env`` (GPU, versions, date), ``gpu-tests`` (tests/verifier/test_gpu.py through pytest when
-pytest is installed), ``corpus`` (the adversarial corpus on the device), ``template`` (the template
-compiler's best profile within a time allowance on every built-in task, first realistic shape:
-speedup over eager and ``torch.compile``, roofline share), ``stability`` (one kernel verified and timed
-5 times: the spread), and ``report`` (``DIR/campaign.json`` and ``DIR/campaign.md`` from what the parts
-wrote). Each part writes ``DIR/parts/<part>.json`` as it goes, so a part stopped at its limit leaves
-what it had. ``--dry-run`` runs the same path on the CPU (Triton's interpreter, small shapes, nothing
-timed); ``--quick`` cuts it to a few corpus entries, one task and two stability runs (the test of
-the script).
+Parts, in the order the script runs them: ``sandbox`` (which sandbox works here, probed by preparing
+a reference in it; without one the project's own kernels run with ``--sandbox none --trusted-code``),
+``plan`` (the limits and the estimate, :mod:`benchmarks.campaign_plan`), ``env`` (GPU, versions,
+clocks, date, commit), ``template`` (one task per family, matmul and softmax first, at the first
+realistic shape: the template compiler's distinct profiles within an allowance, the best re-timed
+against a fresh eager run; speedup with its interval over eager, ``torch.compile`` for two tasks,
+roofline share, plausibility), ``corpus`` (the honest kernel and a few cheats on the device, timed
+entries first; skipped without a sandbox), ``stability`` (one kernel verified and timed repeatedly on
+one prepared reference: the spread), ``gpu-tests`` (tests/verifier/test_gpu.py through pytest, off
+unless given a limit) and ``report`` (``DIR/campaign.json`` and ``DIR/campaign.md``). Each part writes
+``DIR/parts/<part>.json`` as it goes and stops starting work at its ``--deadline``, so a part cut
+short leaves what it had. ``--dry-run`` runs the same path on the CPU (Triton's interpreter, small
+shapes, nothing timed); ``--quick`` cuts it to a few corpus entries, one task and two stability runs.
 
 Imports only the standard library, torch, triton, the verifier, the task suite and the template
 compiler's path (no service, database, LLM client, typer or rich): the GPU host has torch and triton
@@ -25,13 +30,12 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PARTS = ("env", "gpu-tests", "corpus", "template", "stability")
-QUICK_CORPUS = ["honest_dwconv", "cheat_cached_outputs", "broken_memory_bomb"]
-QUICK_TASKS = ["general.softmax"]
+from benchmarks import campaign_plan as plan_  # noqa: E402
+from benchmarks.campaign_report import part_report  # noqa: E402
+
+PARTS = plan_.PARTS
 STABILITY_KERNEL = "honest_dwconv"
 """The corpus's honest Triton depthwise convolution, on the corpus reference at its GPU shape."""
 
@@ -74,6 +79,106 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """How the parts run their verifications: ``auto`` (a sandbox works here) or ``none`` with
+    ``trusted_code`` (the project's own kernels only)."""
+
+    mechanism: str
+    trusted_code: bool
+
+    def options(self) -> dict[str, Any]:
+        return {"sandbox": self.mechanism, "trusted_code": self.trusted_code}
+
+    def argv(self) -> list[str]:
+        return [f"--sandbox={self.mechanism}"] + (["--trusted-code"] if self.trusted_code else [])
+
+
+# ---- sandbox -----------------------------------------------------------------------------------
+
+PROBE_REFERENCE = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        return x * 2.0 + 1.0
+
+
+def get_inputs():
+    return [torch.randn(4096)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+def part_sandbox(out: Path, dry_run: bool, how: str) -> None:
+    """Which sandbox works here: a reference prepared in it on the campaign's device (the whole worker
+    path: namespaces, binds, the GPU's device files); prints ``SANDBOX=auto`` or ``SANDBOX=none``."""
+    from verifier import Reference, VerifyOptions, prepare
+    from verifier.sandbox.isolation import choose
+
+    device = _device(dry_run)
+    started = time.monotonic()
+    info: dict[str, Any] = {"bwrap": shutil.which("bwrap"), "bwrap_from": how, "euid": os.geteuid()}
+    try:
+        isolation = choose("auto", cuda=device == "cuda")
+        options = VerifyOptions(device=device, measure=False, trials=1, calls_per_trial=1, timeout_s=120)
+        prepare(Reference(source=PROBE_REFERENCE, name="sandbox probe"), options)
+        info.update(mechanism=isolation.mechanism, isolation=isolation.describe(), trusted_code=False, problem=None)
+    except Exception as e:  # SandboxUnavailableError, or a sandbox that starts but cannot run the worker
+        info.update(
+            mechanism="none",
+            trusted_code=True,
+            problem=f"{type(e).__name__}: {e}"[:1500],
+            consequence="no sandbox here: the project's own kernels are verified with --sandbox none "
+            "--trusted-code; the adversarial corpus (untrusted code by design) is skipped",
+        )
+    info["seconds"] = round(time.monotonic() - started, 1)
+    _write(out / "parts" / "sandbox.json", info)
+    print(
+        f"sandbox: {info['mechanism']}" + (f" ({info['problem'][:300]})" if info.get("problem") else ""),
+        file=sys.stderr,
+    )
+    print("SANDBOX=" + ("none" if info["trusted_code"] else "auto"))
+
+
+# ---- plan --------------------------------------------------------------------------------------
+
+
+def part_plan(out: Path, dry_run: bool, quick: bool, sandbox: Sandbox, limits: dict[str, float]) -> None:
+    """Print the plan (stderr) and each part's limit as ``part=seconds`` lines (stdout, for the script)."""
+    sandboxed = not sandbox.trusted_code
+    if dry_run:
+        parts = plan_.plan(sandboxed, quick, {**plan_.DRY_LIMITS, **limits})
+        text = "dry run on the CPU: the same parts under wider limits; no 8-minute budget applies\n" + plan_.render(
+            parts, budget_s=sum(p.limit_s for p in parts) + 60
+        )
+    else:
+        parts = plan_.plan(sandboxed, quick, limits)
+        text = plan_.render(parts)
+    _write(
+        out / "parts" / "plan.json",
+        {
+            "text": text,
+            "estimate_s": plan_.total_estimate(parts),
+            "limit_s": plan_.total_limit(parts),
+            "budget_s": None if dry_run else plan_.GPU_BUDGET_S,
+            "costs": plan_.GPU_COSTS,
+            "parts": [
+                {"name": p.name, "limit_s": p.limit_s, "estimate_s": p.estimate_s, "expected": p.expected_items()}
+                for p in parts
+            ],
+        },
+    )
+    print(text, file=sys.stderr)
+    for p in parts:
+        print(f"{p.name}={p.limit_s:.0f}")
+
+
 # ---- env ---------------------------------------------------------------------------------------
 
 
@@ -87,9 +192,23 @@ def _command_line(argv: list[str]) -> str | None:
     return out.stdout.strip() or None
 
 
+def commit_id() -> str | None:
+    """The checkout's commit (git), else the one ``scripts/prepare-gpu-carry`` wrote beside the carry
+    (the copy on the GPU machine may have no .git)."""
+    found = _command_line(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
+    if found:
+        dirty = _command_line(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
+        return found + (" with local changes" if dirty else "")
+    try:
+        return (ROOT / ".gpu-carry" / "COMMIT").read_text().strip() + " (from .gpu-carry/COMMIT)"
+    except OSError:
+        return None
+
+
 def part_env(out: Path, dry_run: bool) -> None:
     import torch
 
+    from verifier import precision
     from verifier.hostinfo import describe_host
 
     device = _device(dry_run)
@@ -104,11 +223,16 @@ def part_env(out: Path, dry_run: bool) -> None:
         "python_executable": sys.executable,
         "platform": platform.platform(),
         "nvidia_smi": _command_line(
-            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm", "--format=csv,noheader"]
+            [
+                "nvidia-smi",
+                "--query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu,power.draw",
+                "--format=csv,noheader",
+            ]
         ),
         "nvcc": next((line for line in (nvcc or "").splitlines() if "release" in line), None),
-        "git_commit": _command_line(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"]),
+        "git_commit": commit_id(),
         "pytest": _module_version("pytest"),
+        "fp32_precision_baseline": {k: ("tf32" if v else "ieee") for k, v in precision.BASELINE.items()},
     }
     _write(out / "parts" / "env.json", info)
     print(f"{info['host'].get('device_name')}: torch {info['host'].get('torch')}, triton {info['host'].get('triton')}")
@@ -175,60 +299,63 @@ def _junit_cases(path: Path) -> list[dict[str, str]]:
 # ---- corpus ------------------------------------------------------------------------------------
 
 
-def part_corpus(out: Path, dry_run: bool, quick: bool) -> None:
+def part_corpus(out: Path, dry_run: bool, quick: bool, deadline_s: float, sandbox: Sandbox) -> None:
     from benchmarks import verifier_corpus
 
+    path = out / "parts" / "corpus.json"
+    if sandbox.trusted_code:
+        _write(path, {"part_skipped": "no sandbox on this host: the adversarial corpus is untrusted code by design"})
+        print("corpus: skipped (no sandbox here)")
+        return
     device = _device(dry_run)
+    names = list(plan_.QUICK_CORPUS if quick else plan_.CORPUS)
+    if device != "cuda":
+        names = [n for n in names if n != "cheat_side_stream"]  # a GPU-only entry
     ok = verifier_corpus.run(
         device,
-        out / "parts" / "corpus.json",
-        only=QUICK_CORPUS if quick else None,
+        path,
+        only=names,
         timeout_s=_process_timeout(device),
         hang_timeout_s=15.0,
-        jobs=1 if dry_run else 4,
+        jobs=1 if dry_run else plan_.CORPUS_JOBS,
+        deadline_s=deadline_s,
+        **sandbox.options(),
     )
-    print(f"corpus: {'all as expected' if ok else 'NOT all as expected'}")
+    print(f"corpus: {'all run as expected' if ok else 'NOT all as expected'}")
 
 
 # ---- template ----------------------------------------------------------------------------------
 
 
 def campaign_tasks(quick: bool) -> list[str]:
-    """Every built-in task, families interleaved (so a part cut short still covers every family)."""
-    import tasks
-
-    if quick:
-        return list(QUICK_TASKS)
-    by_family: dict[str, list[str]] = {}
-    for task in tasks.all_tasks():
-        if task.origin == "builtin":
-            by_family.setdefault(task.family, []).append(task.id)
-    order = []
-    for row in zip_longest(*by_family.values()):
-        order += [t for t in row if t is not None]
-    return order
+    """The template part's tasks in order: matmul and softmax, then one task per other family."""
+    return list(plan_.QUICK_TASKS if quick else plan_.TEMPLATE_TASKS)
 
 
-def part_template(out: Path, dry_run: bool, quick: bool, deadline_s: float) -> None:
+def part_template(out: Path, dry_run: bool, quick: bool, deadline_s: float, sandbox: Sandbox) -> None:
     device = _device(dry_run)
     start = time.monotonic()
     task_ids = campaign_tasks(quick)
-    # A task's profiles stop being started after `allowance` s; the child is killed at `hard` s.
-    allowance, hard = (30.0, 90.0) if device == "cuda" else (60.0, 240.0)
+    # No further profile of a task is started after `allowance` s (its first, best-suited one always
+    # runs); the child is killed at `hard` s.
+    allowance, hard = (20.0, 150.0) if device == "cuda" else (60.0, 240.0)
     path = out / "parts" / "template.json"
     rows: list[dict[str, Any]] = []
     payload = {
         "device": device,
         "shapes": "first realistic shape (GPU) / first small shape (CPU)",
-        "selection": "best of the GPU tuning profiles verified within the allowance (ranking: fastest accepted)",
+        "selection": "fastest accepted of the distinct GPU profiles verified within the allowance; "
+        "when several were timed, the winner timed once more against a fresh eager run (that figure)",
+        "compile_baseline": sorted(plan_.COMPILE_BASELINE),
         "allowance_s": allowance,
         "hard_limit_s": hard,
+        "sandbox": sandbox.mechanism,
         "tasks": rows,
     }
     for task_id in task_ids:
         left = deadline_s - (time.monotonic() - start)
         if left < 20:
-            rows.append({"task_id": task_id, "status": "not run", "note": "the part's time limit was reached"})
+            rows.append({"task_id": task_id, "status": "not run", "note": "the part's deadline was reached"})
             _write(path, payload)
             continue
         task_json = out / "parts" / "template" / f"{task_id}.json"
@@ -244,6 +371,9 @@ def part_template(out: Path, dry_run: bool, quick: bool, deadline_s: float) -> N
             "--calls=2",
             f"--timeout={min(hard, left) - 5:.0f}",
             f"--json={task_json}",
+            "--recheck",
+            *sandbox.argv(),
+            *([] if task_id in plan_.COMPILE_BASELINE else ["--no-compare-compile"]),
         ]
         t0 = time.monotonic()
         print(f"template: {task_id} ...", flush=True)
@@ -265,26 +395,42 @@ def part_template(out: Path, dry_run: bool, quick: bool, deadline_s: float) -> N
 # ---- stability ---------------------------------------------------------------------------------
 
 
-def part_stability(out: Path, dry_run: bool, quick: bool) -> None:
+def part_stability(out: Path, dry_run: bool, quick: bool, deadline_s: float, sandbox: Sandbox) -> None:
     from benchmarks import verifier_corpus
     from verifier import Candidate, Reference, VerifyOptions, prepare, verify
+    from verifier.speedup import rounds_spread
 
     device = _device(dry_run)
-    repeats = 2 if quick else 5
-    options = VerifyOptions(device=device, static_screen=False, timeout_s=_process_timeout(device))
+    started = time.monotonic()
+    repeats = 2 if quick else plan_.STABILITY_RUNS
+    options = VerifyOptions(
+        device=device,
+        static_screen=False,
+        timeout_s=_process_timeout(device),
+        compare_compile=False,
+        **sandbox.options(),
+    )
     shapes = verifier_corpus.GPU_SHAPE if device == "cuda" else {}
     prepared = prepare(Reference.from_file(verifier_corpus.REFERENCE_FILE, shapes=shapes), options)
     entry = next(e for e in verifier_corpus.load_entries(device) if e.name == STABILITY_KERNEL)
     runs: list[dict[str, Any]] = []
     payload: dict[str, Any] = {
         "kernel": f"{STABILITY_KERNEL} (tests/verifier/corpus) on the corpus reference, "
-        f"shapes {shapes or 'as written'}",
-        "reference_timing": prepared.timing,
+        f"shapes {shapes or 'as written'}, one prepared reference",
+        "reference_timing": {k: v for k, v in (prepared.timing or {}).items() if k != "times_ms"} or None,
         "runs": runs,
         "spread": None,
+        "speedup_rounds": None,
     }
+    _write(out / "parts" / "stability.json", payload)
+    last = 0.0
     for i in range(repeats):
+        if time.monotonic() - started + last > deadline_s:
+            payload["stopped"] = f"run {i + 1} not started: it would end after the part's deadline ({deadline_s:.0f} s)"
+            break
+        t0 = time.monotonic()
         report = verify(prepared, Candidate(source=entry.source, name=entry.name), options)
+        last = time.monotonic() - t0
         t = report.timing
         runs.append(
             {
@@ -293,199 +439,76 @@ def part_stability(out: Path, dry_run: bool, quick: bool) -> None:
                 "candidate_ms": t.candidate_ms if t else None,
                 "eager_ms": t.eager_ms if t else None,
                 "speedup_eager": t.speedup_eager if t else None,
+                "speedup_low": t.speedup_low if t else None,
+                "speedup_high": t.speedup_high if t else None,
+                "sm_clock_mhz": t.sm_clock_mhz if t else None,
+                "seconds": round(last, 1),
                 "first_reason": (report.reasons or [""])[0][:300],
             }
         )
         payload["spread"] = spread([r["candidate_ms"] for r in runs])
+        payload["speedup_rounds"] = rounds_spread([r["speedup_eager"] for r in runs if r["speedup_eager"]])
         _write(out / "parts" / "stability.json", payload)
         print(f"stability run {i + 1}: {report.verdict} {t.candidate_ms if t else '(not timed)'}", flush=True)
 
 
 def spread(times: list[float | None]) -> dict[str, float] | None:
     """min, median, max and (max - min) / median of the timed runs; None without two timings."""
-    xs = [x for x in times if x is not None]
-    if len(xs) < 2:
+    from verifier.speedup import rounds_spread
+
+    found = rounds_spread([x for x in times if x is not None])
+    if found is None:
         return None
-    med = statistics.median(xs)
-    return {"n": len(xs), "min_ms": min(xs), "median_ms": med, "max_ms": max(xs), "spread": (max(xs) - min(xs)) / med}
-
-
-# ---- report ------------------------------------------------------------------------------------
-
-
-def part_report(out: Path) -> int:
-    parts = out / "parts"
-    env = _read(parts / "env.json") or {}
-    status = {name: _read(parts / f"{name}.status.json") or {"status": "not run"} for name in PARTS}
-    campaign = {
-        "campaign": env,
-        "parts": status,
-        "gpu_tests": _read(parts / "gpu-tests.json"),
-        "corpus": _read(parts / "corpus.json"),
-        "template": _read(parts / "template.json"),
-        "stability": _read(parts / "stability.json"),
+    return {
+        "n": found["rounds"],
+        "min_ms": found["min"],
+        "median_ms": found["median"],
+        "max_ms": found["max"],
+        "spread": found["spread"],
     }
-    campaign["summary"] = summarise(campaign)
-    _write(out / "campaign.json", campaign)
-    (out / "campaign.md").write_text(markdown(campaign))
-    print(f"wrote {out / 'campaign.json'} and {out / 'campaign.md'}")
-    print(campaign["summary"]["line"])
-    return 0 if campaign["summary"]["good"] else 1
 
 
-def summarise(c: dict[str, Any]) -> dict[str, Any]:
-    corpus = (c.get("corpus") or {}).get("results") or []
-    template = (c.get("template") or {}).get("tasks") or []
-    gpu = c.get("gpu_tests") or {}
-    parts_ok = all(s.get("status") == "done" for s in c["parts"].values())
-    corpus_ok = bool(corpus) and all(r.get("as_expected") for r in corpus)
-    accepted = sum(r.get("verdict") == "accepted" for r in template)
-    template_ok = bool(template) and accepted == len(template)
-    gpu_ok = gpu.get("status") in ("passed", "skipped")
-    stability = (c.get("stability") or {}).get("runs") or []
-    stable_ok = bool(stability) and all(r.get("verdict") == "accepted" for r in stability)
-    good = parts_ok and corpus_ok and template_ok and gpu_ok and stable_ok
-    line = (
-        f"parts {'all done' if parts_ok else 'NOT all done'}; GPU tests {gpu.get('status', 'not run')}; "
-        f"corpus {sum(bool(r.get('as_expected')) for r in corpus)}/{len(corpus)} as expected; "
-        f"template {accepted}/{len(template)} tasks accepted; "
-        f"stability {sum(r.get('verdict') == 'accepted' for r in stability)}/{len(stability)} runs accepted"
-    )
-    return {"good": good, "line": line}
+# ---- main --------------------------------------------------------------------------------------
 
 
-def _f(x: Any, fmt: str = "{:.4g}") -> str:
-    return "—" if x is None else fmt.format(x)
-
-
-def _cell(text: Any) -> str:
-    return str(text if text not in (None, "") else "—").replace("|", "\\|").replace("\n", " ")
-
-
-def markdown(c: dict[str, Any]) -> str:
-    env = c.get("campaign") or {}
-    host = env.get("host") or {}
-    lines = [
-        "# Kernel Kiln GPU campaign",
-        "",
-        f"- date: {env.get('date', '—')} ({env.get('mode', '—')})",
-        f"- device: {host.get('device_name', '—')}"
-        + (f" (compute capability {host['compute_capability']})" if host.get("compute_capability") else ""),
-        f"- nvidia-smi: {env.get('nvidia_smi') or '—'}",
-        f"- python {host.get('python', '—')}, torch {host.get('torch', '—')}, triton {host.get('triton', '—')}, "
-        f"CUDA {host.get('cuda') or '—'}, nvcc: {env.get('nvcc') or '—'}",
-        f"- commit: {env.get('git_commit') or '—'}",
-        f"- summary: {c['summary']['line']}",
-        "",
-        "## Parts",
-        "",
-        "| part | status | seconds | limit (s) |",
-        "|---|---|---:|---:|",
-    ]
-    for name, s in c["parts"].items():
-        seconds = _f(s.get("seconds"), "{:.0f}")
-        lines.append(f"| {name} | {_cell(s.get('status'))} | {seconds} | {_cell(s.get('limit_s'))} |")
-
-    gpu = c.get("gpu_tests") or {}
-    lines += ["", f"## GPU tests ({GPU_TESTS}): {gpu.get('status', 'not run')}", ""]
-    if gpu.get("note"):
-        lines.append(gpu["note"])
-    if gpu.get("tests"):
-        lines += ["| test | outcome | message |", "|---|---|---|"]
-        lines += [f"| {_cell(t['name'])} | {t['outcome']} | {_cell(t['message'][:200])} |" for t in gpu["tests"]]
-
-    corpus = c.get("corpus") or {}
-    rows = corpus.get("results") or []
-    good = sum(bool(r.get("as_expected")) for r in rows)
-    lines += [
-        "",
-        f"## Adversarial corpus on {corpus.get('device', '—')}: {good}/{len(rows)} as expected",
-        "",
-        f"Sandbox: {(corpus.get('sandbox') or {}).get('mechanism', '—')}. "
-        f"Not run here: {', '.join(corpus.get('skipped') or []) or 'none'}"
-        " (they need a host-side secret file or listening server; tests/verifier/test_corpus.py runs them).",
-        "",
-        "| entry | expected | verdict | failed checks | as expected | kernel ms | seconds |",
-        "|---|---|---|---|---|---:|---:|",
-    ]
-    for r in rows:
-        timing = r.get("timing") or {}
-        lines.append(
-            f"| {r['candidate']} | {'/'.join(r['expected'])} | {r['verdict']} | {_cell(', '.join(r['failed_checks']))} "
-            f"| {'yes' if r['as_expected'] else '**NO**'} | {_f(timing.get('candidate_ms'))} | {_f(r.get('seconds'))} |"
-        )
-
-    template = c.get("template") or {}
-    trows = template.get("tasks") or []
-    accepted = sum(r.get("verdict") == "accepted" for r in trows)
-    lines += [
-        "",
-        f"## Template compiler on {template.get('device', '—')}: {accepted}/{len(trows)} tasks accepted",
-        "",
-        f"Shapes: {template.get('shapes', '—')}. Kernel: {template.get('selection', '—')}. Times are the "
-        "verifier's (median of its timed runs, ms); roofline share = floor / kernel time on the device's "
-        "datasheet profile and on its measured one (no share on a GPU without a profile).",
-        "",
-        "| task | status | verdict | profile (tried) | shape | kernel ms | eager ms | compile ms | x eager "
-        "| x compile | roofline | roofline (measured) | s |",
-        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in trows:
-        t = r.get("timing") or {}
-        roof, roof_m = r.get("roofline") or {}, r.get("roofline_measured") or {}
-        tried = len(r.get("profiles_tried") or [])
-        profile = (r.get("params") or {}).get("profile")
-        lines.append(
-            f"| {r['task_id']} | {_cell(r.get('status'))} | {_cell(r.get('verdict'))} "
-            f"| {_cell(profile)} ({tried}) | {_cell(t.get('shape') or ', '.join(r.get('shapes') or []))} "
-            f"| {_f(t.get('candidate_ms'))} | {_f(t.get('eager_ms'))} | {_f(t.get('compiled_ms'))} "
-            f"| {_f(t.get('speedup_eager'), '{:.2f}')} | {_f(t.get('speedup_compiled'), '{:.2f}')} "
-            f"| {_f(roof.get('share'), '{:.1%}')} | {_f(roof_m.get('share'), '{:.1%}')} "
-            f"| {_f(r.get('wall_s'), '{:.0f}')} |"
-        )
-    problems = [r for r in trows if r.get("verdict") != "accepted"]
-    for r in problems:
-        why = r.get("first_rejection") or r.get("note") or (r.get("errors") or [""])[0] or r.get("log_tail") or ""
-        lines.append(f"- {r['task_id']}: {_cell(str(why)[-300:])}")
-
-    stab = c.get("stability") or {}
-    sp = stab.get("spread")
-    lines += ["", "## Stability: one kernel verified and timed repeatedly", "", f"Kernel: {stab.get('kernel', '—')}."]
-    if sp:
-        lines.append(
-            f"Kernel time over {sp['n']} runs: min {sp['min_ms']:.4g} ms, median {sp['median_ms']:.4g} ms, "
-            f"max {sp['max_ms']:.4g} ms; spread (max - min) / median = {sp['spread']:.1%}."
-        )
-    else:
-        lines.append("No spread: fewer than two timed runs (a CPU dry run times nothing).")
-    lines += ["", "| run | verdict | kernel ms | eager ms | x eager |", "|---:|---|---:|---:|---:|"]
-    for r in stab.get("runs") or []:
-        lines.append(
-            f"| {r['run']} | {r['verdict']} | {_f(r['candidate_ms'])} | {_f(r['eager_ms'])} "
-            f"| {_f(r['speedup_eager'], '{:.2f}')} |"
-        )
-    return "\n".join(lines) + "\n"
+def _limits(pairs: list[str]) -> dict[str, float]:
+    found = {}
+    for pair in pairs:
+        name, _, seconds = pair.partition("=")
+        if name not in PARTS:
+            raise SystemExit(f"unknown part {name!r} in --limit (parts: {', '.join(PARTS)})")
+        found[name] = float(seconds)
+    return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=[*PARTS, "report"])
+    parser.add_argument("part", choices=["sandbox", "plan", *PARTS, "report"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--dry-run", action="store_true", help="CPU, small shapes, no timings")
     parser.add_argument("--quick", action="store_true", help="a few corpus entries, one task, two stability runs")
-    parser.add_argument("--deadline", type=float, default=300.0, help="seconds this part may take")
+    parser.add_argument("--deadline", type=float, default=300.0, help="seconds after which this part starts nothing")
+    parser.add_argument("--sandbox", default="auto", choices=["auto", "none"])
+    parser.add_argument("--trusted-code", action="store_true", help="with --sandbox none: the project's own kernels")
+    parser.add_argument("--bwrap-from", default="system", help="sandbox: where bwrap came from (system, carried)")
+    parser.add_argument("--limit", action="append", default=[], help="plan: PART=SECONDS (repeatable)")
     args = parser.parse_args()
     out = args.out.resolve()
-    if args.part == "env":
+    sandbox = Sandbox(args.sandbox, args.trusted_code)
+    if args.part == "sandbox":
+        part_sandbox(out, args.dry_run, args.bwrap_from)
+    elif args.part == "plan":
+        part_plan(out, args.dry_run, args.quick, sandbox, _limits(args.limit))
+    elif args.part == "env":
         part_env(out, args.dry_run)
     elif args.part == "gpu-tests":
         part_gpu_tests(out, args.deadline)
     elif args.part == "corpus":
-        part_corpus(out, args.dry_run, args.quick)
+        part_corpus(out, args.dry_run, args.quick, args.deadline, sandbox)
     elif args.part == "template":
-        part_template(out, args.dry_run, args.quick, args.deadline)
+        part_template(out, args.dry_run, args.quick, args.deadline, sandbox)
     elif args.part == "stability":
-        part_stability(out, args.dry_run, args.quick)
+        part_stability(out, args.dry_run, args.quick, args.deadline, sandbox)
     else:
         return part_report(out)
     return 0

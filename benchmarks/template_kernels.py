@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ if str(ROOT) not in sys.path:
 
 import agents  # noqa: E402
 import tasks  # noqa: E402
-from verifier import Reference, VerifyOptions  # noqa: E402
+from verifier import Candidate, Reference, VerifyOptions, verify  # noqa: E402
+from verifier.speedup import implausible, rounds_spread  # noqa: E402
 
 
 def reference_for(task_id: str, device: str, shapes: str) -> Reference:
@@ -58,7 +60,15 @@ def run_task(task_id: str, args: argparse.Namespace) -> dict[str, Any]:
     """Generate and verify the template kernel(s) of one task (the command line's options in ``args``);
     the row recorded for it."""
     reference = reference_for(task_id, args.device, args.shapes)
-    options = VerifyOptions(device=args.device, timeout_s=args.timeout, trials=args.trials, calls_per_trial=args.calls)
+    options = VerifyOptions(
+        device=args.device,
+        timeout_s=args.timeout,
+        trials=args.trials,
+        calls_per_trial=args.calls,
+        sandbox=args.sandbox,
+        trusted_code=args.trusted_code,
+        compare_compile=args.compare_compile,
+    )
     request = agents.GenerationRequest(
         reference=reference,
         task_id=task_id,
@@ -94,22 +104,51 @@ def run_task(task_id: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     if report.timing is not None:
         timing = report.timing
-        row["timing"] = {
-            "device_name": timing.device_name,
-            "shape": timing.shape,
-            "candidate_ms": timing.candidate_ms,
-            "eager_ms": timing.eager_ms,
-            "compiled_ms": timing.compiled_ms,
-            "speedup_eager": timing.speedup_eager,
-            "speedup_compiled": timing.speedup_compiled,
-            "compile_error": timing.compile_error,
-            "runs": timing.runs,
-            "method": timing.method,
-        }
+        row["timing"] = timing_row(timing)
+        timed = [c for c in result.candidates if c.report.accepted and c.report.timing is not None]
+        if args.recheck and len(timed) > 1:
+            # the best of several noisy figures is biased upwards: time the winner once more, against
+            # a fresh eager run, and publish that figure (the spread of the two rounds beside it)
+            again = verify(
+                reference, Candidate(source=result.best.source, name="recheck"), replace(options, compare_compile=False)
+            )
+            if again.accepted and again.timing is not None:
+                row["selected_timing"] = row["timing"]
+                row["timing"] = {**timing_row(again.timing), "compiled_ms": timing.compiled_ms}
+                compiled = timing.compiled_ms
+                row["timing"]["speedup_compiled"] = compiled / again.timing.candidate_ms if compiled else None
+                row["rounds"] = rounds_spread([timing.speedup_eager, again.timing.speedup_eager])
+                timing = again.timing
+                report = again
+            else:
+                row["recheck_failed"] = (again.reasons or [again.verdict])[0][:300]
         # the leaderboard's rule (tasks.roofline_share): a realistic shape on a GPU with a profile
         row["roofline"] = _share(task_id, report, timing, measured=False)
         row["roofline_measured"] = _share(task_id, report, timing, measured=True)
+        row["implausible"] = implausible(timing.speedup_eager, row["roofline"]["share"])
     return row
+
+
+def timing_row(timing: Any) -> dict[str, Any]:
+    """The JSON row of a report's GPU timing (figures, bounds, flag, clock, precision)."""
+    return {
+        "device_name": timing.device_name,
+        "shape": timing.shape,
+        "candidate_ms": timing.candidate_ms,
+        "eager_ms": timing.eager_ms,
+        "eager_prepare_ms": timing.eager_prepare_ms,
+        "compiled_ms": timing.compiled_ms,
+        "speedup_eager": timing.speedup_eager,
+        "speedup_low": timing.speedup_low,
+        "speedup_high": timing.speedup_high,
+        "speedup_compiled": timing.speedup_compiled,
+        "recheck": timing.recheck,
+        "compile_error": timing.compile_error,
+        "runs": timing.runs,
+        "method": timing.method,
+        "sm_clock_mhz": timing.sm_clock_mhz,
+        "fp32_precision": timing.fp32_precision,
+    }
 
 
 def say(row: dict[str, Any]) -> str:
@@ -138,6 +177,12 @@ def main() -> int:
     parser.add_argument(
         "--max-seconds", type=float, default=None, help="no further profile of a task is started after this (s)"
     )
+    parser.add_argument("--sandbox", default="auto", choices=["auto", "docker", "bwrap", "unshare", "none"])
+    parser.add_argument("--trusted-code", action="store_true", help="needed for --sandbox none (our own kernels)")
+    parser.add_argument(
+        "--no-compare-compile", dest="compare_compile", action="store_false", help="no torch.compile baseline"
+    )
+    parser.add_argument("--recheck", action="store_true", help="time the best of several profiles once more")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="directory for a dated file")
     parser.add_argument("--json", type=Path, help="write exactly this file instead")
     args = parser.parse_args()

@@ -21,7 +21,7 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ ON_GPU = {
 """Entries whose expected outcome on a GPU differs from the ``expect:`` header (written for a CPU)."""
 TIMED = {"accepted", "stream"}
 """Entries whose outcome depends on the timed phase: run one at a time, never next to another."""
+SCREENED = "static_screen"
+"""Entries refused by the static screen alone: judged with the screen on (every other entry with it
+off, so each runtime layer is shown to stand on its own)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ def load_entries(device: str) -> list[Entry]:
 
 def judge(entry: Entry, options: VerifyOptions, prepared: PreparedReference) -> dict[str, Any]:
     start = time.monotonic()
+    if entry.expect == SCREENED:
+        options = replace(options, static_screen=True)
     report = verify(prepared, Candidate(source=entry.source, name=entry.name), options)
     failed = [c.name for c in report.checks if not c.passed]
     if entry.expect == "accepted":
@@ -106,10 +111,17 @@ def run(
     hang_timeout_s: float = 20.0,
     jobs: int = 1,
     quiet: bool = False,
+    deadline_s: float | None = None,
+    sandbox: str = "auto",
+    trusted_code: bool = False,
 ) -> bool:
-    """Judge the selected entries, rewriting ``out_json`` after each; True when all were as expected."""
-    options = VerifyOptions(device=device, static_screen=False, timeout_s=timeout_s)
-    hang_options = VerifyOptions(device=device, static_screen=False, timeout_s=hang_timeout_s)
+    """Judge the selected entries (timed ones first, one at a time), rewriting ``out_json`` after each;
+    no entry is started ``deadline_s`` seconds after the call (those are recorded as not run). True
+    when every entry run was as expected."""
+    started = time.monotonic()
+    common = {"device": device, "static_screen": False, "sandbox": sandbox, "trusted_code": trusted_code}
+    options = VerifyOptions(**common, timeout_s=timeout_s)
+    hang_options = VerifyOptions(**common, timeout_s=hang_timeout_s)
     entries = [e for e in load_entries(device) if e.name not in SKIP and (not only or e.name in only)]
     if only and (missing := sorted(set(only) - {e.name for e in entries})):
         raise SystemExit(f"unknown or skipped corpus entries: {', '.join(missing)}")
@@ -136,19 +148,39 @@ def run(
 
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    # Entries that never reach the timed phase may run side by side; timed ones run alone afterwards.
+    # Timed entries run alone, first (their figures matter most when time is short); entries that
+    # never reach the timed phase may then run side by side.
     untimed = [e for e in entries if e.expect not in TIMED]
     timed = [e for e in entries if e.expect in TIMED]
 
     def judge_one(e: Entry) -> dict[str, Any]:
+        if deadline_s is not None and time.monotonic() - started > deadline_s:
+            return not_run(e, f"not started: the part's deadline ({deadline_s:.0f} s) had passed")
         return judge(e, hang_options if e.name == HANG else options, prepared)
 
+    for e in timed:
+        record(judge_one(e))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for row in pool.map(judge_one, untimed):
             record(row)
-    for e in timed:
-        record(judge_one(e))
-    return all(r["as_expected"] for r in payload["results"])
+    return all(r["as_expected"] for r in payload["results"] if r["verdict"] != NOT_RUN)
+
+
+NOT_RUN = "not run"
+
+
+def not_run(entry: Entry, why: str) -> dict[str, Any]:
+    """The row of an entry that was not judged (``as_expected`` is None: neither yes nor no)."""
+    return {
+        "candidate": entry.name,
+        "expected": sorted(entry.expected()),
+        "verdict": NOT_RUN,
+        "failed_checks": [],
+        "as_expected": None,
+        "first_reason": why,
+        "timing": None,
+        "seconds": 0.0,
+    }
 
 
 def main() -> int:
