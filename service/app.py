@@ -13,6 +13,7 @@ from kernels_store import Store, open_store
 from service import astlock, web
 from service.api import routes_health, routes_jobs, routes_runs, routes_sources, routes_tasks, routes_verify
 from service.api.guard import RequestGuard, validation_error_handler
+from service.api.security_headers import SecurityHeaders
 from service.events import EventHub
 from service.refusals import Refused, refused_handler
 from service.runner import JobRunner
@@ -63,4 +64,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
         tokens=settings.api_tokens,
         body_timeout_s=settings.body_timeout_s,
     )
+    app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals get the headers too
     return app

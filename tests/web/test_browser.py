@@ -175,3 +175,29 @@ def test_unknown_task_is_a_404_page(site: tuple, page: Any) -> None:
     assert page.get_by_text("There is no task").is_visible()
     page.get_by_role("link", name="dwconv2d.convnext_7x7").click()
     page.wait_for_url("**/tasks/dwconv2d.convnext_7x7")
+
+
+def test_every_page_sends_security_headers_and_passes_its_csp(site: tuple, page: Any) -> None:
+    """Issue 24: no response had nosniff, a CSP, X-Frame-Options or Referrer-Policy. Every page has them
+    now, and the browser reports no CSP violation on any of them (the plot's inline colours still apply)."""
+    live, showcase, _ = site
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    for path in ("/", f"/tasks/{showcase.busy_task}", "/runs", "/tasks/no.such.task"):
+        response = page.goto(live.url + path)
+        assert response is not None
+        headers = response.headers
+        assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY", path
+        assert (
+            headers["referrer-policy"] == "no-referrer" and "default-src 'none'" in headers["content-security-policy"]
+        )
+    page.goto(live.url + f"/tasks/{showcase.busy_task}")
+    swatch = page.locator(".swatch").first
+    if swatch.count():
+        assert (
+            page.evaluate("(s) => getComputedStyle(s).backgroundColor", swatch.element_handle()) != "rgba(0, 0, 0, 0)"
+        )
+    assert violations == []
