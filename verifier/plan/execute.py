@@ -193,29 +193,19 @@ class PlanExecutor:
 
 
 def _bench(run: Callable[[], None], args: dict[str, Any], reset: tuple[str, ...], saved: dict[str, Any]) -> float:
-    """Median milliseconds of ``run`` on the GPU (CUDA events), after one warm-up run."""
-    import statistics
+    """Median milliseconds of ``run`` on the GPU after one warm-up run, by the verifier's timing protocol
+    (:func:`verifier.worker.timing.timed_phase`: synchronize, L2 flush, events), each run from the
+    saved state: how an autotuned launch's config is chosen."""
+    from verifier.worker.timing import CudaDevice, timed_phase
 
-    def prepare() -> None:
+    def prepare(_: int) -> None:
         for k in reset:
             if isinstance(args.get(k), torch.Tensor):
                 args[k].zero_()
         for k, t in saved.items():
             args[k].copy_(t)
 
-    prepare()
-    run()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(10):
-        prepare()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        run()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return timed_phase(lambda _: run(), 1, 10, CudaDevice(), before_each=prepare, min_warmup_ms=0.0).median_ms
 
 
 def _interpreted(fn: Callable[..., Any], kernel: Any) -> Any:
