@@ -27,7 +27,9 @@ class Budget:
     max_candidates: int = 8
     """Distinct candidate sources verified (duplicates are verified once and not counted again)."""
     max_tokens: int | None = 200_000
-    """LLM prompt + completion tokens, as the endpoint reports them in ``usage``."""
+    """LLM prompt + completion tokens: as the endpoint reports them in ``usage``, estimated from the
+    characters where it does not (``agents.llm.tokens``); a request's prompt and completion limit are
+    reserved before it is sent."""
     max_seconds: float | None = 1800.0
     """Wall-clock seconds for the whole job (checked between candidates and between LLM calls)."""
 
@@ -69,12 +71,18 @@ class GenerationRequest:
     request_timeout_s: float = 300.0
     """Timeout of one chat-completion request."""
     max_retries: int = 3
-    """Retries of a failed request (connection errors, timeouts, 429 and 5xx), with exponential backoff."""
+    """Retries of a failed request (connection errors, timeouts, 429 and 5xx), with exponential backoff
+    or the server's ``Retry-After`` when longer (never past the time budget). A round whose requests
+    all failed so is tried again while the time budget lasts, without using up one of ``rounds``."""
     retry_backoff_s: float = 1.0
     """First backoff; doubles on every retry."""
     base_url: str | None = None
+    stream: bool = False
+    """Stream every completion (server-sent events). Off: streamed only once the endpoint has refused a
+    request that was not (a stream-only server), for the rest of the process."""
     seed_with_template: bool = True
-    """LLM proposer: verify the template compiler's kernel first and evolve from it when there is one."""
+    """LLM proposer: verify the template compiler's kernel first and offer it to the model as a starting
+    point (round 1's ``improve`` jobs) when there is one. The LLM is asked at least once either way."""
     search_without_timing: bool = False
     """LLM proposer on a CPU: keep asking for improvements after an accepted kernel although nothing
     can be measured (off: the search stops there, see ``agents.ranking``)."""

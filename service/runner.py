@@ -27,6 +27,7 @@ from service.events import EventHub
 from service.executors import ExecutorUnavailable, VerifyExecutor, make_executor, placements_summary
 from service.jobs import JobParams
 from service.persistence import record_result, resolve_task
+from service.public_text import public_message
 from service.settings import Settings
 from tasks import UnknownTaskError
 
@@ -167,8 +168,8 @@ class JobRunner:
         except ExecutorUnavailable as e:
             outcome = ("requeue", str(e), None)
         except Exception as e:
-            log.exception("job %s failed", job.id)
-            outcome = ("failed", f"{type(e).__name__}: {e}", None)
+            log.exception("job %s failed", job.id)  # the log has the traceback; the job's error, the message
+            outcome = ("failed", public_message(f"{type(e).__name__}: {e}"), None)
         finally:
             with self._lock:
                 self._active.pop(job.id, None)

@@ -14,6 +14,7 @@ from typing import Any
 from kernels_store import Store
 from service.api.schemas import VerifyResponse
 from service.persistence import ResolvedTask, record_candidate, register_task, resolve_task
+from service.public_text import public_message
 from service.refusals import Refused
 from service.settings import Settings
 
@@ -95,8 +96,8 @@ def verify_and_record(
             report = executor.verify_reference(resolved.reference, candidate, options)
         else:
             report = verify(resolved.reference, candidate, options)
-    except VerifierInputError as e:
-        raise Refused(422, f"the reference cannot be used: {e}") from None
+    except VerifierInputError as e:  # its text holds the worker's traceback: the answer has the message only
+        raise Refused(422, f"the reference cannot be used: {public_message(str(e))}") from None
     except VerifierUnavailable as e:  # the cluster is gone for now: nothing was verified or stored
         raise Refused(503, f"the {executor.name} executor cannot verify now: {e}", {"Retry-After": "30"}) from None
     if plan.submitted:

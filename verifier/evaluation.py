@@ -113,7 +113,10 @@ class CheckLedger:
             fails = self._render(kind)
             if fails:
                 more = f" (+{len(fails) - 1} more)" if len(fails) > 1 else ""
-                out.append(Check(kind, False, fails[0] + more))
+                wrong = min(calls_observed, sum(len(wheres) for wheres in self.failures[kind].values()))
+                per_call = kind in _PER_CALL and calls_observed
+                scope = f" [failed on {wrong} of {calls_observed} call(s)]" if per_call else ""
+                out.append(Check(kind, False, fails[0] + more + scope))
             else:
                 note = self.notes.get(kind) or CHECK_MEANING.get(kind, "")
                 scope = f" [{calls_observed} call(s)]" if kind in _PER_CALL and calls_observed else ""

@@ -3,8 +3,9 @@
 Population = accepted candidates ranked by ``agents.ranking`` (measured speedup on a GPU; on a CPU
 the first accepted). Each round fills its sample slots with, in order:
 
-1. ``refine`` jobs for the previous round's rejected candidates (fix what the verifier found):
-   every slot while nothing is accepted yet, at most half of them afterwards;
+1. ``refine`` jobs for the previous round's rejected candidates (fix what the verifier found), then
+   ``retry`` jobs for its answers the loop refused unverified (told why): every slot while nothing is
+   accepted yet, at most half of them afterwards;
 2. ``improve`` (mutation) of the elites and ``crossover`` of the best two, alternating;
 3. ``initial`` (fresh) samples when there is nothing to build on.
 
@@ -23,16 +24,32 @@ from agents.types import CandidateResult
 @dataclass
 class Job:
     kind: str
-    """initial | refine | improve | crossover"""
+    """initial | refine | improve | crossover | retry"""
     parents: list[CandidateResult] = field(default_factory=list)
+    answer: str = ""
+    """retry: the answer the loop refused before verifying it."""
+    problem: str = ""
+    """retry: why it was refused (what the model is told)."""
 
     @property
     def parent_sha256(self) -> str | None:
         return self.parents[0].sha256 if self.parents else None
 
 
+@dataclass(frozen=True)
+class Unusable:
+    """An answer the loop refused before verifying it (no complete module, cut off)."""
+
+    answer: str
+    problem: str
+
+
 def plan_round(
-    samples: int, history: list[CandidateResult], last_round: list[CandidateResult], elites: int = 2
+    samples: int,
+    history: list[CandidateResult],
+    last_round: list[CandidateResult],
+    elites: int = 2,
+    unusable: list[Unusable] | None = None,
 ) -> list[Job]:
     ranked = ranking.ranked(history)[:elites]
     rejected = []
@@ -43,6 +60,8 @@ def plan_round(
     refine_slots = samples if not ranked else samples // 2
     for c in rejected[:refine_slots]:
         jobs.append(Job("refine", [c]))
+    for u in (unusable or [])[: max(0, refine_slots - len(jobs))]:
+        jobs.append(Job("retry", answer=u.answer, problem=u.problem))
     i = 0
     while len(jobs) < samples and ranked:
         if len(ranked) >= 2 and i % 2 == 1:

@@ -2,14 +2,21 @@
 
 * ``initial``: reference source, target language, hardware, the verifier's rules, one example
   (the bundled ConvNeXt 7x7 depthwise reference and its honest Triton kernel), the shapes checked.
-* ``refine``: the previous answer and what the verifier found (compile errors, which check failed on
-  which input and by how much, the stderr tail), asking for a fixed module.
-* ``improve`` (mutation): an accepted kernel with its timing and roofline share, asking for a faster one.
+* ``refine``: the previous answer and what the verifier found (each finding once, which check failed
+  on which input and by how much, how many calls were right, the failing line with the source around
+  it, the stderr tail), with the job's history of attempts, asking for a fixed module.
+* ``retry``: an answer the loop refused before verifying (no complete module, cut off), and why.
+* ``improve`` (mutation): an accepted kernel with its timing and roofline share, or its static GPU
+  profile where nothing was timed, asking for a faster one (the template's kernel: as a start).
+* ``continuation``: a cut-off answer, asking the model to go on where it stopped.
 * ``crossover``: two accepted kernels, asking for one that combines their strengths.
 """
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,15 +103,30 @@ def initial(ctx: PromptContext) -> list[dict[str, str]]:
     return [{"role": "system", "content": ctx.system()}, {"role": "user", "content": user}]
 
 
-def findings(report: Report, roofline: str = "", limit: int = 3500) -> str:
-    """What the verifier found, as the model should read it."""
+def findings(report: Report, roofline: str = "", limit: int = 3500, source: str = "") -> str:
+    """What the verifier found, as the model should read it: each finding once, the calls that were
+    right, where the source failed (with the lines around it, ``source`` given), the timing or the
+    static GPU profile."""
     lines = [f"Verifier verdict: {report.verdict.upper()} ({report.language} on {report.device})."]
+    said: list[str] = []
     for reason in report.reasons[:8]:
-        lines.append(f"- {reason}")
+        if not any(reason in earlier for earlier in said):
+            said.append(reason)
+            lines.append(f"- {reason}")
     failed = [c for c in report.checks if not c.passed]
     for check in failed[:4]:
-        if check.detail and check.detail not in report.reasons:
-            lines.append(f"[{check.name}] {check.detail}")
+        detail = _CALL_COUNT.sub("", check.detail).strip()
+        first = _MORE.sub("", detail)
+        if detail and not any(first[:200] in earlier for earlier in said):
+            said.append(detail)
+            lines.append(f"[{check.name}] {detail}")
+    calls = calls_correct(report)
+    if calls:
+        lines.append(calls)
+    if source and report.verdict != "accepted":
+        where = failing_excerpt(source, report)
+        if where:
+            lines.append(where)
     stderr = (report.logs or {}).get("stderr", "").strip()
     if stderr and report.verdict != "accepted":
         lines.append("stderr of the candidate process (last lines):\n" + stderr[-1500:])
@@ -118,22 +140,139 @@ def findings(report: Report, roofline: str = "", limit: int = 3500) -> str:
         )
     elif report.verdict == "accepted":
         lines.append("Timing: not measured (no GPU here; correctness only).")
+    profile = static_profile_note(report)
+    if profile:
+        lines.append(profile)
     if roofline:
         lines.append(roofline)
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_MORE = re.compile(r"\s*\(\+\d+ more\)$")
+_CALL_COUNT = re.compile(r"\s*\[failed on (\d+) of (\d+) call\(s\)\]")
+_CANDIDATE_LINE = re.compile(r'kiln_candidate\.py(?:", line |:)(\d+)|^\w+: line (\d+):|\(line (\d+)\)', re.MULTILINE)
+_TRITON_AT = re.compile(r"kernel `(\w+)`.*?\bat (\d+):(\d+):", re.DOTALL)
+
+
+def calls_correct(report: Report) -> str:
+    """'Calls correct: k of n (values failed on the others).' from the per-call checks; '' when unknown."""
+    worst: tuple[int, int, str] | None = None
+    for check in report.checks:
+        m = _CALL_COUNT.search(check.detail) if not check.passed else None
+        if m and (worst is None or int(m[1]) > worst[0]):
+            worst = (int(m[1]), int(m[2]), check.name)
+    if worst is None:
+        return ""
+    wrong, total, name = worst
+    return f"Calls correct: {total - wrong} of {total} (`{name}` failed on the others)."
+
+
+def failing_line(source: str, report: Report) -> int | None:
+    """The candidate's line where it failed: a syntax error's, the innermost traceback frame in the
+    candidate's file, a Triton compile error's kernel line, or the line a finding names."""
+    try:
+        ast.parse(source)
+    except SyntaxError as e:
+        return e.lineno
+    texts = [*report.reasons, *(c.detail for c in report.checks if not c.passed), (report.logs or {}).get("stderr", "")]
+    for text in texts:
+        m = _TRITON_AT.search(text)
+        if m:
+            start = _def_line(source, m[1])
+            if start is not None:
+                return start + int(m[2]) - 1
+    found = [int(next(g for g in m.groups() if g)) for text in texts for m in _CANDIDATE_LINE.finditer(text)]
+    return found[-1] if found else None
+
+
+def _def_line(source: str, name: str) -> int | None:
+    tree = ast.parse(source)
+    return next((n.lineno for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name), None)
+
+
+def failing_excerpt(source: str, report: Report, context: int = 2) -> str:
+    """The failing line with ``context`` lines around it (and a syntax error's message and column)."""
+    lines = source.splitlines()
+    line = failing_line(source, report)
+    if line is None or not 1 <= line <= len(lines):
+        return ""
+    head = f"Where it failed (line {line} of your module):"
+    try:
+        ast.parse(source)
+    except SyntaxError as e:
+        head = f"Syntax error at line {line}: {e.msg}; the offending text is `{(e.text or '').strip()}`:"
+    lo, hi = max(1, line - context), min(len(lines), line + context)
+    body = "\n".join(f"{'>' if n == line else ' '}{n:4d} | {lines[n - 1]}" for n in range(lo, hi + 1))
+    return head + "\n" + body
+
+
+def static_profile_note(report: Report) -> str:
+    """The candidate's static GPU profile in one or two lines (an estimate, never a timing): the report's
+    ``static_profile`` summary where it has one, else the ``gpu_compile`` check's per-kernel builds."""
+    profile = getattr(report, "static_profile", None) or {}
+    summary = profile.get("summary") if isinstance(profile, dict) else None
+    if summary:
+        parts = []
+        if summary.get("spills") is not None:
+            parts.append(f"spills {summary.get('spill_bytes')} B" if summary["spills"] else "no spills")
+        if summary.get("max_registers") is not None:
+            parts.append(f"max {summary['max_registers']} registers/thread")
+        if summary.get("min_occupancy") is not None:
+            parts.append(f"occupancy {100 * float(summary['min_occupancy']):.0f}%")
+        if summary.get("tensor_cores") is not None:
+            parts.append("tensor cores used" if summary["tensor_cores"] else "no tensor-core instructions")
+        if summary.get("sector_efficiency") is not None:
+            parts.append(f"memory sector efficiency {100 * float(summary['sector_efficiency']):.0f}%")
+        if summary.get("traffic_ratio") is not None:
+            parts.append(f"{float(summary['traffic_ratio']):.1f}x the compulsory memory traffic")
+        if parts:
+            target = profile.get("target") or "the GPU target"
+            return f"Static GPU profile for {target} (an estimate, not a timing): " + ", ".join(parts) + "."
+    build = next((c for c in report.checks if c.name == "gpu_compile" and c.passed and c.detail), None)
+    return f"GPU build (an estimate, not a timing): {build.detail}." if build is not None else ""
+
+
 def _fenced(source: str) -> str:
     return "```python\n" + source.strip() + "\n```"
 
 
-def _follow_up(ctx: PromptContext, source: str, report: Report, roofline: str, ask: str) -> list[dict[str, str]]:
-    """Multi-turn: the original request, the earlier answer, the verifier's findings and ``ask``."""
+@dataclass(frozen=True)
+class Attempt:
+    """One earlier attempt of this job, as the history in a follow-up prompt lists it."""
+
+    name: str
+    kind: str
+    verdict: str
+    """accepted | rejected | not_run | unusable (the loop refused the answer before verifying it)"""
+    why: str = ""
+
+
+def history(attempts: Sequence[Attempt], limit: int = 12) -> str:
+    """This job's attempts in summary (the last ``limit``): what was tried and what the verifier said."""
+    if not attempts:
+        return ""
+    shown = list(attempts)[-limit:]
+    more = f", the last {limit} shown" if len(attempts) > limit else ""
+    lines = [f"This job's attempts so far ({len(attempts)}, oldest first{more}):"]
+    for a in shown:
+        verdict = "not verified" if a.verdict == "unusable" else a.verdict.upper()
+        why = a.why.splitlines()[0][:200] if a.why else ""
+        lines.append(f"- {a.name} ({a.kind}): {verdict}" + (f": {why}" if why else ""))
+    lines.append("Do not repeat an approach that was rejected.")
+    return "\n".join(lines)
+
+
+def _follow_up(
+    ctx: PromptContext, source: str, report: Report, roofline: str, ask: str, past: str = ""
+) -> list[dict[str, str]]:
+    """Multi-turn: the original request, the earlier answer, the verifier's findings, the job's history
+    and ``ask``."""
+    said = findings(report, roofline, source=source) + (f"\n\n{past}" if past else "")
     return [
         *initial(ctx),
         {"role": "assistant", "content": _fenced(source)},
-        {"role": "user", "content": findings(report, roofline) + "\n\n" + ask},
+        {"role": "user", "content": said + "\n\n" + ask},
     ]
 
 
@@ -146,16 +285,48 @@ FASTER = (
     "pattern, fusion, fewer launches, vectorisation, work skipped where inputs are padding) "
     "without changing results. Answer with the complete module in one ```python block."
 )
+START_FROM = (
+    "This kernel is correct (the template compiler's). Use it as a starting point: improve it for the "
+    "hardware above, or write a better one, without changing results. Answer with the complete module "
+    "in one ```python block."
+)
+UNUSABLE = (
+    "The kernel loop could not use your previous answer, so it was not verified (nothing is wrong with "
+    "the verifier's rules here): {problem}. Answer again with the complete, self-contained module "
+    "(imports, kernels, `class ModelNew`) in one ```python block, and keep prose short."
+)
+CONTINUE = (
+    "Your answer was cut off at the length limit. Continue exactly where it stopped: no repetition, "
+    "no preamble, no new fence unless the code block had ended."
+)
 
 
-def refine(ctx: PromptContext, source: str, report: Report, roofline: str = "") -> list[dict[str, str]]:
-    """The rejected answer and why: fix it."""
-    return _follow_up(ctx, source, report, roofline, FIX)
+def refine(ctx: PromptContext, source: str, report: Report, roofline: str = "", past: str = "") -> list[dict[str, str]]:
+    """The rejected answer, why, and the job's history: fix it."""
+    return _follow_up(ctx, source, report, roofline, FIX, past)
 
 
-def improve(ctx: PromptContext, source: str, report: Report, roofline: str = "") -> list[dict[str, str]]:
-    """An accepted answer and its timing: make it faster."""
-    return _follow_up(ctx, source, report, roofline, FASTER)
+def improve(
+    ctx: PromptContext, source: str, report: Report, roofline: str = "", past: str = "", seed: bool = False
+) -> list[dict[str, str]]:
+    """An accepted answer and its timing: make it faster (``seed``: the template's kernel, as a start)."""
+    return _follow_up(ctx, source, report, roofline, START_FROM if seed else FASTER, past)
+
+
+def retry(ctx: PromptContext, answer: str, problem: str, past: str = "") -> list[dict[str, str]]:
+    """An answer the loop refused before verifying it (no complete module, cut off): say so, ask again."""
+    shown = answer if len(answer) <= 6000 else answer[:3000] + "\n[…]\n" + answer[-3000:]
+    note = UNUSABLE.format(problem=problem.rstrip("."))
+    return [
+        *initial(ctx),
+        {"role": "assistant", "content": shown},
+        {"role": "user", "content": note + (f"\n\n{past}" if past else "")},
+    ]
+
+
+def continuation(messages: list[dict[str, str]], partial: str) -> list[dict[str, str]]:
+    """``messages`` plus the cut-off answer and a request to go on from where it stopped."""
+    return [*messages, {"role": "assistant", "content": partial}, {"role": "user", "content": CONTINUE}]
 
 
 def crossover(

@@ -99,6 +99,13 @@ def generate(
     model: str | None = typer.Option(None, "--model", help="LLM model (default: KILN_LLM_MODEL)."),
     samples: int = typer.Option(4, "--samples", help="LLM samples per round."),
     rounds: int = typer.Option(4, "--rounds", help="LLM rounds."),
+    template_seed: bool = typer.Option(
+        True,
+        "--template-seed/--no-template-seed",
+        help="LLM proposer: verify the template compiler's kernel first and offer it to the model as a start.",
+    ),
+    retries: int = typer.Option(3, "--retries", min=0, help="LLM: retries of a failed request (429, 5xx, timeouts)."),
+    stream: bool = typer.Option(False, "--stream", help="LLM: stream every completion (server-sent events)."),
     mode: str = typer.Option(
         "forward",
         "--mode",
@@ -136,6 +143,9 @@ def generate(
             model=llm_model,
             samples_per_round=samples,
             rounds=rounds,
+            seed_with_template=template_seed,
+            max_retries=retries,
+            stream=stream,
         )
     except ValueError as e:
         _fail(str(e))

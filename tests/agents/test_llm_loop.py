@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import agents
+from agents.llm.tokens import estimate_messages
 from tests.agents import candidates as C
 from tests.agents.fake_llm import (
     COMPLETION_TOKENS,
@@ -133,12 +134,21 @@ def test_candidate_budget_stops_the_loop() -> None:
 def test_token_budget_stops_the_loop() -> None:
     per_call = PROMPT_TOKENS + COMPLETION_TOKENS
     with FakeLLM(lambda body, i: (200, _numbered_syntax_error(i))) as server:
-        result = agents.generate(_request(server.base_url, rounds=10, budget=agents.Budget(max_tokens=2 * per_call)))
+        # the first prompt (estimated before sending) and a completion of at least 256 tokens fit the budget
+        budget = estimate_messages(_initial_messages()) + 600
+        result = agents.generate(_request(server.base_url, rounds=10, budget=agents.Budget(max_tokens=budget)))
     assert result.stopped_because == "budget: tokens"
-    assert len(server.requests) == 2 and len(result.candidates) == 2
-    assert result.prompt_tokens + result.completion_tokens == 2 * per_call
-    # the per-call completion cap never exceeds what is left of the budget
-    assert all(b["max_tokens"] <= 2 * per_call for b in server.requests)
+    assert len(server.requests) == 1 and len(result.candidates) == 1
+    assert result.prompt_tokens + result.completion_tokens == per_call  # settled from the server's usage
+    # the per-call completion cap never exceeds what is left of the budget after the prompt
+    assert all(estimate_messages(b["messages"]) + b["max_tokens"] <= budget for b in server.requests)
+
+
+def _initial_messages() -> list[dict[str, str]]:
+    from agents.llm import prompts
+
+    ctx = prompts.PromptContext(_reference().source, "triton", "")
+    return prompts.initial(ctx)
 
 
 def test_time_budget_stops_the_loop() -> None:
@@ -195,12 +205,17 @@ def test_client_error_is_not_retried() -> None:
     assert "not found" in result.stopped_because
 
 
-def test_template_kernel_seeds_the_loop_and_ends_it_on_cpu() -> None:
+def test_the_template_kernel_is_offered_and_the_llm_still_asked_on_cpu() -> None:
     with FakeLLM(lambda body, i: (200, fenced(C.BETTER))) as server:
         result = agents.generate(_request(server.base_url, seed_with_template=True, rounds=2))
-    assert result.best is not None and result.best.origin == "template"
+    assert result.candidates[0].origin == "template" and result.candidates[0].accepted
+    assert len(server.requests) == 1  # one round: on a CPU nothing ranks a kernel above the accepted seed
+    asked = last_user_message(server.requests[0])
+    seed = result.candidates[0].source.strip()
+    assert "starting point" in asked and any(seed in m["content"] for m in server.requests[0]["messages"])
+    assert result.candidates[1].params["kind"] == "improve" and result.candidates[1].accepted
+    assert result.best is not None and result.best.origin == "template"  # the first accepted, on a CPU
     assert result.stopped_because == "exhausted"
-    assert server.requests == []  # on a CPU nothing could rank an LLM kernel above the accepted seed
 
 
 def test_llm_without_a_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

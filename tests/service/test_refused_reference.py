@@ -25,3 +25,14 @@ def test_a_refused_reference_is_not_stored(db_server: LiveServer) -> None:
         assert c.get(f"/tasks/{task_id}").status_code == 404
     assert db_server.store.get_task(task_id) is None
     assert db_server.store.stats().candidates == 0
+
+
+def test_a_reference_that_fails_to_load_is_a_422_without_traceback_or_server_paths(server: LiveServer) -> None:
+    """Issue 24: the 422 carried the worker's traceback, with the server's paths in it."""
+    failing = DEGENERATE.replace("import torch.nn as nn\n", "import torch.nn as nn\nimport no_such_module_kiln\n")
+    with server.client(timeout=300) as c:
+        r = c.post("/v1/verify", json={"reference_source": failing, "candidate_source": CANDIDATE})
+    detail = r.json()["detail"]
+    assert r.status_code == 422 and "No module named 'no_such_module_kiln'" in detail, detail
+    assert "Traceback" not in detail and "/work" not in detail and "/tmp" not in detail and ".py" not in detail, detail
+    assert "at line 3 of the submitted source" in detail
