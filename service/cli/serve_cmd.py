@@ -83,6 +83,8 @@ def serve(
             err=True,
         )
     import uvicorn
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
 
     from kernels_store import SchemaNotCurrentError, StoreError
     from service.app import create_app
@@ -97,6 +99,15 @@ def serve(
         raise typer.Exit(2) from None
     except (StoreError, OSError) as e:
         typer.echo(f"kiln serve: error: cannot open the store: {e}", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as e:  # no such database, refused connection, bad credentials: one line
+        from kernels_store import database_url
+        from kernels_store.db import redacted
+
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        where = redacted(make_url(database_url(settings.database_url)))
+        hint = "create it (createdb) and run kiln db upgrade" if "does not exist" in reason else "check the URL"
+        typer.echo(f"kiln serve: error: cannot open the store at {where}: {reason}; {hint}", err=True)
         raise typer.Exit(2) from None
     store = app.state.kiln.store
     where = f"executor {settings.executor}" + (
