@@ -10,7 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-CODE_DIRS = ("service", "agents", "verifier", "tasks", "kernels_store", "scripts", "benchmarks", "tests")
+CODE_DIRS = tuple(
+    sorted(d.name for d in ROOT.iterdir() if (d / "__init__.py").exists() or d.name in ("scripts", "benchmarks"))
+)
+"""Where variables are read: the packages (tests included) and the scripts."""
 INTERNAL_VARIABLES = {
     # set by the verifier for its own warm server process, never by a user
     "KILN_ZYGOTE_PRIVATE",
