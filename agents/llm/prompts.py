@@ -151,7 +151,10 @@ def findings(report: Report, roofline: str = "", limit: int = 3500, source: str 
 
 _MORE = re.compile(r"\s*\(\+\d+ more\)$")
 _CALL_COUNT = re.compile(r"\s*\[failed on (\d+) of (\d+) call\(s\)\]")
-_CANDIDATE_LINE = re.compile(r'kiln_candidate\.py(?:", line |:)(\d+)|^\w+: line (\d+):|\(line (\d+)\)', re.MULTILINE)
+_CANDIDATE_LINE = re.compile(
+    r'kiln_candidate\.py(?:", line |:)(\d+)|^\w+: line (\d+):|\(line (\d+)\)|at line (\d+) of the candidate',
+    re.MULTILINE,
+)
 _TRITON_AT = re.compile(r"kernel `(\w+)`.*?\bat (\d+):(\d+):", re.DOTALL)
 
 

@@ -88,3 +88,14 @@ def test_the_history_lists_every_attempt_in_summary() -> None:
     assert "- llm-r1s2 (initial): not verified: your answer was cut off" in text
     assert "Do not repeat an approach that was rejected." in text
     assert prompts.history([]) == ""
+
+
+def test_an_out_of_bounds_access_points_at_the_kernel_line() -> None:
+    detail = (
+        "trial 1 (parameter seed 1), call 1 (input seed 2): the kernel reads address 0x55, outside every tensor "
+        "passed to the launch (51 of 256 lane(s)) at line 38 of the candidate (kernel `dwconv2d_kernel`)"
+    )
+    report = _rejected([f"memory: {detail}"], [Check("memory", False, detail)])
+    where = prompts.failing_excerpt(C.HONEST, report)
+    assert where.startswith("Where it failed (line 38 of your module):")
+    assert f">  38 | {C.HONEST.splitlines()[37]}" in where

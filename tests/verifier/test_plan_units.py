@@ -235,6 +235,9 @@ def test_interpreted_kernels_touch_only_their_tensors(tmp_path: Path, n: int, ex
     env = {"TRITON_INTERPRET": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert expected in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    if expected.startswith("ERR"):  # the finding names the kernel line that made the access
+        line = kernel.read_text().splitlines().index(next(x for x in kernel.read_text().splitlines() if "tl.load" in x))
+        assert f"at line {line + 1} of the candidate (kernel `scale_kernel`)" in proc.stdout, proc.stdout
 
 
 def test_the_gpu_target_is_named_by_the_options(prepared_reference) -> None:

@@ -14,6 +14,7 @@ device faults, or reads another buffer of the runner: never data of another proc
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 import torch
 
 _STATE = threading.local()
+CANDIDATE_PREFIX = "<kiln-candidate-"
+"""How ``kernel_source.register_source`` names the candidate's text (``linecache``)."""
 
 
 class OutOfBounds(RuntimeError):
@@ -52,8 +55,19 @@ def _check(ptrs: Any, mask: Any, itemsize: int, what: str, kind: str) -> None:
         bad = int(addresses[~inside][0])
         raise OutOfBounds(
             f"the kernel {what} address {bad:#x}, outside every tensor passed to the launch "
-            f"({(~inside).sum()} of {addresses.size} lane(s))"
+            f"({(~inside).sum()} of {addresses.size} lane(s)){_kernel_line()}"
         )
+
+
+def _kernel_line() -> str:
+    """' at line N of the candidate (kernel `name`)': the innermost frame of the candidate's kernel text
+    (compiled under ``kernel_source.register_source``'s name, with the file's line numbers); '' if none."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(CANDIDATE_PREFIX):
+            return f" at line {frame.f_lineno} of the candidate (kernel `{frame.f_code.co_name}`)"
+        frame = frame.f_back
+    return ""
 
 
 class _Checked:
