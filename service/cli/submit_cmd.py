@@ -30,6 +30,11 @@ def submit(
     proposer: str = typer.Option("template", "--proposer", help="template | llm"),
     budget: int = typer.Option(8, "--budget", help="Most candidates to verify."),
     model: str | None = typer.Option(None, "--model", help="LLM model (default: the server's KILN_LLM_MODEL)."),
+    template_seed: bool = typer.Option(
+        True,
+        "--template-seed/--no-template-seed",
+        help="LLM proposer: verify the template compiler's kernel first and offer it to the model as a start.",
+    ),
     out: Path | None = typer.Option(None, "--out", help="With --wait: write the kernel's source here."),
     as_json: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
 ) -> None:
@@ -48,7 +53,13 @@ def submit(
     with KilnClient(url, token or os.environ.get("KILN_API_TOKEN")) as client:
         try:
             job = client.submit(
-                task_id=task, reference_source=source, language=language, proposer=proposer, budget=budget, model=model
+                task_id=task,
+                reference_source=source,
+                language=language,
+                proposer=proposer,
+                budget=budget,
+                model=model,
+                template_seed=None if template_seed else False,  # the server's default is on
             )
         except KilnClientError as e:
             _fail(str(e))

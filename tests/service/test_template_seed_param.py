@@ -46,3 +46,32 @@ def test_the_runner_gives_the_job_s_template_seed_to_the_generator(store: Store)
     executor = StubExecutor({kernel(1): "accepted"}, store.get_task(TASK).source)
     _run_until_done(_runner(store, executor, generate), store, job.id)
     assert seen == [False]
+
+
+def test_kiln_submit_sends_template_seed_only_when_off(monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    import service.client
+    from service.cli import app
+
+    sent: list[dict[str, Any]] = []
+
+    class Client:
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        def __enter__(self) -> Client:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            pass
+
+        def submit(self, **body: Any) -> dict[str, Any]:
+            sent.append({k: v for k, v in body.items() if v is not None})  # as KilnClient.submit drops None
+            return {"id": "j1", "task_id": TASK}
+
+    monkeypatch.setattr(service.client, "KilnClient", Client)
+    for flag in ([], ["--no-template-seed"]):
+        result = CliRunner().invoke(app, ["submit", "--task", TASK, "--proposer", "llm", "--model", "m", *flag])
+        assert result.exit_code == 0, result.output
+    assert "template_seed" not in sent[0] and sent[1]["template_seed"] is False
