@@ -43,12 +43,40 @@ def live_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     else:
         url = request.getfixturevalue("create_pg_database")()
     store = open_store(url, auto_upgrade=True)
+    poison(store)
     settings_ = Settings(database_url=url, workers=0, max_active_jobs_per_owner=1000)
     server, thread, base, _ = start_server(settings_, store)
     yield base
     server.should_exit = True
     thread.join(timeout=30)
     store.close()
+
+
+POISONED_TASK = "user.poisoned"
+POISONED_JOB = "poisonedjob"
+
+
+def poison(store: Any) -> None:
+    """What a store written before issue 24's import rules (or edited by hand) may hold: a task whose
+    tolerances are malformed, and a finished job whose result names no sha256. The fuzz reaches both."""
+    from kernels_store.models import Job
+
+    reference = "import torch\nclass Model(torch.nn.Module):\n    def forward(self, x):\n        return x\n"
+    reference += "def get_inputs():\n    return [torch.randn(4)]\ndef get_init_inputs():\n    return []\n"
+    store.put_task(POISONED_TASK, reference, extra={"tolerances": {"float32": {"bogus": 1}}})
+    with store.write() as session:
+        now = store.clock()
+        session.add(
+            Job(
+                id=POISONED_JOB,
+                task_id=POISONED_TASK,
+                status="succeeded",
+                result={"best_sha256": [1, 2]},
+                progress={"best": {"sha256": {"x": 1}}},
+                created_at=now,
+                updated_at=now,
+            )
+        )
 
 
 def _operations(url: str) -> list:
@@ -106,7 +134,7 @@ def dump(value: Any) -> str:
 
 
 FIELDS = ["task_id", "reference_source", "candidate_source", "language", "proposer", "budget", "model"]
-TASK_IDS = ["general.softmax", "dwconv2d.convnext_7x7", "user.0123456789abcdef"]
+TASK_IDS = ["general.softmax", "dwconv2d.convnext_7x7", "user.0123456789abcdef", POISONED_TASK]
 odd_text = st.one_of(
     st.text(max_size=40),  # any code point, lone surrogates and NUL included
     st.sampled_from([*TASK_IDS, "triton", "cuda", "llm", "template", "\x00", "\ud800", "a\udfffb", "é" * 3]),
@@ -130,6 +158,7 @@ odd_bodies = st.one_of(
 odd_segments = st.one_of(
     st.text(max_size=30).map(lambda s: httpx.URL("/x/" + s.encode("utf-8", "surrogatepass").hex()).path[3:]),
     st.sampled_from(["%00", "a%00b", "%ff", "%ed%a0%80", "%c0%80", "..%2f..", "%2e%2e", "1" * 40, "-1", "0"]),
+    st.sampled_from([POISONED_TASK, POISONED_JOB]),
     st.integers(1, 20_000).map(lambda n: "t" * n),
     st.integers(-(2**80), 2**80).map(str),
 )
@@ -163,8 +192,10 @@ def test_odd_requests_never_cause_a_server_error(live_url: str) -> None:
         @settings(max_examples=ODD_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def no_5xx(write: str, body: Any, path: str, segment: str, query: str, value: str) -> None:
             content = dump(body).encode("utf-8", "surrogatepass")
+            two_types = [("content-type", "application/json"), ("content-type", "text/plain")]
             answers = [
                 client.post(write, content=content, headers={"content-type": "application/json"}),
+                client.post(write, content=content, headers=two_types),  # the guard and Starlette must agree
                 client.get(path.format(segment)),
                 client.get(query + value),
             ]
