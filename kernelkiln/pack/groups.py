@@ -325,6 +325,8 @@ def split(exported: Any) -> Split:
     kinds = _placeholder_kinds(exported)
     assigned: set[Any] = set()
     groups: list[Group] = []
+    user_inputs = {n for n in graph.nodes if n.op == "placeholder" and kinds.get(n.name, ("input", ""))[0] == "input"}
+    dynamic = _descendants_of(user_inputs)
     in_pytorch: list[tuple[str, str]] = []
     for node in graph.nodes:
         if node.op != "call_function" or node in assigned:
@@ -338,5 +340,8 @@ def split(exported: Any) -> Split:
             continue
         members = _grow(node, order, assigned)
         assigned.update(members)
-        groups.append(_make_group(members, kinds))
+        group = _make_group(members, kinds)
+        if group.output not in dynamic and not group.skip_reason:
+            group.skip_reason = "reads only parameters and buffers (a constant of the model): stays in PyTorch"
+        groups.append(group)
     return Split(exported, groups, in_pytorch)

@@ -11,6 +11,7 @@ Needs only torch and triton.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import sys
@@ -39,19 +40,54 @@ class InputSpec:
 
 @contextmanager
 def _interpreter(on: bool):
-    """``TRITON_INTERPRET=1`` while a CPU-verified candidate's ``@triton.jit`` functions are created and
-    launched (its kernels run in Triton's interpreter, where they were verified)."""
-    old = os.environ.get("TRITON_INTERPRET")
-    if on:
-        os.environ["TRITON_INTERPRET"] = "1"
+    """Triton's interpreter on while a CPU-verified candidate's ``@triton.jit`` functions are created and
+    launched (its kernels run in the interpreter, where they were verified): the environment variable
+    and Triton's knob, which a process may have set explicitly (it then wins over the variable)."""
+    if not on:
+        yield
+        return
+    from triton import knobs
+
+    old_env = os.environ.get("TRITON_INTERPRET")
+    old_knob = knobs.runtime.__dict__.get("interpret", _UNSET)
+    knobs.runtime.interpret = True
+    os.environ["TRITON_INTERPRET"] = "1"
     try:
         yield
     finally:
-        if on:
-            if old is None:
-                os.environ.pop("TRITON_INTERPRET", None)
-            else:
-                os.environ["TRITON_INTERPRET"] = old
+        if old_knob is _UNSET:
+            knobs.runtime.__dict__.pop("interpret", None)
+        else:
+            knobs.runtime.__dict__["interpret"] = old_knob
+        if old_env is None:
+            os.environ.pop("TRITON_INTERPRET", None)
+        else:
+            os.environ["TRITON_INTERPRET"] = old_env
+
+
+_UNSET = object()
+
+
+def _imports_triton(path: Path) -> bool:
+    tree = ast.parse(path.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    return any(name.split(".")[0] == "triton" for name in names)
+
+
+def interpreter_problem() -> str:
+    """Empty when Triton's interpreter can run kernels here: ``triton.language`` must have been imported
+    with ``TRITON_INTERPRET=1`` (its own ``@jit`` functions are then interpreted). ``load`` sets the
+    variable when triton is not imported yet; a process that imported triton without it cannot run
+    CPU-verified kernels, which then fall back (never run half-interpreted)."""
+    import triton.language.standard as standard
+
+    if type(standard.sigmoid).__name__ == "InterpretedFunction":
+        return ""
+    return (
+        "triton was imported without TRITON_INTERPRET=1, so this process cannot run kernels verified on a "
+        "CPU (Triton's interpreter): load the pack before importing triton, or set TRITON_INTERPRET=1"
+    )
 
 
 def _load_module(path: Path, name: str) -> types.ModuleType:
@@ -79,6 +115,10 @@ class PackKernel:
     kernel_calls: int = 0
     fallback_calls: int = 0
     last_fallback: str = ""
+    unavailable: str = ""
+    interpreted: bool = False
+    """Its kernels run in Triton's interpreter (verified on a CPU)."""
+    """Why the kernel cannot run in this process at all (empty: it can)."""
     _fast: Any = field(default=None, repr=False)
     _eager: Any = field(default=None, repr=False)
 
@@ -90,9 +130,13 @@ class PackKernel:
         """Import the group reference and the candidate, and register the op (once per process)."""
         group = _load_module(self.group_file, f"kernelkiln_group_{self.op_name}")
         self._eager = group.Model(*group.get_init_inputs()).eval()
-        with _interpreter(self.device == "cpu"):
-            candidate = _load_module(self.kernel_file, f"kernelkiln_kernel_{self.op_name}")
-        self._fast = candidate.ModelNew(*group.get_init_inputs()).eval()
+        interpreted = self.device == "cpu" and _imports_triton(self.kernel_file)
+        self.interpreted = interpreted
+        self.unavailable = interpreter_problem() if interpreted else ""
+        if not self.unavailable:
+            with _interpreter(interpreted):
+                candidate = _load_module(self.kernel_file, f"kernelkiln_kernel_{self.op_name}")
+            self._fast = candidate.ModelNew(*group.get_init_inputs()).eval()
         with _LOCK:
             _OPS[self.op_name] = self
             if self.op_name not in _DEFINED:
@@ -102,6 +146,8 @@ class PackKernel:
     # -- guards ---------------------------------------------------------------------------------
     def why_not(self, args: list[torch.Tensor]) -> str:
         """Empty when the verified kernel may run on ``args``; else why it falls back."""
+        if self.unavailable:
+            return self.unavailable
         if len(args) != len(self.inputs):
             return f"{len(args)} inputs, verified with {len(self.inputs)}"
         for j, (arg, spec) in enumerate(zip(args, self.inputs, strict=True)):
@@ -135,7 +181,7 @@ class PackKernel:
         state, acts = self._split(args)
         acts = [a.contiguous() for a in acts]  # verified on contiguous inputs
         state = {k: v.contiguous() for k, v in state.items()}
-        with torch.no_grad(), _interpreter(self.device == "cpu"):  # Triton reads the knob at launch too
+        with torch.no_grad(), _interpreter(self.interpreted):  # Triton reads the knob at launch too
             return torch.func.functional_call(self._fast, state, tuple(acts))
 
     def stats(self) -> dict[str, int]:

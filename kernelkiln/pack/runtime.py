@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +195,8 @@ def load(directory: str | Path) -> Pack:
     """Load the pack in ``directory`` (``PackError`` if a file is missing or does not match the manifest)."""
     root = Path(directory)
     manifest = read_manifest(root)
+    if any(k.get("device") == "cpu" for k in manifest.get("kernels", [])) and "triton" not in sys.modules:
+        os.environ.setdefault("TRITON_INTERPRET", "1")  # CPU-verified kernels run in Triton's interpreter
     kernels: dict[str, PackKernel] = {}
     for entry in manifest.get("kernels", []):
         paths = {}

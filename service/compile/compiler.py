@@ -8,6 +8,8 @@
 4. A bench run over those tasks (``service.bench.runner.BenchRunner``, tier ``as_written``: the group's
    own shapes): every candidate and verdict stored as it happens, progress on stderr, and
    resumable: running the same compile into the same ``--out`` continues its run.
+   A group that already has an accepted kernel on this hardware (an earlier compile of a model
+   sharing it, a job) is not verified again (``reuse_verified``).
 5. ``compilation.json`` in ``--out``: per group occurrence its key, task, verdict, speedup (GPU only)
    or why it stayed in PyTorch; the coverage of the forward's FLOPs and bytes by verified kernels.
 """
@@ -209,6 +211,7 @@ def _execute(
     assert run is not None
     if run.status == "completed":
         return
+    reuse_verified(store, run.id, compilation["task_ids"], run.hardware_fingerprint)
     suite = []
     for task_id in compilation["task_ids"]:
         record = store.get_task(task_id)
@@ -224,6 +227,34 @@ def _execute(
         verify_executor=verify_executor,
     )
     runner.execute(suite)
+
+
+def reuse_verified(store: Store, run_id: str, task_ids: list[str], hardware_fingerprint: str) -> list[str]:
+    """Tasks of the run not yet done that already have an accepted kernel on this hardware (against
+    their current source, from any earlier run or job) are done with it: a group shared by two models
+    is verified once. Returns their ids."""
+    pending = {t.task_id for t in store.run_tasks(run_id) if t.status != "done"}
+    reused = []
+    for task_id in task_ids:
+        task = store.get_task(task_id)
+        best = store.best_kernel(task_id, hardware_fingerprint) if task_id in pending else None
+        if task is None or best is None or best.verification.reference_sha256 != task.source_sha256:
+            continue
+        store.note_run_verified(run_id, task_id, best.candidate.source_sha256, best.verification.id)
+        store.update_run_task(
+            run_id,
+            task_id,
+            status="done",
+            verdict="accepted",
+            reason=f"{best.candidate.name} accepted earlier (verification {best.verification.id}); not verified again",
+            reference_ok=True,
+            source_sha256=task.source_sha256,
+            speedup_eager=best.speedup_eager,
+            speedup_compiled=best.speedup_compiled,
+            best_candidate_id=best.candidate.id,
+        )
+        reused.append(task_id)
+    return reused
 
 
 def finish(store: Store, compilation: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ from kernels_store import Store
 from service.compile.children import ROOT, ChildError, run_child
 
 MANIFEST_FORMAT = 1
+PACK_KEY = "pack"
+"""Key of a compile run's summary that holds its pack's manifest (``record_pack``; the pack pages)."""
 
 
 class PackBuildError(ValueError):
@@ -144,7 +146,16 @@ def build_pack(store: Store, compilation: dict[str, Any], out_dir: Path, *, chec
     if check:
         manifest["check"] = end_to_end_check(out_dir, manifest)
         _write_manifest(out_dir, manifest)
+    record_pack(store, compilation["run_id"], manifest)
     return manifest
+
+
+def record_pack(store: Store, run_id: str, manifest: dict[str, Any]) -> None:
+    """Keep the manifest in the compile run's summary (key ``pack``): the web pages show it at
+    ``/packs/{run_id}``."""
+    run = store.get_run(run_id)
+    if run is not None:
+        store.set_run_status(run_id, run.status, summary={**(run.summary or {}), PACK_KEY: manifest})
 
 
 def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:

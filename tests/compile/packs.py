@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,3 +89,36 @@ def write_pack(
         )
     (directory / "manifest.json").write_text(json.dumps({"format": 1, "name": "test", "kernels": kernels}))
     return directory
+
+
+APPLY_SCRIPT = """
+import json, sys, torch
+if sys.argv[3] == "triton-first":
+    import triton.language
+import kernelkiln.pack
+pack = kernelkiln.pack.load(sys.argv[1])
+from tests.compile.packs import model_and_inputs
+model, inputs, _ = model_and_inputs(sys.argv[2], seed=7)
+with torch.no_grad():
+    want = model(*inputs)
+    pack.apply(model)
+    got = model(*inputs)
+why = {k.name: k.last_fallback for k in pack.kernels.values() if k.last_fallback}
+close = bool(torch.allclose(got, want, atol=1e-2, rtol=1e-2))
+print(json.dumps({"close": close, **pack.stats(), "why": " ".join(why.values())}))
+"""
+
+
+def apply_in_fresh_process(pack_dir: Path, model: str, *, triton_first: bool = False) -> dict[str, Any]:
+    """Load the pack in a new interpreter (no TRITON_INTERPRET set), patch ``model``, compare with eager:
+    ``{"close", "kernel_calls", "fallback_calls", ..., "why"}``. With ``triton_first`` triton is imported
+    before the pack is loaded."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"} | {"PYTHONPATH": str(root)}
+    order = "triton-first" if triton_first else "pack-first"
+    done = subprocess.run(
+        [sys.executable, "-c", APPLY_SCRIPT, str(pack_dir), model, order],
+        capture_output=True, text=True, env=env, cwd=root, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

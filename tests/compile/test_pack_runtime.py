@@ -11,7 +11,14 @@ import torch
 
 import kernelkiln.pack
 from kernelkiln.pack.group_source import group_source
-from tests.compile.packs import EAGER_KERNEL, TRITON_RELU, groups_of, model_and_inputs, write_pack
+from tests.compile.packs import (
+    EAGER_KERNEL,
+    TRITON_RELU,
+    apply_in_fresh_process,
+    groups_of,
+    model_and_inputs,
+    write_pack,
+)
 
 
 def test_the_cnn_splits_into_its_fused_groups() -> None:
@@ -61,11 +68,16 @@ def test_a_group_source_computes_what_the_model_computes(tmp_path: Path) -> None
     assert sorted(stats["per_kernel"]) == sorted(k.name for k in pack.kernels.values())
 
 
-def test_a_triton_kernel_runs_only_where_it_was_verified(tmp_path: Path) -> None:
-    model, inputs, _ = model_and_inputs("mlp_relu")
+def _relu_pack(tmp_path: Path) -> kernelkiln.pack.Pack:
+    """The MLP's ReLU group with a "kernel" that is its own PyTorch op (the guards do not care which)."""
     groups = groups_of("mlp_relu")
     assert [g.summary() for g in groups] == ["linear", "relu", "linear"]
-    pack = kernelkiln.pack.load(write_pack(tmp_path, groups, lambda g: TRITON_RELU if g.summary() == "relu" else None))
+    return kernelkiln.pack.load(write_pack(tmp_path, groups, lambda g: EAGER_KERNEL if g.summary() == "relu" else None))
+
+
+def test_a_kernel_runs_only_where_it_was_verified(tmp_path: Path) -> None:
+    model, inputs, _ = model_and_inputs("mlp_relu")
+    pack = _relu_pack(tmp_path)
     with torch.no_grad():
         want = model(*inputs)
         pack.apply(model)
@@ -93,9 +105,7 @@ def test_a_triton_kernel_runs_only_where_it_was_verified(tmp_path: Path) -> None
 
 
 def test_the_op_guards_fall_back_outside_what_was_verified(tmp_path: Path) -> None:
-    groups = groups_of("mlp_relu")
-    pack = kernelkiln.pack.load(write_pack(tmp_path, groups, lambda g: TRITON_RELU if g.summary() == "relu" else None))
-    (kernel,) = pack.kernels.values()
+    (kernel,) = _relu_pack(tmp_path).kernels.values()
     x = torch.randn(3, 6)
     op = getattr(torch.ops.kernelkiln, kernel.op_name)
     torch.testing.assert_close(op([x]), torch.relu(x))
@@ -138,3 +148,34 @@ def test_the_runtime_imports_only_torch_triton_and_itself() -> None:
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             wrong = {n.split(".")[0] for n in names} - allowed
             assert not wrong, f"{path}: imports {wrong}"
+
+
+def test_attention_groups_and_a_patched_forward_through_views(tmp_path: Path) -> None:
+    model, inputs, _ = model_and_inputs("tiny_attention")
+    groups = groups_of("tiny_attention")
+    summaries = [g.summary() for g in groups]
+    assert "linear+mul+pow+mul+add+mul+tanh+add+mul" in summaries  # GELU written out: the GEMM's epilogue
+    assert "linear+add" in summaries  # the residual
+    (mask,) = [g for g in groups if g.summary() == "eq"]
+    assert "parameters and buffers" in mask.skip_reason  # a constant of the model: left to PyTorch
+    pack = kernelkiln.pack.load(write_pack(tmp_path, groups, lambda g: None if g.skip_reason else EAGER_KERNEL))
+    with torch.no_grad():
+        want = model(*inputs)
+        pack.apply(model)
+        torch.testing.assert_close(model(*inputs), want)
+    assert pack.stats()["kernel_calls"] == len([g for g in groups if not g.skip_reason])
+
+
+@pytest.mark.parametrize("order", ["pack-first", "triton-first"])
+def test_a_triton_kernel_verified_on_a_cpu_runs_in_the_interpreter(tmp_path: Path, order: str) -> None:
+    """In a fresh process: loading the pack first turns the interpreter on and the kernel runs; a process
+    that imported triton without it cannot interpret, and the kernel falls back, saying why."""
+    groups = groups_of("mlp_relu")
+    write_pack(tmp_path, groups, lambda g: TRITON_RELU if g.summary() == "relu" else None)
+    result = apply_in_fresh_process(tmp_path, "mlp_relu", triton_first=order == "triton-first")
+    assert result["close"]
+    if order == "pack-first":
+        assert (result["kernel_calls"], result["fallback_calls"]) == (1, 0)
+    else:
+        assert (result["kernel_calls"], result["fallback_calls"]) == (0, 1)
+        assert "TRITON_INTERPRET" in result["why"]
