@@ -34,11 +34,28 @@ def submit_variants(session: Session, plan: TemplatePlan, limit: int | None = No
     return results
 
 
+def submit_training(session: Session, plan: TemplatePlan) -> str:
+    """Backward (and ``both``) mode: the op's training candidate, its forward and backward kernels in one
+    ``torch.autograd.Function`` (:mod:`agents.template.training`); why there is none otherwise."""
+    from agents.template.training import training_candidate
+
+    try:
+        source = training_candidate(plan)
+    except NoTemplate as e:
+        session.error(f"no template: {e}")
+        return STOP_NO_TEMPLATE
+    params = {"profile": "training", "family": plan.program.family, "kernels": plan.describe()}
+    session.submit(source, ORIGIN, params=params, name="template-training")
+    return STOP_EXHAUSTED
+
+
 def run_template(session: Session) -> str:
     planned = plan_or_explain(session)
     if isinstance(planned, str):
         session.error(planned)
         return STOP_NO_TEMPLATE
     session.check()
+    if session.request.verify_options.mode != "forward":
+        return submit_training(session, planned)
     submit_variants(session, planned)
     return STOP_EXHAUSTED

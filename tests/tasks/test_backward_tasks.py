@@ -1,11 +1,7 @@
-"""The seed families' backward tasks: training-step rooflines, references that give informative
-gradients on every small shape, and per family a hand-written honest training kernel verified in
-backward mode (the template compiler does not generate backward kernels yet)."""
+"""The seed families' backward tasks: training-step rooflines and references that give informative
+gradients on every small shape (their template-compiled training kernels: tests/agents/test_training_template.py)."""
 
 from __future__ import annotations
-
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,11 +12,8 @@ from tasks.execute import load_module
 from tasks.hardware import HARDWARE
 from tasks.model import TaskError
 from tasks.roofline import roofline
-from verifier import Candidate, VerifyOptions, verify
 from verifier.backward import training_call
 from verifier.nondegenerate import degeneracy
-
-KERNELS = Path(__file__).parent / "backward"
 
 
 def test_every_seed_family_has_a_backward_task() -> None:
@@ -79,35 +72,3 @@ def test_every_small_shape_gives_informative_gradients(task_id: str) -> None:
             assert layout.grad_inputs == (2, 3)  # the values and the dense features
         if task_id == "fftconv.long_conv":
             assert layout.grad_inputs == (0, 1) and layout.params == ("d",)
-
-
-HONEST = {
-    "dwconv2d.convnext_7x7": ("dwconv2d_train.py", "odd", {}),
-    "conv1d.long_causal": ("conv1d_train.py", "short_kernel", {}),
-    "spmm.csr": ("spmm_train.py", "tiny", {}),
-    "fftconv.long_conv": ("fftconv_train.py", "tiny", {"SEQ_LEN": 40}),
-    "general.linear_gelu": ("linear_gelu_train.py", "odd", {}),
-}
-"""Per seed family: a hand-written honest training kernel (a torch.autograd.Function), the small shape it is
-verified on, and overrides that shrink it further where the interpreter is slow (the direct long convolution
-is O(L^2))."""
-
-
-def test_every_seed_family_has_an_honest_training_kernel() -> None:
-    assert {t.split(".")[0] for t in HONEST} == {t.split(".")[0] for t in backward_task_ids()}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("task_id", sorted(HONEST))
-def test_an_honest_training_kernel_is_accepted_in_backward_mode(task_id: str) -> None:
-    filename, shape, overrides = HONEST[task_id]
-    task = tasks.get(task_id)
-    reference = task.reference(shapes=[shape])
-    if overrides:
-        reference = replace(reference, shapes={shape: {**reference.shapes[shape], **overrides}})
-    options = VerifyOptions(device="cpu", timeout_s=300, calls_per_trial=2, mode="backward")
-    source = (KERNELS / filename).read_text()
-    report = verify(reference, Candidate(source, name=filename), options)
-    assert report.verdict == "accepted", report.reasons
-    checks = {c.name: c for c in report.checks}
-    assert checks["backward"].passed and checks["values"].passed and checks["no_fallback"].passed

@@ -1,0 +1,89 @@
+"""The template compiler's training candidates: every seed family's backward task gets a forward-and-
+backward ``autograd.Function`` candidate that the verifier accepts in backward mode; other ops are named."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import tasks
+from agents.template import NoTemplate, plan_template
+from agents.template.training import recognise_training, training_candidate
+from service.cli import app
+from tasks.backward import backward_task_ids
+from verifier import Candidate, VerifyOptions, verify
+
+TRACE = VerifyOptions(device="cpu")
+SEED_FAMILIES = {
+    "dwconv2d.convnext_7x7": ("odd", {}),
+    "conv1d.long_causal": ("short_kernel", {}),
+    "spmm.csr": ("tiny", {}),
+    "fftconv.long_conv": ("tiny", {"SEQ_LEN": 40}),
+    "general.linear_gelu": ("odd", {}),
+}
+"""Per family: the small shape its training candidate is verified on, and overrides that shrink it where
+the interpreter is slow (the template's direct long convolution is O(L^2))."""
+
+
+def _reference(task_id: str):
+    shape, overrides = SEED_FAMILIES.get(task_id, (None, {}))
+    task = tasks.get(task_id)
+    shape = shape or task.shape_names("small")[0]
+    reference = task.reference(shapes=[shape])
+    if overrides:
+        reference = replace(reference, shapes={shape: {**reference.shapes[shape], **overrides}})
+    return reference, shape
+
+
+@pytest.mark.slow
+def test_every_backward_task_is_recognised() -> None:
+    assert {t.split(".")[0] for t in SEED_FAMILIES} == {t.split(".")[0] for t in backward_task_ids()}
+    functions = {}
+    for task_id in backward_task_ids():
+        reference, shape = _reference(task_id)
+        functions[task_id] = recognise_training(plan_template(reference, TRACE, shape).program).source.function
+    assert functions["dwconv2d.slak_51x51"] == functions["dwconv2d.replknet_31x31"] == "DepthwiseConv"
+    assert functions["spmm.csr"] == "CsrMatmul" and functions["fftconv.long_conv"] == "LongConv"
+
+
+def test_an_op_without_a_training_template_is_named() -> None:
+    reference, shape = _reference("general.softmax")
+    with pytest.raises(NoTemplate, match="no training template for softmax"):
+        recognise_training(plan_template(reference, TRACE, shape).program)
+
+
+def test_the_candidate_applies_the_function_with_the_reference_parameters() -> None:
+    reference, shape = _reference("general.linear_gelu")
+    source = training_candidate(plan_template(reference, TRACE, shape))
+    assert "class ModelNew(Model):" in source
+    assert "return LinearGelu.apply(x, self.linear.weight, self.linear.bias)" in source
+    assert "def backward(ctx, grad_out):" in source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", sorted(SEED_FAMILIES))
+def test_the_training_candidate_is_accepted_in_backward_mode(task_id: str) -> None:
+    reference, shape = _reference(task_id)
+    source = training_candidate(plan_template(reference, TRACE, shape))
+    options = VerifyOptions(device="cpu", timeout_s=300, calls_per_trial=2, mode="backward")
+    report = verify(reference, Candidate(source, name=f"training-{task_id}"), options)
+    assert report.verdict == "accepted", report.reasons
+    checks = {c.name: c for c in report.checks}
+    assert checks["backward"].passed and checks["values"].passed and checks["no_fallback"].passed
+
+
+@pytest.mark.slow
+def test_kiln_generate_mode_backward_gives_a_verified_training_kernel(tmp_path: Path) -> None:
+    reference = tmp_path / "causal.py"
+    reference.write_text(tasks.get("conv1d.long_causal").source, encoding="utf-8")
+    args = ["generate", "--reference", str(reference), "--device", "cpu", "--trials", "1", "--mode", "backward"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["best"]["verdict"] == "accepted" and data["best"]["origin"] == "template"
+    assert "CausalConv.apply" in data["best"]["source"]
+    assert data["best"]["report"]["mode"] == "backward"
