@@ -190,3 +190,20 @@ def test_framework_compute_in_backward_is_named_as_the_training_step(prepared_ba
     reasons = [r for r in report.reasons if r.startswith("no_fallback:")]
     assert reasons and all("the training step (its forward or its backward) runs" in r for r in reasons)
     assert any("aten.mul" in r for r in reasons) and any("aten.sum" in r for r in reasons)
+
+
+def test_the_timed_training_step_computes_the_gradients_the_reference_is_judged_by() -> None:
+    """What the GPU timing of the reference runs (forward with autograd, then autograd.grad) is the step
+    whose gradients the candidate is compared with (checked here on a CPU, without timing)."""
+    from tasks.execute import load_module
+    from verifier.backward import training_call
+    from verifier.worker.backward_timing import _step
+
+    module = load_module((BACKWARD / "reference_channel_affine.py").read_text())
+    model = module.Model(*module.get_init_inputs())
+    inputs = list(module.get_inputs())
+    call_inputs, (_out, grad_inputs, grad_params), layout = training_call(model, inputs, inputs, None, 11)
+    named = dict(model.named_parameters())
+    grads = _step(model, call_inputs, layout, [named[n] for n in layout.params])()
+    for got, want in zip(grads, (*grad_inputs, *grad_params), strict=True):
+        torch.testing.assert_close(got, want)

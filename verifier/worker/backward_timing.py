@@ -9,14 +9,13 @@ times the same step.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from verifier.backward import BackwardLayout
-from verifier.worker.timing import METHOD, time_calls
+from verifier.worker.timing import METHOD, CudaDevice, timed_phase
 
 
 def _step(model: Callable[..., Any], inputs: list[Any], layout: BackwardLayout, params: list[Any]) -> Callable[[], Any]:
@@ -44,26 +43,33 @@ def _step(model: Callable[..., Any], inputs: list[Any], layout: BackwardLayout, 
 def time_training_step(
     model: torch.nn.Module, inputs: list[Any], layout_dict: dict[str, Any], request: dict[str, Any]
 ) -> dict[str, Any]:
-    """Eager and torch.compile medians of the reference's training step on the first call's inputs."""
+    """Eager and torch.compile medians of the reference's training step on the first call's inputs, with the
+    same protocol, fields and pinned float32 precision as the forward's (:func:`timing.time_reference`)."""
+    from verifier import precision
+
     layout = BackwardLayout.from_dict(layout_dict)
     named = dict(model.named_parameters())
     params = [named[n] for n in layout.params]
     warmup, runs = int(request["warmup_runs"]), int(request["runs"])
-    eager = time_calls(_step(model, inputs, layout, params), warmup, runs)
-    result: dict[str, Any] = {
-        "eager_ms": statistics.median(eager),
-        "compiled_ms": None,
-        "compile_error": None,
-        "runs": runs,
-        "warmup_runs": warmup,
-        "method": METHOD + "; forward with autograd plus backward (torch.autograd.grad)",
-        "device_name": torch.cuda.get_device_name(),
-    }
-    if request.get("compare_compile", True):
-        try:
-            compiled = torch.compile(model)
-            times = time_calls(_step(compiled, inputs, layout, params), max(warmup, 3), runs)
-            result["compiled_ms"] = statistics.median(times)
-        except Exception as e:
-            result["compile_error"] = f"{type(e).__name__}: {e}"[:500]
+    device = CudaDevice()
+    with precision.pinned(precision.BASELINE) as fp32:
+        step = _step(model, inputs, layout, params)
+        eager = timed_phase(lambda _: step(), warmup, runs, device)
+        result: dict[str, Any] = {
+            **eager.describe(),
+            "eager_ms": eager.median_ms,
+            "compiled_ms": None,
+            "compile_error": None,
+            "runs": runs,
+            "method": METHOD + "; forward with autograd plus backward (torch.autograd.grad)",
+            "device_name": torch.cuda.get_device_name(),
+            "fp32_precision": fp32,
+        }
+        if request.get("compare_compile", True):
+            try:
+                compiled_step = _step(torch.compile(model), inputs, layout, params)
+                times = timed_phase(lambda _: compiled_step(), max(warmup, 3), runs, device)
+                result["compiled_ms"] = times.median_ms
+            except Exception as e:
+                result["compile_error"] = f"{type(e).__name__}: {e}"[:500]
     return result
