@@ -12,7 +12,7 @@ What servers answer differs, and this module absorbs it:
   endpoint and model for the life of the process (``stream=True`` streams always);
 * retries (connection errors, timeouts, 429, 5xx) are the caller's number, with exponential backoff
   or the server's ``Retry-After`` when longer, never past the caller's ``deadline``; the openai
-  client's own retries are off;
+  client's own retries are off; a 429 ``insufficient_quota`` (billing) is a refusal, not retried;
 * a request never outlives the caller's ``deadline`` or ``cancel`` (its timeout is cut to what is
   left), and an answer without ``usage`` gets estimated token counts (``agents.llm.tokens``).
 
@@ -142,6 +142,8 @@ class ChatClient:
             except Cancelled:
                 raise
             except transient as e:
+                if _out_of_quota(e):  # a 429 that no wait cures: the account's quota or billing
+                    raise LLMError(f"{self.base_url} answered HTTP 429: {_message(e)}") from None
                 last = e
                 refused = refused and _connection_refused(e)
             except openai.APIStatusError as e:
@@ -293,6 +295,15 @@ def _streamed(stream: Any, cancel: threading.Event | None) -> Completion:
         if close is not None:
             close()
     return Completion("".join(text), prompt_tokens, completion_tokens, finish, "".join(reasoning))
+
+
+def _out_of_quota(e: Exception) -> bool:
+    """OpenAI's 429 ``insufficient_quota`` (billing, not a rate): retrying cannot help."""
+    body = getattr(e, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return False
+    return "insufficient_quota" in (str(err.get("code")), str(err.get("type")))
 
 
 def _connection_refused(e: Exception) -> bool:

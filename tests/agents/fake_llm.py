@@ -38,6 +38,8 @@ class Reply:
     finish_reason: str = "stop"
     usage: bool = True
     headers: dict[str, str] = field(default_factory=dict)
+    error_code: str | None = None
+    """An error's ``code`` (default: the status), e.g. OpenAI's ``insufficient_quota``."""
 
 
 Script = Callable[[dict[str, Any], int], "tuple[int, str] | Reply"]
@@ -86,7 +88,8 @@ class FakeLLM:
                     if reply.usage:
                         payload["usage"] = _usage()
                 else:
-                    payload = {"error": {"message": reply.content, "type": "server_error", "code": reply.status}}
+                    code = reply.error_code or reply.status
+                    payload = {"error": {"message": reply.content, "type": "server_error", "code": code}}
                 data = json.dumps(payload).encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")

@@ -139,6 +139,15 @@ def test_a_rate_limit_outlasting_the_retries_does_not_end_the_job() -> None:
     assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(stamps))
 
 
+def test_a_429_for_an_exhausted_quota_ends_the_job_at_once() -> None:
+    quota = Reply(status=429, content="You exceeded your current quota.", error_code="insufficient_quota")
+    with FakeLLM(lambda body, i: quota) as server:
+        result = agents.generate(_request(server.base_url, max_retries=3, budget=agents.Budget(max_seconds=120)))
+    assert len(server.requests) == 1
+    assert result.stopped_because.startswith("error:") and "429" in result.stopped_because
+    assert "quota" in result.stopped_because
+
+
 def _prepared_once(request: agents.GenerationRequest) -> Any:
     """A ``prepare_fn`` for a reference prepared before the job starts (its run is not the budget under test)."""
     import openai  # noqa: F401  (and the client's import: neither is what the budget tests)
