@@ -377,9 +377,10 @@ def record_verification(
     provenance: Provenance | None = None,
 ) -> VerificationRecorded:
     """Store a report (see ``Store.record_verification``). ``provenance``: this deployment's
-    (``Provenance.here()``, the default) or a bundle's. A verdict verified here replaces an imported
-    one of the same key; an imported one never replaces a verdict verified here."""
-    provenance = provenance or Provenance.here()
+    (the default: ``Provenance.of_report``, the verifying host from the report's placement) or a
+    bundle's. A verdict verified here replaces an imported one of the same key; an imported one never
+    replaces a verdict verified here."""
+    provenance = provenance or Provenance.of_report(report)
     candidate = session.get(Candidate, candidate_id)
     if candidate is None:
         raise NotFoundError(f"no candidate {candidate_id} in the store")

@@ -10,6 +10,7 @@ over it, in the same environment).
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -45,9 +46,17 @@ class Provenance:
     imported_at: datetime | None = None
 
     @classmethod
-    def here(cls) -> Provenance:
-        """Verified by this process, on this host, with this verifier."""
-        return cls(VERIFIED, host=socket.gethostname()[:200], version=verifier_version()[:64])
+    def here(cls, host: str | None = None) -> Provenance:
+        """Verified by this deployment with this verifier, on ``host`` (a cluster worker's, from the
+        report's placement) or else this one."""
+        return cls(VERIFIED, host=(host or socket.gethostname())[:200], version=verifier_version()[:64])
+
+    @classmethod
+    def of_report(cls, report: Mapping[str, Any]) -> Provenance:
+        """``here``, on the host the report's ``placement`` names (a Ray worker's), if it names one."""
+        placement = report.get("placement")
+        host = placement.get("hostname") if isinstance(placement, Mapping) else None
+        return cls.here(host if isinstance(host, str) and host else None)
 
     @classmethod
     def imported(cls, bundle: str, at: datetime) -> Provenance:

@@ -178,3 +178,17 @@ def test_export_says_where_each_verdict_came_from(store: Store) -> None:
     export_bundle(store, out)
     verification = [json.loads(line) for line in out.getvalue().splitlines() if '"verification"' in line]
     assert [v["provenance"] for v in verification] == ["imported"]
+
+
+def test_a_verdict_verified_here_names_the_host_that_verified_it(store: Store) -> None:
+    import socket
+
+    store.put_task("ew.poison", REFERENCE)
+    local = store.add_candidate("ew.poison", FAKE, language="triton", origin="user").candidate
+    remote = store.add_candidate("ew.poison", FAKE + "# 2\n", language="triton", origin="user").candidate
+    here = store.record_verification(local.id, report(FAKE)).verification
+    placed = {**report(FAKE + "# 2\n"), "placement": {"executor": "ray", "hostname": "gpu-node-7"}}
+    there = store.record_verification(remote.id, placed).verification
+    assert (here.provenance, here.verified_host) == ("verified", socket.gethostname())
+    assert (there.provenance, there.verified_host) == ("verified", "gpu-node-7")
+    assert here.verifier_version and here.imported_from == "" and here.imported_at is None
