@@ -246,7 +246,8 @@ def reuse_verified(store: Store, run_id: str, task_ids: list[str], hardware_fing
             task_id,
             status="done",
             verdict="accepted",
-            reason=f"{best.candidate.name} accepted earlier (verification {best.verification.id}); not verified again",
+            reason=f"{best.candidate.name or 'candidate ' + str(best.candidate.id)} accepted earlier "
+            f"(verification {best.verification.id}); not verified again",
             reference_ok=True,
             source_sha256=task.source_sha256,
             speedup_eager=best.speedup_eager,

@@ -1,0 +1,113 @@
+"""The table of a `kiln compile` sweep: per model its groups, verified groups, FLOPs and bytes covered,
+and the pack's end-to-end check, from the compilations and packs on disk (nothing is re-run).
+
+    python benchmarks/compile_report.py --compiled DIR --packs DIR --models NAME... --out FILE.json [--md FILE.md]
+
+``--models`` lists every model attempted, in order: one without a ``compilation.json`` is reported with
+the last line of its compile log (``DIR/<name>.err``) as why (not attempted, timed out, failed to export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _why_missing(compiled: Path, name: str) -> str:
+    log = compiled / f"{name}.err"
+    if not log.exists():
+        return "not attempted"
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return (lines[-1] if lines else "no output")[:300]
+
+
+def model_row(compiled: Path, packs: Path, name: str) -> dict[str, Any]:
+    """One model's row (``status``: compiled, interrupted or failed)."""
+    data = _read(compiled / name / "compilation.json")
+    if data is None:
+        return {"model": name, "status": "failed", "why": _why_missing(compiled, name)}
+    coverage = data.get("coverage") or {}
+    pack = _read(packs / name / "manifest.json")
+    check = (pack or {}).get("check") or _read(packs / name / "check.json")
+    left = sorted({g["summary"] for g in data["groups"] if g.get("verdict") != "accepted"})
+    return {
+        "model": name,
+        "status": "compiled" if data.get("status") == "completed" else str(data.get("status")),
+        "shape": data.get("shape_note", ""),
+        "groups": coverage.get("groups"),
+        "distinct": coverage.get("distinct"),
+        "verified": coverage.get("verified"),
+        "group_share": coverage.get("group_share"),
+        "flops_share": coverage.get("flops_share"),
+        "bytes_share": coverage.get("bytes_share"),
+        "end_to_end": None if check is None else bool(check.get("passed")),
+        "not_verified": left,
+    }
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * float(value):.0f}%"
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    head = [
+        f"# `kiln compile` on KernelBench level 3, small tier ({meta['date']}, {meta['machine']})",
+        "",
+        f"commit `{meta['commit']}`; template proposer; CPU (Triton interpreter): correctness only, no speedups. "
+        f"{meta['attempted']} model(s) attempted of {meta['level_size']}; "
+        f"{meta['at_least_80']} with at least 80% of their groups in verified kernels.",
+        "",
+        "| model | status | groups | distinct | verified | share | FLOPs | bytes | end-to-end | not verified / why |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines = []
+    for r in rows:
+        if r["status"] == "failed":
+            lines.append(f"| {r['model']} | failed | | | | | | | | {r['why']} |")
+            continue
+        e2e = {None: "not run", True: "match", False: "MISMATCH"}[r["end_to_end"]]
+        lines.append(
+            f"| {r['model']} | {r['status']} | {r['groups']} | {r['distinct']} | {r['verified']} | "
+            f"{_pct(r['group_share'])} | {_pct(r['flops_share'])} | {_pct(r['bytes_share'])} | {e2e} | "
+            f"{', '.join(r['not_verified'])[:200]} |"
+        )
+    return "\n".join(head + lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compiled", type=Path, required=True)
+    parser.add_argument("--packs", type=Path, required=True)
+    parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument("--level-size", type=int, default=50)
+    parser.add_argument("--commit", default="unknown")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--md", type=Path)
+    args = parser.parse_args()
+    rows = [model_row(args.compiled, args.packs, name) for name in args.models]
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()} CPU, {platform.python_version()}",
+        "commit": args.commit,
+        "attempted": sum(1 for r in rows if r.get("why") != "not attempted"),
+        "level_size": args.level_size,
+        "at_least_80": sum(1 for r in rows if (r.get("group_share") or 0) >= 0.8),
+    }
+    args.out.write_text(json.dumps({"meta": meta, "models": rows}, indent=1) + "\n")
+    if args.md is not None:
+        args.md.write_text(markdown(rows, meta))
+
+
+if __name__ == "__main__":
+    main()
