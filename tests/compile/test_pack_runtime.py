@@ -179,3 +179,12 @@ def test_a_triton_kernel_verified_on_a_cpu_runs_in_the_interpreter(tmp_path: Pat
     else:
         assert (result["kernel_calls"], result["fallback_calls"]) == (0, 1)
         assert "TRITON_INTERPRET" in result["why"]
+
+
+def test_torch_compile_treats_a_pack_op_as_opaque(tmp_path: Path) -> None:
+    (kernel,) = _relu_pack(tmp_path).kernels.values()
+    op = getattr(torch.ops.kernelkiln, kernel.op_name)
+    compiled = torch.compile(lambda x: op([x * 2.0]) + 1.0, backend="aot_eager", fullgraph=True)
+    x = torch.randn(3, 6)
+    torch.testing.assert_close(compiled(x), torch.relu(x * 2.0) + 1.0)
+    assert kernel.kernel_calls == 1  # traced through its fake implementation, run once for real
