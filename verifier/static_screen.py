@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 
+from verifier.ast_tools import Finding, dotted_name
 from verifier.parsing import parse as parse_source
 
 FORBIDDEN_MODULES = {
@@ -271,30 +271,10 @@ _FORMAT_ATTRIBUTE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-@dataclass(frozen=True)
-class Finding:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def _is_jit(decorator: ast.expr) -> bool:
     """``@triton.jit``, ``@jit``, ``@triton.jit(...)`` (and autotune/heuristics wrappers are separate)."""
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
-    dotted = _dotted(target)
+    dotted = dotted_name(target)
     return dotted is not None and dotted.rpartition(".")[2] == "jit"
 
 
@@ -368,7 +348,7 @@ class _Screen(ast.NodeVisitor):
         if node.attr in MODULES_REACHED_AS_ATTRIBUTES:
             why = FORBIDDEN_MODULES[node.attr]
             self.add(node, f"reaches the `{node.attr}` module through an attribute ({why})")
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted is not None:
             resolved = self._resolve(dotted)
             if resolved.startswith("os.") and resolved.split(".")[1] not in OS_ALLOWED:
@@ -451,7 +431,7 @@ class _Screen(ast.NodeVisitor):
         ):
             self.add(node, "calls `getattr()` with a computed attribute name (hides what is accessed)")
         if self.in_handler:
-            dotted = _dotted(func)
+            dotted = dotted_name(func)
             if dotted is not None:
                 resolved = self._resolve(dotted)
                 leaf = resolved.rsplit(".", 1)[-1]
@@ -471,7 +451,7 @@ class _Screen(ast.NodeVisitor):
             base = target.value if isinstance(target, ast.Subscript) else target
             if not isinstance(base, ast.Attribute) and not isinstance(target, ast.Subscript):
                 continue
-            dotted = _dotted(base)
+            dotted = dotted_name(base)
             if dotted is None:
                 continue
             resolved = self._resolve(dotted)

@@ -19,6 +19,7 @@ from typing import Any
 from agents.template.ir import Bin, Expr, Leaf, LeafE, NodeE, NodeRef, Program
 from agents.template.optimise import optimise
 from agents.template.recognise import Lowering, NoTemplate
+from verifier.ast_tools import dotted_name
 from verifier.parsing import parse as parse_source
 
 
@@ -37,17 +38,6 @@ _NOOP_METHODS = {"float", "contiguous", "detach", "clone"}
 _MM_FUNCS = {"torch.mm", "torch.matmul", "torch.sparse.mm"}
 
 
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 class _Evaluator:
     def __init__(self, args: list[str]) -> None:
         self.env: dict[str, Any] = {name: Leaf(f"input:{i}", shape=None) for i, name in enumerate(args)}
@@ -63,7 +53,7 @@ class _Evaluator:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 self.env[stmt.targets[0].id] = self.eval(stmt.value)
             elif isinstance(stmt, ast.With) and all(
-                (_dotted(item.context_expr.func) or "").startswith("warnings.")
+                (dotted_name(item.context_expr.func) or "").startswith("warnings.")
                 for item in stmt.items
                 if isinstance(item.context_expr, ast.Call)
             ):
@@ -71,7 +61,7 @@ class _Evaluator:
                 if result is not None:
                     return result
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-                if not (_dotted(stmt.value.func) or "").startswith("warnings."):
+                if not (dotted_name(stmt.value.func) or "").startswith("warnings."):
                     raise NoTemplate(f"statement on line {stmt.lineno} of forward is not understood statically")
             elif isinstance(stmt, ast.Return) and stmt.value is not None:
                 return self.eval(stmt.value)
@@ -109,11 +99,11 @@ class _Evaluator:
         if isinstance(node, ast.Tuple):
             return _Opaque()
         if isinstance(node, ast.Subscript):
-            if _dotted(node.value) and (_dotted(node.value) or "").endswith(".shape"):
+            if dotted_name(node.value) and (dotted_name(node.value) or "").endswith(".shape"):
                 return _Opaque()
             raise NoTemplate("indexing in forward")
         if isinstance(node, ast.Attribute):
-            dotted = _dotted(node)
+            dotted = dotted_name(node)
             if dotted and dotted.startswith("self."):
                 return Leaf("param:" + dotted[len("self.") :], shape=None)
             if dotted and dotted.endswith(".shape"):
@@ -136,7 +126,7 @@ class _Evaluator:
         raise NoTemplate(f"expression {type(node).__name__} in forward")
 
     def call(self, node: ast.Call) -> Any:
-        func = _dotted(node.func) or ""
+        func = dotted_name(node.func) or ""
         if func == "torch.sparse_csr_tensor":
             args = [self.eval(a) for a in node.args[:3]]
             if not all(isinstance(a, Leaf) and a.root.startswith("input:") for a in args):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 
@@ -48,6 +48,26 @@ def device_option(choice: str, fail: Fail) -> str:
     try:
         return resolve_device(choice)
     except DeviceUnavailable as e:
+        fail(str(e))
+
+
+def verify_files(reference: Path, candidate: Path, options: Any, fail: Fail, *, quiet: bool = False) -> Any:
+    """``verifier.verify`` of the reference and candidate files under ``options`` (progress lines on stderr
+    unless ``quiet``): the ``Report``; ``fail`` says why a file cannot be read or the reference is unusable."""
+    from verifier import Candidate, Reference, verify
+    from verifier.errors import VerifierInputError
+
+    ref_src = read_source(reference, "reference", fail)
+    cand_src = read_source(candidate, "candidate", fail)
+    progress = None if quiet else (lambda msg: typer.echo(f"[kiln] {msg}", err=True))
+    try:
+        return verify(
+            Reference(source=ref_src, name=reference.stem),
+            Candidate(source=cand_src, name=candidate.stem),
+            options,
+            progress=progress,
+        )
+    except VerifierInputError as e:
         fail(str(e))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from service.cli.common import failer, read_source
+from service.cli.common import failer, verify_files
 
 EXIT_PROFILED, EXIT_NOT_PROFILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -27,12 +27,9 @@ def profile(
     """Verify CANDIDATE on the CPU (Triton interpreter) and print its static GPU profile: registers,
     spills, shared memory, occupancy, tensor cores, requested bytes against the compulsory ones, sector
     efficiency. An estimate, never a timing. Exit 0 accepted and profiled, 1 not, 2 bad input."""
-    from verifier import Candidate, Reference, VerifyOptions, verify
-    from verifier.errors import VerifierInputError
+    from verifier import VerifyOptions
     from verifier.plan.profile import describe
 
-    ref_src = read_source(reference, "reference", _fail)
-    cand_src = read_source(candidate, "candidate", _fail)
     try:
         options = VerifyOptions(
             device="cpu",
@@ -45,16 +42,7 @@ def profile(
         )
     except ValueError as e:
         _fail(str(e))
-    progress = None if as_json else (lambda msg: typer.echo(f"[kiln] {msg}", err=True))
-    try:
-        report = verify(
-            Reference(source=ref_src, name=reference.stem),
-            Candidate(source=cand_src, name=candidate.stem),
-            options,
-            progress=progress,
-        )
-    except VerifierInputError as e:
-        _fail(str(e))
+    report = verify_files(reference, candidate, options, _fail, quiet=as_json)
     profiled = report.accepted and bool(report.static_profile)
     if as_json:
         body = {"verdict": report.verdict, "reasons": report.reasons, "static_profile": report.static_profile}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from service.cli.common import failer, read_source
+from service.cli.common import failer, verify_files
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -47,12 +47,8 @@ def verify(
     ),
 ) -> None:
     """Verify CANDIDATE against REFERENCE. Exit 0 accepted, 1 rejected or not run, 2 bad input."""
-    from verifier import Candidate, Reference, VerifyOptions
-    from verifier import verify as run_verify
-    from verifier.errors import VerifierInputError
+    from verifier import VerifyOptions
 
-    ref_src = read_source(reference, "reference", _fail)
-    cand_src = read_source(candidate, "candidate", _fail)
     try:
         options = VerifyOptions(
             device=device,  # type: ignore[arg-type]
@@ -68,16 +64,7 @@ def verify(
     except ValueError as e:
         _fail(str(e))
 
-    progress = None if as_json else (lambda msg: typer.echo(f"[kiln] {msg}", err=True))
-    try:
-        report = run_verify(
-            Reference(source=ref_src, name=reference.stem),
-            Candidate(source=cand_src, name=candidate.stem),
-            options,
-            progress=progress,
-        )
-    except VerifierInputError as e:
-        _fail(str(e))
+    report = verify_files(reference, candidate, options, _fail, quiet=as_json)
 
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")

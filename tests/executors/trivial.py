@@ -27,7 +27,7 @@ def get_init_inputs():
     return []
 """
 
-CANDIDATE = """
+_MODULE = """
 import torch
 import torch.nn as nn
 import triton
@@ -35,12 +35,7 @@ import triton.language as tl
 
 
 @triton.jit
-def affine_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    x = tl.load(x_ptr + offs, mask=mask)
-    tl.store(y_ptr + offs, x * 2.0 + 1.0, mask=mask)
-
+{kernel}
 
 class ModelNew(nn.Module):
     def __init__(self):
@@ -50,9 +45,26 @@ class ModelNew(nn.Module):
         x = x.contiguous()
         y = torch.empty_like(x)
         n = x.numel()
-        affine_kernel[(triton.cdiv(n, 256),)](x, y, n, BLOCK=256)
+        {launch}
         return y
 """
+
+
+def _candidate(kernel: str, launch: str) -> str:
+    """A module with one kernel (its ``def`` and body) and a ``ModelNew`` whose forward launches it once."""
+    return _MODULE.format(kernel=kernel.strip("\n") + "\n", launch=launch)
+
+
+CANDIDATE = _candidate(
+    """
+def affine_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    tl.store(y_ptr + offs, x * 2.0 + 1.0, mask=mask)
+""",
+    "affine_kernel[(triton.cdiv(n, 256),)](x, y, n, BLOCK=256)",
+)
 
 WRONG = CANDIDATE.replace("x * 2.0 + 1.0", "x * 2.0 + 1.5")
 
@@ -69,14 +81,8 @@ def kernel_variant(k: int) -> str:
 
 
 # an honest candidate that takes seconds in the interpreter (a worker can be killed while it runs)
-SLOW = """
-import torch
-import torch.nn as nn
-import triton
-import triton.language as tl
-
-
-@triton.jit
+SLOW = _candidate(
+    """
 def slow_affine_kernel(x_ptr, y_ptr, n, REPEAT: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
@@ -85,16 +91,6 @@ def slow_affine_kernel(x_ptr, y_ptr, n, REPEAT: tl.constexpr, BLOCK: tl.constexp
     for _ in range(REPEAT):
         acc = acc + x
     tl.store(y_ptr + offs, acc * (2.0 / REPEAT) + 1.0, mask=mask)
-
-
-class ModelNew(nn.Module):
-    def __init__(self):
-        super().__init__()
-
-    def forward(self, x):
-        x = x.contiguous()
-        y = torch.empty_like(x)
-        n = x.numel()
-        slow_affine_kernel[(triton.cdiv(n, 256),)](x, y, n, REPEAT=6000, BLOCK=256)
-        return y
-"""
+""",
+    "slow_affine_kernel[(triton.cdiv(n, 256),)](x, y, n, REPEAT=6000, BLOCK=256)",
+)

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.ast_tools import Finding
 from verifier.parsing import parse as parse_source
 
 ALLOWED_MODULES = frozenset(
@@ -98,15 +99,6 @@ if hasattr(ast, "TryStar"):
 
 class KernelSourceError(ValueError):
     """The candidate's kernels cannot be taken from its text (syntax, or misuse of this module)."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
 
 
 @dataclass(frozen=True)

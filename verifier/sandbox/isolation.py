@@ -175,27 +175,19 @@ def choose(requested: str, trusted_code: bool = False, image: str | None = None,
         if requested == "docker":
             raise SandboxUnavailableError(f"docker sandbox unavailable: {problem}")
         notes.append(f"docker unavailable: {problem}")
-    if requested in ("auto", "bwrap"):
-        problem = bwrap_problem()
+    namespaces = (  # strongest first; each probe is looked up now (tests replace them)
+        ("bwrap", bwrap_problem, "read-only system view + private scratch"),
+        ("unshare", unshare_problem, "host file system visible; private scratch, fresh /proc"),
+    )
+    for mechanism, problem_here, file_system in namespaces:
+        if requested not in ("auto", mechanism):
+            continue
+        problem = problem_here()
         if problem is None:
-            return Isolation(
-                "bwrap", "isolated (empty network namespace)", "read-only system view + private scratch", tuple(notes)
-            )
-        if requested == "bwrap":
-            raise SandboxUnavailableError(f"bwrap sandbox unavailable: {problem}")
-        notes.append(f"bwrap unavailable: {problem}")
-    if requested in ("auto", "unshare"):
-        problem = unshare_problem()
-        if problem is None:
-            return Isolation(
-                "unshare",
-                "isolated (empty network namespace)",
-                "host file system visible; private scratch, fresh /proc",
-                tuple(notes),
-            )
-        if requested == "unshare":
-            raise SandboxUnavailableError(f"unshare sandbox unavailable: {problem}")
-        notes.append(f"unshare unavailable: {problem}")
+            return Isolation(mechanism, "isolated (empty network namespace)", file_system, tuple(notes))
+        if requested == mechanism:
+            raise SandboxUnavailableError(f"{mechanism} sandbox unavailable: {problem}")
+        notes.append(f"{mechanism} unavailable: {problem}")
     if requested == "auto":
         raise SandboxUnavailableError(f"{NO_ISOLATION_FIX}{TRUSTED_CODE_HINT} ({'; '.join(notes)})")
     notes.append("trusted code, no OS namespaces: network blocked only by the in-process guard; host files visible")

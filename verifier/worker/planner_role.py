@@ -92,24 +92,20 @@ def _forward_error(reporter: Reporter, e: BaseException, index: int, call: int) 
             f"the launch code reaches for tensor data on the host ({text[:300]}): `.item()`, `float(t)`, `.tolist()`, "
             "`.numpy()`, storage bytes or a value-dependent shape; launch code may depend on shapes, never on data"
         )
-    elif isinstance(e, FallbackError):
-        fields["class"] = "fallback"
-        fields["error"] = str(e)
-    elif isinstance(e, OutputTypeError):
-        fields["class"] = "type"
-        fields["error"] = str(e)
-    elif isinstance(e, BackwardError):
-        fields["class"] = "backward"
-        fields["error"] = str(e)
-    elif isinstance(e, StreamError):
-        fields["class"] = "stream"
-        fields["error"] = str(e)
-    elif isinstance(e, RecordingError):
-        fields["class"] = "plan"
-        fields["error"] = str(e)
     else:
-        reporter.error("forward", e, index=index, call=call)
-        return
+        classes = (
+            (FallbackError, "fallback"),
+            (OutputTypeError, "type"),
+            (BackwardError, "backward"),
+            (StreamError, "stream"),
+            (RecordingError, "plan"),  # the base of the others: last
+        )
+        kind = next((name for cls, name in classes if isinstance(e, cls)), None)
+        if kind is None:
+            reporter.error("forward", e, index=index, call=call)
+            return
+        fields["class"] = kind
+        fields["error"] = str(e)
     reporter.send("error", fields)
 
 

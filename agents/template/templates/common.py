@@ -175,3 +175,10 @@ def node_operand(node: Node, key: str) -> Operand:
     value = node.operands[key]
     assert value is not None
     return value
+
+
+def window_3d(attrs: dict[str, Any], spec: dict[str, int]) -> list[list[int]]:
+    """A window's per-dim settings over 3 spatial dims: for each ``name: fill`` of ``spec``, the node's
+    ``attrs[name]`` with ``fill`` put in front of it for the dims a 1D or 2D window lacks."""
+    missing = 3 - int(attrs["spatial"])
+    return [[fill] * missing + list(attrs[name]) for name, fill in spec.items()]

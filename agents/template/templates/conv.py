@@ -28,7 +28,7 @@ import triton
 import triton.language as tl
 
 from agents.template.ir import Node
-from agents.template.templates.common import Ctx, Epilogue, block, warps
+from agents.template.templates.common import Ctx, Epilogue, block, warps, window_3d
 from agents.template.templates.dense import dot_precision
 
 
@@ -169,11 +169,7 @@ def emit_conv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
     a = node.attrs
     sd = int(a["spatial"])
     pad3 = 3 - sd
-    k = [1] * pad3 + list(a["kernel"])
-    s = [1] * pad3 + list(a["stride"])
-    pl = [0] * pad3 + list(a["pad_left"])
-    pr = [0] * pad3 + list(a["pad_right"])
-    dl = [1] * pad3 + list(a["dilation"])
+    k, s, pl, pr, dl = window_3d(a, {"kernel": 1, "stride": 1, "pad_left": 0, "pad_right": 0, "dilation": 1})
     transposed = bool(a.get("transposed"))
     op = [0] * pad3 + list(a.get("output_padding") or [0] * sd)
     groups = int(a["groups"])

@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 
 from agents.template.ir import Node
-from agents.template.templates.common import Ctx, block, warps
+from agents.template.templates.common import Ctx, block, warps, window_3d
 
 
 @triton.jit
@@ -80,10 +80,7 @@ def emit_pool(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
     a = node.attrs
     sd = int(a["spatial"])
     pad3 = 3 - sd
-    k = [1] * pad3 + list(a["kernel"])
-    s = [1] * pad3 + list(a["stride"])
-    pd = [0] * pad3 + list(a["padding"])
-    dl = [1] * pad3 + list(a["dilation"])
+    k, s, pd, dl = window_3d(a, {"kernel": 1, "stride": 1, "padding": 0, "dilation": 1})
     ceil = bool(a.get("ceil_mode"))
     is_max = a["op"] == "max"
     divisor = float(a["divisor"]) if not is_max and a.get("divisor") is not None else 0.0

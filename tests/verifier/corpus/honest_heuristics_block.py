@@ -9,11 +9,7 @@ before this round: ACCEPTED by the previous verifier (commit f02de3d, static scr
 
 
 @triton.heuristics({"BLOCK": lambda args: triton.next_power_of_2(max(args["H"], args["W"]))})
-#include honest_dwconv.py: dwconv_kernel, ModelNew.__init__
+#include honest_dwconv.py: dwconv_kernel
 
-    def forward(self, x):
-        x = x.contiguous()
-        n, c, h, w = x.shape
-        y = torch.empty_like(x)
-        dwconv_kernel[(n * c,)](x, self.conv.weight, self.conv.bias, y, c, h, w, K=3)
-        return y
+
+#include honest_autotune_configs_range.py: ModelNew
