@@ -1,7 +1,9 @@
 """The template compiler's kernels profiled without a GPU: the verifier's ``static_profile`` per task.
 
     python benchmarks/static_profile.py [--task ID ...] [--family F ...] [--profile small_tiles]
-        [--kernelbench DIR --kernelbench-run RUN.json [--every K]] [--label before] [--json FILE]
+        [--kernelbench DIR --kernelbench-run RUN.json [--every K] [--kernelbench-task ID ...]]
+        [--label before] [--json FILE]
+    python benchmarks/static_profile.py --compare BEFORE.json AFTER.json
 
 For each built-in task (and, with ``--kernelbench``, every K-th KernelBench problem of the level at
 its small shape from a ``kiln bench`` run's ``changed_constants``), the template compiler plans the
@@ -104,12 +106,17 @@ def builtin_rows(ids: list[str], profile: str, timeout: float) -> list[dict[str,
     return rows
 
 
-def kernelbench_rows(directory: Path, run: Path, every: int, profile: str, timeout: float) -> list[dict[str, Any]]:
-    """Every ``every``-th problem of ``directory`` at the small shape the bench run ``run`` used."""
+def kernelbench_rows(
+    directory: Path, run: Path, every: int, profile: str, timeout: float, only: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every ``every``-th problem of ``directory`` (of those in ``only``, when given) at the small shape the
+    bench run ``run`` used."""
     data = json.loads(run.read_text())
     recorded = {t["task_id"]: t for t in data.get("run", data)["tasks"]}
     rows = []
     for task in tasks.load_kernelbench_dir(directory, skip_invalid=True)[::every]:
+        if only is not None and task.id not in only:
+            continue
         small = {k: v[1] for k, v in (recorded.get(task.id, {}).get("changed_constants") or {}).items()}
         reference = Reference(source=task.source, name=task.id, shapes={"small": small})
         row = {"task_id": task.id, "shape": "small", **profile_reference(reference, "small", profile, timeout)}
@@ -152,6 +159,30 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """Before -> after, one line a task both runs have: spills, tensor cores, traffic ratio, sector
+    efficiency, bytes per output."""
+    earlier = {row["task_id"]: row.get("summary", {}) for row in before}
+    lines = [
+        "| task | spill B | tensor cores | requested / compulsory | sector efficiency | bytes / output |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in after:
+        if row["task_id"] not in earlier:
+            continue
+        b, a = earlier[row["task_id"]], row.get("summary", {})
+
+        def pair(key: str, pattern: str = "{}", b: dict = b, a: dict = a) -> str:
+            return f"{_fmt(b.get(key), pattern)} → {_fmt(a.get(key), pattern)}"
+
+        lines.append(
+            f"| {row['task_id']} | {pair('spill_bytes')} | {pair('tensor_cores')} | "
+            f"{pair('traffic_ratio', '{:.2f}')} | {pair('sector_efficiency', '{:.0%}')} | "
+            f"{pair('bytes_per_output', '{:.1f}')} |"
+        )
+    return "\n".join(lines)
+
+
 def _commit() -> str:
     try:
         return subprocess.run(
@@ -163,7 +194,8 @@ def _commit() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", action="append", default=[])
+    parser.add_argument("--task", action="append", default=[], help="A built-in task (repeatable).")
+    parser.add_argument("--kernelbench-task", action="append", default=[], help="Only these KernelBench ids.")
     parser.add_argument("--family", action="append", default=[])
     parser.add_argument("--no-builtin", action="store_true", help="Only the KernelBench sample.")
     parser.add_argument("--profile", default="small_tiles", help="The GPU tuning profile emitted.")
@@ -173,14 +205,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--label", default="", help="before / after: written into the JSON.")
     parser.add_argument("--json", type=Path, help="Where the results go.")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="Only compare two runs.")
     args = parser.parse_args()
+    if args.compare:
+        before, after = (json.loads(p.read_text())["rows"] for p in args.compare)
+        print(compare(before, after))
+        return
     ids = args.task or [t.id for t in tasks.all_tasks() if not args.family or t.family in args.family]
     started, commit = time.monotonic(), _commit()  # the code measured: the commit checked out at the start
     rows = [] if args.no_builtin else builtin_rows(ids, args.profile, args.timeout)
     if args.kernelbench is not None:
         if args.kernelbench_run is None:
             parser.error("--kernelbench needs --kernelbench-run (the small shapes)")
-        rows += kernelbench_rows(args.kernelbench, args.kernelbench_run, args.every, args.profile, args.timeout)
+        only = set(args.kernelbench_task) or None
+        rows += kernelbench_rows(args.kernelbench, args.kernelbench_run, args.every, args.profile, args.timeout, only)
     result = {
         "what": "static profile (sm_90 builds, interpreter access counts): estimates, never timings",
         "label": args.label,
