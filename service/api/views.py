@@ -50,8 +50,9 @@ def best_of_job(store: Store, job: JobRecord) -> dict[str, Any] | None:
     candidate = store.find_candidate(job.task_id, sha)
     if candidate is None:
         return None
-    verifications = store.list_verifications(candidate_id=candidate.id, verdict="accepted", limit=1).items
-    report = verifications[0].report if verifications else None
+    verifications = store.list_verifications(candidate_id=candidate.id, verdict="accepted", limit=20).items
+    mine = [v for v in verifications if v.verified_here]  # an imported claim only when nothing was verified here
+    report = (mine or verifications)[0].report if verifications else None
     return {
         "candidate_id": candidate.id,
         "sha256": sha,

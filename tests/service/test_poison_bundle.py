@@ -118,3 +118,26 @@ def test_malformed_metadata_stored_by_hand_is_a_4xx_not_a_500(server: LiveServer
         assert submitted.status_code == 422 and "tolerances" in submitted.json()["detail"]
         shown = c.get(f"/v1/jobs/{job.id}")
         assert shown.status_code == 200 and shown.json()["best"] is None
+
+
+def test_a_jobs_best_kernel_shows_the_verdict_verified_here(server: LiveServer) -> None:
+    """A candidate with an imported claim (first) and a verdict verified here: the job shows the latter."""
+    reference = (CORPUS / "reference_dwconv3x3.py").read_text()
+    honest = (CORPUS / "honest_dwconv.py").read_text()
+    task_id = user_task_id(reference)
+    claimed = {"hardware_fingerprint": "claimedgpu000000", "device_name": "Claimed GPU", "torch": "9"}
+    import_bundle(server.store, _bundle(_task(task_id, reference), *_claim(task_id, reference, honest, claimed)))
+    candidate = server.store.find_candidate(task_id, sha256_text(honest))
+    mine = {
+        "verdict": "accepted",
+        "candidate_sha256": sha256_text(honest),
+        "environment": {"hardware_fingerprint": "cpu"},
+    }
+    server.store.record_verification(candidate.id, mine)
+    job = server.store.create_job(task_id=task_id, budget=2, owner_token="t")
+    with server.store.write() as session:
+        row = session.get(Job, job.id)
+        row.status, row.result = "succeeded", {"best_sha256": sha256_text(honest)}
+    with server.client() as c:
+        best = c.get(f"/v1/jobs/{job.id}").json()["best"]
+    assert best["report"]["environment"] == {"hardware_fingerprint": "cpu"}
