@@ -3,6 +3,7 @@ or docs/, and every relative link in them (file and heading anchor) resolves."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -128,3 +129,36 @@ def test_relative_link_resolves(page: str, target: str) -> None:
     if anchor:
         assert destination.suffix == ".md", f"{page}: anchor in a link to a non-Markdown file: {target}"
         assert anchor in anchors(destination), f"{page}: no heading #{anchor} in {destination.relative_to(ROOT)}"
+
+
+def kiln_options() -> list[tuple[str, str]]:
+    """(command, long option) for every option of every `kiln` command."""
+    import typer
+
+    from service.cli import app
+
+    found: list[tuple[str, str]] = []
+
+    def walk(command: object, prefix: str) -> None:
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in sorted(subcommands.items()):
+                walk(sub, f"{prefix} {name}")
+            return
+        for param in getattr(command, "params", []):
+            found.extend((prefix.strip(), opt) for opt in getattr(param, "opts", []) if opt.startswith("--"))
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+@pytest.mark.parametrize(("command", "option"), kiln_options())
+def test_every_kiln_option_is_documented(command: str, option: str) -> None:
+    """An option is documented where its command is: docs/, README.md or a package's README."""
+    assert option in _docs_and_readmes(), f"`kiln {command} {option}` is documented nowhere"
+
+
+@functools.cache
+def _docs_and_readmes() -> str:
+    readmes = [p.read_text() for folder in CODE_DIRS for p in (ROOT / folder).rglob("README.md")]
+    return "\n".join([_docs_text(), *readmes])
