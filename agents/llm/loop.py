@@ -143,6 +143,7 @@ class LLMLoop:
         self._token_lock = threading.Lock()
         self._reserved_tokens = 0
         self._answered = 0
+        self._last_failure: LLMError | None = None
 
     def run(self) -> str:
         prepared = self.session.prepare()
@@ -182,8 +183,6 @@ class LLMLoop:
         if self._answered == 0 and last is None and self._last_failure is not None:
             raise LLMFailed(str(self._last_failure))
         return STOP_EXHAUSTED
-
-    _last_failure: LLMError | None = None
 
     def _failed_round_counts(self, outcome: RoundOutcome) -> bool:
         """A round where every request failed: a refusal ends the job; one that nothing answered
