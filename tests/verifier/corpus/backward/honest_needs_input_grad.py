@@ -10,15 +10,7 @@ static: none
 from torch.autograd.function import once_differentiable
 
 
-class AffineFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, weight, bias):
-        x = x.contiguous()
-        n, c, length = x.shape
-        y = torch.empty_like(x)
-        affine_fwd[(n * c,)](x, weight, bias, y, c, length, BLOCK=triton.next_power_of_2(length))
-        ctx.save_for_backward(x, weight)
-        return y
+#include honest_affine.py: AffineFn.forward
 
     @staticmethod
     @once_differentiable
