@@ -21,6 +21,7 @@ from typing import Any
 import typer
 
 from service.cli.common import DATABASE_HELP, device_option, failer, join_interruptibly, require_sandbox
+from service.text import markup_safe, printable
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -82,7 +83,7 @@ class _Live:
             counts.append(f"{verdict} {n}   ", style=colours.get(verdict, "magenta") if n else "dim")
         lines = [self.progress, counts]
         for task_id, note in list(self.current.items())[-4:]:
-            lines.append(Text(f"  {task_id}: {note}"[:160], style="dim"))
+            lines.append(Text(printable(f"  {task_id}: {note}")[:160], style="dim"))
         return Group(*lines)
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -101,7 +102,7 @@ class _Live:
                         self.progress.advance(self.bar)
                     outcome = event.get("outcome")
                     if not self.enabled and outcome is not None:
-                        self.console.print(f"{event['task_id']}: {verdict}", highlight=False)
+                        self.console.print(f"{markup_safe(event['task_id'])}: {markup_safe(verdict)}", highlight=False)
             if self.live is not None:
                 self.live.update(self._render())
 
@@ -275,13 +276,15 @@ def _report(store: Any, run: Any, as_json: bool, out: Path | None) -> None:
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     summary = run.summary or {}
-    per_task = Table(title=f"run {run.id}: {run.suite} ({run.tier}, {run.generator}, {run.device_name})")
+    title = f"run {run.id}: {run.suite} ({run.tier}, {run.generator}, {run.device_name})"
+    per_task = Table(title=markup_safe(title))
     for col in ("task", "verdict", "changed constants", "speedup", "s", "reason"):
         per_task.add_column(col, overflow="fold")
     for r in rows:
         changed = ", ".join(f"{k} {v[0]}->{v[1]}" for k, v in r.changed_constants.items())
         speed = f"{r.speedup_eager:.2f}x" if r.speedup_eager else "-"
-        per_task.add_row(r.task_id, r.verdict or r.status, changed[:60], speed, f"{r.seconds:.0f}", r.reason[:100])
+        cells = (r.task_id, r.verdict or r.status, changed[:60], speed, f"{r.seconds:.0f}", r.reason[:100])
+        per_task.add_row(*(markup_safe(cell) for cell in cells))  # the store's text: control characters escaped
     console.print(per_task)
     table = Table(title="KernelBench fast_p (p > 0 counts GPU timings only)")
     for p in FAST_P:

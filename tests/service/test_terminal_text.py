@@ -62,3 +62,18 @@ def test_kiln_submit_wait_prints_no_escape_sequence(capsys: pytest.CaptureFixtur
     for stream in (captured.out, captured.err):
         assert "\x1b]" not in stream and "\x07" not in stream and "\u202e" not in stream
     assert "\\x1b]0;pwned" in captured.err and "\\x1b]0;pwned" in captured.out
+
+
+def test_kiln_bench_run_table_prints_no_escape_sequence(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kernels_store import open_store
+    from service.cli.bench_cmd import _report
+    from tests.bench.runs import new_run
+
+    store = open_store(f"sqlite:///{tmp_path / 'kiln.sqlite'}")
+    store.put_task(HOSTILE, "import torch\n")
+    run = new_run(store, [HOSTILE], device_name=HOSTILE)
+    store.update_run_task(run.id, HOSTILE, status="done", verdict="rejected", reason=HOSTILE)
+    _report(store, store.get_run(run.id), False, None)
+    store.close()
+    out = capsys.readouterr().out
+    assert "\x1b]" not in out and "\x07" not in out and "\u202e" not in out and "\\x1b]0;pwned" in out
