@@ -19,6 +19,9 @@ CASES = {
     "matmul_3d_by_matrix": ("torch.matmul(x, y)", "torch.randn(2, 3, 7), torch.randn(7, 5)"),
     "einsum_4d_by_matrix": ('torch.einsum("bijl,lk->bijk", x, y)', "torch.randn(2, 3, 4, 6), torch.randn(6, 5)"),
     "triu_of_product": ("torch.triu(torch.matmul(x, y))", "torch.randn(9, 9), torch.randn(9, 9)"),
+    # 10 x 3 tiles of 64: a full group of 8 row tiles, then a ragged one of 2 (grouped tile order)
+    "matmul_many_tiles_ragged_groups": ("torch.tril(x @ y, diagonal=3)", "torch.randn(635, 16), torch.randn(16, 150)"),
+    "bmm_many_tiles": ("torch.bmm(x, y)", "torch.randn(2, 130, 8), torch.randn(2, 8, 200)"),
     "tril_of_product_offset": ("torch.tril(x @ y, diagonal=-1)", "torch.randn(7, 7), torch.randn(7, 7)"),
     "logsumexp_keepdim": ("torch.logsumexp(x, dim=1, keepdim=True)", "torch.randn(4, 37, 3) * 10"),
     "logsumexp_two_dims": ("torch.logsumexp(x, dim=(0, 2))", "torch.randn(4, 5, 3)"),

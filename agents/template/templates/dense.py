@@ -121,6 +121,9 @@ def matmul_tile(
 MATMUL_SOURCE = inspect.getsource(matmul_tile.fn)
 """``matmul_tile`` as emitted into a candidate (once)."""
 
+GROUP_M = 8
+"""Row tiles a matmul walks together over the column tiles (grouped tile order), unless the profile says."""
+
 
 def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
     """mm (rank 2) or bmm (rank 3: a batch dim first, grid axis 2), with a fused epilogue and an optional
@@ -148,11 +151,12 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
         alloc.format(shape=f"{p}shape"),
         *epi.prelude(ctx, f"{p}shape", p),
         f"{p}bm, {p}bn, {p}bk = {block(f'{p}M', bm, 16)}, {block(f'{p}N', bn, 16)}, {block(f'{p}K', bk, 16)}",
-        f"{p}grid = (triton.cdiv({p}M, {p}bm), triton.cdiv({p}N, {p}bn), {grid_batch})",
+        f"{p}grid = (triton.cdiv({p}M, {p}bm) * triton.cdiv({p}N, {p}bn), 1, {grid_batch})",
         f"{p}dp = {dot_precision(f'{p}a', f'{p}b')}",
         f"{ctx.name}[{p}grid]({p}a, {p}b, {out}, {strides}, {p}M, {p}N, {p}K, "
         + epi.call_args(p)
-        + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, DOT_PRECISION={p}dp, {warps(ctx.params)})",
+        + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, GROUP_M={int(ctx.params.get('group_m', GROUP_M))}, "
+        + f"DOT_PRECISION={p}dp, {warps(ctx.params)})",
     ]
     index = (["bt"] if batched else []) + ["rm[:, None]", "rn[None, :]"]
     mask_lines = []
@@ -170,12 +174,20 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
             f"def {ctx.name}(",
             "    a_ptr, b_ptr, y_ptr, as_b, as0, as1, bs_b, bs0, bs1, ys_b, ys0, ys1, M, N, K,",
             "    " + epi.kernel_params(),
-            "    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr,",
+            "    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,",
+            "    DOT_PRECISION: tl.constexpr,",
             "):",
             "    bt = tl.program_id(2).to(tl.int64)",
+            "    # grouped tile order: GROUP_M row tiles run one after another over the same column tiles,",
+            "    # so the B tiles they share are still in L2",
+            "    pid = tl.program_id(0)",
+            "    in_group = GROUP_M * tl.cdiv(N, BLOCK_N)",
+            "    first_m = (pid // in_group) * GROUP_M",
+            "    group_m = tl.minimum(tl.cdiv(M, BLOCK_M) - first_m, GROUP_M)",
             "    acc, rm, rn = matmul_tile(",
             "        a_ptr + bt * as_b, as0, as1, b_ptr + bt * bs_b, bs0, bs1, M, N, K,",
-            "        tl.program_id(0), tl.program_id(1), BLOCK_M, BLOCK_N, BLOCK_K, DOT_PRECISION,",
+            "        first_m + (pid % in_group) % group_m, (pid % in_group) // group_m, BLOCK_M, BLOCK_N, BLOCK_K,",
+            "        DOT_PRECISION,",
             "    )",
             "    out_mask = (rm[:, None] < M) & (rn[None, :] < N)",
             *mask_lines,
