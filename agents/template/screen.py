@@ -14,7 +14,7 @@ import dataclasses
 from typing import Any
 
 from agents.session import Session
-from verifier import Candidate, verify
+from verifier import Candidate, VerifierInputError, verify
 
 Variant = tuple[str, dict[str, Any]]
 
@@ -23,7 +23,10 @@ def spill_bytes(session: Session, source: str, name: str) -> int | None:
     """Bytes the variant's builds spill (stored plus loaded), or None when its builds say nothing
     (it did not plan or compile: the verification will say why)."""
     options = dataclasses.replace(session.request.verify_options, compile_only=True)
-    report = verify(session.prepare(), Candidate(source=source, name=name, language="triton"), options)
+    try:
+        report = verify(session.prepare(), Candidate(source=source, name=name, language="triton"), options)
+    except VerifierInputError:  # the verification proper will say so: keep the variant
+        return None
     if report.verdict != "not_run":
         return None
     found = report.static_profile.get("summary", {}).get("spill_bytes")
