@@ -35,7 +35,12 @@ def _print_check(check: dict[str, Any] | None) -> None:
         f"end-to-end check {verdict}: {len(check.get('calls', []))} fresh input(s), "
         f"{stats.get('kernel_calls', 0)} kernel call(s), {stats.get('fallback_calls', 0)} fallback(s)"
         + (f"; {check['error']}" if check.get("error") else "")
-        + "".join(f"\n  call {c['call']}: {c['detail']}" for c in check.get("calls", []) if not c.get("passed")),
+        + "".join(f"\n  call {c['call']}: {c['detail']}" for c in check.get("calls", []) if not c.get("passed"))
+        + "".join(
+            f"\n  call {c['call']}: {c['degenerate']}: the match says little"
+            for c in check.get("calls", [])
+            if c.get("degenerate")
+        ),
         err=True,
     )
 

@@ -114,6 +114,9 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
             want = reference(*inputs)
             got = model(*inputs)
         calls.append(_compare(want, got, call))
+        degenerate = _degenerate(want)
+        if degenerate:
+            calls[-1]["degenerate"] = degenerate
     stats = pack.stats()
     return {
         "passed": all(c["passed"] for c in calls),
@@ -122,6 +125,19 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
         "last_model_fallback": pack.last_model_fallback,
         "last_fallbacks": {k.name: k.last_fallback for k in pack.kernels.values() if k.last_fallback},
     }
+
+
+def _degenerate(output: Any) -> str:
+    """Why eager's output makes a match meaningless (empty when it does not): ~zero or constant."""
+    for index, tensor in enumerate(output if isinstance(output, list | tuple) else [output]):
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.numel() == 0:
+            continue
+        finite = tensor[torch.isfinite(tensor)]
+        if finite.numel() and float(finite.abs().max()) < 1e-6:
+            return f"output {index}: eager's output is ~zero (max |x| {float(finite.abs().max()):.2g})"
+        if finite.numel() > 1 and bool((finite == finite.flatten()[0]).all()):
+            return f"output {index}: every element of eager's output is equal"
+    return ""
 
 
 def _compare(want: Any, got: Any, call: int) -> dict[str, Any]:

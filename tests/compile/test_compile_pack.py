@@ -38,6 +38,16 @@ def test_task_ids_and_coverage() -> None:
     assert c["flops_share"] == 0.9 and c["bytes_share"] == 0.4
 
 
+def test_a_degenerate_eager_output_is_named() -> None:
+    import torch
+
+    from service.compile.model_child import _degenerate
+
+    assert "~zero" in _degenerate(torch.full((4,), 1e-9))
+    assert "equal" in _degenerate([torch.ones(3), torch.randn(2)])
+    assert _degenerate((torch.randn(5), torch.arange(3))) == ""
+
+
 @pytest.mark.slow
 def test_compile_pack_apply_and_regress(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'kiln.sqlite'}"
