@@ -2,6 +2,7 @@
 and the pack's end-to-end check, from the compilations and packs on disk (nothing is re-run).
 
     python benchmarks/compile_report.py --compiled DIR --packs DIR --models NAME... --out FILE.json [--md FILE.md]
+                                        [--database URL]
 
 ``--models`` lists every model attempted, in order: one without a ``compilation.json`` is reported with
 the last line of its compile log (``DIR/<name>.err``) as why (not attempted, timed out, failed to export).
@@ -32,18 +33,23 @@ def _why_missing(compiled: Path, name: str) -> str:
     return (lines[-1] if lines else "no output")[:300]
 
 
-def model_row(compiled: Path, packs: Path, name: str) -> dict[str, Any]:
-    """One model's row (``status``: compiled, interrupted or failed)."""
+def model_row(compiled: Path, packs: Path, name: str, store: Any = None) -> dict[str, Any]:
+    """One model's row (``status``: compiled, running, interrupted or failed). With ``store`` a compile
+    still running (or stopped) is read as its run stands now."""
     data = _read(compiled / name / "compilation.json")
     if data is None:
         return {"model": name, "status": "failed", "why": _why_missing(compiled, name)}
+    if store is not None and data.get("run_id"):
+        from service.compile.compiler import finish
+
+        finish(store, data)
     coverage = data.get("coverage") or {}
     pack = _read(packs / name / "manifest.json")
     check = (pack or {}).get("check") or _read(packs / name / "check.json")
-    left = sorted({g["summary"] for g in data["groups"] if g.get("verdict") != "accepted"})
+    left = sorted({f"{g['summary']} ({g.get('verdict')})" for g in data["groups"] if g.get("verdict") != "accepted"})
     return {
         "model": name,
-        "status": "compiled" if data.get("status") == "completed" else str(data.get("status")),
+        "status": "compiled" if data.get("status") == "completed" else f"{data.get('status')} (partial)",
         "shape": data.get("shape_note", ""),
         "groups": coverage.get("groups"),
         "distinct": coverage.get("distinct"),
@@ -94,15 +100,21 @@ def main() -> None:
     parser.add_argument("--commit", default="unknown")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--md", type=Path)
+    parser.add_argument("--database", help="The compiles' store: read unfinished runs as they stand")
     args = parser.parse_args()
-    rows = [model_row(args.compiled, args.packs, name) for name in args.models]
+    store = None
+    if args.database:
+        from kernels_store import open_store
+
+        store = open_store(args.database)
+    rows = [model_row(args.compiled, args.packs, name, store) for name in args.models]
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()} CPU, {platform.python_version()}",
         "commit": args.commit,
         "attempted": sum(1 for r in rows if r.get("why") != "not attempted"),
         "level_size": args.level_size,
-        "at_least_80": sum(1 for r in rows if (r.get("group_share") or 0) >= 0.8),
+        "at_least_80": sum(1 for r in rows if r["status"] == "compiled" and (r.get("group_share") or 0) >= 0.8),
     }
     args.out.write_text(json.dumps({"meta": meta, "models": rows}, indent=1) + "\n")
     if args.md is not None:
