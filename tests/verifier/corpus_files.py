@@ -15,11 +15,15 @@ their header and their cheat, and name the honest parts they take in a directive
 ``CorpusEntry.source`` replaces the line with those parts of ``honest_dwconv.py``, so the verifier
 still receives one standalone file per candidate. A part is ``imports`` (the leading import
 statements), a top-level function, class or single-name assignment by name, or ``Class.method``
-(the class statement through that method). Each part keeps the blank lines that follow it in the
-included file, except the last: the entry's own text goes on from the line after the directive. An
+(the class statement through that method), or ``function[a:b]``: statements ``a`` to ``b`` of a
+top-level function's body, as a Python slice (``dwconv_kernel[:6]``, ``dwconv_kernel[7:]``), for a
+cheat that writes its own kernel and changes a few of the honest kernel's lines: the entry writes
+the ``def`` line and the lines it changes, and takes the rest. Each part keeps the blank lines that
+follow it in the included file, except the last: the entry's own text goes on from the line after the
+directive. An
 included file is expanded first, so a variant of another cheat can take that cheat's parts (see
 ``tamper_reenable_gc.py``). A cheat whose point is how it defines or launches its kernel writes that
-code itself.
+code itself, taking only unchanged runs of statements by slice.
 
 The standard library and the verifier only: ``benchmarks/verifier_corpus.py`` loads the corpus on a
 GPU host without pytest.
@@ -38,6 +42,7 @@ from verifier import Candidate
 
 CORPUS = Path(__file__).parent / "corpus"
 INCLUDE = re.compile(r"^#include (\S+\.py): (.+)$", re.M)
+SLICE = re.compile(r"^(\w+)\[(-?\d*):(-?\d*)\]$")
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,9 @@ def expand(text: str, directory: Path, within: tuple[Path, ...] = ()) -> str:
         path = (directory / match.group(1)).resolve()
         if path in within:
             raise ValueError(f"{match.group(1)} includes itself")
-        parts = _parts(path, (*within, path))
         names = [name.strip() for name in match.group(2).split(",")]
+        slices = {n: _statements(path, (*within, path), n) for n in names if SLICE.match(n)}
+        parts = _parts(path, (*within, path)) | slices
         if unknown := [n for n in names if n not in parts]:
             raise ValueError(f"{match.group(1)} has no part {unknown[0]!r}; it has {', '.join(parts)}")
         pieces = [parts[n][0] + parts[n][1] for n in names[:-1]] + [parts[names[-1]][0]]
@@ -98,22 +104,49 @@ def expand(text: str, directory: Path, within: tuple[Path, ...] = ()) -> str:
     return INCLUDE.sub(include, text)
 
 
+def _first_line(node: ast.stmt) -> int:
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
+@functools.cache
+def _module(path: Path, within: tuple[Path, ...]) -> tuple[list[str], list[ast.stmt]]:
+    """A file, as expanded: its lines and its top-level statements."""
+    text = expand(path.read_text(), path.parent, within)
+    return text.splitlines(keepends=True), ast.parse(text).body
+
+
+def _part(path: Path, lines: list[str], first: int, last: int, following: ast.stmt | None) -> tuple[str, str]:
+    """Lines ``first`` to ``last`` of a file and the blank lines after them, up to ``following``."""
+    gap = "".join(lines[last : _first_line(following) - 1]) if following else ""
+    if gap.strip():
+        raise ValueError(f"{path.name}: only blank lines may follow a part (line {last + 1})")
+    return "".join(lines[first - 1 : last]), gap
+
+
+def _statements(path: Path, within: tuple[Path, ...], name: str) -> tuple[str, str]:
+    """The part ``function[a:b]``: those statements of a top-level function's body."""
+    function, start, stop = SLICE.match(name).groups()  # type: ignore[union-attr]
+    lines, body = _module(path, within)
+    nodes = [n for n in body if isinstance(n, ast.FunctionDef) and n.name == function]
+    if not nodes:
+        raise ValueError(f"{path.name} has no function {function!r}")
+    statements = nodes[-1].body
+    after = dict(zip(statements, [*statements[1:], None], strict=True))
+    after[statements[-1]] = dict(zip(body, [*body[1:], None], strict=True))[nodes[-1]]
+    chosen = statements[slice(int(start) if start else None, int(stop) if stop else None)]
+    if not chosen:
+        raise ValueError(f"{path.name}: {name} takes no statement")
+    return _part(path, lines, _first_line(chosen[0]), chosen[-1].end_lineno, after[chosen[-1]])
+
+
 @functools.cache
 def _parts(path: Path, within: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
     """The parts of a file, as expanded: name -> (its lines, the blank lines after it)."""
-    text = expand(path.read_text(), path.parent, within)
-    lines = text.splitlines(keepends=True)
-
-    def first_line(node: ast.stmt) -> int:
-        return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    lines, body = _module(path, within)
 
     def part(first: int, last: int, following: ast.stmt | None) -> tuple[str, str]:
-        gap = "".join(lines[last : first_line(following) - 1]) if following else ""
-        if gap.strip():
-            raise ValueError(f"{path.name}: only blank lines may follow a part (line {last + 1})")
-        return "".join(lines[first - 1 : last]), gap
+        return _part(path, lines, first, last, following)
 
-    body = ast.parse(text).body
     parts: dict[str, tuple[str, str]] = {}
     following = dict(zip(body, [*body[1:], None], strict=True))
 
@@ -126,10 +159,10 @@ def _parts(path: Path, within: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             parts[node.targets[0].id] = part(node.lineno, node.end_lineno, following[node])
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            parts[node.name] = part(first_line(node), node.end_lineno, following[node])
+            parts[node.name] = part(_first_line(node), node.end_lineno, following[node])
         if isinstance(node, ast.ClassDef):
             methods = node.body
             for method, after in zip(methods, [*methods[1:], following[node]], strict=True):
                 if isinstance(method, ast.FunctionDef):
-                    parts[f"{node.name}.{method.name}"] = part(first_line(node), method.end_lineno, after)
+                    parts[f"{node.name}.{method.name}"] = part(_first_line(node), method.end_lineno, after)
     return parts

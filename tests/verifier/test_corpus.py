@@ -69,6 +69,22 @@ def test_an_include_line_stands_for_parts_of_the_honest_file() -> None:
         expand("#include broken_nan.py: imports\n", CORPUS, ((CORPUS / "broken_nan.py").resolve(),))
 
 
+def test_an_include_line_takes_a_slice_of_a_kernel_body() -> None:
+    honest = corpus_entry("honest_dwconv").path.read_text()
+    kernel = honest[honest.index("@triton.jit") : honest.index("\n\n\ndef dwconv(")]
+    head, body = kernel.split(":\n", 1)
+    statements = body.splitlines(keepends=True)  # one line a statement but the loop (lines 5 to 11)
+    take = "#include honest_dwconv.py: dwconv_kernel"
+    assert expand(f"{head}:\n{take}[:4]\n{''.join(statements[4:])}", CORPUS) == kernel
+    assert expand(f"{head}:\n{take}[:]\n", CORPUS) == kernel + "\n"
+    assert expand(f"{take}[5:6]\n", CORPUS) == "".join(statements[5:12])
+    assert expand(f"{take}[-1:], dwconv\n", CORPUS).startswith(statements[-1] + "\n\n\ndef dwconv(")
+    with pytest.raises(ValueError, match="takes no statement"):
+        expand(f"{take}[9:]\n", CORPUS)
+    with pytest.raises(ValueError, match="has no function 'ModelNew'"):
+        expand("#include honest_dwconv.py: ModelNew[:1]\n", CORPUS)
+
+
 @pytest.mark.parametrize("entry", CORPUS_ENTRIES, ids=lambda e: e.name)
 def test_each_entry_is_one_standalone_source(entry: CorpusEntry) -> None:
     source = entry.source()

@@ -10,10 +10,7 @@ before this round: ACCEPTED by the previous verifier (commit f02de3d, static scr
 
 @triton.jit
 def dwconv_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, K: tl.constexpr, BLOCK: tl.constexpr):
-    plane = tl.program_id(0)
-    c = plane % C
-    offs_h = tl.arange(0, BLOCK)
-    offs_w = tl.arange(0, BLOCK)
+#include honest_dwconv.py: dwconv_kernel[:4]
     acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float64)
     for kh in tl.static_range(K):
         ih = offs_h + kh - K // 2

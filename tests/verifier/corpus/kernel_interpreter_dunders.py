@@ -12,10 +12,7 @@ before this round: rejected by the previous verifier (commit f02de3d, static scr
 
 @triton.jit
 def dwconv_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, K: tl.constexpr, BLOCK: tl.constexpr):
-    plane = tl.program_id(0)
-    offs = tl.arange(0, BLOCK)
-    m = (offs[:, None] < H) & (offs[None, :] < W)
-    x = tl.load(x_ptr + plane * H * W + offs[:, None] * W + offs[None, :], mask=m, other=0.0)
+#include kernel_fstring_print.py: dwconv_kernel[:4]
     text = repr(x) + str(x) + "{}".format(x)
     acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32) + len(text) * 0.0
     tl.store(y_ptr + plane * H * W + offs[:, None] * W + offs[None, :], acc, mask=m)
