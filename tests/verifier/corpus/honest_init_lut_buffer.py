@@ -11,23 +11,14 @@ before this round: ACCEPTED by the previous verifier (commit f02de3d, static scr
 
 @triton.jit
 def dwconv_lut_kernel(x_ptr, w_ptr, b_ptr, lut_ptr, y_ptr, C, H, W, TAPS: tl.constexpr, BLOCK: tl.constexpr):
-    plane = tl.program_id(0)
-    c = plane % C
-    offs_h = tl.arange(0, BLOCK)
-    offs_w = tl.arange(0, BLOCK)
-    acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32)
+#include honest_dwconv.py: dwconv_kernel[:5]
     for t in tl.static_range(TAPS):
         ih = offs_h + tl.load(lut_ptr + 2 * t)
         iw = offs_w + tl.load(lut_ptr + 2 * t + 1)
         m = ((ih >= 0) & (ih < H))[:, None] & ((iw >= 0) & (iw < W))[None, :]
         x = tl.load(x_ptr + plane * H * W + ih[:, None] * W + iw[None, :], mask=m, other=0.0)
         acc += x * tl.load(w_ptr + c * TAPS + t)
-    acc += tl.load(b_ptr + c)
-    m = (offs_h[:, None] < H) & (offs_w[None, :] < W)
-    tl.store(y_ptr + plane * H * W + offs_h[:, None] * W + offs_w[None, :], acc, mask=m)
-
-
-#include honest_dwconv.py: ModelNew.__init__
+#include honest_dwconv.py: dwconv_kernel[6:], ModelNew.__init__
         r = kernel_size // 2
         offsets = [[dh, dw] for dh in range(-r, r + 1) for dw in range(-r, r + 1)]
         self.register_buffer("taps", torch.tensor(offsets, dtype=torch.int32).flatten())

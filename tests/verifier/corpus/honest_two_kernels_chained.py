@@ -10,18 +10,7 @@ before this round: ACCEPTED by the previous verifier (commit f02de3d, static scr
 
 @triton.jit
 def taps_kernel(x_ptr, w_ptr, t_ptr, C, H, W, K: tl.constexpr, BLOCK: tl.constexpr):
-    plane = tl.program_id(0)
-    c = plane % C
-    offs_h = tl.arange(0, BLOCK)
-    offs_w = tl.arange(0, BLOCK)
-    acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32)
-    for kh in tl.static_range(K):
-        ih = offs_h + kh - K // 2
-        for kw in tl.static_range(K):
-            iw = offs_w + kw - K // 2
-            m = ((ih >= 0) & (ih < H))[:, None] & ((iw >= 0) & (iw < W))[None, :]
-            x = tl.load(x_ptr + plane * H * W + ih[:, None] * W + iw[None, :], mask=m, other=0.0)
-            acc += x * tl.load(w_ptr + c * K * K + kh * K + kw)
+#include honest_dwconv.py: dwconv_kernel[:6]
     m = (offs_h[:, None] < H) & (offs_w[None, :] < W)
     tl.store(t_ptr + plane * H * W + offs_h[:, None] * W + offs_w[None, :], acc, mask=m)
 

@@ -14,11 +14,7 @@ round three: ACCEPTED (or raised) by the first draft of round three; closed: pla
 
 @triton.jit
 def dwconv_kernel(x_ptr, w_ptr, b_ptr, t_ptr, y_ptr, C, H, W, K: tl.constexpr, BLOCK: tl.constexpr):
-    plane = tl.program_id(0)
-    c = plane % C
-    offs_h = tl.arange(0, BLOCK)
-    offs_w = tl.arange(0, BLOCK)
-    acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32)
+#include honest_dwconv.py: dwconv_kernel[:5]
     for kh in tl.static_range(K):
         ih = offs_h + kh - K // 2
         for kw in tl.static_range(K):
@@ -26,9 +22,7 @@ def dwconv_kernel(x_ptr, w_ptr, b_ptr, t_ptr, y_ptr, C, H, W, K: tl.constexpr, B
             m = ((ih >= 0) & (ih < H))[:, None] & ((iw >= 0) & (iw < W))[None, :]
             x = tl.load(x_ptr + plane * H * W + ih[:, None] * W + iw[None, :], mask=m, other=0.0)
             acc += x * tl.load(w_ptr + c * K * K + kh * K + kw) * tl.load(t_ptr)
-    acc += tl.load(b_ptr + c)
-    m = (offs_h[:, None] < H) & (offs_w[None, :] < W)
-    tl.store(y_ptr + plane * H * W + offs_h[:, None] * W + offs_w[None, :], acc, mask=m)
+#include honest_dwconv.py: dwconv_kernel[6:]
     tl.atomic_add(t_ptr + 1, 1.0)
 
 
