@@ -14,16 +14,14 @@ their header and their cheat, and name the honest parts they take in a directive
 
 ``CorpusEntry.source`` replaces the line with those parts of ``honest_dwconv.py``, so the verifier
 still receives one standalone file per candidate. A part is ``imports`` (the leading import
-statements), a top-level function, class or single-name assignment by name, or ``Class.method``
-(the class statement through that method), or ``function[a:b]``: statements ``a`` to ``b`` of a
-top-level function's body, as a Python slice (``dwconv_kernel[:6]``, ``dwconv_kernel[7:]``), for a
-cheat that writes its own kernel and changes a few of the honest kernel's lines: the entry writes
-the ``def`` line and the lines it changes, and takes the rest. Each part keeps the blank lines that
-follow it in the included file, except the last: the entry's own text goes on from the line after the
-directive. An
-included file is expanded first, so a variant of another cheat can take that cheat's parts (see
-``tamper_reenable_gc.py``). A cheat whose point is how it defines or launches its kernel writes that
-code itself, taking only unchanged runs of statements by slice.
+statements), a top-level function, class or single-name assignment by name, ``Class.method`` (the
+class statement through that method), or ``function[a:b]`` or ``Class.method[a:b]``: statements
+``a`` to ``b`` of that function's body, as a Python slice (``dwconv_kernel[:6]``). Each part keeps
+the blank lines that follow it in the included file, except the last: the entry's own text goes on
+from the line after the directive. An included file is expanded first, so a variant of another
+cheat can take that cheat's parts (see ``tamper_reenable_gc.py``). A cheat whose point is how it
+defines or launches its kernel writes that code itself: its ``def`` line and the statements it
+changes, taking the unchanged runs of the honest kernel's statements by slice.
 
 The standard library and the verifier only: ``benchmarks/verifier_corpus.py`` loads the corpus on a
 GPU host without pytest.
@@ -42,7 +40,7 @@ from verifier import Candidate
 
 CORPUS = Path(__file__).parent / "corpus"
 INCLUDE = re.compile(r"^#include (\S+\.py): (.+)$", re.M)
-SLICE = re.compile(r"^(\w+)\[(-?\d*):(-?\d*)\]$")
+SLICE = re.compile(r"^(\w+(?:\.\w+)?)\[(-?\d*):(-?\d*)\]$")
 
 
 @dataclass(frozen=True)
@@ -124,16 +122,19 @@ def _part(path: Path, lines: list[str], first: int, last: int, following: ast.st
 
 
 def _statements(path: Path, within: tuple[Path, ...], name: str) -> tuple[str, str]:
-    """The part ``function[a:b]``: those statements of a top-level function's body."""
+    """The part ``function[a:b]`` or ``Class.method[a:b]``: those statements of the function's body."""
     function, start, stop = SLICE.match(name).groups()  # type: ignore[union-attr]
     lines, body = _module(path, within)
-    nodes = [n for n in body if isinstance(n, ast.FunctionDef) and n.name == function]
-    if not nodes:
-        raise ValueError(f"{path.name} has no function {function!r}")
-    statements = nodes[-1].body
-    after = dict(zip(statements, [*statements[1:], None], strict=True))
-    after[statements[-1]] = dict(zip(body, [*body[1:], None], strict=True))[nodes[-1]]
-    chosen = statements[slice(int(start) if start else None, int(stop) if stop else None)]
+    following: ast.stmt | None = None
+    *classes, last = function.split(".")
+    for step, kind in [*((c, ast.ClassDef) for c in classes), (last, ast.FunctionDef)]:
+        nodes = [n for n in body if isinstance(n, kind) and n.name == step]
+        if not nodes:
+            raise ValueError(f"{path.name} has no function {function!r}")
+        following = dict(zip(body, [*body[1:], following], strict=True))[nodes[-1]]
+        body = nodes[-1].body
+    after = dict(zip(body, [*body[1:], following], strict=True))
+    chosen = body[slice(int(start) if start else None, int(stop) if stop else None)]
     if not chosen:
         raise ValueError(f"{path.name}: {name} takes no statement")
     return _part(path, lines, _first_line(chosen[0]), chosen[-1].end_lineno, after[chosen[-1]])

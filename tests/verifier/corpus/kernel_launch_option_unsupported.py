@@ -8,8 +8,6 @@ before this round: ACCEPTED by the previous verifier (commit f02de3d, static scr
 #include honest_dwconv.py: imports, dwconv_kernel, ModelNew.__init__
 
     def forward(self, x):
-        x = x.contiguous()
-        n, c, h, w = x.shape
-        y = torch.empty_like(x)
+#include honest_kernel_run_and_warmup.py: ModelNew.forward[:3]
         dwconv_kernel[(n * c,)](x, self.conv.weight, self.conv.bias, y, c, h, w, K=3, BLOCK=8, enable_fp_fusion=False)
         return y
