@@ -198,3 +198,17 @@ def test_compile_only_builds_and_runs_nothing(prepared_reference) -> None:
     assert {c.name for c in report.checks} >= {"plan", "gpu_compile"}
     assert report.static_profile["builds"] and report.static_profile["calls"] == []
     assert report.timing is None
+
+
+def test_record_access_counts_distinct_bytes_and_straddled_sectors() -> None:
+    import numpy as np
+
+    from verifier.plan import traffic
+
+    with traffic.counting() as counted, traffic.launch("k", (2, 3)):
+        traffic.record_access("load", np.array([0, 0, 4, 32, 8], dtype=np.uint64), 4)  # a repeat counts once
+        traffic.record_access("store", np.array([30, 34], dtype=np.uint64), 4)  # bytes 30-33 straddle 2 sectors
+    traffic.record_access("load", np.array([0], dtype=np.uint64), 4)  # outside counting: ignored
+    k = counted.to_dict()["kernels"][0]
+    assert (k["programs"], k["load_bytes"], k["load_sectors"], k["load_accesses"]) == (6, 16, 2, 1)
+    assert (k["store_bytes"], k["store_sectors"]) == (8, 2)

@@ -128,12 +128,16 @@ def record_access(kind: str, addresses: Any, itemsize: int) -> None:
 
     if addresses.size == 0:
         return
-    distinct = np.unique(addresses)
-    first = distinct // np.uint64(SECTOR_BYTES)
-    last = (distinct + np.uint64(itemsize - 1)) // np.uint64(SECTOR_BYTES)
-    sectors = np.unique(np.concatenate([first, last])).size
+    ordered = np.sort(addresses)  # one sort: distinct addresses and sectors are runs of it
+    count = 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+    if (ordered % np.uint64(itemsize)).any():  # an element may straddle two sectors: count both ends
+        ends = np.concatenate([ordered, ordered + np.uint64(itemsize - 1)]) // np.uint64(SECTOR_BYTES)
+        sectors = int(np.unique(ends).size)
+    else:
+        first = ordered // np.uint64(SECTOR_BYTES)
+        sectors = 1 + int(np.count_nonzero(first[1:] != first[:-1]))
     entry = call.current
-    nbytes = int(distinct.size) * int(itemsize)
+    nbytes = count * int(itemsize)
     if kind == "load":
         entry.load_bytes += nbytes
         entry.load_sectors += sectors
