@@ -8,10 +8,7 @@ import torch.nn as nn
 
 
 
-class ModelNew(nn.Module):
-    def __init__(self, channels, kernel_size):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+#include honest_dwconv.py: ModelNew.__init__
 
     def forward(self, x):
         return torch.nn.functional.conv2d(x, self.conv.weight, self.conv.bias, padding=1, groups=x.shape[1])
