@@ -26,7 +26,10 @@ def plan_or_explain(session: Session) -> TemplatePlan | str:
 
 def submit_variants(session: Session, plan: TemplatePlan, limit: int | None = None) -> list[CandidateResult]:
     """Verify the plan's variants for the prepared device (all profiles on a GPU, one on a CPU), less
-    those whose GPU builds spill when another does not (:mod:`agents.template.screen`)."""
+    those whose GPU builds spill when another does not (:mod:`agents.template.screen`). In backward and
+    both modes: the op's training candidate instead (:func:`submit_training`; the LLM loop's seed too)."""
+    if session.request.verify_options.mode != "forward":
+        return submit_training(session, plan)
     prepared = session.prepare()
     results = []
     for source, params in screen_variants(session, plan.variants(prepared.device, limit)):
@@ -34,19 +37,26 @@ def submit_variants(session: Session, plan: TemplatePlan, limit: int | None = No
     return results
 
 
-def submit_training(session: Session, plan: TemplatePlan) -> str:
-    """Backward (and ``both``) mode: the op's training candidate, its forward and backward kernels in one
-    ``torch.autograd.Function`` (:mod:`agents.template.training`); why there is none otherwise."""
+def training_source(plan: TemplatePlan) -> str | NoTemplate:
+    """The op's training candidate (its forward and backward kernels in one ``torch.autograd.Function``,
+    :mod:`agents.template.training`), or why there is none."""
     from agents.template.training import training_candidate
 
     try:
-        source = training_candidate(plan)
+        return training_candidate(plan)
     except NoTemplate as e:
-        session.error(f"no template: {e}")
-        return STOP_NO_TEMPLATE
+        return e
+
+
+def submit_training(session: Session, plan: TemplatePlan) -> list[CandidateResult]:
+    """Backward (and ``both``) mode: verify the op's training candidate; none (a note says why) when the op
+    has no training template."""
+    source = training_source(plan)
+    if isinstance(source, NoTemplate):
+        session.emit("note", message=f"no training template: {source}"[:500])
+        return []
     params = {"profile": "training", "family": plan.program.family, "kernels": plan.describe()}
-    session.submit(source, ORIGIN, params=params, name="template-training")
-    return STOP_EXHAUSTED
+    return [session.submit(source, ORIGIN, params=params, name="template-training")]
 
 
 def run_template(session: Session) -> str:
@@ -56,6 +66,9 @@ def run_template(session: Session) -> str:
         return STOP_NO_TEMPLATE
     session.check()
     if session.request.verify_options.mode != "forward":
-        return submit_training(session, planned)
+        missing = training_source(planned)
+        if isinstance(missing, NoTemplate):
+            session.error(f"no template: {missing}")
+            return STOP_NO_TEMPLATE
     submit_variants(session, planned)
     return STOP_EXHAUSTED

@@ -79,11 +79,47 @@ def test_the_training_candidate_is_accepted_in_backward_mode(task_id: str) -> No
 @pytest.mark.slow
 def test_kiln_generate_mode_backward_gives_a_verified_training_kernel(tmp_path: Path) -> None:
     reference = tmp_path / "causal.py"
-    reference.write_text(tasks.get("conv1d.long_causal").source, encoding="utf-8")
+    source = tasks.get("conv1d.long_causal").source
+    source = source.replace("SEQ_LEN = 64\n", "SEQ_LEN = 24\n").replace("KERNEL_SIZE = 64\n", "KERNEL_SIZE = 24\n")
+    assert "SEQ_LEN = 24" in source and "KERNEL_SIZE = 24" in source
+    reference.write_text(source, encoding="utf-8")
     args = ["generate", "--reference", str(reference), "--device", "cpu", "--trials", "1", "--mode", "backward"]
+    args += ["--timeout", "600"]
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["best"]["verdict"] == "accepted" and data["best"]["origin"] == "template"
     assert "CausalConv.apply" in data["best"]["source"]
     assert data["best"]["report"]["mode"] == "backward"
+
+
+class _Session:
+    """What the template proposer's submission uses of a session (the LLM loop's template seed goes through
+    the same ``submit_variants``)."""
+
+    def __init__(self, mode: str) -> None:
+        self.request = type("Request", (), {"verify_options": VerifyOptions(device="cpu", mode=mode)})()
+        self.submitted: list[tuple[str, dict]] = []
+        self.notes: list[str] = []
+
+    def submit(self, source: str, origin: str, params: dict, name: str) -> str:
+        self.submitted.append((source, params))
+        return name
+
+    def emit(self, kind: str, message: str) -> None:
+        self.notes.append(message)
+
+
+def test_the_template_seed_is_the_training_candidate_in_backward_mode() -> None:
+    from agents.template.propose import submit_variants
+
+    reference, shape = _reference("spmm.csr")
+    plan = plan_template(reference, TRACE, shape)
+    session = _Session("backward")
+    assert submit_variants(session, plan) == ["template-training"]  # type: ignore[arg-type]
+    ((source, params),) = session.submitted
+    assert "CsrMatmul.apply(crow_indices, col_indices, values, x)" in source and params["profile"] == "training"
+    softmax, softmax_shape = _reference("general.softmax")
+    other = _Session("both")
+    assert submit_variants(other, plan_template(softmax, TRACE, softmax_shape)) == []  # type: ignore[arg-type]
+    assert other.submitted == [] and "no training template" in other.notes[0]
