@@ -52,14 +52,17 @@ def _random(spec: GroupInput) -> str:
     return text if scale == 1.0 else f"{text} * {scale:.6g}"
 
 
-def group_source(group: Group, title: str = "") -> str:
-    """The group as a KernelBench-format reference (raises ``ValueError`` when it has a skip reason)."""
+def group_source(group: Group) -> str:
+    """The group as a KernelBench-format reference (raises ``ValueError`` when it has a skip reason).
+
+    A function of the group's key alone (nothing names the model it came from): the same group in two
+    models is one task with one source, verified once."""
     if group.skip_reason:
         raise ValueError(group.skip_reason)
     state = [(j, s) for j, s in enumerate(group.input_specs) if s.kind != "input"]
     args = [(j, s) for j, s in enumerate(group.input_specs) if s.kind == "input"]
     lines = [
-        f'"""Kernel group {group.summary()} (key {group.key[:16]}){": " + title if title else ""}.',
+        f'"""Kernel group {group.summary()} (key {group.key[:16]}).',
         "",
         "Written by kiln compile from a model's exported forward; the shapes are the model's.",
         '"""',

@@ -70,11 +70,9 @@ def choose_overrides(source: str, config: CompileConfig) -> tuple[dict[str, Any]
     return dict(result.params), f"small tier ({changed})"
 
 
-def capture_groups(source: str, overrides: dict[str, Any], title: str, timeout_s: float) -> dict[str, Any]:
+def capture_groups(source: str, overrides: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """The child's capture: ``{"groups": [...], "in_pytorch": [[node, reason], ...]}``."""
-    return run_child(
-        {"action": "capture", "source": source, "overrides": overrides, "title": title}, timeout_s=timeout_s
-    )
+    return run_child({"action": "capture", "source": source, "overrides": overrides}, timeout_s=timeout_s)
 
 
 def _store_tasks(store: Store, name: str, groups: list[dict[str, Any]]) -> list[str]:
@@ -144,7 +142,7 @@ def compile_model(
     else:
         overrides, shape_note = choose_overrides(source, config)
         note(f"shape: {shape_note}; capturing the forward")
-        captured = capture_groups(source, overrides, name, config.timeout_s)
+        captured = capture_groups(source, overrides, config.timeout_s)
         groups = captured["groups"]
         task_ids = _store_tasks(store, name, groups)
         compilation = {

@@ -77,7 +77,7 @@ def capture(request: dict[str, Any]) -> dict[str, Any]:
             + _element_bytes(group.output_dtype) * _numel(group.output_shape),
         }
         if not group.skip_reason:
-            entry["source"] = group_source(group, request.get("title", ""))
+            entry["source"] = group_source(group)
             if group.key not in flops_of:
                 try:
                     flops_of[group.key] = _flops(entry["source"])

@@ -47,6 +47,13 @@ def test_keys_are_stable_and_name_structure_and_shapes() -> None:
     assert wider[3].key == first[3]  # ...but the linear after the pooling sees the same (2, 4) input
 
 
+def test_a_group_source_depends_on_its_key_alone() -> None:
+    """The same group in two models (here two exports with other weights) is one source, so one task."""
+    first, second = groups_of("tiny_cnn")[1], groups_of("tiny_cnn")[1]
+    assert first.key == second.key and group_source(first) == group_source(second)
+    assert first.key[:16] in group_source(first) and "tiny_cnn" not in group_source(first)
+
+
 def test_a_group_source_computes_what_the_model_computes(tmp_path: Path) -> None:
     model, inputs, _ = model_and_inputs("tiny_cnn")
     groups = groups_of("tiny_cnn")
