@@ -38,6 +38,13 @@ class OpTrace:
     def op_names(self) -> list[str]:
         return [o["op"] for o in self.ops]
 
+    @classmethod
+    def from_frame(cls, frame: dict[str, Any], shape: str = "", environment: dict[str, Any] | None = None) -> OpTrace:
+        """The trace that a trace worker's ``trace`` frame carries."""
+        names = ("ops", "inputs", "init_inputs", "parameters", "outputs", "output_labels")
+        fields = {name: frame[name] for name in names}
+        return cls(**fields, shape=shape, truncated=bool(frame.get("truncated")), environment=environment or {})
+
 
 def trace_reference(
     reference: Reference | str, shape: str | None = None, options: VerifyOptions | None = None
@@ -66,14 +73,4 @@ def trace_reference(
         raise VerifierInputError(f"tracing the reference failed: {end.header.get('error')}")
     trace = next(f.header for f in session.frames if f.kind == "trace")
     env = next((f.header.get("environment", {}) for f in session.frames if f.kind == "hello"), {})
-    return OpTrace(
-        ops=trace["ops"],
-        inputs=trace["inputs"],
-        init_inputs=trace["init_inputs"],
-        parameters=trace["parameters"],
-        outputs=trace["outputs"],
-        output_labels=trace["output_labels"],
-        shape=shape or "",
-        truncated=bool(trace.get("truncated")),
-        environment=env,
-    )
+    return OpTrace.from_frame(trace, shape or "", env)

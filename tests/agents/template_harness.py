@@ -20,6 +20,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from agents.template import TemplatePlan
@@ -76,17 +77,7 @@ def trace_here(source: str) -> OpTrace:
     with tempfile.TemporaryDirectory() as scratch:
         trace_role.run({"source": source, "overrides": {}, "seed": 0}, frames, Path(scratch))  # type: ignore[arg-type]
     found = next(f for kind, f in frames.frames if kind == "trace")
-    return OpTrace(
-        ops=found["ops"],
-        inputs=found["inputs"],
-        init_inputs=found["init_inputs"],
-        parameters=found["parameters"],
-        outputs=found["outputs"],
-        output_labels=found["output_labels"],
-        shape="",
-        truncated=bool(found.get("truncated")),
-        environment={},
-    )
+    return OpTrace.from_frame(found)
 
 
 def plan_here(source: str, name: str = "case") -> TemplatePlan:
@@ -152,6 +143,26 @@ def run_cases(cases: dict[str, str], timeout_s: float = 500, profile: str | None
     if done.returncode != 0:
         raise RuntimeError(f"the harness process failed ({done.returncode}): {done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def results_fixture(
+    cases: dict[str, tuple[str, ...]], profiles: list[str | None] | None = None, ids: list[str] | None = None
+) -> Any:
+    """A module-scoped ``results`` fixture: ``run_cases`` of ``{name: reference_source's arguments}``,
+    once per tuning profile in ``profiles`` (``ids`` names them; None: the CPU profile only)."""
+
+    def results(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+        sources = {name: reference_source(*case) for name, case in cases.items()}
+        return run_cases(sources, profile=getattr(request, "param", None))
+
+    return pytest.fixture(scope="module", params=profiles, ids=ids)(results)
+
+
+def matched(results: dict[str, dict[str, Any]], case: str) -> dict[str, Any]:
+    """A case's result from ``results``, which must have run and matched torch."""
+    got = results[case]
+    assert got["ok"], got["error"]
+    return got
 
 
 def _main() -> None:

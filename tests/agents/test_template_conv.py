@@ -13,7 +13,7 @@ import ast
 import pytest
 
 from agents.template.templates import conv
-from tests.agents.template_harness import plan_here, reference_source, run_cases
+from tests.agents.template_harness import matched, plan_here, reference_source, results_fixture
 
 CASES = {
     "conv2d_folded_taps_relu_epilogue": (
@@ -61,15 +61,12 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def results() -> dict:
-    return run_cases({name: reference_source(*case) for name, case in CASES.items()})
+results = results_fixture(CASES)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_convolution_matches_torch(case: str, results: dict) -> None:
-    got = results[case]
-    assert got["ok"], got["error"]
+    got = matched(results, case)
     assert "conv" in got["kinds"] or "dwconv" in got["kinds"]
     if "epilogue" in case:
         assert got["kinds"] == ["conv"], got["describe"]  # the pointwise tail is fused into the convolution

@@ -11,7 +11,7 @@ import ast
 import pytest
 
 from agents.template.templates import dense
-from tests.agents.template_harness import reference_source, run_cases
+from tests.agents.template_harness import matched, results_fixture
 
 CASES = {
     "bmm_with_epilogue": ("torch.relu(torch.bmm(x, y)) * 2.0", "torch.randn(3, 5, 7), torch.randn(3, 7, 6)"),
@@ -38,15 +38,12 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def results() -> dict:
-    return run_cases({name: reference_source(*case) for name, case in CASES.items()})
+results = results_fixture(CASES)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_matches_torch(case: str, results: dict) -> None:
-    got = results[case]
-    assert got["ok"], got["error"]
+    got = matched(results, case)
     if case.startswith(("bmm", "triu", "tril")):
         assert got["kinds"] == ["matmul"], got["describe"]  # epilogue and triangle mask fused
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agents.template.tuning import GPU_PROFILES
-from tests.agents.template_harness import reference_source, run_cases
+from tests.agents.template_harness import matched, results_fixture
 
 CASES = {
     "dw7x7_same_bias": (
@@ -35,15 +35,12 @@ CASES = {
 PROFILES = sorted({p["dwconv2d"].get("taps", "unrolled"): name for name, p in GPU_PROFILES.items()}.items())
 
 
-@pytest.fixture(scope="module", params=[name for _, name in PROFILES], ids=[taps for taps, _ in PROFILES])
-def results(request: pytest.FixtureRequest) -> dict:
-    return run_cases({name: reference_source(*case) for name, case in CASES.items()}, profile=request.param)
+results = results_fixture(CASES, [name for _, name in PROFILES], [taps for taps, _ in PROFILES])
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_depthwise_matches_torch(case: str, results: dict) -> None:
-    got = results[case]
-    assert got["ok"], got["error"]
+    got = matched(results, case)
     assert got["kinds"].count("dwconv") == 1, got["kinds"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.agents.template_harness import reference_source, run_cases
+from tests.agents.template_harness import matched, results_fixture
 
 CASES = {
     "avg_pool3d_padded_strided": (
@@ -20,13 +20,10 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module", params=["small_tiles", "large_tiles"])
-def results(request: pytest.FixtureRequest) -> dict:
-    return run_cases({name: reference_source(*case) for name, case in CASES.items()}, profile=request.param)
+results = results_fixture(CASES, ["small_tiles", "large_tiles"])
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_pooling_matches_torch(case: str, results: dict) -> None:
-    got = results[case]
-    assert got["ok"], got["error"]
+    got = matched(results, case)
     assert "pool" in got["kinds"], got["kinds"]

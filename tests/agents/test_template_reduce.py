@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import agents
-from tests.agents.template_harness import reference_source, run_cases
+from tests.agents.template_harness import matched, reference_source, results_fixture
 from verifier import Reference, VerifyOptions
 
 OPTIONS = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=180)
@@ -84,15 +84,12 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def results() -> dict:
-    return run_cases({name: reference_source(*case) for name, case in CASES.items()})
+results = results_fixture(CASES)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_generic_path_matches_torch(case: str, results: dict) -> None:
-    got = results[case]
-    assert got["ok"], got["error"]
+    matched(results, case)
 
 
 def test_reduction_kernel_verifies_end_to_end() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.template.templates.rows import ROW_ELEMENTS
-from tests.agents.template_harness import reference_source, run_cases
+from tests.agents.template_harness import matched, results_fixture
 
 LONG = ROW_ELEMENTS + 905  # past the whole-row tile: the looped kernels, a partial last chunk
 CASES = {
@@ -30,13 +30,10 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module", params=[None, "medium_tiles"], ids=["cpu", "medium_tiles"])
-def results(request: pytest.FixtureRequest) -> dict:
-    return run_cases({name: reference_source(*case) for name, case in CASES.items()}, profile=request.param)
+results = results_fixture(CASES, [None, "medium_tiles"], ["cpu", "medium_tiles"])
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_row_kernels_match_torch(case: str, results: dict) -> None:
-    got = results[case]
-    assert got["ok"], got["error"]
+    got = matched(results, case)
     assert {"softmax", "layernorm"} & set(got["kinds"]), got["kinds"]
