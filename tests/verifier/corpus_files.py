@@ -18,7 +18,9 @@ statements), a top-level function, class or single-name assignment by name, ``Cl
 class statement through that method), or ``function[a:b]`` or ``Class.method[a:b]``: statements
 ``a`` to ``b`` of that function's body, as a Python slice (``dwconv_kernel[:6]``). Each part keeps
 the blank lines that follow it in the included file, except the last: the entry's own text goes on
-from the line after the directive. An included file is expanded first, so a variant of another
+from the line after the directive. A directive at the start of its line takes the parts as written;
+an indented one moves them to its own indentation (a slice of a kernel as the body of a nested
+block). An included file is expanded first, so a variant of another
 cheat can take that cheat's parts (see ``tamper_reenable_gc.py``). A cheat whose point is how it
 defines or launches its kernel writes that code itself: its ``def`` line and the statements it
 changes, taking the unchanged runs of the honest kernel's statements by slice.
@@ -39,7 +41,7 @@ from pathlib import Path
 from verifier import Candidate
 
 CORPUS = Path(__file__).parent / "corpus"
-INCLUDE = re.compile(r"^#include (\S+\.py): (.+)$", re.M)
+INCLUDE = re.compile(r"^( *)#include (\S+\.py): (.+)$", re.M)
 SLICE = re.compile(r"^(\w+(?:\.\w+)?)\[(-?\d*):(-?\d*)\]$")
 
 
@@ -88,16 +90,22 @@ def expand(text: str, directory: Path, within: tuple[Path, ...] = ()) -> str:
     (itself expanded first; ``within`` are the files being expanded, which it may not include)."""
 
     def include(match: re.Match[str]) -> str:
-        path = (directory / match.group(1)).resolve()
+        indent, file, names = match.group(1), match.group(2), [n.strip() for n in match.group(3).split(",")]
+        path = (directory / file).resolve()
         if path in within:
-            raise ValueError(f"{match.group(1)} includes itself")
-        names = [name.strip() for name in match.group(2).split(",")]
+            raise ValueError(f"{file} includes itself")
         slices = {n: _statements(path, (*within, path), n) for n in names if SLICE.match(n)}
         parts = _parts(path, (*within, path)) | slices
         if unknown := [n for n in names if n not in parts]:
-            raise ValueError(f"{match.group(1)} has no part {unknown[0]!r}; it has {', '.join(parts)}")
+            raise ValueError(f"{file} has no part {unknown[0]!r}; it has {', '.join(parts)}")
         pieces = [parts[n][0] + parts[n][1] for n in names[:-1]] + [parts[names[-1]][0]]
-        return "".join(pieces).removesuffix("\n")
+        taken = "".join(pieces).removesuffix("\n")
+        if not indent:
+            return taken
+        shift = len(indent) - (len(taken) - len(taken.lstrip(" ")))
+        if shift < 0:
+            raise ValueError(f"{file}: the directive is indented less than the part it takes")
+        return "\n".join(" " * shift + line if line.strip() else line for line in taken.split("\n"))
 
     return INCLUDE.sub(include, text)
 

@@ -81,6 +81,10 @@ def test_an_include_line_takes_a_slice_of_a_kernel_body() -> None:
     assert expand(f"{take}[-1:], dwconv\n", CORPUS).startswith(statements[-1] + "\n\n\ndef dwconv(")
     forward = "        return dwconv(x, self.conv.weight, self.conv.bias)"
     assert expand("#include honest_dwconv.py: ModelNew.forward[:]\n", CORPUS) == forward + "\n"
+    nested = "".join("    " + line for line in statements[5:12])  # an indented directive moves the part
+    assert expand(f"    if True:\n        {take.lstrip()}[5:6]\n", CORPUS) == "    if True:\n" + nested
+    with pytest.raises(ValueError, match="indented less"):
+        expand(f"  {take}[5:6]\n", CORPUS)
     with pytest.raises(ValueError, match="takes no statement"):
         expand(f"{take}[9:]\n", CORPUS)
     with pytest.raises(ValueError, match="has no function 'ModelNew'"):

@@ -13,12 +13,5 @@ before this round: ACCEPTED by the previous verifier (commit f02de3d, static scr
 def dwconv_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, K: tl.constexpr, BLOCK: tl.constexpr):
 #include honest_dwconv.py: dwconv_kernel[:5]
     if isinstance(plane, tl.tensor) and hasattr(plane, "handle") and getattr(plane, "handle", None) is not None:
-        for kh in tl.static_range(K):
-            ih = offs_h + kh - K // 2
-            for kw in tl.static_range(K):
-                iw = offs_w + kw - K // 2
-                m = ((ih >= 0) & (ih < H))[:, None] & ((iw >= 0) & (iw < W))[None, :]
-                x = tl.load(x_ptr + plane * H * W + ih[:, None] * W + iw[None, :], mask=m, other=0.0)
-                acc += x * tl.load(w_ptr + c * K * K + kh * K + kw)
-        acc += tl.load(b_ptr + c)
+        #include honest_dwconv.py: dwconv_kernel[5:7]
 #include honest_dwconv.py: dwconv_kernel[7:], dwconv, ModelNew
