@@ -10,14 +10,7 @@ static: none
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         go = torch.ones_like(x)
-        n, c, length = x.shape
-        block = triton.next_power_of_2(length)
-        gx = torch.empty_like(x)
-        gw = torch.empty_like(weight)
-        gb = torch.empty_like(weight)
-        affine_bwd_input[(n * c,)](go, weight, gx, c, length, BLOCK=block)
-        affine_bwd_params[(c,)](go, x, gw, gb, n, c, length, BLOCK=block)
-        return gx, gw, gb
+        #include honest_affine.py: AffineFn.backward[2:]
 
 
 #include honest_affine.py: ModelNew
