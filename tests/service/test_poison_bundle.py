@@ -16,6 +16,7 @@ from service.bundle_policy import import_policy
 from service.cli import app
 from service.persistence import user_task_id
 from tests.service.conftest import LiveServer
+from tests.verifier.corpus_files import corpus_entry
 
 CORPUS = Path(__file__).parent.parent / "verifier" / "corpus"
 runner = CliRunner()
@@ -54,7 +55,7 @@ def _claim(task_id: str, reference: str, candidate: str, environment: dict[str, 
 
 def test_the_poison_bundle_leaves_leaderboard_fast_p_and_verify_unchanged(server: LiveServer) -> None:
     reference = (CORPUS / "reference_dwconv3x3.py").read_text()
-    cheat = (CORPUS / "cheat_torch_fallback.py").read_text()
+    cheat = corpus_entry("cheat_torch_fallback").source()  # its #include lines expanded
     task_id = user_task_id(reference)
     environment = server.app.state.kiln.environment  # the claim copies this server's environment: a cache hit
     with server.client(timeout=300) as c:

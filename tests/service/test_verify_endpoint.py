@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.service.conftest import LiveServer
+from tests.verifier.corpus_files import corpus_entry
 
 CORPUS = Path(__file__).parent.parent / "verifier" / "corpus"
 
@@ -12,7 +13,7 @@ CORPUS = Path(__file__).parent.parent / "verifier" / "corpus"
 def test_verify_stores_the_verdict_and_feeds_the_leaderboard(server: LiveServer) -> None:
     reference = (CORPUS / "reference_dwconv3x3.py").read_text()
     honest = (CORPUS / "honest_dwconv.py").read_text()
-    cheat = (CORPUS / "cheat_torch_fallback.py").read_text()
+    cheat = corpus_entry("cheat_torch_fallback").source()  # its #include lines expanded
     with server.client(timeout=300) as c:
         first = c.post("/v1/verify", json={"reference_source": reference, "candidate_source": honest}).json()
         assert first["verdict"] == "accepted" and first["cached"] is False

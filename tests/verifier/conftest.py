@@ -9,15 +9,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.verifier.corpus_files import CORPUS, CorpusEntry, load_corpus
+from tests.verifier.corpus_files import CORPUS, CorpusEntry, corpus_entry, load_corpus
 from verifier import PreparedReference, Reference, Report, VerifyOptions, prepare, verify
 
 REFERENCE_FILE = CORPUS / "reference_dwconv3x3.py"
 CORPUS_ENTRIES = load_corpus()
-
-
-def corpus_entry(name: str) -> CorpusEntry:
-    return next(e for e in CORPUS_ENTRIES if e.name == name)
+__all__ = ["CORPUS_ENTRIES", "CorpusEntry", "corpus_entry"]
 
 
 RUNTIME_OPTIONS = VerifyOptions(device="cpu", static_screen=False, timeout_s=90, memory_limit_mb=6144)

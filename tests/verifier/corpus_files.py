@@ -85,6 +85,14 @@ def load_corpus(directory: Path = CORPUS) -> list[CorpusEntry]:
     return entries
 
 
+def corpus_entry(name: str, directory: Path = CORPUS) -> CorpusEntry:
+    """The entry named ``name`` (its file's stem); read its source through ``source()``, never raw."""
+    path = directory / f"{name}.py"
+    if not path.is_file():
+        raise KeyError(f"no corpus entry {name!r} in {directory}")
+    return next(e for e in load_corpus(directory) if e.name == name)
+
+
 def expand(text: str, directory: Path, within: tuple[Path, ...] = ()) -> str:
     """``text`` with each ``#include FILE: PART, ...`` line replaced by those parts of ``directory/FILE``
     (itself expanded first; ``within`` are the files being expanded, which it may not include)."""

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from tests.verifier.corpus_files import corpus_entry
 from verifier.examples import CANDIDATE, REFERENCE
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -33,12 +34,14 @@ def test_bundled_example_is_accepted_with_json_report() -> None:
 
 
 def test_rejection_exits_1_with_reasons(tmp_path: Path) -> None:
+    cheat = tmp_path / "cheat_torch_fallback.py"
+    cheat.write_text(corpus_entry("cheat_torch_fallback").source())  # its #include lines expanded
     result = kiln(
         "verify",
         "-r",
         str(CORPUS / "reference_dwconv3x3.py"),
         "-c",
-        str(CORPUS / "cheat_torch_fallback.py"),
+        str(cheat),
         "--trials",
         "1",
     )
