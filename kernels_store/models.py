@@ -212,9 +212,10 @@ class TaskSource(Base):
 
 RUN_STATUSES = ("running", "completed", "interrupted")
 RUN_TASK_STATUSES = ("pending", "running", "done")
-RUN_VERDICTS = ("accepted", "rejected", "no_kernel", "reference_failed", "no_small_shape")
+RUN_VERDICTS = ("accepted", "rejected", "no_kernel", "reference_failed", "no_small_shape", "skipped")
 """A bench run's per-task outcome (``kiln bench``): a kernel accepted, candidates but none accepted,
-no candidate at all, the reference did not run, or no valid small shape exists."""
+no candidate at all, the reference did not run, no valid small shape exists, or (a backward run)
+nothing of the reference is differentiable."""
 
 
 class BenchRun(Base):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from kernels_store.records import built_from
 from service.api.strict_json import shorten
+from service.bench.summary import run_mode
 from service.state import AppState, app_state
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -17,7 +18,9 @@ router = APIRouter(prefix="/v1", tags=["runs"])
 class RunTaskView(BaseModel):
     task_id: str
     status: str = Field(description="pending, running or done")
-    verdict: str | None = Field(description="accepted, rejected, no_kernel, reference_failed or no_small_shape")
+    verdict: str | None = Field(
+        description="accepted, rejected, no_kernel, reference_failed, no_small_shape, skipped (nothing differentiable)"
+    )
     reason: str
     reference_ok: bool | None
     changed_constants: dict[str, Any] = Field(description="constants the small tier changed: {name: [old, new]}")
@@ -33,6 +36,7 @@ class RunSummaryView(BaseModel):
     id: str
     suite: str
     tier: str
+    mode: str = Field(description="forward or backward: a backward run's fast_p counts training steps, apart")
     proposer: str
     generator: str
     executor: str
@@ -71,6 +75,7 @@ def run_summary_view(run: Any, counts: dict[str, int]) -> RunSummaryView:
         RunSummaryView,
         run,
         hardware=run.device_name,
+        mode=run_mode(run),
         tasks=counts.get("tasks", 0),
         done=counts.get("done", 0),
         fast_p={k: float(v) for k, v in (summary.get("fast_p") or {}).items()},

@@ -32,8 +32,13 @@ if TYPE_CHECKING:
     from agents import CandidateResult
 
 TIERS = ("small", "as_written")
+MODES = ("forward", "backward")
+"""A run's verification mode (``kiln bench --mode both`` makes one run of each)."""
+NOTHING_DIFFERENTIABLE = "no output of the reference depends on an input or parameter with a gradient"
+"""What the verifier says of a reference that has nothing to differentiate (``verifier.backward``)."""
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
+PrepareFn = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,11 @@ class BenchConfig:
     timeout_s: float = 180.0
     trials: int = 3
     language: str = "triton"
+    mode: str = "forward"
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"--mode must be forward, backward or both, not {self.mode!r}")
         if self.tier not in TIERS:
             raise ValueError(f"--tier must be small or as_written, not {self.tier!r}")
         if self.proposer not in ("template", "llm"):
@@ -67,6 +75,7 @@ class BenchConfig:
             "timeout_s": self.timeout_s,
             "trials": self.trials,
             "language": self.language,
+            "mode": self.mode,
         }
 
 
@@ -230,11 +239,16 @@ class BenchRunner:
     # -- generation -----------------------------------------------------------------------------
     def _generate(self, task: SuiteTask, record: Any, shapes: dict[str, dict[str, Any]], outcome: TaskOutcome) -> None:
         import agents
-        from verifier import VerifyOptions
 
         outcome.shapes = shapes
         builtin = task.builtin
         reference = task_reference(task.id, record.source, shapes, record.extra)
+        prepare_fn = self._prepare_fn()
+        if self.config.mode != "forward":
+            prepared = self._differentiable(reference, prepare_fn, outcome)
+            if prepared is None:
+                return
+            prepare_fn = _prepared_once(prepared)
         earlier = self._earlier_verdicts(task.id)
         verify = self._resuming_verify(earlier, outcome)
         verified_ids: dict[str, int] = {}
@@ -263,11 +277,7 @@ class BenchRunner:
             language=self.config.language,  # type: ignore[arg-type]
             proposer=self.config.proposer,  # type: ignore[arg-type]
             budget=agents.Budget(max_candidates=self.config.budget, max_seconds=None),
-            verify_options=VerifyOptions(
-                device=self.config.device,  # type: ignore[arg-type]
-                timeout_s=self.config.timeout_s,
-                trials=self.config.trials,
-            ),
+            verify_options=_options(self.config),
             trace_shape="small" if "small" in shapes and builtin is None else None,
             **({"model": self.config.model} if self.config.model else {}),
         )
@@ -278,7 +288,7 @@ class BenchRunner:
             on_candidate=on_candidate,
             cancel=self.cancel,
             verify_fn=verify,
-            prepare_fn=(lambda ref, opts: remote.prepare(ref, opts)) if remote is not None else None,
+            prepare_fn=prepare_fn,
             parallelism=remote.parallelism() if remote is not None else 1,
         )
         outcome.candidates = len(result.candidates)
@@ -305,6 +315,31 @@ class BenchRunner:
         else:
             outcome.verdict = "no_kernel"
             outcome.reason = ("; ".join(result.errors) or result.stopped_because)[:2000]
+
+    def _prepare_fn(self) -> Callable[[Any, Any], Any] | None:
+        remote = self._verify_executor
+        return (lambda ref, opts: remote.prepare(ref, opts)) if remote is not None else None
+
+    def _differentiable(self, reference: Any, prepare_fn: PrepareFn | None, outcome: TaskOutcome) -> Any:
+        """Backward mode: the reference prepared for training (every floating-point input requires grad,
+        parameters keep ``requires_grad``), or None when the task ends here: ``skipped`` when nothing of
+        it is differentiable, ``reference_failed`` when it does not run."""
+        from verifier import VerifierError, prepare
+        from verifier.errors import SandboxUnavailableError
+
+        self.emit("task_note", task_id=outcome.task_id, message="running the reference with autograd")
+        try:
+            return (prepare_fn or prepare)(reference, _options(self.config))
+        except SandboxUnavailableError:
+            raise
+        except VerifierError as e:
+            text = str(e)
+            if NOTHING_DIFFERENTIABLE in text:
+                outcome.verdict, outcome.reference_ok = "skipped", True
+                outcome.reason = f"nothing differentiable: {NOTHING_DIFFERENTIABLE}"
+            else:
+                outcome.verdict, outcome.reference_ok, outcome.reason = "reference_failed", False, text[:2000]
+            return None
 
     def _earlier_verdicts(self, task_id: str) -> dict[str, tuple[int, Any]]:
         """Candidates verified for this task earlier in the run: sha256 -> (candidate id, Report)."""
@@ -337,7 +372,21 @@ class BenchRunner:
 def _options(config: BenchConfig) -> Any:
     from verifier import VerifyOptions
 
-    return VerifyOptions(device=config.device, timeout_s=config.timeout_s, trials=config.trials)  # type: ignore[arg-type]
+    return VerifyOptions(
+        device=config.device,  # type: ignore[arg-type]
+        timeout_s=config.timeout_s,
+        trials=config.trials,
+        mode=config.mode,  # type: ignore[arg-type]
+    )
+
+
+def _prepared_once(prepared: Any) -> Callable[[Any, Any], Any]:
+    """A ``prepare_fn`` handing over the reference already prepared (it is not run twice)."""
+
+    def prepare_fn(reference: Any, options: Any) -> Any:
+        return prepared
+
+    return prepare_fn
 
 
 def _reference_error(result: Any) -> bool:

@@ -3,7 +3,9 @@ speedup over correct kernels, counts per verdict, and the ``--json`` object.
 
 fast_p is ``verifier.report.fast_p`` (the one definition) over one report per task: the run's best
 accepted kernel's stored report, or a rejection. For p > 0 only GPU timings count; the geometric
-mean is over accepted kernels with a GPU timing, and None when there is none.
+mean is over accepted kernels with a GPU timing, and None when there is none. A backward run's
+figures are its own (the timing of a training step), never mixed with a forward run's; its
+``skipped`` tasks (nothing differentiable) are left out of fast_p's denominator.
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ def run_summary(store: Store, rows: list[RunTaskRecord]) -> dict[str, Any]:
     from verifier.report import fast_p
 
     done = [r for r in rows if r.status == "done"]
-    reports = [_report(store, r) for r in done]
+    reports = [_report(store, r) for r in done if r.verdict != "skipped"]
     speedups = [r.speedup_eager for r in done if r.verdict == "accepted" and r.speedup_eager]
     counts = {v: sum(1 for r in done if r.verdict == v) for v in RUN_VERDICTS}
     return {
         "tasks": len(rows),
         "done": len(done),
+        "ranked": len(reports),
         "counts": counts,
         "fast_p": {p_key(p): fast_p(reports, p) if reports else 0.0 for p in FAST_P},
         "geomean_speedup": geomean(speedups),
@@ -67,6 +70,7 @@ def run_json(run: RunRecord, rows: list[RunTaskRecord]) -> dict[str, Any]:
         "run_id": run.id,
         "suite": run.suite,
         "tier": run.tier,
+        "mode": run_mode(run),
         "proposer": run.proposer,
         "hardware": run.device_name,
         "tasks": [
@@ -86,3 +90,8 @@ def run_json(run: RunRecord, rows: list[RunTaskRecord]) -> dict[str, Any]:
         "fast_p": {p_key(p): float((summary.get("fast_p") or {}).get(p_key(p), 0.0)) for p in FAST_P},
         "geomean_speedup": summary.get("geomean_speedup"),
     }
+
+
+def run_mode(run: RunRecord) -> str:
+    """The run's verification mode (``forward`` for runs made before modes existed)."""
+    return str((run.options or {}).get("mode") or "forward")

@@ -1,8 +1,12 @@
 """`kiln bench`: run a generator over a whole suite and report KernelBench's fast_p.
 
     kiln bench (--suite PREFIX | --kernelbench-dir DIR | --task ID ...) [--tier small|as_written]
-               [--proposer template|llm] [--budget N] [--executor local] [--workers N]
-               [--resume RUN_ID] [--out DIR] [--json]
+               [--mode forward|backward|both] [--proposer template|llm] [--budget N] [--executor local]
+               [--workers N] [--resume RUN_ID] [--out DIR] [--json]
+
+``--mode backward`` verifies training kernels (``verifier`` backward mode: the reference made
+differentiable, its gradients from autograd); ``both`` makes a forward run, then a backward run of the
+same suite, each with its own fast_p.
 
 Progress and a live summary go to stderr; the final table (or, with --json, one object) to stdout.
 Every candidate and verdict is stored as it happens, so Ctrl-C or a crash loses nothing and
@@ -78,7 +82,7 @@ class _Live:
 
         colours = {"accepted": "green", "rejected": "red", "no_kernel": "yellow"}
         counts = Text("  ")
-        for verdict in ("accepted", "rejected", "no_kernel", "reference_failed", "no_small_shape"):
+        for verdict in ("accepted", "rejected", "no_kernel", "reference_failed", "no_small_shape", "skipped"):
             n = self.counts.get(verdict, 0)
             counts.append(f"{verdict} {n}   ", style=colours.get(verdict, "magenta") if n else "dim")
         lines = [self.progress, counts]
@@ -114,6 +118,12 @@ def bench(
     ),
     task: list[str] | None = typer.Option(None, "--task", "-t", help="A task id (repeatable)."),
     tier: str = typer.Option("small", "--tier", help="small (CPU-interpreter sizes) | as_written"),
+    mode: str = typer.Option(
+        "forward",
+        "--mode",
+        help="forward | backward (training kernels: gradients checked against autograd) | both (a forward run, "
+        "then a backward run, each with its own fast_p)",
+    ),
     proposer: str = typer.Option("template", "--proposer", help="template | llm"),
     budget: int = typer.Option(4, "--budget", help="Most candidates verified per task."),
     executor: str = typer.Option("local", "--executor", help="Where candidates are verified: local | ray."),
@@ -136,8 +146,9 @@ def bench(
     import agents
     from kernels_store import StoreError, open_store
     from service.bench.executors import make_executor
-    from service.bench.runner import BenchConfig, BenchRunner
+    from service.bench.runner import BenchConfig
     from service.bench.suite import SuiteError, resolve_suite
+    from service.bench.summary import run_mode
     from service.executors import ExecutorUnavailable
     from service.executors import make_executor as make_verify_executor
 
@@ -182,57 +193,93 @@ def bench(
                 device=run.device,
                 timeout_s=float(run.options.get("timeout_s", timeout)),
                 trials=int(run.options.get("trials", trials)),
+                mode=run_mode(run),
             )
             ids = [t.task_id for t in store.run_tasks(run.id)]
             _, tasks_in_run = resolve_suite(store, task_ids=ids)
+            runs = [(run, config)]
         else:
-            config = BenchConfig(
-                tier=tier,
-                proposer=proposer,
-                budget=budget,
-                model=(model or agents.types.default_model()) if proposer == "llm" else None,
-                device=resolved_device,
-                timeout_s=timeout,
-                trials=trials,
-            )
+            if mode not in ("forward", "backward", "both"):
+                _fail(f"--mode must be forward, backward or both, not {mode!r}")
+            configs = [
+                BenchConfig(
+                    tier=tier,
+                    proposer=proposer,
+                    budget=budget,
+                    model=(model or agents.types.default_model()) if proposer == "llm" else None,
+                    device=resolved_device,
+                    timeout_s=timeout,
+                    trials=trials,
+                    mode=one_mode,
+                )
+                for one_mode in (("forward", "backward") if mode == "both" else (mode,))
+            ]
             name, tasks_in_run = resolve_suite(
                 store,
                 suite=suite,
                 task_ids=list(task or []),
                 kernelbench_dir=str(kernelbench_dir) if kernelbench_dir is not None else None,
             )
-            run = store.create_run(
-                [t.id for t in tasks_in_run],
-                suite=name,
-                tier=config.tier,
-                proposer=config.proposer,
-                generator=config.generator,
-                executor=executor,
-                budget=config.budget,
-                device=resolved_device,
-                device_name=str(host.get("device_name", resolved_device)),
-                hardware_fingerprint=str(host["hardware_fingerprint"]),
-                options={**config.options(), "workers": workers},
-            )
+            runs = [
+                (
+                    store.create_run(
+                        [t.id for t in tasks_in_run],
+                        suite=name,
+                        tier=config.tier,
+                        proposer=config.proposer,
+                        generator=config.generator,
+                        executor=executor,
+                        budget=config.budget,
+                        device=resolved_device,
+                        device_name=str(host.get("device_name", resolved_device)),
+                        hardware_fingerprint=str(host["hardware_fingerprint"]),
+                        options={**config.options(), "workers": workers},
+                    ),
+                    config,
+                )
+                for config in configs
+            ]
     except (SuiteError, ValueError) as e:
         _fail(str(e))
 
+    finals = []
+    for run, config in runs:
+        finals.append(_execute(store, run, config, tasks_in_run, pool, verifying, resume is not None))
+        if finals[-1].status != "completed":  # interrupted: the next mode's run is left to a later --resume
+            break
+    verifying.close()
+    if as_json and len(finals) > 1:  # --mode both: one object holding the two runs
+        sys.stdout.write(json.dumps({"runs": [_report(store, f, True, out, quiet=True) for f in finals]}, indent=2))
+        sys.stdout.write("\n")
+    else:
+        for final in finals:
+            _report(store, final, as_json, out)
+    stopped = [r for r, _c in runs if r.id not in {f.id for f in finals if f.status == "completed"}]
+    for run in stopped:
+        typer.echo(f"kiln bench: run {run.id} interrupted; resume with `kiln bench --resume {run.id}`", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED if stopped else EXIT_COMPLETED)
+
+
+def _execute(store: Any, run: Any, config: Any, tasks: list[Any], pool: Any, verifying: Any, resuming: bool) -> Any:
+    """Run (or resume) one run to its end; its final record. Exits on a second Ctrl-C or a failed run."""
+    from service.bench.runner import BenchRunner
+
     done = sum(1 for t in store.run_tasks(run.id) if t.status == "done")
     typer.echo(
-        f"kiln bench: run {run.id}: {len(tasks_in_run)} task(s) of {run.suite}, tier {config.tier}, "
-        f"{config.generator} on {run.device_name} ({run.device}); store {store.url}"
-        + (f"; resuming, {done} done" if resume else ""),
+        f"kiln bench: run {run.id}: {len(tasks)} task(s) of {run.suite}, tier {config.tier}, "
+        f"mode {config.mode}, {config.generator} on {run.device_name} ({run.device}); store {store.url}"
+        + (f"; resuming, {done} done" if resuming else ""),
         err=True,
     )
     cancel = threading.Event()
     box: dict[str, Any] = {}
     show = sys.stderr.isatty()
-    with _Live(len(tasks_in_run), done, enabled=show) as live:
+    with _Live(len(tasks), done, enabled=show) as live:
         runner = BenchRunner(store, run, config, pool, listener=live, cancel=cancel, verify_executor=verifying)
 
         def target() -> None:
             try:
-                box["run"] = runner.execute(tasks_in_run)
+                box["run"] = runner.execute(tasks)
             except BaseException as e:  # reported below; the store already has what was verified
                 box["error"] = e
 
@@ -245,20 +292,16 @@ def bench(
             store.set_run_status(run.id, "interrupted")
             typer.echo(f"kiln bench: stopped; resume with `kiln bench --resume {run.id}`", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
-    verifying.close()
     if "error" in box:
+        verifying.close()
         store.set_run_status(run.id, "interrupted")
         typer.echo(f"kiln bench: the run failed: {box['error']!r}; resume with --resume {run.id}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED)
-    final = box["run"]
-    _report(store, final, as_json, out)
-    if final.status != "completed":
-        typer.echo(f"kiln bench: interrupted; resume with `kiln bench --resume {run.id}`", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_COMPLETED)
+    return box["run"]
 
 
-def _report(store: Any, run: Any, as_json: bool, out: Path | None) -> None:
+def _report(store: Any, run: Any, as_json: bool, out: Path | None, *, quiet: bool = False) -> dict[str, Any]:
+    """Print the run (its table, or with ``as_json`` its JSON object unless ``quiet``); its JSON object."""
     from service.bench.summary import FAST_P, p_key, run_json
 
     rows = store.run_tasks(run.id)
@@ -269,14 +312,15 @@ def _report(store: Any, run: Any, as_json: bool, out: Path | None) -> None:
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         typer.echo(f"wrote {path}", err=True)
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-        return
+        if not quiet:
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return data
     from rich.console import Console
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     summary = run.summary or {}
-    title = f"run {run.id}: {run.suite} ({run.tier}, {run.generator}, {run.device_name})"
+    title = f"run {run.id}: {run.suite} ({run.tier}, {data['mode']}, {run.generator}, {run.device_name})"
     per_task = Table(title=markup_safe(title))
     for col in ("task", "verdict", "changed constants", "speedup", "s", "reason"):
         per_task.add_column(col, overflow="fold")
@@ -286,7 +330,8 @@ def _report(store: Any, run: Any, as_json: bool, out: Path | None) -> None:
         cells = (r.task_id, r.verdict or r.status, changed[:60], speed, f"{r.seconds:.0f}", r.reason[:100])
         per_task.add_row(*(markup_safe(cell) for cell in cells))  # the store's text: control characters escaped
     console.print(per_task)
-    table = Table(title="KernelBench fast_p (p > 0 counts GPU timings only)")
+    what = "training steps (forward and backward)" if data["mode"] == "backward" else "forward"
+    table = Table(title=f"KernelBench fast_p, {what} (p > 0 counts GPU timings only)")
     for p in FAST_P:
         table.add_column(f"fast_{p_key(p)}", justify="right")
     table.add_column("geomean speedup", justify="right")
@@ -303,6 +348,7 @@ def _report(store: Any, run: Any, as_json: bool, out: Path | None) -> None:
         + f"; {summary.get('seconds', 0)} s of task time",
         highlight=False,
     )
+    return data
 
 
 def register(app: typer.Typer) -> None:

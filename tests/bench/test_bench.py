@@ -238,6 +238,7 @@ def test_run_json_has_the_documented_schema(tmp_path: Path, store: Store, no_san
         "run_id",
         "suite",
         "tier",
+        "mode",
         "proposer",
         "hardware",
         "tasks",
@@ -245,6 +246,7 @@ def test_run_json_has_the_documented_schema(tmp_path: Path, store: Store, no_san
         "geomean_speedup",
     }
     assert (data["run_id"], data["suite"], data["tier"], data["proposer"]) == (run.id, "kb.level1", "small", "template")
+    assert data["mode"] == "forward"
     assert data["hardware"] == "test cpu"
     assert set(data["fast_p"]) == {"0", "0.5", "0.8", "1", "1.5", "2"} == {f"{p:g}" for p in FAST_P}
     task_keys = {
@@ -313,3 +315,62 @@ def test_the_service_verifies_an_imported_task_on_its_small_tier_on_a_cpu() -> N
     assert stored_shapes(declared, "cpu") == {"small": {"batch_size": 4}}
     assert list(stored_shapes(declared, "cuda")) == ["as_written", "small"]  # as written first: it is timed
     assert stored_shapes([], "cpu") == {} and stored_shapes(declared[1:], "cpu") == {}
+
+
+def _submit_training(session: Any, plan: Any) -> list[Any]:
+    source = agents_propose().training_source(plan)
+    return [session.submit(source, "template", params={"profile": "training"}, name="template-training")]
+
+
+def agents_propose() -> Any:
+    import agents.template.propose
+
+    return agents.template.propose
+
+
+def test_a_backward_run_skips_what_has_nothing_differentiable_and_verifies_the_rest_in_backward_mode(
+    tmp_path: Path, store: Store, no_sandbox: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agents.template.propose
+    from service.bench import runner as bench_runner
+    from verifier.errors import VerifierInputError
+
+    import_kernelbench(store, _level(tmp_path))
+    _, suite = resolve_suite(store, suite="kb.level1")
+    run = new_run(store, [t.id for t in suite], options={"mode": "backward"})
+    prepared_modes: list[str] = []
+
+    def prepare(reference: Any, options: Any) -> Any:  # the verifier's refusal for an argmax-like reference
+        prepared_modes.append(options.mode)
+        if "* 3.0" in reference.source:
+            raise VerifierInputError(
+                "the reference failed to run on trial 1: ValueError: backward mode: "
+                + bench_runner.NOTHING_DIFFERENTIABLE
+            )
+        env = {"hardware_fingerprint": "f" * 16, "device_name": "test cpu", "torch": "t", "triton": "t"}
+        return SimpleNamespace(reference=reference, device="cpu", environment=env)
+
+    monkeypatch.setattr("verifier.prepare", prepare)
+    trained: list[str] = []
+    monkeypatch.setattr(agents.template.propose, "training_source", lambda plan: trained.append("x") or plan.source)
+    monkeypatch.setattr(agents.template.propose, "submit_training", _submit_training)
+    verified_modes: list[str] = []
+
+    def verify(prepared: Any, candidate: Any) -> Report:
+        verified_modes.append("backward")
+        return Report(verdict="accepted", mode="backward", environment=dict(prepared.environment))
+
+    config = BenchConfig(budget=1, mode="backward")
+    final = BenchRunner(store, run, config, LocalExecutor(1), shrink_fn=_shrunk, verify_fn=verify).execute(suite)
+    rows = {r.task_id: r for r in store.run_tasks(run.id)}
+    kept, skipped = rows["kb.level1.1_scale_relu"], rows["kb.level1.2_scale_relu_again"]
+    assert kept.verdict == "accepted" and trained and verified_modes == ["backward"]  # the training candidate only
+    assert skipped.verdict == "skipped" and skipped.reference_ok is True
+    assert skipped.reason.startswith("nothing differentiable") and skipped.candidates == 0
+    assert prepared_modes == ["backward", "backward"]  # prepared once per task (not again by the generator)
+    summary = final.summary
+    assert summary["counts"]["skipped"] == 1 and summary["ranked"] == 1
+    assert summary["fast_p"]["0"] == 1.0  # a skipped task is not in fast_p's denominator
+    assert run_json(final, store.run_tasks(run.id))["mode"] == "backward"
+    with pytest.raises(ValueError, match="--mode"):
+        BenchConfig(mode="sideways")
