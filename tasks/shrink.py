@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier.parsing import parse as parse_source
+from verifier.parsing import parse_or_raise
 
 WORK_BUDGET = 1 << 18
 """Largest work estimate (product of size and kernel constants) of the first proposal."""
@@ -223,10 +223,7 @@ def _assignments(body: list[ast.stmt]) -> list[tuple[str, ast.expr]]:
 
 def constant_table(source: str) -> ConstantTable:
     """The top-level ``NAME = <literal expression>`` constants of ``source`` (``ShrinkError`` on bad syntax)."""
-    try:
-        tree = parse_source(source)
-    except SyntaxError as e:
-        raise ShrinkError(f"syntax error at line {e.lineno}: {e.msg}") from None
+    tree = parse_or_raise(source, ShrinkError)
     table = ConstantTable()
     for name, expr in _assignments(tree.body):
         names: set[str] = set()

@@ -18,13 +18,22 @@ from typing import Any
 
 from verifier import codec
 from verifier.channel import Frame
-from verifier.evaluation import CheckLedger, judge_call_outputs, judge_claims, judge_locked, judge_outputs
+from verifier.evaluation import (
+    CheckLedger,
+    ConversationEnded,
+    judge_call_outputs,
+    judge_claims,
+    judge_locked,
+    judge_timed_outputs,
+    timed_call,
+)
 from verifier.evaluation import parameters_note as _parameters_note
 from verifier.gpu_lock import timing_lock
-from verifier.reference_run import PreparedReference, ReferenceTrial, flat_tensors
+from verifier.reference_run import PreparedReference, ReferenceTrial
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerExit, WorkerSession
 from verifier.spec import Candidate, Reference, VerifyOptions
+from verifier.worker.loading import flat_tensors
 
 KEPT_TIMED_CALLS = 5
 """Timed calls whose outputs are checked (chosen after each call ran; the last one always)."""
@@ -56,14 +65,6 @@ class CandidateOutcome:
     """"warm fork" (from a pooled server, :mod:`verifier.sandbox.warm`) or "cold" (a new interpreter)."""
     static_profile: dict[str, Any] = field(default_factory=dict)
     """A Triton candidate's static GPU profile (:mod:`verifier.plan.profile`); empty for CUDA ones."""
-
-
-class _Stop(Exception):
-    """The worker ended the conversation (error, tamper, EOF, timeout, unexpected frame)."""
-
-    def __init__(self, frame: Frame | None) -> None:
-        super().__init__()
-        self.frame = frame
 
 
 def traceback_summary(header: dict[str, Any]) -> str:
@@ -108,9 +109,6 @@ class CandidateRun:
             options,
             device,
             authenticated=False,
-            keep_frames=False,
-            quota=True,
-            warm=True,
         )
         self.request = {
             "source": candidate.source,
@@ -169,7 +167,7 @@ class CandidateRun:
                 loaded = self._expect({"loaded", "cuda_compile"})
                 if outcome.compile_results:
                     self._expect({"done"})
-                    raise _Stop(None)
+                    raise ConversationEnded(None)
                 if self.device == "cpu" and loaded.kind == "loaded":
                     ledger.fail(
                         "compile",
@@ -178,7 +176,7 @@ class CandidateRun:
                         "runs; a Triton kernel must not use cpp_extension",
                     )
                     self.no_extension = True
-                    raise _Stop(None)
+                    raise ConversationEnded(None)
                 ledger.ok("load")
                 params = {trial.index: self._build(trial) for trial in prepared.trials}
                 for trial in prepared.trials:
@@ -190,7 +188,7 @@ class CandidateRun:
                         self._time()
                 self.session.message({"op": "end"})
                 end = self._expect({"done"})
-            except _Stop as stop:
+            except ConversationEnded as stop:
                 end = stop.frame
             outcome.exit = self.session.close()
         outcome.worker_start = "warm fork" if self.session.started_warm else "cold"
@@ -237,7 +235,7 @@ class CandidateRun:
         while True:
             frame = self.session.receive(kinds | passive | {"error", "tamper", "done", "cuda_compile"})
             if frame is None:
-                raise _Stop(None)
+                raise ConversationEnded(None)
             if frame.kind in passive or (frame.kind == "cuda_compile" and "cuda_compile" in kinds):
                 self._on_frame(frame)
                 if frame.kind == "cuda_compile":
@@ -248,9 +246,9 @@ class CandidateRun:
                     self.outcome.notes.extend(str(n) for n in frame.header["autotune"])
                 return frame
             if frame.kind in ("error", "tamper", "done"):
-                raise _Stop(frame)
+                raise ConversationEnded(frame)
             self.ledger.fail("process", f"sent a '{frame.kind}' frame where {sorted(kinds)} was due")
-            raise _Stop(None)
+            raise ConversationEnded(None)
 
     def _build(self, trial: ReferenceTrial) -> dict[str, Any] | None:
         """Have the worker build one instance (all are built before the first call, then compute is locked)."""
@@ -271,7 +269,7 @@ class CandidateRun:
             header = {**called.header, "params": params}
             if int(header.get("index", -1)) != trial.index or int(header.get("call", -1)) != call:
                 self.ledger.fail("process", f"answered call {header.get('call')} where call {call} was due")
-                raise _Stop(None)
+                raise ConversationEnded(None)
             if self.outcome.calls_run == 0:
                 self.ledger.ok("forward", _parameters_note(params) or None)
             self.outcome.calls_run += 1
@@ -281,7 +279,7 @@ class CandidateRun:
                 frame = self._expect({"outputs"})
                 if int(frame.header.get("call", -1)) != call:
                     self.ledger.fail("process", f"sent outputs of call {frame.header.get('call')} for call {call}")
-                    raise _Stop(None)
+                    raise ConversationEnded(None)
                 if frame.header.get("late_write") is True:
                     self.ledger.fail(
                         "stream",
@@ -310,22 +308,11 @@ class CandidateRun:
             timed = self._expect({"timed", "timing_skipped"})
             if timed.kind == "timing_skipped":
                 return
-            run, set_index = int(timed.header.get("run", -1)), int(timed.header.get("set", -1))
-            if not 0 <= set_index < len(prepared.timing_sets):
-                self.ledger.fail("timed_outputs", f"timed call {run + 1} names an unknown timing input set")
-                raise _Stop(None)
+            run, set_index = timed_call(self.ledger, timed.header, prepared)
             keep = run in kept
             self.session.message({"op": "keep" if keep else "drop"})
             if keep:
-                frame = self._expect({"timed_outputs"})
-                judge_outputs(
-                    self.ledger,
-                    f"timed call {run + 1} (timing input set {set_index + 1})",
-                    codec.decode(frame.header.get("values"), frame.blob),
-                    prepared.timing_sets[set_index].outputs,
-                    prepared,
-                    kind_prefix="timed_outputs",
-                )
+                judge_timed_outputs(self.ledger, self._expect({"timed_outputs"}), run, set_index, prepared)
         timing = self._expect({"timing"})
         self.outcome.timing = dict(timing.header)
         sent = self.session.message({"op": "wall", "calls": runs})

@@ -13,6 +13,7 @@ import torch
 
 from verifier import codec
 from verifier.allowlist import SCALAR_READS, fallback_ops, scalar_reads
+from verifier.channel import Frame
 from verifier.native_libraries import library_kernels
 from verifier.reference_run import PreparedReference, ReferenceTrial
 from verifier.report import Check
@@ -211,6 +212,40 @@ def judge_outputs(
             ledger.fail(values_kind, f"{result.detail}{param_hint}", label)
 
 
+class ConversationEnded(Exception):
+    """The conversation with a worker ended (its error frame, or None for EOF, timeout, a fault or an
+    unexpected frame)."""
+
+    def __init__(self, frame: Frame | None) -> None:
+        super().__init__()
+        self.frame = frame
+
+
+def timed_call(ledger: CheckLedger, header: dict[str, Any], prepared: PreparedReference) -> tuple[int, int]:
+    """A timed call's run number and timing input set, from the worker's frame; a failed
+    ``timed_outputs`` and :class:`ConversationEnded` when the set is unknown."""
+    run, set_index = int(header.get("run", -1)), int(header.get("set", -1))
+    if not 0 <= set_index < len(prepared.timing_sets):
+        ledger.fail("timed_outputs", f"timed call {run + 1} names an unknown timing input set")
+        raise ConversationEnded(None)
+    return run, set_index
+
+
+def judge_timed_outputs(
+    ledger: CheckLedger, frame: Frame, run: int, set_index: int, prepared: PreparedReference, **kwargs: Any
+) -> None:
+    """A kept timed call's outputs (``frame``'s values) against its timing input set's reference outputs."""
+    judge_outputs(
+        ledger,
+        f"timed call {run + 1} (timing input set {set_index + 1})",
+        codec.decode(frame.header.get("values"), frame.blob),
+        prepared.timing_sets[set_index].outputs,
+        prepared,
+        kind_prefix="timed_outputs",
+        **kwargs,
+    )
+
+
 def judge_call(
     ledger: CheckLedger,
     header: dict[str, Any],
@@ -263,6 +298,24 @@ def judge_locked(ledger: CheckLedger, locked: list[str], where: str) -> bool:
     return True
 
 
+def judge_device(ledger: CheckLedger, outputs: list[dict[str, Any]], device: str, where: str) -> None:
+    """The ``device`` check: every output the worker described is on the inputs' ``device``."""
+    wrong_device = [d.get("device") for d in outputs if d.get("device") not in (None, device)]
+    if wrong_device:
+        ledger.fail("device", f"output on {wrong_device[0]}, the inputs are on {device}", where)
+    else:
+        ledger.ok("device")
+
+
+def inputs_modified(header: dict[str, Any], expected_hashes: list[str]) -> str | None:
+    """Why a call's inputs are not what they were (the hashes the worker sent differ), or None."""
+    hashes = header.get("input_hashes", [])
+    changed = [i for i, (a, b) in enumerate(zip(hashes, expected_hashes, strict=False)) if a != b]
+    if changed or len(hashes) != len(expected_hashes):
+        return f"the call modified input(s) {changed or 'list'} in place"
+    return None
+
+
 def judge_claims(
     ledger: CheckLedger,
     header: dict[str, Any],
@@ -284,11 +337,7 @@ def judge_claims(
         ledger.fail("type", f"returned {bad_types[0]} where a plain torch.Tensor is required", where)
     else:
         ledger.ok("type")
-    wrong_device = [d.get("device") for d in described if d.get("device") not in (None, prepared.device)]
-    if wrong_device:
-        ledger.fail("device", f"output on {wrong_device[0]}, the inputs are on {prepared.device}", where)
-    else:
-        ledger.ok("device")
+    judge_device(ledger, described, prepared.device, where)
     aliased = [(j, d["aliases"]) for j, d in enumerate(described) if d.get("aliases")]
     if aliased:
         j, inputs = aliased[0]
@@ -296,10 +345,8 @@ def judge_claims(
     else:
         ledger.ok("no_aliasing")
 
-    hashes = header.get("input_hashes", [])
-    changed = [i for i, (a, b) in enumerate(zip(hashes, expected.input_hashes, strict=False)) if a != b]
-    if changed or len(hashes) != len(expected.input_hashes):
-        ledger.fail("inputs_unmodified", f"the call modified input(s) {changed or 'list'} in place", where)
+    if modified := inputs_modified(header, expected.input_hashes):
+        ledger.fail("inputs_unmodified", modified, where)
     else:
         ledger.ok("inputs_unmodified")
 

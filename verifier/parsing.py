@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 PARSE_LOCK = threading.RLock()
@@ -36,6 +37,15 @@ def parse(*args: Any, **kwargs: Any) -> Any:
 
 
 parse.kiln_serialised = True  # type: ignore[attr-defined]
+
+
+def parse_or_raise(source: str, error: Callable[[str], Exception], prefix: str = "") -> ast.Module:
+    """:func:`parse` of a whole module; a syntax error raises ``error("<prefix>syntax error at line N: ...")``
+    instead, without the parser's traceback."""
+    try:
+        return parse(source)
+    except SyntaxError as e:
+        raise error(f"{prefix}syntax error at line {e.lineno}: {e.msg}") from None
 
 
 def install() -> None:

@@ -41,7 +41,17 @@ from verifier.candidate_run import (
     traceback_summary,
 )
 from verifier.channel import Frame
-from verifier.evaluation import CheckLedger, judge_outputs, param_hint, parameters_note
+from verifier.evaluation import (
+    CheckLedger,
+    ConversationEnded,
+    inputs_modified,
+    judge_device,
+    judge_outputs,
+    judge_timed_outputs,
+    param_hint,
+    parameters_note,
+    timed_call,
+)
 from verifier.gpu_lock import timing_lock
 from verifier.plan import values as pv
 from verifier.plan.execute import Launch, PlanExecutor
@@ -79,14 +89,6 @@ KNOWN_FILTER_TEXTS = frozenset(
 DEVICE_TEXT = re.compile(r"^(cpu|cuda(:[0-9]{1,2})?)$")
 DEFAULT_GPU_ARCH = 90
 BUILD_CACHE_SIZE = 4096
-
-
-class _Stop(Exception):
-    """The conversation with a worker ended (its error frame, or None for EOF/timeout/fault)."""
-
-    def __init__(self, frame: Frame | None) -> None:
-        super().__init__()
-        self.frame = frame
 
 
 @dataclass
@@ -184,9 +186,6 @@ class PlanRun:
             options,
             device,
             authenticated=False,
-            keep_frames=False,
-            quota=True,
-            warm=True,
             max_result_bytes=PLANNER_FRAME_BYTES,
             max_header_bytes=PLANNER_HEADER_BYTES,
         )
@@ -243,7 +242,9 @@ class PlanRun:
         from verifier.sandbox.runner import PACKAGE_DIR, SCRATCH_CAP_BYTES
 
         if warm.enabled(self.isolation.mechanism, self.device == "cuda"):
-            warm.POOL.prewarm(self.isolation, self.device == "cuda", PACKAGE_DIR, SCRATCH_CAP_BYTES, interpret=False)
+            warm.POOL.prewarm(
+                warm.ServerSpec(self.isolation, self.device == "cuda", PACKAGE_DIR, SCRATCH_CAP_BYTES, interpret=False)
+            )
 
     def abort(self) -> None:
         if self._started:
@@ -333,13 +334,13 @@ class PlanRun:
         while True:
             frame = session.receive(kinds | passive | {"error", "tamper", "done"})
             if frame is None:
-                raise _Stop(None)
+                raise ConversationEnded(None)
             if frame.kind in passive:
                 self._passive(frame, session is self.planner)
                 continue
             if frame.kind in kinds:
                 return frame
-            raise _Stop(frame)
+            raise ConversationEnded(frame)
 
     def _passive(self, frame: Frame, from_planner: bool) -> None:
         """hello/ready/violation frames. The planner's are the candidate's claims: only known texts of
@@ -372,7 +373,7 @@ class PlanRun:
                     planned[trial.index] = self._plan_trial(trial)
                 self.planner.message({"op": "end"})
                 end = self._expect(self.planner, {"done"})
-            except _Stop as stop:
+            except ConversationEnded as stop:
                 end = stop.frame
             except (codec.CodecError, pv.PlanError, KeyError, TypeError, ValueError, RecursionError) as e:
                 ledger.fail("plan", f"the planner sent something malformed: {type(e).__name__}: {str(e)[:300]}")
@@ -455,7 +456,7 @@ class PlanRun:
                 "one has): their gradients cannot be checked",
                 trial.describe(),
             )
-            raise _Stop(None)
+            raise ConversationEnded(None)
         return {**layout.to_dict(), "params": [own_for[name] for name in layout.params]}
 
     def _check_constant(self, meta: Any, value: Any) -> None:
@@ -799,9 +800,6 @@ class PlanRun:
             self.options,
             self.device,
             authenticated=True,
-            keep_frames=False,
-            quota=True,
-            warm=True,
             max_result_bytes=_max_output_bytes(prepared),
         )
         if self.device == "cuda":  # inputs and outputs cross the pipe and sit in host memory around each call
@@ -853,7 +851,7 @@ class PlanRun:
                         self._time(runner, prepared)
                 runner.message({"op": "end"})
                 end = self._expect(runner, {"done"})
-            except _Stop as stop:
+            except ConversationEnded as stop:
                 end = stop.frame
             except (codec.CodecError, KeyError, TypeError, ValueError, RecursionError) as e:
                 ledger.fail("process", f"the runner's answer could not be read: {type(e).__name__}: {str(e)[:300]}")
@@ -911,7 +909,7 @@ class PlanRun:
         for number, run in enumerate(runs):
             frame = self._expect(runner, {"ran"})
             if int(frame.header.get("run", -1)) != run:
-                raise _Stop(None)
+                raise ConversationEnded(None)
             where = trial.describe(call) + (f", autotune run {run + 1} (configs in turn)" if number > 0 else "")
             if number == 0 and schedule.get("profile") and isinstance(frame.header.get("traffic"), dict):
                 self._profiled.append(_counted_call(trial, input_set, frame.header["traffic"]))
@@ -926,15 +924,9 @@ class PlanRun:
         if outcome.calls_run == 0 and "forward" not in ledger.observed:
             ledger.ok("forward", parameters_note(p.mapping) or None)
         ledger.ok("type")
-        wrong_device = [d.get("device") for d in h.get("outputs", []) if d.get("device") not in (None, prepared.device)]
-        if wrong_device:
-            ledger.fail("device", f"output on {wrong_device[0]}, the inputs are on {prepared.device}", where)
-        else:
-            ledger.ok("device")
-        hashes = h.get("input_hashes", [])
-        changed = [i for i, (a, b) in enumerate(zip(hashes, input_set.input_hashes, strict=False)) if a != b]
-        if changed or len(hashes) != len(input_set.input_hashes):
-            ledger.fail("inputs_unmodified", f"the call modified input(s) {changed or 'list'} in place", where)
+        judge_device(ledger, h.get("outputs", []), prepared.device, where)
+        if modified := inputs_modified(h, input_set.input_hashes):
+            ledger.fail("inputs_unmodified", modified, where)
         elif h.get("state_changed"):
             names = ", ".join(str(n) for n in h["state_changed"][:4])
             ledger.fail(
@@ -994,19 +986,9 @@ class PlanRun:
             frame = self._expect(runner, {"timed_outputs", "timing_skipped"})
             if frame.kind == "timing_skipped":
                 return
-            run, set_index = int(frame.header.get("run", -1)), int(frame.header.get("set", -1))
-            if not 0 <= set_index < len(prepared.timing_sets):
-                self.ledger.fail("timed_outputs", f"timed call {run + 1} names an unknown timing input set")
-                raise _Stop(None)
-            judge_outputs(
-                self.ledger,
-                f"timed call {run + 1} (timing input set {set_index + 1})",
-                codec.decode(frame.header.get("values"), frame.blob),
-                prepared.timing_sets[set_index].outputs,
-                prepared,
-                kind_prefix="timed_outputs",
-                leaves=leaf_judging(prepared.timing_sets[set_index]),
-            )
+            run, set_index = timed_call(self.ledger, frame.header, prepared)
+            leaves = leaf_judging(prepared.timing_sets[set_index])
+            judge_timed_outputs(self.ledger, frame, run, set_index, prepared, leaves=leaves)
         timing = self._expect(runner, {"timing"})
         self.outcome.timing = dict(timing.header)
 

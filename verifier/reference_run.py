@@ -24,10 +24,11 @@ from verifier.channel import Frame
 from verifier.errors import VerifierInputError
 from verifier.gpu_lock import timing_lock
 from verifier.nondegenerate import degeneracy
-from verifier.parsing import parse as parse_source
+from verifier.parsing import parse_or_raise
 from verifier.sandbox.isolation import Isolation
 from verifier.sandbox.runner import WorkerExit, WorkerSession
 from verifier.spec import CALLS_PER_TRIAL_RANGE, CALLS_PER_TRIAL_RANGE_GPU, Reference, VerifyOptions
+from verifier.worker.loading import flat_tensors
 
 TIMING_SETS = 3
 Progress = Callable[[str], None]
@@ -84,22 +85,9 @@ class PreparedReference:
     companion: PreparedReference | None = None
 
 
-def flat_tensors(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in flat_tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in flat_tensors(v)]
-    return []
-
-
 def check_reference_source(source: str) -> None:
     """Static KernelBench-format check; raises VerifierInputError with the line at fault."""
-    try:
-        tree = parse_source(source)
-    except SyntaxError as e:
-        raise VerifierInputError(f"the reference has a syntax error at line {e.lineno}: {e.msg}") from None
+    tree = parse_or_raise(source, VerifierInputError, "the reference has a ")
     names = set()
     for node in tree.body:
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 Language = Literal["triton", "cuda", "auto"]
 DeviceChoice = Literal["auto", "cpu", "cuda"]
@@ -42,8 +42,23 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class _SourceFile:
+    """What a reference and a candidate share: a Python source, read from a file, known by its hash."""
+
+    source: str
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Self:
+        p = Path(path)
+        return cls(source=p.read_text(encoding="utf-8"), name=kwargs.pop("name", p.stem), **kwargs)  # type: ignore[call-arg]
+
+    @property
+    def sha256(self) -> str:
+        return sha256_text(self.source)
+
+
 @dataclass(frozen=True)
-class Reference:
+class Reference(_SourceFile):
     """A reference op in KernelBench format (``Model``, ``get_inputs``, ``get_init_inputs``).
 
     ``shapes`` names shape configurations as overrides of the module's top-level constants
@@ -61,15 +76,6 @@ class Reference:
     tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
     allowed_ops: frozenset[str] = frozenset()
     grad_inputs: tuple[int, ...] | None = None
-
-    @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> Reference:
-        p = Path(path)
-        return cls(source=p.read_text(encoding="utf-8"), name=kwargs.pop("name", p.stem), **kwargs)
-
-    @property
-    def sha256(self) -> str:
-        return sha256_text(self.source)
 
 
 CUDA_BUILDERS = frozenset({"load_inline", "load"})
@@ -102,21 +108,12 @@ def _builds_cuda_extension(source: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(_SourceFile):
     """A candidate kernel: Python source defining ``ModelNew`` (Triton or CUDA via load_inline)."""
 
     source: str
     name: str = "candidate"
     language: Language = "auto"
-
-    @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> Candidate:
-        p = Path(path)
-        return cls(source=p.read_text(encoding="utf-8"), name=kwargs.pop("name", p.stem), **kwargs)
-
-    @property
-    def sha256(self) -> str:
-        return sha256_text(self.source)
 
     @property
     def resolved_language(self) -> Literal["triton", "cuda"]:

@@ -79,9 +79,6 @@ def run_compile_worker(
         dataclasses.replace(options, timeout_s=max(options.timeout_s, COMPILE_TIMEOUT_S)),
         device,
         authenticated=True,
-        keep_frames=False,
-        quota=True,
-        warm=True,
         interpret=False,
         max_result_bytes=64 << 20,
     )

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.ast_tools import Finding
-from verifier.parsing import parse as parse_source
+from verifier.parsing import parse_or_raise
 
 ALLOWED_MODULES = frozenset(
     {
@@ -883,10 +883,7 @@ def extract(source: str, filename: str = "kiln_candidate.py") -> KernelSource:
     """The candidate's kernels as the runner will build them, with every rule they break.
 
     Raises KernelSourceError only when the source does not parse."""
-    try:
-        tree = parse_source(source)
-    except SyntaxError as e:
-        raise KernelSourceError(f"syntax error at line {e.lineno}: {e.msg}") from None
+    tree = parse_or_raise(source, KernelSourceError)
     reader = _Reader(source, filename)
     reader.read_toplevel(tree)
     reader.read_kernels()

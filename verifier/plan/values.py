@@ -48,6 +48,13 @@ def _names(table: dict[str, Any]) -> dict[Any, str]:
 
 
 _MEMORY_FORMAT_NAMES = _names(MEMORY_FORMATS)
+_NAMED: dict[str, tuple[str, dict[str, Any]]] = {
+    "f": ("a malformed float", {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}),
+    "dt": ("an unknown dtype", TORCH_DTYPES),
+    "mf": ("an unknown memory format", MEMORY_FORMATS),
+    "lay": ("an unsupported layout", LAYOUTS),
+}
+"""The value tags whose body is a name: what a wrong name is called, and the table of names."""
 
 
 def encode(value: Any, ref: Callable[[torch.Tensor], int], depth: int = 0) -> Any:
@@ -112,6 +119,14 @@ def _triton_constexpr_value(value: Any) -> Any:
     return _ABSENT
 
 
+def _tagged(obj: Any) -> tuple[Any, Any]:
+    """The tag and body of an encoded value that is not a plain one (a dict of one entry)."""
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise PlanError(f"a malformed value {str(obj)[:80]}")
+    ((tag, body),) = obj.items()
+    return tag, body
+
+
 def decode(obj: Any, resolve: Callable[[int], Any], depth: int = 0) -> Any:
     """The value ``obj`` encodes; ``resolve(n)`` gives value ``n`` (raising PlanError if unknown)."""
     if depth > MAX_DEPTH:
@@ -124,9 +139,7 @@ def decode(obj: Any, resolve: Callable[[int], Any], depth: int = 0) -> Any:
         if len(obj) > MAX_STRING:
             raise PlanError("a string argument too long")
         return obj
-    if not isinstance(obj, dict) or len(obj) != 1:
-        raise PlanError(f"a malformed value {str(obj)[:80]}")
-    ((tag, body),) = obj.items()
+    tag, body = _tagged(obj)
     if tag == "v":
         if not isinstance(body, int) or isinstance(body, bool) or body < 0:
             raise PlanError(f"a malformed value reference {body!r}")
@@ -136,26 +149,15 @@ def decode(obj: Any, resolve: Callable[[int], Any], depth: int = 0) -> Any:
             raise PlanError("a malformed list")
         items = [decode(v, resolve, depth + 1) for v in body]
         return items if tag == "l" else tuple(items)
-    if tag == "f":
-        if body not in ("nan", "inf", "-inf"):
-            raise PlanError(f"a malformed float {body!r}")
-        return float(body)
-    if tag == "dt":
-        if body not in TORCH_DTYPES:
-            raise PlanError(f"an unknown dtype {body!r}")
-        return TORCH_DTYPES[body]
+    if tag in _NAMED:
+        what, table = _NAMED[tag]
+        if not isinstance(body, str) or body not in table:
+            raise PlanError(f"{what} {body!r}")
+        return table[body]
     if tag == "dev":
         if not isinstance(body, str) or not (body == "cpu" or body.startswith("cuda")) or len(body) > 16:
             raise PlanError(f"an unknown device {body!r}")
         return torch.device(body)
-    if tag == "mf":
-        if body not in MEMORY_FORMATS:
-            raise PlanError(f"an unknown memory format {body!r}")
-        return MEMORY_FORMATS[body]
-    if tag == "lay":
-        if body != "strided":
-            raise PlanError(f"an unsupported layout {body!r}")
-        return torch.strided
     if tag == "tl":
         return _triton_dtype(body)
     raise PlanError(f"an unknown value tag {tag!r}")
@@ -190,9 +192,7 @@ def check_value(obj: Any, depth: int = 0, budget: list[int] | None = None) -> No
         if len(obj) > MAX_STRING:
             raise PlanError("a string argument too long")
         return
-    if not isinstance(obj, dict) or len(obj) != 1:
-        raise PlanError(f"a malformed value {str(obj)[:80]}")
-    ((tag, body),) = obj.items()
+    tag, body = _tagged(obj)
     if tag == "v":
         if not isinstance(body, int) or isinstance(body, bool) or body < 0:
             raise PlanError(f"a malformed value reference {str(body)[:40]}")

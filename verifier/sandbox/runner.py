@@ -123,9 +123,22 @@ class WorkerSession:
         self.warm_problem: str | None = None
 
     @classmethod
-    def for_run(cls, role: str, isolation: iso.Isolation, options: Any, device: str, **fields: Any) -> WorkerSession:
-        """A worker of ``role`` with the run's limits (``options``: a VerifyOptions) on ``device``."""
-        return cls(role, isolation, options.timeout_s, options.memory_limit_mb, cuda=device == "cuda", **fields)
+    def for_run(
+        cls, role: str, isolation: iso.Isolation, options: Any, device: str, *, authenticated: bool, **fields: Any
+    ) -> WorkerSession:
+        """A worker of ``role`` with the run's limits (``options``: a VerifyOptions) on ``device``: a
+        candidate run's worker, so warm where it can be, under the scratch quota, its frames not kept
+        (``fields`` set anything else, or override these)."""
+        defaults = {"keep_frames": False, "quota": True, "warm": True}
+        return cls(
+            role,
+            isolation,
+            options.timeout_s,
+            options.memory_limit_mb,
+            cuda=device == "cuda",
+            authenticated=authenticated,
+            **(defaults | fields),
+        )
 
     def limit_frames(self, max_blob_bytes: int, max_header_bytes: int) -> None:
         """Tighten what one frame may declare (before it is buffered), once the parent knows what the
@@ -189,18 +202,11 @@ class WorkerSession:
         if not warm.enabled(self.isolation.mechanism, self.cuda):
             return False
         try:
+            spec = warm.ServerSpec(
+                self.isolation, self.cuda, PACKAGE_DIR, SCRATCH_CAP_BYTES if self.quota else None, self.interpret_triton
+            )
             self._zygote, self._proc = warm.start_worker(
-                self.isolation,
-                self.cuda,
-                PACKAGE_DIR,
-                SCRATCH_CAP_BYTES if self.quota else None,
-                self.role,
-                req_r,
-                res_w,
-                (out, err),
-                self.process_memory_mb(),
-                int(self.timeout_s) + 30,
-                self.interpret_triton,
+                spec, self.role, req_r, res_w, (out, err), self.process_memory_mb(), int(self.timeout_s) + 30
             )
         except (warm.WarmStartError, OSError) as e:
             self.warm_problem = str(e)[:500]

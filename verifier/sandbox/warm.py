@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,20 +70,35 @@ class WarmStartError(RuntimeError):
     """The server could not fork a worker (the caller falls back to a cold start)."""
 
 
+@dataclass(frozen=True)
+class ServerSpec:
+    """What a fork server is started with: the sandbox, the device, the package it imports, its scratch
+    quota, and Triton's interpreter (None: on for a CPU, off for a GPU)."""
+
+    isolation: iso.Isolation
+    cuda: bool
+    package_dir: Path
+    scratch_cap_bytes: int | None
+    interpret: bool | None = None
+
+    @property
+    def interpreting(self) -> bool:
+        return (not self.cuda) if self.interpret is None else self.interpret
+
+    @property
+    def key(self) -> tuple[str, bool, bool]:
+        """Servers of one key are interchangeable (the pool keeps them idle by key)."""
+        return (self.isolation.mechanism, self.cuda, self.interpreting)
+
+
 class Zygote:
     """One fork server process and its control socket."""
 
-    def __init__(
-        self,
-        isolation: iso.Isolation,
-        cuda: bool,
-        package_dir: Path,
-        scratch_cap_bytes: int | None,
-        interpret: bool | None = None,
-    ) -> None:
+    def __init__(self, spec: ServerSpec) -> None:
+        isolation, cuda, package_dir = spec.isolation, spec.cuda, spec.package_dir
         self.isolation = isolation
         self.cuda = cuda
-        self.interpret = (not cuda) if interpret is None else interpret
+        self.interpret = spec.interpreting
         """Triton's interpreter on (``TRITON_INTERPRET=1`` when Triton is imported here, so in every child):
         a CPU's planner and runner; off for the compile worker, whose compiler needs the real language."""
         self.scratch = Path(tempfile.mkdtemp(prefix="kiln-zygote-"))
@@ -90,7 +106,7 @@ class Zygote:
         self.control = parent_end
         worker_argv = [sys.executable, "-m", "verifier.worker", "zygote", str(child_end.fileno())]
         if isolation.mechanism == "bwrap":
-            argv = _with_mqueue(iso.bwrap_argv(worker_argv, self.scratch, package_dir, cuda, scratch_cap_bytes))
+            argv = _with_mqueue(iso.bwrap_argv(worker_argv, self.scratch, package_dir, cuda, spec.scratch_cap_bytes))
         else:
             argv = worker_argv
         env = worker_environment(self.scratch, str(package_dir.parent), interpret_triton=self.interpret)
@@ -320,16 +336,8 @@ class WarmPool:
         self.last_discard: str | None = None
         """Why the last one was (residue entries name a candidate's files: kept here, logged nowhere)."""
 
-    def acquire(
-        self,
-        isolation: iso.Isolation,
-        cuda: bool,
-        package_dir: Path,
-        scratch_cap_bytes: int | None,
-        interpret: bool | None = None,
-    ) -> Zygote:
-        interpret = (not cuda) if interpret is None else interpret
-        key = (isolation.mechanism, cuda, interpret)
+    def acquire(self, spec: ServerSpec) -> Zygote:
+        key = spec.key
         dead: list[Zygote] = []
         try:
             with self._lock:
@@ -344,7 +352,7 @@ class WarmPool:
         finally:
             for zygote in dead:  # closed outside the lock: other threads need not wait for it
                 zygote.close()
-        return self._start(key, lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret))
+        return self._start(key, lambda: Zygote(spec))
 
     def _start(self, key: tuple[str, bool, bool], make: Any, idle: bool = False) -> Zygote:
         """Start a server (from the long-lived starter thread) and record it, or why it failed."""
@@ -362,18 +370,10 @@ class WarmPool:
             self._starting.discard(key)
         return zygote
 
-    def prewarm(
-        self,
-        isolation: iso.Isolation,
-        cuda: bool,
-        package_dir: Path,
-        scratch_cap_bytes: int | None,
-        interpret: bool | None = None,
-    ) -> None:
+    def prewarm(self, spec: ServerSpec) -> None:
         """Start a server for this key in the background if none is idle or starting, so a worker asked
         for later (the compile worker, after the plans are recorded) forks at once."""
-        interpret = (not cuda) if interpret is None else interpret
-        key = (isolation.mechanism, cuda, interpret)
+        key = spec.key
         with self._lock:
             if self._idle.get(key) or key in self._starting or key in self.unavailable:
                 return
@@ -381,7 +381,7 @@ class WarmPool:
 
         def start() -> None:
             with contextlib.suppress(WarmStartError):
-                self._start(key, lambda: Zygote(isolation, cuda, package_dir, scratch_cap_bytes, interpret), idle=True)
+                self._start(key, lambda: Zygote(spec), idle=True)
 
         threading.Thread(target=start, name="kiln-warm-prewarm", daemon=True).start()
 
@@ -429,24 +429,19 @@ atexit.register(POOL.shutdown)
 
 
 def start_worker(
-    isolation: iso.Isolation,
-    cuda: bool,
-    package_dir: Path,
-    scratch_cap_bytes: int | None,
+    spec: ServerSpec,
     role: str,
     req_r: int,
     res_w: int,
     logs: tuple[IO[bytes], IO[bytes]],
     memory_mb: int,
     cpu_s: int,
-    interpret: bool | None = None,
 ) -> tuple[Zygote, WarmProcess]:
     """Fork a worker from a pooled server (raises WarmStartError; the caller then starts it cold)."""
-    zygote = POOL.acquire(isolation, cuda, package_dir, scratch_cap_bytes, interpret)
+    zygote = POOL.acquire(spec)
     try:
-        process = zygote.fork(
-            role, [req_r, res_w, logs[0].fileno(), logs[1].fileno()], memory_mb, cpu_s, limit_address_space=not cuda
-        )
+        descriptors = [req_r, res_w, logs[0].fileno(), logs[1].fileno()]
+        process = zygote.fork(role, descriptors, memory_mb, cpu_s, limit_address_space=not spec.cuda)
     except WarmStartError:
         POOL.release(zygote, None)
         raise

@@ -35,21 +35,11 @@ from verifier import codec
 from verifier.hostinfo import describe_host
 from verifier.worker import compute_lock, guard, no_new_processes
 from verifier.worker.cuda_compile import CudaCompileCheck
-from verifier.worker.loading import load_module, seed_everything, to_device
+from verifier.worker.loading import flat_tensors, load_module, seed_everything, to_device
 from verifier.worker.protocol import Reporter, Send, read_message
 from verifier.worker.recorder import DispatchRecorder, install_host_access_watch, profiled_op_names
 
 CANDIDATE_MODULE = "kiln_candidate"
-
-
-def _tensors(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
 
 
 def _leaves(value: Any) -> list[Any]:
@@ -331,7 +321,7 @@ class _Harness:
             self.reporter.send("error", {"stage": "worker", "error": f"no instance {index}", "traceback": ""})
             return False
         inputs = to_device(codec.decode(command["inputs"], blob), self.device)
-        flat_inputs = _tensors(inputs)
+        flat_inputs = flat_tensors(inputs)
         _poison_allocator([int(n) for n in command.get("poison_nbytes", [])], self.device)
         self.lock_attempts()
         self.gc_disable()
@@ -461,7 +451,7 @@ def _digest_outputs(out: Any) -> list[str]:
 
     Taken on the calling stream when forward returns, and again after a device-wide synchronise:
     a difference means work was still writing the outputs on another stream."""
-    return [hashlib.sha256(codec.tensor_bytes(t)).hexdigest() for t in _tensors(out) if type(t) is torch.Tensor]
+    return [hashlib.sha256(codec.tensor_bytes(t)).hexdigest() for t in flat_tensors(out) if type(t) is torch.Tensor]
 
 
 def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: int) -> bool:
@@ -473,8 +463,8 @@ def _timed_phase(harness: _Harness, sets: list[list[Any]], runs: int, warmup: in
 
     model, buffers = harness.timed_model, harness.first_inputs
     assert buffers is not None
-    flat_buffers = _tensors(buffers)
-    sources = [_tensors(s) for s in sets] or [_tensors(to_device(buffers, "cuda"))]
+    flat_buffers = flat_tensors(buffers)
+    sources = [flat_tensors(s) for s in sets] or [flat_tensors(to_device(buffers, "cuda"))]
 
     def inputs_for(i: int) -> list[Any]:
         """Run ``i``'s inputs: timing set ``i mod n`` copied into the first trial's buffers, or the set

@@ -56,6 +56,17 @@ def to_device(value: Any, device: str) -> Any:
     return value
 
 
+def flat_tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors in ``value`` (a tensor, or lists, tuples and dicts of them), depth first."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in flat_tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in flat_tensors(v)]
+    return []
+
+
 def as_list(value: Any) -> list[Any]:
     """get_inputs()/get_init_inputs() results as a positional-argument list."""
     if isinstance(value, (list, tuple)):
