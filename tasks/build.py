@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from tasks.model import DEFAULT_TOLERANCES, ParamFn, Shape, Task, TaskError
 from tasks.source import module_constants, read_packaged_source, render_source
@@ -13,26 +13,35 @@ from verifier.spec import Tolerance
 _FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 
+class Costs(TypedDict, total=False):
+    """What a built-in task's definition hands to its ``Task`` as it is: its cost model (rooflines) and
+    the ops it allows beyond the defaults."""
+
+    flops: Required[ParamFn]
+    min_bytes: Required[ParamFn]
+    tensor_flops: ParamFn | None
+    flops_note: str
+    allowed_ops: frozenset[str]
+
+
 def define_task(
     *,
     id: str,
-    family: str,
-    template: str,
     title: str,
     description: str,
     shapes: Sequence[Shape],
-    flops: ParamFn,
-    min_bytes: ParamFn,
-    tensor_flops: ParamFn | None = None,
-    flops_note: str = "",
+    template: str | None = None,
     tolerances: Mapping[str, Tolerance] | None = None,
-    allowed_ops: frozenset[str] = frozenset(),
     references: Sequence[str] = (),
+    **costs: Unpack[Costs],
 ) -> Task:
     """A task whose source is ``tasks/sources/<template>`` with its first small shape written in.
 
-    ``tolerances`` override the defaults per dtype; the task records a bound for every float dtype.
+    The family is the id's first part; the template defaults to the id with ``_`` for ``.``
+    (``conv1d.long_causal``: ``conv1d_long_causal.py``). ``tolerances`` override the defaults per
+    dtype; the task records a bound for every float dtype.
     """
+    template = template or id.replace(".", "_") + ".py"
     small = [s for s in shapes if s.tier == "small"]
     if not small:
         raise TaskError(f"task {id}: at least one small shape is required")
@@ -58,7 +67,7 @@ def define_task(
     source = render_source(raw, as_written, docstring=docstring)
     return Task(
         id=id,
-        family=family,
+        family=id.partition(".")[0],
         title=title,
         description=description,
         source=source,
@@ -68,12 +77,8 @@ def define_task(
             **{k: v for k, v in DEFAULT_TOLERANCES.items() if k in _FLOAT_DTYPES},
             **(tolerances or {}),
         },
-        allowed_ops=allowed_ops,
-        flops=flops,
-        min_bytes=min_bytes,
-        tensor_flops=tensor_flops,
-        flops_note=flops_note,
         references=tuple(references),
+        **costs,
     )
 
 

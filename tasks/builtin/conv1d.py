@@ -8,8 +8,6 @@ from typing import Any
 from tasks.build import define_task, dtype_bytes
 from tasks.model import Shape, Task, Tier
 
-FAMILY = "conv1d"
-
 
 def _shape(
     name: str, tier: Tier, note: str, b: int, c: int, length: int, k: int | None = None, dtype: str = "float32"
@@ -39,8 +37,6 @@ def tasks() -> list[Task]:
     return [
         define_task(
             id="conv1d.long_causal",
-            family=FAMILY,
-            template="conv1d_long_causal.py",
             title="Causal depthwise 1D convolution with a sequence-long kernel",
             description="""
             y[b, c, t] = bias[c] + sum_{j <= t} w[c, j] x[b, c, t - j]: the convolution of

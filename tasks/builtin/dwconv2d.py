@@ -14,7 +14,6 @@ from typing import Any
 from tasks.build import define_task, dtype_bytes
 from tasks.model import Shape, Task, Tier
 
-FAMILY = "dwconv2d"
 _FLOPS_NOTE = (
     "2 FLOPs per multiply-add for every kernel tap of every output (zero-padding taps included), "
     "plus bias adds; all on CUDA cores (depthwise convolution is not a matrix multiply)."
@@ -43,7 +42,6 @@ def _dw_bytes(p: Mapping[str, Any]) -> float:
 def _generic(id: str, title: str, description: str, shapes: list[Shape], references: tuple[str, ...]) -> Task:
     return define_task(
         id=id,
-        family=FAMILY,
         template="dwconv2d.py",
         title=title,
         description=description,
@@ -215,7 +213,6 @@ def _inception_mixer() -> Task:
     n = "InceptionNeXt-T stage {}: {} channels at {}x{}"
     return define_task(
         id="dwconv2d.inceptionnext_mixer",
-        family=FAMILY,
         template="inceptionnext_mixer.py",
         title="InceptionNeXt token mixer (identity, 3x3, 1x11, 11x1 depthwise branches)",
         description="""
@@ -269,7 +266,6 @@ def _unireplknet() -> Task:
     n = "UniRepLKNet-T (Ding et al., 2024) stage {}: {} channels at {}x{}"
     return define_task(
         id="dwconv2d.unireplknet_13x13_dilated",
-        family=FAMILY,
         template="dwconv2d_dilated_branches.py",
         title="UniRepLKNet 13x13 depthwise convolution with dilated branches",
         description="""
@@ -317,7 +313,6 @@ def _van_lka() -> Task:
     n = "VAN-B2 (Guo et al., 2023) stage {}: {} channels at {}x{}"
     return define_task(
         id="dwconv2d.van_lka",
-        family=FAMILY,
         template="van_lka.py",
         title="VAN large-kernel attention (5x5 dw, 7x7 dw dilation 3, 1x1, multiply)",
         description="""

@@ -16,8 +16,6 @@ from tasks.build import define_task, dtype_bytes
 from tasks.model import Shape, Task, Tier
 from verifier.spec import Tolerance
 
-FAMILY = "fftconv"
-
 # bf16/fp16 FFT convolutions (FlashFFTConv runs its FFTs as 16-bit tensor-core matmuls) round at
 # every one of O(log L) stages; these bounds admit that and still reject a wrong or truncated filter.
 _TOLERANCES = {
@@ -81,12 +79,23 @@ _NOTE = (
 )
 
 
+def _task(gated: bool, **fields: Any) -> Task:
+    """A task of the family: the shapes, tolerances, references and cost model both forms share."""
+    return define_task(
+        shapes=_SHAPES,
+        flops=_flops(gated=gated),
+        min_bytes=_min_bytes(gated=gated),
+        flops_note=_NOTE,
+        tolerances=_TOLERANCES,
+        references=_REFERENCES,
+        **fields,
+    )
+
+
 def tasks() -> list[Task]:
     return [
-        define_task(
+        _task(
             id="fftconv.long_conv",
-            family=FAMILY,
-            template="fftconv_long_conv.py",
             title="Long causal convolution by FFT with D skip (H3/Hyena/FlashFFTConv)",
             description="""
             y = irfft(rfft(u, 2L) * rfft(k, 2L))[..., :L] + D * u, for u (B, H, L), a filter
@@ -94,16 +103,10 @@ def tasks() -> list[Task]:
             Equivalent to a causal convolution of length L; a kernel need not use an FFT. Shapes from
             1K (GPT-2-width Hyena/H3) to 1M tokens (HyenaDNA).
             """,
-            shapes=_SHAPES,
-            flops=_flops(gated=False),
-            min_bytes=_min_bytes(gated=False),
-            flops_note=_NOTE,
-            tolerances=_TOLERANCES,
-            references=_REFERENCES,
+            gated=False,
         ),
-        define_task(
+        _task(
             id="fftconv.gated_long_conv",
-            family=FAMILY,
             template="fftconv_gated.py",
             title="Gated long convolution by FFT (Hyena operator, FlashFFTConv gated form)",
             description="""
@@ -112,11 +115,6 @@ def tasks() -> list[Task]:
             into one kernel. u, pregate, postgate (B, H, L), k (H, L), D (H,). Same shapes as
             fftconv.long_conv.
             """,
-            shapes=_SHAPES,
-            flops=_flops(gated=True),
-            min_bytes=_min_bytes(gated=True),
-            flops_note=_NOTE,
-            tolerances=_TOLERANCES,
-            references=_REFERENCES,
+            gated=True,
         ),
     ]

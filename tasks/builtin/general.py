@@ -9,8 +9,6 @@ from tasks.build import define_task, dtype_bytes
 from tasks.model import Shape, Task, Tier
 from verifier.spec import Tolerance
 
-FAMILY = "general"
-
 
 def _s(name: str, tier: Tier, note: str, **params: Any) -> Shape:
     params.setdefault("DTYPE", "float32")
@@ -26,8 +24,6 @@ def _matmul() -> Task:
 
     return define_task(
         id="general.matmul",
-        family=FAMILY,
-        template="general_matmul.py",
         title="Dense matrix multiplication",
         description="""
         C = A @ B for A (M, K) and B (K, N). Realistic shapes: square 4096 (float32, TF32 on tensor
@@ -77,8 +73,6 @@ def _softmax() -> Task:
 
     return define_task(
         id="general.softmax",
-        family=FAMILY,
-        template="general_softmax.py",
         title="Row softmax",
         description="""
         y = softmax(x, dim=-1) over rows of x (ROWS, COLS). Realistic shapes: GPT-2-small attention
@@ -115,8 +109,6 @@ def _layernorm() -> Task:
 
     return define_task(
         id="general.layernorm",
-        family=FAMILY,
-        template="general_layernorm.py",
         title="Layer normalisation with learned scale and shift",
         description="""
         y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (eps 1e-5).
@@ -152,8 +144,6 @@ def _linear_gelu() -> Task:
 
     return define_task(
         id="general.linear_gelu",
-        family=FAMILY,
-        template="general_linear_gelu.py",
         title="Linear layer fused with GELU",
         description="""
         y = gelu(x @ W^T + b) with the exact (erf) GELU: a transformer MLP's up-projection, where

@@ -95,8 +95,6 @@ def tasks() -> list[Task]:
     )
     spmm = define_task(
         id="spmm.csr",
-        family="spmm",
-        template="spmm_csr.py",
         title="Sparse CSR adjacency x dense features (SpMM)",
         description="""
         y = A @ X for a weighted adjacency A (N x N, power-law degrees) given as CSR tensors
@@ -140,8 +138,6 @@ def tasks() -> list[Task]:
     )
     gcn = define_task(
         id="gcn.layer",
-        family="gcn",
-        template="gcn_layer.py",
         title="GCN layer: normalised adjacency x features x weights, plus bias",
         description="""
         y = A_hat @ (X @ W^T) + b with A_hat = D^-1/2 (A + I) D^-1/2 in CSR (values computed in
