@@ -11,7 +11,15 @@ from fastapi.exceptions import RequestValidationError
 
 from kernels_store import Store, open_store
 from service import astlock, web
-from service.api import routes_health, routes_jobs, routes_runs, routes_sources, routes_tasks, routes_verify
+from service.api import (
+    routes_compilations,
+    routes_health,
+    routes_jobs,
+    routes_runs,
+    routes_sources,
+    routes_tasks,
+    routes_verify,
+)
 from service.api.guard import RequestGuard, validation_error_handler
 from service.api.security_headers import SecurityHeaders
 from service.events import EventHub
@@ -53,7 +61,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     hub = EventHub()
     runner = JobRunner(the_store, settings, hub) if run_jobs and settings.workers > 0 else None
     app.state.kiln = AppState(settings=settings, store=the_store, hub=hub, runner=runner)
-    for module in (routes_jobs, routes_verify, routes_tasks, routes_sources, routes_runs, routes_health):
+    for module in (
+        routes_jobs,
+        routes_compilations,
+        routes_verify,
+        routes_tasks,
+        routes_sources,
+        routes_runs,
+        routes_health,
+    ):
         app.include_router(module.router)
     app.include_router(web.router)  # the HTML pages: leaderboard, task pages
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -29,9 +29,11 @@ class JobParams:
     """The LLM model; None: the server's ``KILN_LLM_MODEL`` (``Settings.llm_model``)."""
     template_seed: bool = True
     """LLM proposer: the template compiler's kernel is verified first and offered to the model."""
+    mode: str = "forward"
+    """What the job's candidates are verified for: ``forward``, ``backward`` (training kernels) or ``both``."""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"language": self.language, "proposer": self.proposer}
+        out: dict[str, Any] = {"language": self.language, "proposer": self.proposer, "mode": self.mode}
         out |= {} if self.template_seed else {"template_seed": False}
         return out | ({"model": self.model} if self.model else {})
 
@@ -43,6 +45,7 @@ class JobParams:
             proposer=str(raw.get("proposer") or cls.proposer),
             model=str(raw["model"]) if raw.get("model") else None,
             template_seed=raw.get("template_seed") is not False,
+            mode=str(raw.get("mode") or cls.mode),
         )
 
 
@@ -58,7 +61,11 @@ def submit_job(store: Store, settings: Settings, body: JobCreate, *, device: str
     from service.task_lookup import require_task
 
     params = JobParams(
-        language=body.language, proposer=body.proposer, model=body.model, template_seed=body.template_seed
+        language=body.language,
+        proposer=body.proposer,
+        model=body.model,
+        template_seed=body.template_seed,
+        mode=body.mode,
     )
     budget, task_id, reference_source = body.budget, body.task_id, body.reference_source
     if budget > settings.max_budget:
@@ -68,7 +75,7 @@ def submit_job(store: Store, settings: Settings, body: JobCreate, *, device: str
     limit = settings.max_active_jobs_per_owner
     active = store.list_jobs(status=["queued", "running"], owner_token=owner, limit=1).total
     if active >= limit:  # the early answer, before any parsing; create_job checks again, atomically
-        raise _too_many(active, limit)
+        raise too_many(active, limit)
     if reference_source is not None:
         check_reference(reference_source, settings.max_source_bytes)
     if task_id is not None:
@@ -84,10 +91,10 @@ def submit_job(store: Store, settings: Settings, body: JobCreate, *, device: str
             max_active=limit,
         )
     except ActiveJobLimitError as e:
-        raise _too_many(e.active, limit) from None
+        raise too_many(e.active, limit) from None
 
 
-def _too_many(active: int, limit: int) -> Refused:
+def too_many(active: int, limit: int) -> Refused:
     return Refused(
         status.HTTP_429_TOO_MANY_REQUESTS,
         f"{active} of your jobs are queued or running; the limit is {limit} (KILN_MAX_ACTIVE_JOBS)",

@@ -41,6 +41,8 @@ log = logging.getLogger("kiln.runner")
 IDLE_POLL_S = 2.0
 MAX_TOLD = 500
 """Queued jobs told about one waiting reason (the oldest first), per check."""
+KINDS = ("generate", "compile")
+"""The jobs a runner claims: generation jobs (``POST /v1/jobs``) and compilations (``POST /v1/compilations``)."""
 
 
 class JobRunner:
@@ -138,7 +140,7 @@ class JobRunner:
                 self._wake.clear()
                 continue
             try:
-                job = self.store.claim_next_job(worker_id, lease_s=self.settings.lease_seconds, kinds=["generate"])
+                job = self.store.claim_next_job(worker_id, lease_s=self.settings.lease_seconds, kinds=KINDS)
             except Exception:
                 log.exception("claiming a job failed")
                 job = None
@@ -160,7 +162,10 @@ class JobRunner:
         publish("started", {"job_id": job.id, "task_id": job.task_id, "attempt": job.attempts})
         outcome: tuple[str, str | None, dict[str, Any] | None]
         try:
-            outcome = self._generate(job, worker_id, cancel, publish)
+            if job.kind == "compile":
+                outcome = self._compile(job, worker_id, cancel, publish)
+            else:
+                outcome = self._generate(job, worker_id, cancel, publish)
         except UnknownTaskError as e:
             outcome = ("failed", f"unknown task {e.task_id}", None)
         except LeaseLostError:
@@ -192,6 +197,11 @@ class JobRunner:
             self.store.finish_job(job.id, worker_id, status, error=error, result=result)
         except LeaseLostError:
             return
+        if job.kind == "compile":  # the event says how it ended; the report (sources and all) is the job's result
+            from service.compilations import forget
+
+            forget(job.id)
+            result = {k: (result or {}).get(k) for k in ("status", "coverage", "run_id")} if result else None
         publish("finished", {"status": status, "error": error, "result": result})
 
     def _publisher(self, job_id: str):  # type: ignore[no-untyped-def]
@@ -217,6 +227,24 @@ class JobRunner:
                 continue
             if record.cancel_requested:
                 cancel.set()
+
+    def _compile(
+        self, job: JobRecord, worker_id: str, cancel: threading.Event, publish: Any
+    ) -> tuple[str, str | None, dict[str, Any] | None]:
+        """A compilation (``service.compilations``): the model's groups generated and verified, one
+        event per group; its result is the compilation ``kiln compile --json`` prints."""
+        from service.compilations import run_compilation
+
+        return run_compilation(
+            self.store,
+            self.settings,
+            job,
+            worker_id,
+            cancel,
+            publish,
+            device=self._device(),
+            verify_executor=self.executor,
+        )
 
     def _generate(
         self, job: JobRecord, worker_id: str, cancel: threading.Event, publish: Any
@@ -267,6 +295,7 @@ class JobRunner:
                 timeout_s=self.settings.timeout_s,
                 sandbox=self.settings.sandbox,  # type: ignore[arg-type]
                 sandbox_image=self.settings.sandbox_image,
+                mode=params.mode,  # type: ignore[arg-type]
             ),
             # an imported problem as written may be too large to trace here: its small tier is not
             trace_shape="small" if not resolved.builtin and "small" in resolved.reference.shapes else None,
@@ -276,7 +305,7 @@ class JobRunner:
 
         def verify_fn(prepared: Any, candidate: Any) -> Any:
             if resumed:  # a verdict this job stored before it was interrupted is not verified (or written) again
-                stored = self._stored_report(resolved.task_id, prepared, candidate)
+                stored = self._stored_report(resolved.task_id, prepared, candidate, params.mode)
                 if stored is not None:
                     return stored
             return executor.verify(prepared, candidate, options)
@@ -323,14 +352,14 @@ class JobRunner:
             return str(hint())
         return resolve_device(self.settings.device)
 
-    def _stored_report(self, task_id: str, prepared: Any, candidate: Any) -> Any:
+    def _stored_report(self, task_id: str, prepared: Any, candidate: Any, mode: str) -> Any:
         from verifier import Report
 
         found = self.store.find_candidate(task_id, candidate.sha256)
         if found is None:
             return None
         stored = self.store.find_verification(
-            found.id, prepared.environment, reference_sha256=prepared.reference.sha256
+            found.id, prepared.environment, reference_sha256=prepared.reference.sha256, mode=mode
         )
         return Report.from_dict(stored.report) if stored is not None else None
 

@@ -8,6 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_TASK_ID = 200
+Mode = Literal["forward", "backward", "both"]
+"""What is verified: the forward, a training step (forward and backward, gradients checked against
+autograd's), or both one after the other. Anything else is a 422 naming these values."""
+MODE_DESCRIPTION = (
+    "forward | backward (a training kernel: a torch.autograd.Function whose backward launches kernels; "
+    "gradients checked against autograd) | both"
+)
 
 
 class _TaskOrReference(BaseModel):
@@ -38,6 +45,7 @@ class JobCreate(_TaskOrReference):
         description="LLM proposer: verify the template compiler's kernel first and offer it to the model "
         "as a starting point (the LLM is asked at least once either way)",
     )
+    mode: Mode = Field("forward", description=MODE_DESCRIPTION)
 
 
 class JobLinks(BaseModel):
@@ -54,6 +62,7 @@ class JobView(BaseModel):
     task_id: str | None
     language: str | None = None
     proposer: str | None = None
+    mode: str = "forward"
     budget: int | None
     progress: dict[str, Any]
     result: dict[str, Any] | None
@@ -72,6 +81,61 @@ class JobView(BaseModel):
     links: JobLinks
 
 
+class CompilationCreate(BaseModel):
+    """A whole model to compile (``kiln compile`` over HTTP): its kernel groups made tasks, each generated
+    and verified."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_source: str = Field(description="KernelBench-format module: Model, get_inputs, get_init_inputs")
+    name: str = Field(
+        "model",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        description="The model's name (its compile run is the suite compile:NAME)",
+    )
+    shapes: dict[str, Any] | None = Field(
+        None,
+        description="Top-level constants of the model and their values (as kiln compile --shape: "
+        "numbers, strings, booleans, null and arrays of them); overrides tier",
+        examples=[{"batch_size": 2, "input_shape": [2, 3, 32, 32]}],
+    )
+    tier: Literal["small", "as_written"] = "small"
+    proposer: Literal["template", "llm"] = "template"
+    budget: int = Field(4, ge=1, description="Most candidates verified per group (capped by KILN_MAX_BUDGET)")
+
+
+class CompilationLinks(BaseModel):
+    self: str
+    events: str
+    cancel: str
+
+
+class CompilationView(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    name: str
+    tier: str
+    shapes: dict[str, Any] | None
+    proposer: str
+    budget: int | None
+    progress: dict[str, Any] = Field(description="stage, groups, tasks done of total, verdicts so far")
+    error: str | None
+    cancel_requested: bool
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    report: dict[str, Any] | None = Field(
+        None,
+        description="When finished: the compilation as kiln compile --json prints it (per group its ops, key, "
+        "task, verdict, reason; the coverage of FLOPs and bytes)",
+    )
+    waiting: str | None = None
+    links: CompilationLinks
+
+
 class VerifyRequest(_TaskOrReference):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,14 +143,16 @@ class VerifyRequest(_TaskOrReference):
     reference_source: str | None = None
     candidate_source: str
     language: Literal["triton", "cuda", "auto"] = "auto"
+    mode: Mode = Field("forward", description=MODE_DESCRIPTION)
 
 
 class VerifyResponse(BaseModel):
     verdict: Literal["accepted", "rejected", "not_run"]
+    mode: str = Field(description="what was verified (a stored verdict answers only a request of its own mode)")
     task_id: str
     candidate_id: int
     verification_id: int
-    cached: bool = Field(description="True when this exact source was already verified in this environment")
+    cached: bool = Field(description="True when this exact source was already verified in this environment and mode")
     report: dict[str, Any]
 
 
@@ -109,6 +175,7 @@ class TaskDetail(TaskSummary):
 
 class KernelView(BaseModel):
     task_id: str
+    mode: str = Field(description="forward, backward or both: each mode is ranked apart")
     hardware_fingerprint: str
     device_name: str
     measured: bool

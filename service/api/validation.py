@@ -49,12 +49,14 @@ def _top_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def check_reference(source: str, max_bytes: int) -> None:
-    """A KernelBench-format reference: ``Model``, ``get_inputs`` and ``get_init_inputs`` at top level."""
-    names = _top_level_names(_parse(source, "reference_source", max_bytes))
+def check_reference(source: str, max_bytes: int, what: str = "reference_source") -> set[str]:
+    """A KernelBench-format reference: ``Model``, ``get_inputs`` and ``get_init_inputs`` at top level.
+    Returns the names it assigns or defines at top level."""
+    names = _top_level_names(_parse(source, what, max_bytes))
     missing = [n for n in ("Model", "get_inputs", "get_init_inputs") if n not in names]
     if missing:
-        raise _reject("reference_source is not in KernelBench format: it defines no " + ", ".join(missing))
+        raise _reject(f"{what} is not in KernelBench format: it defines no " + ", ".join(missing))
+    return names
 
 
 def check_candidate(source: str, max_bytes: int) -> None:

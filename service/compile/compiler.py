@@ -47,6 +47,8 @@ class CompileConfig:
     trials: int = 3
     workers: int = 1
     executor: str = "local"
+    sandbox: str | None = None
+    """Run the model's capture sandboxed (``service.compile.children``): the service, for a submitted model."""
 
 
 def task_id_for(summary: str, key: str) -> str:
@@ -70,9 +72,12 @@ def choose_overrides(source: str, config: CompileConfig) -> tuple[dict[str, Any]
     return dict(result.params), f"small tier ({changed})"
 
 
-def capture_groups(source: str, overrides: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def capture_groups(
+    source: str, overrides: dict[str, Any], timeout_s: float, sandbox: str | None = None
+) -> dict[str, Any]:
     """The child's capture: ``{"groups": [...], "in_pytorch": [[node, reason], ...]}``."""
-    return run_child({"action": "capture", "source": source, "overrides": overrides}, timeout_s=timeout_s)
+    request = {"action": "capture", "source": source, "overrides": overrides}
+    return run_child(request, timeout_s=timeout_s, sandbox=sandbox)
 
 
 def _store_tasks(store: Store, name: str, groups: list[dict[str, Any]]) -> list[str]:
@@ -142,7 +147,7 @@ def compile_model(
     else:
         overrides, shape_note = choose_overrides(source, config)
         note(f"shape: {shape_note}; capturing the forward")
-        captured = capture_groups(source, overrides, config.timeout_s)
+        captured = capture_groups(source, overrides, config.timeout_s, config.sandbox)
         groups = captured["groups"]
         task_ids = _store_tasks(store, name, groups)
         compilation = {

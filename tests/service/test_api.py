@@ -28,9 +28,17 @@ def test_health_and_openapi(server: LiveServer) -> None:
     assert {p: m for p, m in methods.items() if "post" in m} == {
         "/v1/jobs": {"post"},
         "/v1/jobs/{job_id}/cancel": {"post"},
+        "/v1/compilations": {"post"},
+        "/v1/compilations/{job_id}/cancel": {"post"},
         "/v1/verify": {"post"},
     }
-    for path in ("/v1/jobs/{job_id}", "/v1/jobs/{job_id}/events", "/v1/tasks/{task_id}/best", "/v1/leaderboard"):
+    reads = (
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/events",
+        "/v1/compilations/{job_id}",
+        "/v1/compilations/{job_id}/events",
+    )
+    for path in (*reads, "/v1/tasks/{task_id}/best", "/v1/leaderboard"):
         assert methods[path] == {"get"}, path
     bodies = schema["components"]["schemas"]
     assert {"task_id", "reference_source", "language", "proposer", "budget", "model"} <= set(
