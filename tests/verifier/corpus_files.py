@@ -16,11 +16,13 @@ their header and their cheat, and name the honest parts they take in a directive
 still receives one standalone file per candidate. A part is ``imports`` (the leading import
 statements), a top-level function, class or single-name assignment by name, ``Class.method`` (the
 class statement through that method), or ``function[a:b]`` or ``Class.method[a:b]``: statements
-``a`` to ``b`` of that function's body, as a Python slice (``dwconv_kernel[:6]``). Each part keeps
-the blank lines that follow it in the included file, except the last: the entry's own text goes on
-from the line after the directive. A directive at the start of its line takes the parts as written;
-an indented one moves them to its own indentation (a slice of a kernel as the body of a nested
-block). An included file is expanded first, so a variant of another
+``a`` to ``b`` of that function's body, as a Python slice (``dwconv_kernel[:6]``), or of a nested
+block's body, each ``[i]`` before the slice stepping into statement ``i``'s body
+(``dwconv_kernel[5][1][:2]``: the first two statements of the inner loop of the kernel's sixth
+statement). Each part keeps the blank lines that follow it in the included file, except the last:
+the entry's own text goes on from the line after the directive. A directive at the start of its
+line takes the parts as written; an indented one moves them to its own indentation (a slice of a
+kernel as the body of a nested block). An included file is expanded first, so a variant of another
 cheat can take that cheat's parts (see ``tamper_reenable_gc.py``). A cheat whose point is how it
 defines or launches its kernel writes that code itself: its ``def`` line and the statements it
 changes, taking the unchanged runs of the honest kernel's statements by slice.
@@ -42,7 +44,7 @@ from verifier import Candidate
 
 CORPUS = Path(__file__).parent / "corpus"
 INCLUDE = re.compile(r"^( *)#include (\S+\.py): (.+)$", re.M)
-SLICE = re.compile(r"^(\w+(?:\.\w+)?)\[(-?\d*):(-?\d*)\]$")
+SLICE = re.compile(r"^(\w+(?:\.\w+)?)((?:\[\d+\])*)\[(-?\d*):(-?\d*)\]$")
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def _part(path: Path, lines: list[str], first: int, last: int, following: ast.st
 
 def _statements(path: Path, within: tuple[Path, ...], name: str) -> tuple[str, str]:
     """The part ``function[a:b]`` or ``Class.method[a:b]``: those statements of the function's body."""
-    function, start, stop = SLICE.match(name).groups()  # type: ignore[union-attr]
+    function, steps, start, stop = SLICE.match(name).groups()  # type: ignore[union-attr]
     lines, body = _module(path, within)
     following: ast.stmt | None = None
     *classes, last = function.split(".")
@@ -149,6 +151,11 @@ def _statements(path: Path, within: tuple[Path, ...], name: str) -> tuple[str, s
             raise ValueError(f"{path.name} has no function {function!r}")
         following = dict(zip(body, [*body[1:], following], strict=True))[nodes[-1]]
         body = nodes[-1].body
+    for step in map(int, re.findall(r"\[(\d+)\]", steps)):  # into the body of statement ``step``
+        if step >= len(body) or not isinstance(getattr(body[step], "body", None), list):
+            raise ValueError(f"{path.name}: {name}: statement {step} has no body")
+        following = dict(zip(body, [*body[1:], following], strict=True))[body[step]]
+        body = body[step].body
     after = dict(zip(body, [*body[1:], following], strict=True))
     chosen = body[slice(int(start) if start else None, int(stop) if stop else None)]
     if not chosen:

@@ -83,6 +83,10 @@ def test_an_include_line_takes_a_slice_of_a_kernel_body() -> None:
     assert expand("#include honest_dwconv.py: ModelNew.forward[:]\n", CORPUS) == forward + "\n"
     nested = "".join("    " + line for line in statements[5:12])  # an indented directive moves the part
     assert expand(f"    if True:\n        {take.lstrip()}[5:6]\n", CORPUS) == "    if True:\n" + nested
+    inner = "".join(statements[8:11])  # [i] steps into statement i's body: the inner loop's first three
+    assert expand(f"{' ' * 12}{take.lstrip()}[5][1][:3]\n", CORPUS) == inner
+    with pytest.raises(ValueError, match="statement 0 has no body"):
+        expand(f"{take}[0][:1]\n", CORPUS)
     with pytest.raises(ValueError, match="indented less"):
         expand(f"  {take}[5:6]\n", CORPUS)
     with pytest.raises(ValueError, match="takes no statement"):

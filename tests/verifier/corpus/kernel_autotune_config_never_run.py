@@ -30,8 +30,6 @@ round three: ACCEPTED (or raised) by the first draft of round three; closed: the
 #include honest_dwconv.py: dwconv_kernel, ModelNew.__init__
 
     def forward(self, x):
-        x = x.contiguous()
-        n, c, h, w = x.shape
+        #include honest_autotune_configs_range.py: ModelNew.forward[:2]
         y = torch.zeros_like(x)
-        dwconv_kernel[(n * c,)](x, self.conv.weight, self.conv.bias, y, c, h, w, K=3)
-        return y
+        #include honest_autotune_configs_range.py: ModelNew.forward[3:]

@@ -41,7 +41,7 @@ def memo_dwconv_kernel(
         for kh in tl.static_range(K):
             ih = offs_h + kh - K // 2
             for kw in tl.static_range(K):
-                iw = offs_w + kw - K // 2
+                #include honest_dwconv.py: dwconv_kernel[5][1][:1]
                 mm = ((ih >= 0) & (ih < H))[:, None] & ((iw >= 0) & (iw < W))[None, :]
                 x = tl.load(x_ptr + plane * H * W + ih[:, None] * W + iw[None, :], mask=mm, other=0.0)
                 acc += x * tl.load(w_ptr + c * K * K + kh * K + kw)

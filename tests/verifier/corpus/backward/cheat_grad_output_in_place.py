@@ -8,12 +8,7 @@ static: none
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensors
-        n, c, length = x.shape
-        block = triton.next_power_of_2(length)
-        gx = torch.empty_like(x)
-        gw = torch.empty_like(weight)
-        gb = torch.empty_like(weight)
+        #include honest_affine.py: AffineFn.backward[:1], AffineFn.backward[2:7]
         affine_bwd_input[(n * c,)](grad_out, weight, gx, c, length, BLOCK=block)
         affine_bwd_params[(c,)](grad_out, x, gw, gb, n, c, length, BLOCK=block)
         affine_bwd_input[(n * c,)](grad_out, weight, grad_out, c, length, BLOCK=block)

@@ -15,10 +15,7 @@ from torch.autograd.function import once_differentiable
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensors
-        go = grad_out.contiguous()
-        n, c, length = x.shape
-        block = triton.next_power_of_2(length)
+        #include honest_affine.py: AffineFn.backward[:4]
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = torch.empty_like(x)
@@ -30,11 +27,7 @@ from torch.autograd.function import once_differentiable
         return gx, gw, gb
 
 
-class ModelNew(nn.Module):
-    def __init__(self, channels):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(channels))
-        self.bias = nn.Parameter(torch.randn(channels))
+#include honest_affine.py: ModelNew.__init__
 
     def forward(self, x):
         return AffineFn.apply(x, self.weight.view(-1), self.bias)
