@@ -39,7 +39,7 @@ import operator
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from verifier.parsing import parse_or_raise
@@ -357,24 +357,15 @@ class Attempt:
     floor: int
     work: int
     ok: bool = False
+    kind: str = ""
+    """``error`` (failed to run), ``load`` (failed to load), ``degenerate``, ``too_large`` or ``ok``."""
     reason: str = ""
     reference_seconds: float | None = None
     elements: int | None = None
-    kind: str = ""
-    """``error`` (failed to run), ``load`` (failed to load), ``degenerate``, ``too_large`` or ``ok``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "overrides": self.overrides,
-            "divisor": self.divisor,
-            "floor": self.floor,
-            "work": self.work,
-            "ok": self.ok,
-            "kind": self.kind,
-            "reason": self.reason,
-            "reference_seconds": self.reference_seconds,
-            "elements": self.elements,
-        }
+        """Every field, in order (JSON-ready)."""
+        return asdict(self)
 
 
 @dataclass
@@ -402,17 +393,8 @@ class ShrinkResult:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "params": self.params,
-            "changed": self.changed,
-            "reason": self.reason,
-            "reference_seconds": self.reference_seconds,
-            "elements": self.elements,
-            "seconds": round(self.seconds, 3),
-            "attempts": [a.to_dict() for a in self.attempts],
-            "source_sha256": self.source_sha256,
-        }
+        """Every field, in order (JSON-ready: the attempts as dicts, the seconds rounded)."""
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShrinkResult:
