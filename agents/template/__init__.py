@@ -44,7 +44,7 @@ class TemplatePlan:
         for n in self.program.nodes:
             if n.kind == "dwconv":
                 groups.add("dwconv1d" if n.attrs.get("spatial") == 1 else "dwconv2d")
-            elif n.kind in ("softmax", "layernorm"):
+            elif n.kind in ("softmax", "layernorm", "norm"):
                 groups.add("rows")
             else:
                 groups.add(n.kind)

@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.template.ir import Leaf, LeafE, Node, NodeE, NodeRef, Operand, Program
 from agents.template.model_source import ModelSource
-from agents.template.templates import conv, dense, dwconv, pool, reduce, rows, sparse
+from agents.template.templates import conv, dense, dwconv, norm, pool, reduce, rows, sparse
 from agents.template.templates.common import Ctx
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -30,6 +30,7 @@ _EMITTERS = {
     "pool": pool.emit_pool,
     "conv": conv.emit_conv,
     "pick": reduce.emit_pick,
+    "norm": norm.emit_norm,
 }
 _PARAM_GROUP = {
     "dwconv": "dwconv2d",
@@ -260,6 +261,9 @@ def _describe(node: Node) -> str:
             "pool": f"{node.attrs.get('op')} pooling {node.attrs.get('kernel')}",
             "scan": f"cumulative {node.attrs.get('op')} over dim {list(node.attrs.get('dims', ()))}",
             "pick": "negative log-likelihood of each sample's target",
+            "norm": f"normalisation over dims {list(node.attrs.get('dims', ()))}"
+            f"{' in ' + str(node.attrs['groups']) + ' groups' if node.attrs.get('groups') else ''}"
+            f" ({node.attrs.get('stat')}): statistics and output in one kernel",
         }.get(node.kind, node.kind)
     return what + (" + fused epilogue" if node.epilogue is not None and node.kind != "ewise" else "")
 

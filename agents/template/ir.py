@@ -75,6 +75,14 @@ class Acc(Expr):
 
 
 @dataclass(frozen=True, eq=False)
+class Stat(Expr):
+    """A statistic a fused norm kernel computed for the element's row (``name``: its variable there,
+    broadcast over the row)."""
+
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
 class Un(Expr):
     op: str
     x: Expr
@@ -117,7 +125,8 @@ class Branch:
 @dataclass
 class Node:
     """One kernel launch. ``kind``: dwconv (1D/2D, one or more branches summed), pwconv (1x1 conv),
-    matmul, spmm, softmax, layernorm, cat, ewise."""
+    matmul, spmm, softmax, layernorm, norm (statistics and a normalised output in one kernel), cat,
+    ewise."""
 
     id: int
     kind: str
@@ -155,7 +164,7 @@ class Program:
         kinds = []
         for n in self.nodes:
             label = n.kind + (f"x{len(n.branches)}" if n.kind == "dwconv" and len(n.branches) > 1 else "")
-            if n.epilogue is not None and n.kind != "ewise":
+            if n.epilogue is not None and n.kind not in ("ewise", "norm"):
                 label += "+epilogue"
             kinds.append(label)
         return " -> ".join(kinds)

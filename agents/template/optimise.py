@@ -4,6 +4,10 @@
    multi-branch ``dwconv`` node: one pass over the input, one output write.
 2. An elementwise node reading exactly one anchor (conv, 1x1 conv, matmul, spmm) whose result it alone
    uses, at the anchor's shape, becomes that anchor's epilogue (bias, activation, gating, ``D*u`` skip).
+3. An elementwise node at an input's shape that reads one keepdim reduction (sum, mean, max, min) of
+   that input (or of an elementwise expression of it alone), which nothing else reads, becomes one
+   fused ``norm`` node (RMSNorm's ``x / sqrt(mean(x**2) + eps)``, L1/L2 normalisation): statistics and
+   output in one kernel instead of three, the input read once (twice for long rows).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from agents.template.ir import (
     EPILOGUE_KINDS,
     Acc,
     Bin,
+    Const,
     Expr,
+    Leaf,
     LeafE,
     Node,
     NodeE,
@@ -21,6 +27,7 @@ from agents.template.ir import (
     expr_leaves,
     expr_nodes,
 )
+from agents.template.templates.norm import STAT, STAT_OPS, supported_dims
 
 
 def _uses(nodes: list[Node]) -> dict[int, int]:
@@ -124,9 +131,76 @@ def _fuse_epilogues(nodes: list[Node], output: int) -> int:
     return output
 
 
+def _source_of_reduction(reduction: Node, by_id: dict[int, Node]) -> tuple[Leaf, Expr | None, Node | None] | None:
+    """The input leaf a reduction reads, the elementwise expression of it reduced (``Acc``: the leaf's
+    element; None: the leaf itself) and the elementwise node computing it; None when the reduction reads
+    anything else."""
+    operand = reduction.operands.get("x")
+    if isinstance(operand, Leaf):
+        return (operand, None, None) if not operand.flip else None
+    if not isinstance(operand, NodeRef):
+        return None
+    pre = by_id.get(operand.node)
+    if pre is None or pre.kind != "ewise" or pre.epilogue is None or expr_nodes(pre.epilogue):
+        return None
+    leaves = expr_leaves(pre.epilogue)
+    if len(leaves) != 1 or leaves[0].flip:
+        return None
+    if any(not isinstance(e, LeafE | Const | Un | Bin) for e in pre.epilogue.walk()):
+        return None
+    leaf = leaves[0]
+    return leaf, _rebuild(pre.epilogue, lambda e: Acc() if isinstance(e, LeafE) and e.leaf == leaf else e), pre
+
+
+def _fuse_norms(nodes: list[Node]) -> None:
+    uses = _uses(nodes)
+    by_id = {n.id: n for n in nodes}
+    removed: set[int] = set()
+    for e in nodes:
+        if e.kind != "ewise" or e.epilogue is None or e.shape is None or e.id in removed:
+            continue
+        refs = set(expr_nodes(e.epilogue))
+        if len(refs) != 1:
+            continue
+        reduction = by_id[refs.pop()]
+        attrs = reduction.attrs
+        if (
+            reduction.kind != "reduce"
+            or attrs.get("op") not in STAT_OPS
+            or not attrs.get("keepdim")
+            or attrs.get("correction")
+            or uses.get(reduction.id) != 1
+        ):
+            continue
+        found = _source_of_reduction(reduction, by_id)
+        if found is None:
+            continue
+        leaf, pre, pre_node = found
+        dims = tuple(attrs["dims"])
+        if leaf.shape != e.shape or not supported_dims(len(e.shape), dims):
+            continue
+        epilogue = _rebuild(
+            e.epilogue,
+            lambda x, r=reduction.id, leaf=leaf: (
+                STAT
+                if isinstance(x, NodeE) and x.node == r
+                else Acc()
+                if isinstance(x, LeafE) and x.leaf == leaf
+                else x
+            ),
+        )
+        e.kind, e.operands, e.epilogue = "norm", {"x": leaf}, epilogue
+        e.attrs = {"stat": attrs["op"], "pre": pre, "dims": dims, "rank": len(e.shape), "groups": None}
+        removed.add(reduction.id)
+        if pre_node is not None and uses.get(pre_node.id) == 1:
+            removed.add(pre_node.id)
+    nodes[:] = [n for n in nodes if n.id not in removed]
+
+
 def optimise(nodes: list[Node], output: int) -> int:
     """Rewrite ``nodes`` in place; returns the id of the node holding the output."""
     _merge_dwconv_sums(nodes)
+    _fuse_norms(nodes)
     return _fuse_epilogues(nodes, output)
 
 

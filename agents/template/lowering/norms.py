@@ -1,12 +1,18 @@
-"""Softmax variants and normalisations: softmax/log-softmax, layer norm, batch norm and group norm."""
+"""Softmax variants and normalisations: softmax/log-softmax, layer norm, batch norm and group norm.
+
+Normalisations with batch statistics (layer norm over several dims, group and instance norm, batch
+norm in training) lower to one fused ``norm`` node (``templates/norm.py``: statistics and output in one
+kernel, the input read once when a row fits, twice otherwise) where its operand's reduced dims allow it,
+else to the generic chain (mean, deviation, variance, output)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.template.ir import Bin, Const, Expr, Leaf, LeafE, Namer, NodeE, NodeRef, Operand, Un
+from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Namer, NodeE, NodeRef, Operand, Un
 from agents.template.lowering.common import NoTemplate, Value, arg_of, norm_dim, prod_ints, tensor_desc
 from agents.template.lowering.reductions import as_node, reduce_node
+from agents.template.templates.norm import MEAN, VAR, supported_dims
 
 if TYPE_CHECKING:
     from agents.template.recognise import Lowering
@@ -73,9 +79,43 @@ def layer_norm_any(low: Lowering, op: dict[str, Any], index: int, out_index: int
     return normalise(low, x, shape, dims, float(arg_of(op, 4, "eps")), w, b, 0)
 
 
+def fused_norm(
+    low: Lowering,
+    x: Expr,
+    shape: tuple[int, ...],
+    dims: tuple[int, ...],
+    eps: float,
+    w: Any,
+    b: Any,
+    trailing: int,
+    groups: int | None = None,
+) -> NodeRef | None:
+    """One ``norm`` node: ``(x - mean) * rsqrt(var + eps)`` over ``dims`` (with ``groups``: over each of
+    ``groups`` equal parts of every sample's dims 1...), then the affine; None where the node cannot
+    read the operand as it is (a flipped tensor, dims it cannot view)."""
+    if not groups and not supported_dims(len(shape), dims):
+        return None
+    operand = low.operand(x, shape)
+    if isinstance(operand, Leaf) and operand.flip:
+        return None
+    y = Bin("mul", Bin("sub", Acc(), MEAN), Un("rsqrt", Bin("add", VAR, Const(eps))))
+    attrs = {"stat": "moments", "dims": dims, "rank": len(shape), "groups": groups}
+    return low.add_node("norm", shape, operands={"x": operand}, attrs=attrs, epilogue=_affine(y, w, b, trailing))
+
+
 def normalise(
     low: Lowering, x: Expr, shape: tuple[int, ...], dims: tuple[int, ...], eps: float, w: Any, b: Any, trailing: int
+) -> Value:
+    fused = fused_norm(low, x, shape, dims, eps, w, b, trailing)
+    if fused is not None:
+        return fused
+    return unfused_normalise(low, x, shape, dims, eps, w, b, trailing)
+
+
+def unfused_normalise(
+    low: Lowering, x: Expr, shape: tuple[int, ...], dims: tuple[int, ...], eps: float, w: Any, b: Any, trailing: int
 ) -> Expr:
+    """The generic chain: a mean, the deviation (materialised), its mean square, then the output."""
     mean = NodeE(reduce_node(low, x, shape, dims, True, "mean").node)
     dev = as_node(low, Bin("sub", x, mean), shape)
     var = NodeE(reduce_node(low, Bin("mul", dev, dev), shape, dims, True, "mean").node)
@@ -119,6 +159,21 @@ def group_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, sh
     shape = tuple(shape)
     groups, eps = int(arg_of(op, 6, "group")), float(arg_of(op, 7, "eps"))
     grouped = (shape[0], groups, prod_ints(shape[1:]) // groups)
+    w = low.leaf_arg(op, 1, "weight") if tensor_desc(arg_of(op, 1, "weight")) else None
+    b = low.leaf_arg(op, 2, "bias") if tensor_desc(arg_of(op, 2, "bias")) else None
+    fused = fused_norm(
+        low,
+        low.expr(low.tensor_arg(op, 0, "input")),
+        shape,
+        tuple(range(1, len(shape))),
+        eps,
+        w,
+        b,
+        len(shape) - 2,
+        groups,
+    )
+    if fused is not None:
+        return fused
     x = low.operand(low.tensor_arg(op, 0, "input"), shape)
     first = _shape_code_of(x, 0)
     if isinstance(x, Leaf):
@@ -129,10 +184,8 @@ def group_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, sh
         xg = NodeE(
             low.add_node("view", grouped, operands={"x": x}, attrs={"method": "view", "args": (first, groups, -1)}).node
         )
-    y = as_node(low, normalise(low, xg, grouped, (2,), eps, None, None, 0), grouped)
+    y = as_node(low, unfused_normalise(low, xg, grouped, (2,), eps, None, None, 0), grouped)
     back = low.add_node("view", shape, operands={"x": NodeRef(y.node)}, attrs={"method": "view_as", "args": (x,)})
-    w = low.leaf_arg(op, 1, "weight") if tensor_desc(arg_of(op, 1, "weight")) else None
-    b = low.leaf_arg(op, 2, "bias") if tensor_desc(arg_of(op, 2, "bias")) else None
     return _affine(NodeE(back.node), w, b, len(shape) - 2)
 
 

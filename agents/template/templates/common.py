@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Node, NodeE, NodeRef, Operand, Un
+from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Node, NodeE, NodeRef, Operand, Stat, Un
 
 
 @dataclass
@@ -141,6 +141,8 @@ class Epilogue:
         def render(e: Expr) -> str:
             if isinstance(e, Acc):
                 return acc
+            if isinstance(e, Stat):
+                return e.name
             if isinstance(e, Const):
                 return repr(float(e.value))
             if isinstance(e, LeafE | NodeE):
