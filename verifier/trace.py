@@ -5,6 +5,7 @@ Generators use this to recognise an op without ever running request content in t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,22 @@ class OpTrace:
         """The trace that a trace worker's ``trace`` frame carries."""
         names = ("ops", "inputs", "init_inputs", "parameters", "outputs", "output_labels")
         fields = {name: frame[name] for name in names}
+        fields["ops"] = _floats(fields["ops"])
         return cls(**fields, shape=shape, truncated=bool(frame.get("truncated")), environment=environment or {})
+
+
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _floats(value: Any) -> Any:
+    """The trace worker's ``{"float": "-inf"}`` (a non-finite scalar argument) as the float it stands for."""
+    if isinstance(value, dict):
+        if len(value) == 1 and value.get("float") in _NON_FINITE:
+            return _NON_FINITE[value["float"]]
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return value
 
 
 def trace_reference(

@@ -102,6 +102,18 @@ class Bin(Expr):
         return (self.a, self.b)
 
 
+@dataclass(frozen=True, eq=False)
+class Where(Expr):
+    """``a`` where ``cond`` is nonzero, else ``b`` (``masked_fill``, ``where``)."""
+
+    cond: Expr
+    a: Expr
+    b: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.cond, self.a, self.b)
+
+
 @dataclass(frozen=True)
 class NodeRef:
     node: int

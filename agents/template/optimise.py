@@ -24,6 +24,7 @@ from agents.template.ir import (
     NodeE,
     NodeRef,
     Un,
+    Where,
     expr_leaves,
     expr_nodes,
 )
@@ -47,6 +48,8 @@ def _rebuild(expr: Expr, fn) -> Expr:  # type: ignore[no-untyped-def]
         return fn(Bin(expr.op, _rebuild(expr.a, fn), _rebuild(expr.b, fn)))
     if isinstance(expr, Un):
         return fn(Un(expr.op, _rebuild(expr.x, fn), expr.args))
+    if isinstance(expr, Where):
+        return fn(Where(_rebuild(expr.cond, fn), _rebuild(expr.a, fn), _rebuild(expr.b, fn)))
     return fn(expr)
 
 

@@ -3,11 +3,13 @@
 Runs in a sandbox like the other roles (the reference is untrusted). Tensors in the trace are
 described, never sent: ``{"tensor": label, "shape": [...], "dtype": "float32"}`` where ``label``
 is ``input0``, ``param:conv.weight``, ``op3.out0`` or ``const``, so a reader can follow which
-op consumes what.
+op consumes what. A non-finite float argument (``masked_fill(mask, float('-inf'))``) travels as
+``{"float": "-inf"}`` (the frame is strict JSON); ``OpTrace.from_frame`` makes it a float again.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,8 @@ class _Tracer(TorchDispatchMode):
             }
         if isinstance(value, (list, tuple)):
             return [self.describe(v) for v in value]
+        if isinstance(value, float) and not math.isfinite(value):
+            return {"float": repr(value)}  # the frame is strict JSON; ``OpTrace.from_frame`` reads it back
         if isinstance(value, (int, float, bool, str)) or value is None:
             return value
         if isinstance(value, torch.dtype):

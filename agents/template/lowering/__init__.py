@@ -10,7 +10,7 @@ handler in its family's module and register it here.
 | module | family |
 |---|---|
 | ``views`` | views and copies, slices, flips, split/cat, reshapes |
-| ``pointwise`` | unary and binary ops, activations (pointwise aten ops without a handler go there too) |
+| ``pointwise`` | unary and binary ops, activations, ``masked_fill``, ``where`` (and pointwise ops without a handler) |
 | ``convolution`` | convolutions (depthwise, 1x1, direct over 1-3 spatial dims) |
 | ``transposed_convolution`` | transposed convolutions |
 | ``fft`` | the FFT long-convolution pattern |
@@ -30,7 +30,7 @@ from agents.template.lowering.convolution import convolution
 from agents.template.lowering.fft import fft_slice
 from agents.template.lowering.matmul import addmm, attention, bmm, mm_op, triangle
 from agents.template.lowering.norms import batch_norm, group_norm, layer_norm_any, softmax_any
-from agents.template.lowering.pointwise import clamp, gelu, pow_op, unary_args
+from agents.template.lowering.pointwise import clamp, gelu, masked_fill, pow_op, unary_args, where
 from agents.template.lowering.pooling import pool
 from agents.template.lowering.reductions import (
     arg_reduce,
@@ -66,6 +66,8 @@ HANDLERS: dict[str, Handler] = {
     "aten.clamp_min": clamp,
     "aten.clamp_max": clamp,
     "aten.pow": pow_op,
+    "aten.masked_fill": masked_fill,
+    "aten.where": where,
     "aten.convolution": convolution,
     "aten.split_with_sizes": split,
     "aten.cat": cat,

@@ -1,11 +1,12 @@
-"""Pointwise ops: unary and binary aten ops, GELU, clamps, powers and the activations that take
-arguments, lowered to ``Expr`` trees fused into their consumer."""
+"""Pointwise ops: unary and binary aten ops, GELU, clamps, powers, the activations that take
+arguments and selections (``masked_fill``, ``where``), lowered to ``Expr`` trees fused into their
+consumer."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.template.ir import Bin, Const, Expr, Un
+from agents.template.ir import Bin, Const, Expr, Un, Where
 from agents.template.lowering.common import NoTemplate, Value, arg_of, tensor_desc
 
 if TYPE_CHECKING:
@@ -144,3 +145,25 @@ def unary_args(low: Lowering, op: dict[str, Any], index: int, out_index: int, sh
         alpha = float(op.get("kwargs", {}).get("alpha", arg_of(op, 2, "alpha", 1)))
         return Bin("sub", other, x if alpha == 1 else Bin("mul", x, Const(alpha)))
     raise NoTemplate(f"no template for `{name}`")  # pragma: no cover
+
+
+def masked_fill(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """``x.masked_fill(mask, value)``: ``value`` (a scalar, ±inf included, or a 0-dim tensor) where the
+    boolean ``mask`` (broadcast to ``x``) is set, ``x`` elsewhere."""
+    x = low.expr(low.tensor_arg(op, 0, "self"))
+    mask_arg = arg_of(op, 1, "mask")
+    if not tensor_desc(mask_arg) or mask_arg.get("dtype") != "bool":
+        raise NoTemplate("masked_fill with a mask that is not a bool tensor")
+    value = arg_of(op, 2, "value")
+    if tensor_desc(value) and list(value.get("shape", [])):
+        raise NoTemplate("masked_fill with a value tensor that is not 0-dimensional")
+    return Where(low.expr(low.value(mask_arg["tensor"], mask_arg)), scalar_or_expr(low, value), x)
+
+
+def where(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """``torch.where(condition, a, b)`` with a boolean condition; ``a`` and ``b`` tensors or scalars."""
+    cond = arg_of(op, 0, "condition")
+    if len(op.get("args", [])) < 3 or not tensor_desc(cond) or cond.get("dtype") != "bool":
+        raise NoTemplate("where without a bool condition and both branches")
+    a, b = scalar_or_expr(low, arg_of(op, 1, "self")), scalar_or_expr(low, arg_of(op, 2, "other"))
+    return Where(low.expr(low.value(cond["tensor"], cond)), a, b)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Node, NodeE, NodeRef, Operand, Stat, Un
+from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Node, NodeE, NodeRef, Operand, Stat, Un, Where
 
 
 @dataclass
@@ -144,7 +145,7 @@ class Epilogue:
             if isinstance(e, Stat):
                 return e.name
             if isinstance(e, Const):
-                return repr(float(e.value))
+                return const_code(e.value)
             if isinstance(e, LeafE | NodeE):
                 operand = e.leaf if isinstance(e, LeafE) else NodeRef(e.node)
                 code = load(self.inputs.index(operand))
@@ -157,6 +158,8 @@ class Epilogue:
                     code = _UNARY_CODE[e.op].format(x=x, **scalars)
             elif isinstance(e, Bin):
                 code = _BINARY_CODE[e.op].format(a=render(e.a), b=render(e.b))
+            elif isinstance(e, Where):
+                code = f"tl.where({render(e.cond)} != 0.0, {render(e.a)}, {render(e.b)})"
             else:  # pragma: no cover - the IR has no other kinds
                 raise TypeError(type(e).__name__)
             counter[0] += 1
@@ -167,6 +170,12 @@ class Epilogue:
         result = render(self.expr)
         lines.append(f"{indent}{acc} = {result}")
         return lines
+
+
+def const_code(value: float) -> str:
+    """A constant as kernel code: ``float('-inf')`` for an infinity or NaN (``repr`` gives ``-inf``)."""
+    value = float(value)
+    return repr(value) if math.isfinite(value) else f"float({repr(value)!r})"
 
 
 def leaf_or_none(ctx: Ctx, operand: Leaf | None, fallback: str) -> str:
