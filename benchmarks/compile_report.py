@@ -6,6 +6,9 @@ and the pack's end-to-end check, from the compilations and packs on disk (nothin
 
 ``--models`` lists every model attempted, in order: one without a ``compilation.json`` is reported with
 the last line of its compile log (``DIR/<name>.err``) as why (not attempted, timed out, failed to export).
+A compile whose log ends with the sweep's ``timed out`` line (its wall limit) is ``timed out (partial)``,
+never a result. ``--previous FILE.json`` keeps an earlier report's rows for the models this sweep did not
+run (neither a compilation nor a log here), each marked with the commit it was measured at.
 """
 
 from __future__ import annotations
@@ -33,12 +36,18 @@ def _why_missing(compiled: Path, name: str) -> str:
     return (lines[-1] if lines else "no output")[:300]
 
 
+def _timed_out(compiled: Path, name: str) -> bool:
+    log = compiled / f"{name}.err"
+    return log.exists() and "timed out" in (log.read_text(errors="replace").strip().splitlines() or [""])[-1]
+
+
 def model_row(compiled: Path, packs: Path, name: str, store: Any = None) -> dict[str, Any]:
-    """One model's row (``status``: compiled, running, interrupted or failed). With ``store`` a compile
-    still running (or stopped) is read as its run stands now."""
+    """One model's row (``status``: compiled, running, interrupted, timed out or failed). With ``store`` a
+    compile still running (or stopped) is read as its run stands now."""
     data = _read(compiled / name / "compilation.json")
     if data is None:
-        return {"model": name, "status": "failed", "why": _why_missing(compiled, name)}
+        return {"model": name, "status": "timed out" if _timed_out(compiled, name) else "failed",
+                "why": _why_missing(compiled, name)}  # fmt: skip
     if store is not None and data.get("run_id"):
         from service.compile.compiler import finish
 
@@ -49,7 +58,9 @@ def model_row(compiled: Path, packs: Path, name: str, store: Any = None) -> dict
     left = sorted({f"{g['summary']} ({g.get('verdict')})" for g in data["groups"] if g.get("verdict") != "accepted"})
     return {
         "model": name,
-        "status": "compiled" if data.get("status") == "completed" else f"{data.get('status')} (partial)",
+        "status": "compiled"
+        if data.get("status") == "completed"
+        else ("timed out (partial)" if _timed_out(compiled, name) else f"{data.get('status')} (partial)"),
         "shape": data.get("shape_note", ""),
         "groups": coverage.get("groups"),
         "distinct": coverage.get("distinct"),
@@ -79,12 +90,13 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     ]
     lines = []
     for r in rows:
-        if r["status"] == "failed":
-            lines.append(f"| {r['model']} | failed | | | | | | | | {r['why']} |")
+        if "why" in r:
+            lines.append(f"| {r['model']} | {r['status']} | | | | | | | | {r['why']} |")
             continue
         e2e = {None: "not run", True: "match", False: "MISMATCH"}[r["end_to_end"]]
+        status = r["status"] + (f" (commit {r['measured_at']})" if r.get("measured_at") else "")
         lines.append(
-            f"| {r['model']} | {r['status']} | {r['groups']} | {r['distinct']} | {r['verified']} | "
+            f"| {r['model']} | {status} | {r['groups']} | {r['distinct']} | {r['verified']} | "
             f"{_pct(r['group_share'])} | {_pct(r['flops_share'])} | {_pct(r['bytes_share'])} | {e2e} | "
             f"{', '.join(r['not_verified'])[:200]} |"
         )
@@ -101,13 +113,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--md", type=Path)
     parser.add_argument("--database", help="The compiles' store: read unfinished runs as they stand")
+    parser.add_argument("--previous", type=Path, help="An earlier report: its rows for models not run here")
     args = parser.parse_args()
     store = None
     if args.database:
         from kernels_store import open_store
 
         store = open_store(args.database)
-    rows = [model_row(args.compiled, args.packs, name, store) for name in args.models]
+    earlier: dict[str, dict[str, Any]] = {}
+    if args.previous is not None:
+        report = json.loads(args.previous.read_text())
+        commit = report["meta"].get("commit")
+        earlier = {r["model"]: {**r, "measured_at": r.get("measured_at") or commit} for r in report["models"]}
+    rows = []
+    for name in args.models:
+        ran_here = (args.compiled / name).exists() or (args.compiled / f"{name}.err").exists()
+        keep = name in earlier and not ran_here
+        rows.append(earlier[name] if keep else model_row(args.compiled, args.packs, name, store))
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()} CPU, {platform.python_version()}",
