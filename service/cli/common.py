@@ -86,12 +86,27 @@ def require_sandbox(fail: Fail, sandbox: str = "auto", *, image: str | None = No
 
 def join_interruptibly(thread: threading.Thread, cancel: threading.Event, message: str) -> None:
     """Start ``thread`` and wait for it; the first Ctrl-C sets ``cancel``, says ``message`` on stderr and
-    waits for the thread to finish what it verifies; a second Ctrl-C raises ``KeyboardInterrupt``."""
+    waits for the thread to finish what it verifies; a second Ctrl-C raises ``KeyboardInterrupt``.
+
+    It waits on an event the thread sets when its ``run`` returns, not on ``Thread.join``: on CPython
+    3.11 a Ctrl-C that lands inside ``join(timeout)`` leaves the thread marked as stopped while it still
+    runs, and every later ``join`` returned at once (``kiln compile`` then read a result not yet made)."""
+    done = threading.Event()
+    run = thread.run
+
+    def run_then_signal() -> None:
+        try:
+            run()
+        finally:
+            done.set()
+
+    thread.run = run_then_signal  # type: ignore[method-assign]
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         cancel.set()
         typer.echo(message, err=True)
-        thread.join()
+        while not done.wait(0.2):
+            pass
