@@ -2,7 +2,9 @@
 
 Two checks: an in-process comparison under the Triton CPU interpreter (interp_check.py, in a
 subprocess because TRITON_INTERPRET must be set before triton is imported), and the real verifier
-(sandboxed workers, CPU interpreter) on each task's small tier.
+(sandboxed workers, CPU interpreter) on each task's small tier. A kernel file may take the parts it
+shares with its task's reference by an ``#include`` line (tests/verifier/corpus_files.py): both
+checks get the file expanded, one standalone module.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from pathlib import Path
 import pytest
 
 import tasks
+from tests.verifier.corpus_files import expand
 from verifier import Report
 
 HERE = Path(__file__).parent
-KERNELS = HERE / "kernels"
+KERNELS_SOURCE = HERE / "kernels"
 
 # task id -> honest candidate: at least one per family (dwconv2d, conv1d, spmm/gcn, fftconv, general).
 HONEST = {
@@ -32,8 +35,21 @@ HONEST = {
 }
 
 
-def _softmax_off_by_a_permille(tmp: Path) -> Path:
-    source = (KERNELS / "softmax_rows.py").read_text(encoding="utf-8")
+def _expanded(directory: Path) -> Path:
+    """Every kernel file with its ``#include`` lines expanded, written to ``directory``."""
+    for path in KERNELS_SOURCE.glob("*.py"):
+        text = expand(path.read_text(encoding="utf-8"), KERNELS_SOURCE, (path.resolve(),))
+        (directory / path.name).write_text(text, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _expanded(tmp_path_factory.mktemp("kernels"))
+
+
+def _softmax_off_by_a_permille(kernels: Path, tmp: Path) -> Path:
+    source = (kernels / "softmax_rows.py").read_text(encoding="utf-8")
     assert "/ total" in source
     path = tmp / "softmax_off.py"
     path.write_text(source.replace("/ total", "/ (total * 1.001)"), encoding="utf-8")
@@ -41,10 +57,10 @@ def _softmax_off_by_a_permille(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def interpreter_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str | None]]:
+def interpreter_results(tmp_path_factory: pytest.TempPathFactory, kernels: Path) -> dict[str, dict[str, str | None]]:
     tmp = tmp_path_factory.mktemp("interp")
-    pairs = [f"{t}={KERNELS / k}" for t, k in HONEST.items()]
-    pairs.append(f"general.softmax={_softmax_off_by_a_permille(tmp)}")
+    pairs = [f"{t}={kernels / k}" for t, k in HONEST.items()]
+    pairs.append(f"general.softmax={_softmax_off_by_a_permille(kernels, tmp)}")
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     proc = subprocess.run(
         [sys.executable, str(HERE / "interp_check.py"), *pairs],
@@ -84,8 +100,8 @@ def _verify(task_id: str, candidate: Path) -> Report:
 
 
 @pytest.mark.parametrize("task_id", list(HONEST))
-def test_honest_kernel_accepted_by_verifier(task_id: str) -> None:
-    report = _verify(task_id, KERNELS / HONEST[task_id])
+def test_honest_kernel_accepted_by_verifier(kernels: Path, task_id: str) -> None:
+    report = _verify(task_id, kernels / HONEST[task_id])
     assert report.verdict == "accepted", (
         report.summary() + "\n" + "\n".join(f"{c.name}: {c.detail}" for c in report.failed_checks())
     )
@@ -93,13 +109,13 @@ def test_honest_kernel_accepted_by_verifier(task_id: str) -> None:
     assert report.timing is None  # CPU interpreter runs are never timed
 
 
-def test_verifier_rejects_a_slightly_wrong_kernel(tmp_path: Path) -> None:
-    report = _verify("general.softmax", _softmax_off_by_a_permille(tmp_path))
+def test_verifier_rejects_a_slightly_wrong_kernel(kernels: Path, tmp_path: Path) -> None:
+    report = _verify("general.softmax", _softmax_off_by_a_permille(kernels, tmp_path))
     assert report.verdict == "rejected"
 
 
-def test_verifier_rejects_a_torch_fallback() -> None:
+def test_verifier_rejects_a_torch_fallback(kernels: Path) -> None:
     """No task allows compute ops: fftconv computed with torch.fft is a fallback, not a kernel."""
-    report = _verify("fftconv.long_conv", KERNELS / "fallback_fftconv_torch.py")
+    report = _verify("fftconv.long_conv", kernels / "fallback_fftconv_torch.py")
     assert report.verdict == "rejected"
     assert any("fft" in r.lower() for r in report.reasons), report.reasons

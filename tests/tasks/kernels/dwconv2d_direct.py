@@ -49,17 +49,7 @@ def _dwconv2d_kernel(
 
 class ModelNew(nn.Module):
     def __init__(self, channels: int, kernel_h: int, kernel_w: int, dilation: int, dtype: torch.dtype) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(
-            channels,
-            channels,
-            (kernel_h, kernel_w),
-            padding=(dilation * (kernel_h - 1) // 2, dilation * (kernel_w - 1) // 2),
-            dilation=dilation,
-            groups=channels,
-            bias=True,
-            dtype=dtype,
-        )
+        #include ../../../tasks/sources/dwconv2d.py: Model.__init__[:]
         self.kernel_h = kernel_h
         self.kernel_w = kernel_w
         self.dilation = dilation

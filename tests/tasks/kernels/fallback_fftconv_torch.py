@@ -9,8 +9,7 @@ import torch.nn as nn
 
 class ModelNew(nn.Module):
     def __init__(self, channels: int, dtype: torch.dtype) -> None:
-        super().__init__()
-        self.d = nn.Parameter(torch.randn(channels, dtype=dtype))
+        #include ../../../tasks/sources/fftconv_long_conv.py: Model.__init__[:]
 
     def forward(self, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         length = u.shape[-1]
