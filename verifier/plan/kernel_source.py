@@ -126,8 +126,6 @@ class AutotuneSpec:
 class KernelDef:
     """One top-level ``@triton.jit`` function of the candidate's file."""
 
-    name: str
-    line: int
     node: ast.FunctionDef
     params: tuple[str, ...]
     constexpr_params: frozenset[str]
@@ -137,6 +135,15 @@ class KernelDef:
     heuristics: tuple[str, ...] = ()
     references: set[str] = field(default_factory=set)
     """Module-level names the body reads (other kernels, constants, module aliases)."""
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def line(self) -> int:
+        """The ``def`` line."""
+        return self.node.lineno
 
     @property
     def first_line(self) -> int:
@@ -679,8 +686,6 @@ class _Reader:
                 if name not in params:
                     raise LookupError(f"autotune reset/restore name {name!r} is not a parameter of `{fn.name}`")
         return KernelDef(
-            name=fn.name,
-            line=fn.lineno,
             node=fn,
             params=params,
             constexpr_params=constexpr_params,
