@@ -27,7 +27,7 @@ from kernels_store.errors import (
     StoreError,
     TaskSourceChangedError,
 )
-from kernels_store.models import JOB_STATUSES, LANGUAGES, ORIGINS, RUN_VERDICTS, VERDICTS
+from kernels_store.models import JOB_STATUSES, LANGUAGES, MODES, ORIGINS, RUN_VERDICTS, VERDICTS
 from kernels_store.records import (
     BestKernel,
     CandidateAdded,
@@ -50,6 +50,7 @@ __all__ = [
     "DATABASE_URL_ENV",
     "JOB_STATUSES",
     "LANGUAGES",
+    "MODES",
     "ORIGINS",
     "RUN_VERDICTS",
     "VERDICTS",

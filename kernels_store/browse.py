@@ -82,9 +82,14 @@ class TaskHeader(Record):
 
 
 def generator_results(
-    session: Session, task_ids: list[str] | None = None, *, hardware_fingerprint: str | None = None
+    session: Session,
+    task_ids: list[str] | None = None,
+    *,
+    hardware_fingerprint: str | None = None,
+    mode: str = "forward",
 ) -> list[GeneratorTaskResult]:
-    """Best accepted speedup per (task, hardware, origin, origin_detail): what fast_p is computed from."""
+    """Best accepted speedup per (task, hardware, origin, origin_detail) among ``mode``'s verdicts: what
+    fast_p is computed from (a backward speedup never counts in a forward fast_p)."""
     query = (
         select(
             Verification.task_id,
@@ -96,7 +101,7 @@ def generator_results(
         )
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
-        .where(Verification.verdict == "accepted", COUNTS)
+        .where(Verification.verdict == "accepted", COUNTS, Verification.mode == mode)
         .group_by(Verification.task_id, Verification.hardware_fingerprint, Candidate.origin, Candidate.origin_detail)
         .order_by(Verification.task_id, Verification.hardware_fingerprint, Candidate.origin, Candidate.origin_detail)
     )
@@ -141,8 +146,10 @@ def ranked_verifications(
     limit: int = 20,
     offset: int = 0,
     source_chars: int | None = None,
+    mode: str = "forward",
 ) -> Page[VerifiedCandidate]:
-    """A task's current verifications with their candidates, one page at a time.
+    """A task's current verifications in ``mode`` with their candidates, one page at a time (each mode
+    is ranked apart).
 
     Accepted ones rank like the leaderboard: GPU-timed first by ``speedup_eager`` (highest first), then
     untimed ones, earliest first. The others (rejected, not run) come newest first.
@@ -159,7 +166,7 @@ def ranked_verifications(
         select(*columns)
         .join(Task, Task.id == Verification.task_id)
         .join(Candidate, Candidate.id == Verification.candidate_id)
-        .where(Verification.task_id == task_id, IS_CURRENT)
+        .where(Verification.task_id == task_id, IS_CURRENT, Verification.mode == mode)
     )
     if verdicts == "imported":
         query = query.where(Verification.provenance == "imported").order_by(
@@ -189,9 +196,15 @@ def ranked_verifications(
 
 
 def speedup_points(
-    session: Session, task_id: str, *, hardware_fingerprint: str | None = None, limit: int = 2000
+    session: Session,
+    task_id: str,
+    *,
+    hardware_fingerprint: str | None = None,
+    limit: int = 2000,
+    mode: str = "forward",
 ) -> Page[SpeedupPoint]:
-    """The latest ``limit`` GPU-timed accepted verifications of a task, oldest first (``total``: all of them)."""
+    """The latest ``limit`` GPU-timed accepted verifications of a task in ``mode``, oldest first (``total``:
+    all of them)."""
     query = (
         select(
             Verification.id,
@@ -208,6 +221,7 @@ def speedup_points(
         .where(
             and_(Verification.task_id == task_id, Verification.verdict == "accepted", COUNTS),
             Verification.speedup_eager.is_not(None),
+            Verification.mode == mode,
         )
     )
     if hardware_fingerprint is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kernels_store.models import FINISHED_JOB_STATUSES, JOB_STATUSES, LANGUAGES
+from kernels_store.models import FINISHED_JOB_STATUSES, JOB_STATUSES, LANGUAGES, MODES
 
 MAX_DEPTH = 32
 """Deepest nesting of arrays and objects in a record (reports nest a few levels)."""
@@ -89,12 +89,12 @@ def integer(value: Any, name: str, low: int, high: int) -> int:
 
 
 def job_params(raw: Any) -> dict[str, Any]:
-    """A job's ``params`` as ``POST /v1/jobs`` accepts them: language, proposer, model."""
+    """A job's ``params`` as ``POST /v1/jobs`` accepts them: language, proposer, model, mode."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ValueError(f"field 'params' must be an object, not {type(raw).__name__}")
-    unknown = sorted(set(raw) - {"language", "proposer", "model"})
+    unknown = sorted(set(raw) - {"language", "proposer", "model", "mode"})
     if unknown:
         raise ValueError(f"field 'params' has unknown keys: {', '.join(map(repr, unknown))}")
     language, proposer = raw.get("language", "triton"), raw.get("proposer", "template")
@@ -102,7 +102,10 @@ def job_params(raw: Any) -> dict[str, Any]:
         raise ValueError(f"params.language must be one of {', '.join(LANGUAGES)}, not {language!r}")
     if proposer not in PROPOSERS:
         raise ValueError(f"params.proposer must be one of {', '.join(PROPOSERS)}, not {proposer!r}")
-    params: dict[str, Any] = {"language": language, "proposer": proposer}
+    mode = raw.get("mode", "forward")
+    if mode not in MODES:
+        raise ValueError(f"params.mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}")
+    params: dict[str, Any] = {"language": language, "proposer": proposer, "mode": mode}
     model = text(raw.get("model"), "params.model", max_length=200, required=False)
     return params | ({"model": model} if model else {})
 

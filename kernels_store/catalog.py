@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from kernels_store.environment import Environment, as_environment
 from kernels_store.errors import NotFoundError, TaskSourceChangedError
-from kernels_store.models import LANGUAGES, ORIGINS, VERDICTS, Candidate, Job, Task, TaskSource, Verification
+from kernels_store.models import LANGUAGES, MODES, ORIGINS, VERDICTS, Candidate, Job, Task, TaskSource, Verification
 from kernels_store.provenance import VERIFIED, Provenance
 from kernels_store.records import (
     CandidateAdded,
@@ -347,10 +347,14 @@ def verification_columns(report: Mapping[str, Any], reference_sha256: str) -> di
     if timing is not None and not isinstance(timing, Mapping):
         raise ValueError("report timing must be an object or null")
     timing = timing or {}
+    mode = report.get("mode") or "forward"
+    if mode not in MODES:
+        raise ValueError(f"report mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}")
     return {
         "reference_sha256": reference_sha256,
         "environment_key": Environment.from_mapping(environment).key,
         "verdict": verdict,
+        "mode": mode,
         "speedup_eager": _float_or_none(timing.get("speedup_eager")),
         "speedup_compiled": _float_or_none(timing.get("speedup_compiled")),
         "candidate_ms": _float_or_none(timing.get("candidate_ms")),
@@ -396,6 +400,7 @@ def record_verification(
         Verification.candidate_id == candidate_id,
         Verification.reference_sha256 == reference_sha256,
         Verification.environment_key == columns["environment_key"],
+        Verification.mode == columns["mode"],
     )
     inserted = session.execute(
         insert_for(session, Verification)
@@ -406,7 +411,7 @@ def record_verification(
             **columns,
             **provenance.columns(),
         )
-        .on_conflict_do_nothing(index_elements=["candidate_id", "reference_sha256", "environment_key"])
+        .on_conflict_do_nothing(index_elements=["candidate_id", "reference_sha256", "environment_key", "mode"])
         .returning(Verification.id)
     ).first()
     row = session.execute(select(Verification).where(*key).with_for_update()).scalar_one()
@@ -433,10 +438,12 @@ def find_verification(
     *,
     reference_sha256: str | None = None,
     provenance: str | None = VERIFIED,
+    mode: str = "forward",
 ) -> VerificationRecord | None:
     """The candidate's verification in this environment (a ``Report.environment`` dict or an
-    ``Environment``) against the task's current reference source (or ``reference_sha256``): one
-    verified by this deployment (``provenance``; None: whichever is stored)."""
+    ``Environment``) against the task's current reference source (or ``reference_sha256``) in ``mode``
+    (a forward verdict never answers for a backward one): one verified by this deployment
+    (``provenance``; None: whichever is stored)."""
     if reference_sha256 is None:
         candidate = session.get(Candidate, candidate_id)
         if candidate is None:
@@ -447,6 +454,7 @@ def find_verification(
             Verification.candidate_id == candidate_id,
             Verification.reference_sha256 == reference_sha256,
             Verification.environment_key == as_environment(environment).key,
+            Verification.mode == mode,
             *([] if provenance is None else [Verification.provenance == provenance]),
         )
     ).scalar_one_or_none()
@@ -460,6 +468,7 @@ def list_verifications(
     task_id: str | None = None,
     hardware_fingerprint: str | None = None,
     verdict: str | None = None,
+    mode: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[VerificationRecord]:
@@ -473,5 +482,7 @@ def list_verifications(
         query = query.where(Verification.hardware_fingerprint == hardware_fingerprint)
     if verdict is not None:
         query = query.where(Verification.verdict == verdict)
+    if mode is not None:
+        query = query.where(Verification.mode == mode)
     rows, total = page_of(session, query.order_by(Verification.id), limit, offset)
     return Page(items=[verification_record(r) for r in rows], total=total, limit=limit, offset=offset)

@@ -14,7 +14,8 @@ against the new source; ``kiln regress`` must still re-check them. ``latest_best
   claim this deployment has not verified, which ``kiln regress`` re-verifies but never takes as a
   baseline.
 
-The first two count only verdicts verified by this deployment.
+The first two count only verdicts verified by this deployment. Each mode (``forward``, ``backward``,
+``both``) has its own best kernels: ``mode=None`` returns them all, per (task, hardware, mode).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kernels_store.leaderboard import _best, best_kernels
-from kernels_store.models import Candidate, Task, Verification
+from kernels_store.models import MODES, Candidate, Task, Verification
 from kernels_store.ranking import VERIFIED_HERE, rank_key
 from kernels_store.records import BestKernel
 
@@ -40,12 +41,22 @@ def latest_best_kernels(
     task_ids: Collection[str] | None = None,
     families: Collection[str] | None = None,
     hardware_fingerprints: Collection[str] | None = None,
+    mode: str | None = "forward",
 ) -> list[BestKernel]:
-    """``best_kernels()`` plus, for each (task, hardware) with no kernel accepted against the task's
-    current source, the best kernel accepted against its most recent earlier source (its
-    ``verification.reference_sha256`` then differs from the task's), else the best imported one (not
-    verified here): what ``kiln regress`` re-checks.
+    """For ``mode`` (None: every mode, each apart): ``best_kernels()`` plus, for each (task, hardware)
+    with no kernel accepted against the task's current source, the best kernel accepted against its most
+    recent earlier source (its ``verification.reference_sha256`` then differs from the task's), else the
+    best imported one (not verified here): what ``kiln regress`` re-checks.
     Filters keep kernels whose task id, task family or fingerprint is in them (None: all)."""
+    if mode is None:
+        found = [
+            b
+            for m in MODES
+            for b in latest_best_kernels(
+                session, task_ids=task_ids, families=families, hardware_fingerprints=hardware_fingerprints, mode=m
+            )
+        ]
+        return sorted(found, key=lambda b: (b.task_id, b.hardware_fingerprint, MODES.index(b.mode)))
     tasks = _selected_tasks(session, task_ids, families)
     if not tasks:
         return []
@@ -57,15 +68,15 @@ def latest_best_kernels(
     single_hw = next(iter(hardware_fingerprints)) if hardware_fingerprints and len(hardware_fingerprints) == 1 else None
     current = [
         b
-        for b in best_kernels(session, task_id=single_task, hardware_fingerprint=single_hw)
+        for b in best_kernels(session, task_id=single_task, hardware_fingerprint=single_hw, mode=mode)
         if wanted(b.task_id, b.hardware_fingerprint)
     ]
     covered = {(b.task_id, b.hardware_fingerprint) for b in current}
-    stale = _stale_best(session, tasks, lambda pair: pair not in covered and wanted(*pair))
+    stale = _stale_best(session, tasks, lambda pair: pair not in covered and wanted(*pair), mode)
     covered |= {(b.task_id, b.hardware_fingerprint) for b in stale}
     imported = [
         b
-        for b in best_kernels(session, task_id=single_task, hardware_fingerprint=single_hw, imported=True)
+        for b in best_kernels(session, task_id=single_task, hardware_fingerprint=single_hw, imported=True, mode=mode)
         if (b.task_id, b.hardware_fingerprint) not in covered and wanted(b.task_id, b.hardware_fingerprint)
     ]
     return sorted(current + stale + imported, key=lambda b: (b.task_id, b.hardware_fingerprint))
@@ -81,7 +92,7 @@ def _selected_tasks(session: Session, task_ids: Collection[str] | None, families
     return set(session.scalars(query))
 
 
-def _stale_best(session: Session, tasks: set[str], keep: Callable[[Pair], bool]) -> list[BestKernel]:
+def _stale_best(session: Session, tasks: set[str], keep: Callable[[Pair], bool], mode: str) -> list[BestKernel]:
     """For each kept (task, hardware) pair, the best accepted kernel against its latest earlier reference."""
     rows = session.execute(
         select(
@@ -95,6 +106,7 @@ def _stale_best(session: Session, tasks: set[str], keep: Callable[[Pair], bool])
         .join(Task, Task.id == Verification.task_id)
         .where(
             Verification.verdict == "accepted",
+            Verification.mode == mode,
             VERIFIED_HERE,
             Verification.reference_sha256 != Task.source_sha256,
             Verification.task_id.in_(list(tasks)),

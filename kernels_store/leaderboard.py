@@ -3,7 +3,9 @@
 Only *current* verifications count: accepted, verified by this deployment (not imported: see
 ``kernels_store.provenance``) and against the task's present reference source
 (``verifications.reference_sha256 == tasks.source_sha256``). Within one task and hardware
-fingerprint the best is the first in ``kernels_store.ranking``'s order.
+fingerprint the best is the first in ``kernels_store.ranking``'s order. Modes are ranked apart: a
+forward ranking counts forward verdicts only, a backward one backward verdicts only (a training step's
+speedup never counts for the forward, nor the other way round).
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ def best_kernels(
     task_id: str | None = None,
     hardware_fingerprint: str | None = None,
     imported: bool = False,
+    mode: str = "forward",
 ) -> list[BestKernel]:
-    """One ``BestKernel`` per (task, hardware fingerprint), ordered by task id then fingerprint.
-    ``imported``: the best of the verdicts imported from bundles instead, which count for nothing
-    (what ``kiln regress`` re-verifies where this deployment has verified nothing)."""
+    """One ``BestKernel`` per (task, hardware fingerprint) among the verdicts of ``mode``, ordered by
+    task id then fingerprint. ``imported``: the best of the verdicts imported from bundles instead,
+    which count for nothing (what ``kiln regress`` re-verifies where this deployment has verified nothing)."""
     rank = (
         func.row_number()
         .over(
@@ -44,6 +47,7 @@ def best_kernels(
         ranked = ranked.where(Verification.verdict == "accepted", IS_CURRENT, Verification.provenance == "imported")
     else:
         ranked = ranked.where(_current)
+    ranked = ranked.where(Verification.mode == mode)
     if task_id is not None:
         ranked = ranked.where(Verification.task_id == task_id)
     if hardware_fingerprint is not None:
@@ -72,10 +76,12 @@ def _best(v: Verification, c: Candidate) -> BestKernel:
     )
 
 
-def origin_counts(session: Session, *, task_id: str | None = None) -> list[OriginCount]:
-    """Candidates per (origin, origin_detail), and how many of them are accepted (currently)."""
+def origin_counts(session: Session, *, task_id: str | None = None, mode: str = "forward") -> list[OriginCount]:
+    """Candidates per (origin, origin_detail), and how many of them are accepted (currently, in ``mode``)."""
     accepted_ids = (
-        select(Verification.candidate_id).join(Task, Task.id == Verification.task_id).where(_current)
+        select(Verification.candidate_id)
+        .join(Task, Task.id == Verification.task_id)
+        .where(_current, Verification.mode == mode)
     ).subquery()
     accepted = func.count(distinct(case((Candidate.id.in_(select(accepted_ids.c.candidate_id)), Candidate.id))))
     query = select(Candidate.origin, Candidate.origin_detail, func.count(Candidate.id), accepted).group_by(

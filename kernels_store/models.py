@@ -38,6 +38,9 @@ ORIGINS = ("template", "llm", "user")
 """template: the template compiler; llm: a model (``origin_detail`` names it); user: an upload."""
 VERDICTS = ("accepted", "rejected", "not_run")
 """The same values as ``verifier.report.VERDICTS`` (not imported: it would import torch)."""
+MODES = ("forward", "backward", "both")
+"""What a verification verified (``verifier.VerifyOptions.mode``): the forward, a training step (the
+op's forward and backward), or both one after the other. Rankings and caches keep them apart."""
 PROVENANCES = ("verified", "imported")
 """Where a verdict came from (``kernels_store.provenance``): this deployment, or a bundle."""
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -159,9 +162,12 @@ class Candidate(Base):
 class Verification(Base):
     __tablename__ = "verifications"
     __table_args__ = (
-        UniqueConstraint("candidate_id", "reference_sha256", "environment_key"),
+        UniqueConstraint(
+            "candidate_id", "reference_sha256", "environment_key", "mode", name="uq_verifications_key_mode"
+        ),
         CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
         CheckConstraint(_in("provenance", PROVENANCES), name="provenance"),
+        CheckConstraint(_in("mode", MODES), name="mode"),
         Index(None, "task_id", "hardware_fingerprint", "verdict"),
     )
 
@@ -173,6 +179,9 @@ class Verification(Base):
     environment_key: Mapped[str] = mapped_column(String(64))
     """Hash of the hardware fingerprint and torch/triton/CUDA versions (``kernels_store.environment``)."""
     verdict: Mapped[str] = mapped_column(String(16), index=True)
+    mode: Mapped[str] = mapped_column(String(16), index=True, default="forward")
+    """``forward``, ``backward`` or ``both`` (``MODES``): part of the key, so one candidate's forward and
+    backward verdicts in one environment are two rows."""
     speedup_eager: Mapped[float | None] = mapped_column(Float, index=True)
     speedup_compiled: Mapped[float | None] = mapped_column(Float, index=True)
     candidate_ms: Mapped[float | None] = mapped_column(Float)

@@ -138,6 +138,8 @@ class VerificationRecord(Record):
     verifier_version: str = ""
     imported_from: str = ""
     imported_at: datetime | None = None
+    mode: str = "forward"
+    """``forward``, ``backward`` (a training step) or ``both``: what was verified."""
 
     @property
     def verified_here(self) -> bool:
@@ -186,6 +188,11 @@ class BestKernel(Record):
     speedup_compiled: float | None
     candidate: CandidateRecord
     verification: VerificationRecord
+
+    @property
+    def mode(self) -> str:
+        """What the kernel was ranked for: ``forward``, ``backward`` or ``both`` (each ranked apart)."""
+        return self.verification.mode
 
 
 @dataclass(frozen=True)

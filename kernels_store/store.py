@@ -148,9 +148,10 @@ class Store:
         environment: Environment | Mapping[str, Any],
         *,
         reference_sha256: str | None = None,
+        mode: str = "forward",
     ) -> bool:
-        """True when a verdict other than ``not_run`` exists for the candidate in this environment."""
-        found = self.find_verification(candidate_id, environment, reference_sha256=reference_sha256)
+        """True when a verdict other than ``not_run`` exists for the candidate in this environment and mode."""
+        found = self.find_verification(candidate_id, environment, reference_sha256=reference_sha256, mode=mode)
         return found is not None and found.verdict != "not_run"
 
     def get_verification(self, verification_id: int) -> VerificationRecord | None:
@@ -159,9 +160,9 @@ class Store:
             return None if row is None else catalog.verification_record(row)
 
     # -- results --------------------------------------------------------------------------------
-    def best_kernel(self, task_id: str, hardware_fingerprint: str) -> BestKernel | None:
-        """The task's best accepted kernel on this hardware (see ``BestKernel``), or None."""
-        found = self.best_kernels(task_id=task_id, hardware_fingerprint=hardware_fingerprint)
+    def best_kernel(self, task_id: str, hardware_fingerprint: str, mode: str = "forward") -> BestKernel | None:
+        """The task's best accepted kernel on this hardware in ``mode`` (see ``BestKernel``), or None."""
+        found = self.best_kernels(task_id=task_id, hardware_fingerprint=hardware_fingerprint, mode=mode)
         return found[0] if found else None
 
     best_kernels = _reads(leaderboard.best_kernels)

@@ -114,11 +114,13 @@ def fast_p_rows(results: Iterable[GeneratorTaskResult], task_ids: list[str]) -> 
     ]
 
 
-def leaderboard_data(store: Store) -> dict[str, Any]:
+def leaderboard_data(store: Store, mode: str = "forward") -> dict[str, Any]:
+    """``GET /v1/leaderboard``: the best kernels and fast_p of one mode (``forward``, or ``backward``:
+    training kernels, ranked apart; a backward speedup never counts in the forward fast_p)."""
     import tasks
     from service.api.views import kernel_view
 
     task_ids = tasks.ids()
-    kernels = [kernel_view(b, with_source=False).model_dump(mode="json") for b in store.best_kernels()]
-    fast_p = fast_p_rows(store.generator_results(task_ids), task_ids)
-    return {"tasks": kernels, "fast_p": [row.to_dict() for row in fast_p], "task_count": len(task_ids)}
+    kernels = [kernel_view(b, with_source=False).model_dump(mode="json") for b in store.best_kernels(mode=mode)]
+    fast_p = fast_p_rows(store.generator_results(task_ids, mode=mode), task_ids)
+    return {"mode": mode, "tasks": kernels, "fast_p": [row.to_dict() for row in fast_p], "task_count": len(task_ids)}

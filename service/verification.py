@@ -38,8 +38,10 @@ def plan_verification(
     candidate_source: str,
     task_id: str | None,
     reference_source: str | None,
+    mode: str = "forward",
 ) -> Plan | VerifyResponse:
-    """Static checks and the store lookup: the stored verdict, or what to verify."""
+    """Static checks and the store lookup: the stored verdict of this mode, or what to verify (a forward
+    verdict never answers a backward request, nor the other way round)."""
     from service.api.validation import check_candidate, check_reference
     from service.task_lookup import require_task
     from verifier.spec import sha256_text
@@ -53,10 +55,13 @@ def plan_verification(
     candidate_sha = sha256_text(candidate_source)
     existing = store.find_candidate(resolved.task_id, candidate_sha)
     if existing is not None:
-        known = store.find_verification(existing.id, environment, reference_sha256=sha256_text(resolved.source))
+        known = store.find_verification(
+            existing.id, environment, reference_sha256=sha256_text(resolved.source), mode=mode
+        )
         if known is not None:
             return VerifyResponse(
                 verdict=known.verdict,  # type: ignore[arg-type]
+                mode=known.mode,
                 task_id=resolved.task_id,
                 candidate_id=existing.id,
                 verification_id=known.id,
@@ -75,6 +80,7 @@ def verify_and_record(
     candidate_source: str,
     language: str,
     executor: Any = None,
+    mode: str = "forward",
 ) -> VerifyResponse:
     """The verification and its record. A reference the verifier refuses stores nothing (422).
     ``executor`` (``service.executors``): a cluster executor verifies on its workers, on their device."""
@@ -90,6 +96,7 @@ def verify_and_record(
         timeout_s=settings.timeout_s,
         sandbox=settings.sandbox,  # type: ignore[arg-type]
         sandbox_image=settings.sandbox_image,
+        mode=mode,  # type: ignore[arg-type]
     )
     try:
         if remote:
@@ -107,6 +114,7 @@ def verify_and_record(
     )
     return VerifyResponse(
         verdict=report.verdict,
+        mode=report.mode,
         task_id=resolved.task_id,
         candidate_id=cand_id,
         verification_id=ver_id,

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 import tasks
-from service.api.schemas import KernelView, TaskDetail, TaskSummary
+from service.api.schemas import KernelView, Mode, TaskDetail, TaskSummary
 from service.api.views import kernel_view
 from service.state import AppState, app_state
 
@@ -88,19 +88,23 @@ def get_task(
 def best_kernels(
     task_id: str,
     hardware: str | None = Query(None, description="hardware fingerprint; default: every hardware"),
+    mode: Mode = Query("forward", description="forward, backward (training kernels) or both: each ranked apart"),
     state: AppState = Depends(app_state),
 ) -> list[KernelView]:
-    """The best verified kernel per hardware for a task: source and verification report."""
+    """The best verified kernel per hardware for a task in ``mode``: source and verification report."""
     state.require_task(task_id)
     return [
         kernel_view(b, with_source=True)
-        for b in state.store.best_kernels(task_id=task_id, hardware_fingerprint=hardware)
+        for b in state.store.best_kernels(task_id=task_id, hardware_fingerprint=hardware, mode=mode)
     ]
 
 
 @router.get("/leaderboard")
-def leaderboard(state: AppState = Depends(app_state)) -> dict[str, Any]:
-    """Best kernel per task and hardware, and fast_p per generator and hardware."""
+def leaderboard(
+    mode: Mode = Query("forward", description="forward, backward (training kernels) or both: each ranked apart"),
+    state: AppState = Depends(app_state),
+) -> dict[str, Any]:
+    """Best kernel per task and hardware, and fast_p per generator and hardware, for one mode."""
     from service.leaderboard import leaderboard_data
 
-    return leaderboard_data(state.store)
+    return leaderboard_data(state.store, mode)

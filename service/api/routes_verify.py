@@ -48,6 +48,7 @@ def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
         candidate_source=body.candidate_source,
         task_id=body.task_id,
         reference_source=body.reference_source,
+        mode=body.mode,
     )
 
 
@@ -61,6 +62,7 @@ def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
         candidate_source=body.candidate_source,
         language=body.language,
         executor=state.runner.executor if state.runner is not None else None,
+        mode=body.mode,
     )
 
 
@@ -73,7 +75,8 @@ async def verify_candidate(
 ) -> VerifyResponse | Response:
     """Verify ``candidate_source`` in the sandbox and store the result; the answer comes with the verdict.
 
-    A source already verified against the same reference in this environment is answered from the store.
+    A source already verified against the same reference in this environment and ``mode`` is answered
+    from the store (a forward verdict never answers a backward request).
     When every verification slot is busy and the queue is full the answer is 503 at once (429 when this
     token already has ``KILN_VERIFY_PER_TOKEN`` verifications waiting or running), with ``Retry-After``.
     """

@@ -31,6 +31,7 @@ def job_view(job: JobRecord, request: Request, store: Store | None = None) -> Jo
         job,
         language=job.params.get("language"),
         proposer=job.params.get("proposer"),
+        mode=str(job.params.get("mode") or "forward"),
         progress=dict(job.progress),
         result=job.result if isinstance(job.result, dict) else None,
         best=best,
@@ -50,7 +51,8 @@ def best_of_job(store: Store, job: JobRecord) -> dict[str, Any] | None:
     candidate = store.find_candidate(job.task_id, sha)
     if candidate is None:
         return None
-    verifications = store.list_verifications(candidate_id=candidate.id, verdict="accepted", limit=20).items
+    mode = str((job.params or {}).get("mode") or "forward")
+    verifications = store.list_verifications(candidate_id=candidate.id, verdict="accepted", mode=mode, limit=20).items
     mine = [v for v in verifications if v.verified_here]  # an imported claim only when nothing was verified here
     report = (mine or verifications)[0].report if verifications else None
     return {
@@ -69,6 +71,7 @@ def kernel_view(best: BestKernel, *, with_source: bool) -> KernelView:
     return built_from(
         KernelView,
         best,
+        mode=ver.mode,
         candidate_id=cand.id,
         origin=cand.origin,
         origin_detail=cand.origin_detail,

@@ -102,10 +102,13 @@ class KernelResult:
     """The verifier's full error text (a traceback) when it could not run; the reason has its first line."""
     stored_as: StoredAs = "not recorded"
     duration_s: float = 0.0
+    mode: str = "forward"
+    """The mode the kernel was verified (and is re-verified) in: ``forward``, ``backward`` or ``both``."""
 
     @property
     def kernel_label(self) -> str:
-        return f"#{self.candidate_id} {self.candidate_sha256[:10]} ({self.language})"
+        mode = "" if self.mode == "forward" else f", {self.mode}"
+        return f"#{self.candidate_id} {self.candidate_sha256[:10]} ({self.language}{mode})"
 
     @property
     def origin_label(self) -> str:

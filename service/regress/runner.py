@@ -158,7 +158,7 @@ def check_kernel(
     candidate = Candidate(source=best.candidate.source, name=f"candidate-{best.candidate.id}", language=language)
     indented = (lambda message: progress(f"      {message}")) if progress is not None else None
     try:
-        reports = verification.run(reference_for(task, plan), candidate, indented)
+        reports = verification.run(reference_for(task, plan), candidate, indented, mode=best.mode)
     except VerifierError as e:
         first, detail = _first_line(str(e))
         return result(
@@ -217,6 +217,7 @@ def _identity(target: Target) -> dict[str, Any]:
         "language": best.candidate.language,
         "origin": best.candidate.origin,
         "origin_detail": best.candidate.origin_detail,
+        "mode": best.mode,
     }
 
 

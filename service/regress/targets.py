@@ -1,6 +1,6 @@
 """What ``kiln regress`` checks: the store's latest best kernels, selected, and their integrity.
 
-A target is one (task, hardware fingerprint) best kernel from ``Store.latest_best_kernels``: the current
+A target is one (task, hardware fingerprint, mode) best kernel from ``Store.latest_best_kernels``: the current
 best, or, for a task whose reference source changed since, the previous best (``stale``), or where this
 deployment verified nothing, the best kernel imported from a bundle (``imported``).
 """
@@ -56,11 +56,13 @@ class Target:
 
 
 def select_targets(store: Store, selection: Selection) -> list[Target]:
-    """The selected latest best kernels, by task id then hardware fingerprint."""
+    """The selected latest best kernels of every mode (each mode's best apart: a training kernel is
+    re-verified as one), by task id, hardware fingerprint, then mode."""
     best = store.latest_best_kernels(
         task_ids=selection.task_ids or None,
         families=selection.families or None,
         hardware_fingerprints=selection.hardware_fingerprints or None,
+        mode=None,
     )
     tasks: dict[str, TaskRecord | None] = {task_id: store.get_task(task_id) for task_id in {b.task_id for b in best}}
     return [Target(b, task) for b in best if (task := tasks[b.task_id]) is not None]

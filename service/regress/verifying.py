@@ -1,15 +1,18 @@
 """Running the verifier for a regression check: the real one by default, a stand-in in tests.
 
 On the CPU a kernel is verified once (correctness only), and a prepared reference is shared by the
-kernels checked against the same reference and shapes. On a GPU it is verified ``repeats`` times, each
-with a freshly prepared reference, so the eager reference is timed next to the candidate in the same
-machine state every time (the speed rule compares speedups run by run); a rejection stops the repeats.
+kernels checked against the same reference, shapes and mode. Each kernel is verified in the mode its
+recorded verification was made in (a training kernel as a training step). On a GPU it is verified
+``repeats`` times, each with a freshly prepared reference, so the eager reference is timed next to the
+candidate in the same machine state every time (the speed rule compares speedups run by run); a
+rejection stops the repeats.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -66,13 +69,13 @@ class RepeatedVerification:
         self.repeats = repeats if device == "cuda" else 1
         self._prepared: dict[str, Any] = {}
 
-    def _prepare(self, reference: Reference, progress: Progress | None) -> Any:
+    def _prepare(self, reference: Reference, options: VerifyOptions, progress: Progress | None) -> Any:
         if self.device == "cuda":
-            return self.verifier.prepare(reference, self.options, progress)
-        key = reference_key(reference)
+            return self.verifier.prepare(reference, options, progress)
+        key = json.dumps([reference_key(reference), options.mode])
         if key not in self._prepared:
             try:
-                self._prepared[key] = self.verifier.prepare(reference, self.options, progress)
+                self._prepared[key] = self.verifier.prepare(reference, options, progress)
             except Exception as e:  # remembered: the next kernel of this reference fails the same way
                 self._prepared[key] = e
         prepared = self._prepared[key]
@@ -80,14 +83,17 @@ class RepeatedVerification:
             raise prepared
         return prepared
 
-    def run(self, reference: Reference, candidate: Candidate, progress: Progress | None = None) -> list[Report]:
-        """One report per run; stops at the first run that is not accepted. Raises ``VerifierError``
-        (reference unusable, sandbox unavailable) before any verdict."""
+    def run(
+        self, reference: Reference, candidate: Candidate, progress: Progress | None = None, *, mode: str = "forward"
+    ) -> list[Report]:
+        """One report per run, verified in ``mode``; stops at the first run that is not accepted. Raises
+        ``VerifierError`` (reference unusable, sandbox unavailable) before any verdict."""
+        options = replace(self.options, mode=mode) if mode != self.options.mode else self.options
         reports: list[Report] = []
         for run in range(self.repeats):
             if progress is not None and self.repeats > 1:
                 progress(f"run {run + 1}/{self.repeats}")
-            report = self.verifier.verify(self._prepare(reference, progress), candidate, self.options, progress)
+            report = self.verifier.verify(self._prepare(reference, options, progress), candidate, options, progress)
             reports.append(report)
             if not report.accepted:
                 break

@@ -78,7 +78,8 @@ def test_the_json_leaderboard_keeps_its_shape(server) -> None:
     with server.client() as c:
         board = c.get("/v1/leaderboard").json()
     suite = len(tasks.ids())
-    assert set(board) == {"tasks", "fast_p", "task_count"} and board["task_count"] == suite
+    assert set(board) == {"mode", "tasks", "fast_p", "task_count"} and board["task_count"] == suite
+    assert board["mode"] == "forward" and all(t["mode"] == "forward" for t in board["tasks"])
     assert {t["task_id"] for t in board["tasks"]} == {"general.softmax"}
     for row in board["fast_p"]:
         assert {"generator", "hardware_fingerprint", "device_name", "tasks", "solved"} <= set(row)
