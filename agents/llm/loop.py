@@ -154,6 +154,7 @@ class LLMLoop:
             hardware=hardware_description(prepared),
             shapes={k: dict(v) for k, v in req.reference.shapes.items()},
             task_note=task_note(req.task_id),
+            mode=req.verify_options.mode,
         )
         seed = self._seed(prepared.device)
         last: RoundOutcome | None = None

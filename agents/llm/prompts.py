@@ -1,7 +1,10 @@
 """KernelBench-style prompts: the task, one worked example, and the verifier's findings as feedback.
 
 * ``initial``: reference source, target language, hardware, the verifier's rules, one example
-  (the bundled ConvNeXt 7x7 depthwise reference and its honest Triton kernel), the shapes checked.
+  (the bundled ConvNeXt 7x7 depthwise reference and its honest Triton kernel), the shapes checked. In
+  backward (and ``both``) mode it asks for a training kernel instead: a ``torch.autograd.Function``
+  whose ``forward`` and ``backward`` launch Triton kernels, with the rules the verifier's backward mode
+  enforces (``TRAINING_RULES``) and the form of the answer (``TRAINING_FORM``).
 * ``refine``: the previous answer and what the verifier found (each finding once, which check failed
   on which input and by how much, how many calls were right, the failing line with the source around
   it, the stderr tail), with the job's history of attempts, asking for a fixed module.
@@ -48,6 +51,57 @@ RULES = """Rules (an automatic verifier enforces them; a violation is a rejectio
   and runs the recorded launches itself. `F.pad` and `torch.cat` are allowed around kernels.
 """
 
+TRAINING_SYSTEM = (
+    "You are an expert GPU kernel engineer. You write training kernels: you replace a PyTorch operator's "
+    "forward and backward passes with custom Triton kernels that compute exactly the same outputs and "
+    "gradients, faster. You answer with one complete Python module in a ```python fenced block."
+)
+
+TRAINING_RULES = """Training kernel (verified in backward mode: every call is a training step):
+- Write the op as a `torch.autograd.Function` whose `forward` and `backward` (both `@staticmethod`)
+  launch your own Triton kernels, and make `ModelNew.forward` return that function's output
+  (`MyFn.apply(x, self.weight, ...)`). An output made outside the Function is detached from autograd
+  and rejected.
+- `backward(ctx, grad_output)` must compute every gradient with your own kernels: the gradient of every
+  floating-point input and of every parameter (`nn.Parameter`), in the order `forward` took them
+  (None only for non-tensor arguments). Calling PyTorch compute ops in `backward` (matmuls,
+  convolutions, reductions such as `.sum()`, arithmetic on tensors), `torch.autograd.grad` or autograd
+  through torch ops is a fallback and is rejected; allocation, views and `.contiguous()` are fine.
+- Gradients are compared with autograd's on fresh inputs, fresh parameters and a fresh random
+  `grad_output` on every call: use this call's `grad_output` and the tensors you saved in this call
+  (`ctx.save_for_backward`); never cache gradients or anything else across calls. Do not write into
+  `grad_output` or return it as a gradient; return new tensors.
+- Gradient tolerances are the dtype's, widened with the reduction length; accumulate in float32 (weight
+  gradients sum over the batch and positions: reduce in float32 and cast at the end).
+"""
+
+TRAINING_FORM = """The form of the answer:
+```python
+class _OpFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        out = torch.empty(...)                  # allocate, then launch your forward kernel(s)
+        _op_forward_kernel[grid](x, weight, bias, out, ...)
+        ctx.save_for_backward(x, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        grad_x, grad_w, grad_b = torch.empty_like(x), torch.empty_like(weight), torch.empty(...)
+        _op_grad_input_kernel[grid](grad_out, weight, grad_x, ...)
+        _op_grad_params_kernel[grid](grad_out, x, grad_w, grad_b, ...)
+        return grad_x, grad_w, grad_b
+
+
+class ModelNew(nn.Module):
+    # same constructor and parameters as Model
+    def forward(self, x):
+        return _OpFunction.apply(x, self.weight, self.bias)
+```
+"""
+
 _LANGUAGE_RULE = {
     "triton": " written with Triton (`@triton.jit`, launched from forward)",
     "cuda": " written in CUDA C++ and compiled with `torch.utils.cpp_extension.load_inline`",
@@ -61,8 +115,16 @@ class PromptContext:
     hardware: str
     shapes: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_note: str = ""
+    mode: str = "forward"
+    """The verifier's mode: ``backward`` and ``both`` ask for a training kernel (``TRAINING_RULES``)."""
+
+    @property
+    def training(self) -> bool:
+        return self.mode != "forward"
 
     def system(self) -> str:
+        if self.training:
+            return TRAINING_SYSTEM
         return SYSTEM.format(language="Triton" if self.language == "triton" else "CUDA")
 
 
@@ -86,19 +148,38 @@ def initial(ctx: PromptContext) -> list[dict[str, str]]:
         if ctx.language == "cuda"
         else ""
     )
+    training = ""
+    if ctx.training:
+        both = " Its forward alone is verified too." if ctx.mode == "both" else ""
+        training = (
+            "\nThis is a training kernel: write the forward AND the backward pass of the architecture below "
+            f"as Triton kernels.{both}\n" + TRAINING_RULES + "\n" + TRAINING_FORM
+        )
+    what = "training (forward and backward) " if ctx.training else ""
     user = (
-        f"Write a custom {ctx.language.upper()} implementation of the architecture below.\n"
+        f"Write a custom {ctx.language.upper()} {what}implementation of the architecture below.\n"
         f"Hardware: {ctx.hardware}\n\n"
         + RULES.format(language_rule=_LANGUAGE_RULE.get(ctx.language, ""))
         + cuda
+        + training
         + "\n"
+        + (
+            "The example below shows the kernel style only (a forward kernel); yours also needs the backward.\n"
+            if ctx.training
+            else ""
+        )
         + _example()
         + (f"\n{ctx.task_note}\n" if ctx.task_note else "")
         + "\nNow the architecture to implement:\n```python\n"
         + ctx.reference_source.strip()
         + "\n```\n"
         + shapes
-        + "\nAnswer with the complete ModelNew module in one ```python block."
+        + (
+            "\nAnswer with the complete module (the autograd.Function, its kernels and ModelNew) in one "
+            "```python block."
+            if ctx.training
+            else "\nAnswer with the complete ModelNew module in one ```python block."
+        )
     )
     return [{"role": "system", "content": ctx.system()}, {"role": "user", "content": user}]
 
