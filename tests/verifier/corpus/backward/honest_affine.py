@@ -72,9 +72,7 @@ class AffineFn(torch.autograd.Function):
 
 class ModelNew(nn.Module):
     def __init__(self, channels):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(channels))
-        self.bias = nn.Parameter(torch.randn(channels))
+        #include reference_channel_affine.py: Model.__init__[:]
 
     def forward(self, x):
         return AffineFn.apply(x, self.weight, self.bias)
