@@ -1,21 +1,33 @@
-"""CSR sparse x dense (SpMM): one program per (row, block of feature columns).
+"""CSR sparse x dense (SpMM): row-blocked, the dense feature dimension the vectorised axis.
 
-Each program walks its row's edges in blocks of BLOCK_E, gathers the rows of X the column indices
-name, scales them by the edge values and reduces over the block in float32. int32 or int64 indices;
-the GCN layer is a matmul node (X W^T) feeding this one, with the bias in this kernel's epilogue.
+A program takes ``BLOCK_M`` consecutive rows and a block of ``BLOCK_F`` feature columns. Their edges
+are one contiguous range of the CSR arrays (``crow[r0]`` to ``crow[r0 + BLOCK_M]``), walked in chunks of
+``BLOCK_E`` edges whatever row each belongs to: the column indices and values of a chunk are one
+contiguous load (not a partial sector per short row), the rows of X they name one gather of
+``BLOCK_E x BLOCK_F`` (a column named twice in a chunk, as hubs are in power-law graphs, is one
+request), and the chunk is added into the block's rows with ``tl.dot`` of the edge values scattered by
+row (``w[m, e] = values[e]`` where edge ``e`` is in row ``r0 + m``, else 0) and the gathered rows, in
+float32 (``tf32x3`` for float32 operands, about float32 accuracy). ``crow`` is read once per block, as
+two vectors. int32 or int64 indices; the GCN layer is a matmul node (X W^T) feeding this one, with the
+bias in this kernel's epilogue.
 """
 
 from __future__ import annotations
 
 from agents.template.ir import Node
 from agents.template.templates.common import Ctx, Epilogue, block, warps
+from agents.template.templates.dense import dot_precision
 
 
 def emit_spmm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
     p = f"n{node.id}_"
     epi = Epilogue(node.epilogue, 2)
     crow, col, values, x = (ctx.var(node.operands[k]) for k in ("crow", "col", "values", "x"))  # type: ignore[arg-type]
-    be, bf = int(ctx.params.get("block_e", 16)), int(ctx.params.get("block_f", 64))
+    bm, be, bf = (
+        int(ctx.params.get("block_m", 16)),
+        int(ctx.params.get("block_e", 64)),
+        int(ctx.params.get("block_f", 64)),
+    )
     lines = [
         f"{p}crow, {p}col, {p}val, {p}x = {crow}, {col}, {values}, {x}",
         f"{p}N = {p}crow.shape[0] - 1",
@@ -23,37 +35,49 @@ def emit_spmm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
         f"{p}shape = ({p}N, {p}F)",
         alloc.format(shape=f"{p}shape"),
         *epi.prelude(ctx, f"{p}shape", p),
-        f"{p}bf = {block(f'{p}F', bf)}",
-        f"{p}grid = ({p}N, triton.cdiv({p}F, {p}bf))",
+        f"{p}bf = {block(f'{p}F', bf, 16)}",
+        f"{p}grid = (triton.cdiv({p}N, {bm}), triton.cdiv({p}F, {p}bf))",
         f"{ctx.name}[{p}grid]({p}crow, {p}crow.stride(0), {p}col, {p}col.stride(0), {p}val, {p}val.stride(0), "
-        f"{p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}F, "
+        f"{p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}N, {p}F, "
         + epi.call_args(p)
-        + f"BLOCK_E={be}, BLOCK_F={p}bf, {warps(ctx.params)})",
+        + f"DOT_PRECISION={dot_precision(f'{p}val', f'{p}x')}, BLOCK_M={bm}, BLOCK_E={max(16, be)}, "
+        f"BLOCK_F={p}bf, {warps(ctx.params)})",
     ]
     kernel = "\n".join(
         [
             "@triton.jit",
             f"def {ctx.name}(",
-            "    crow_ptr, crow_s, col_ptr, col_s, val_ptr, val_s, x_ptr, xs0, xs1, y_ptr, ys0, ys1, F,",
+            "    crow_ptr, crow_s, col_ptr, col_s, val_ptr, val_s, x_ptr, xs0, xs1, y_ptr, ys0, ys1, N, F,",
             "    " + epi.kernel_params(),
-            "    BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr,",
+            "    DOT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr,",
             "):",
-            "    row = tl.program_id(0)",
-            "    start = tl.load(crow_ptr + row * crow_s).to(tl.int64)",
-            "    end = tl.load(crow_ptr + (row + 1) * crow_s).to(tl.int64)",
+            "    r0 = tl.program_id(0).to(tl.int64) * BLOCK_M",
+            "    r = r0 + tl.arange(0, BLOCK_M)",
+            "    r_ok = r < N",
+            "    lo = tl.load(crow_ptr + r * crow_s, mask=r_ok, other=0).to(tl.int64)",
+            "    hi = tl.load(crow_ptr + (r + 1) * crow_s, mask=r_ok, other=0).to(tl.int64)",
+            "    start = tl.sum(tl.where(r == r0, lo, 0), axis=0)  # the first row's first edge",
+            "    end = tl.max(hi, axis=0)  # the last row's end (crow never decreases)",
             "    f = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)",
             "    f_ok = f < F",
-            "    acc = tl.zeros([BLOCK_F], dtype=tl.float32)",
+            "    acc = tl.zeros([BLOCK_M, BLOCK_F], dtype=tl.float32)",
+            "    k = tl.arange(0, BLOCK_E)",
             "    for e0 in range(start, end, BLOCK_E):",
-            "        e = e0 + tl.arange(0, BLOCK_E)",
+            "        e = e0 + k",
             "        e_ok = e < end",
             "        cols = tl.load(col_ptr + e * col_s, mask=e_ok, other=0).to(tl.int64)",
             "        vals = tl.load(val_ptr + e * val_s, mask=e_ok, other=0.0).to(tl.float32)",
             "        xv = tl.load(x_ptr + cols[:, None] * xs0 + f[None, :] * xs1, mask=e_ok[:, None] & f_ok[None, :],",
-            "                     other=0.0)",
-            "        acc += tl.sum(xv.to(tl.float32) * vals[:, None], axis=0)",
-            *epi.body(["row", "f"], "f_ok"),
-            "    tl.store(y_ptr + row * ys0 + f * ys1, acc.to(y_ptr.dtype.element_ty), mask=f_ok)",
+            "                     other=0.0).to(tl.float32)",
+            # edge e is in row r: compared within the chunk, in int32 (the bounds clamped to it)
+            "        first = tl.minimum(tl.maximum(lo - e0, 0), BLOCK_E).to(tl.int32)",
+            "        last = tl.minimum(tl.maximum(hi - e0, 0), BLOCK_E).to(tl.int32)",
+            "        mine = (k[None, :] >= first[:, None]) & (k[None, :] < last[:, None])",
+            "        w = tl.where(mine, vals[None, :], 0.0)",
+            "        acc += tl.dot(w, xv, input_precision=DOT_PRECISION)",
+            "    ok = r_ok[:, None] & f_ok[None, :]",
+            *epi.body(["r[:, None]", "f[None, :]"], "ok"),
+            "    tl.store(y_ptr + r[:, None] * ys0 + f[None, :] * ys1, acc.to(y_ptr.dtype.element_ty), mask=ok)",
         ]
     )
     return kernel, lines
