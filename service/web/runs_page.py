@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from kernels_store import RunRecord, RunTaskRecord, Store
-from service.bench.summary import FAST_P, p_key
+from service.bench.summary import FAST_P, p_key, run_mode
 from service.web.paging import Pager, fetch_page, href, page_count, page_of, pager
 from service.web.plot import PALETTE, PlotArea, plot_area
 
@@ -31,6 +31,11 @@ class RunRow:
     @property
     def id(self) -> str:
         return self.run.id
+
+    @property
+    def mode(self) -> str:
+        """``forward`` or ``backward`` (training steps): a run is compared only with runs of its mode."""
+        return run_mode(self.run)
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,12 @@ def run_page(store: Store, run_id: str, page: int = 1) -> RunPage | None:
     run = store.get_run(run_id)
     if run is None:
         return None
-    same_suite = [r for r in store.list_runs(suite=run.suite, limit=COMPARED_RUNS + 1).items if r.id != run.id]
+    mode = run_mode(run)  # a backward run's fast_p is compared with backward runs only
+    same_suite = [
+        r
+        for r in store.list_runs(suite=run.suite, limit=4 * COMPARED_RUNS).items
+        if r.id != run.id and run_mode(r) == mode
+    ]
     counts = store.run_task_counts([run.id, *(r.id for r in same_suite)])
     row = _row(run, counts[run.id])
     compared = [_row(r, counts[r.id]) for r in same_suite[:COMPARED_RUNS]]

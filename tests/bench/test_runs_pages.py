@@ -59,3 +59,20 @@ def test_runs_api_and_pages(tmp_path: Path) -> None:
         board = client.get("/", params={"family": "kernelbench", "level": "1"})
         assert board.status_code == 200 and "kb.level1.2_triple" in board.text and "level 1" in board.text
     store.close()
+
+
+def test_a_backward_run_is_shown_and_compared_as_one(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'kiln.sqlite'}")
+    store.put_task("kb.level1.1_double", SOURCE, family="kernelbench")
+    forward = new_run(store, ["kb.level1.1_double"], options={"mode": "forward"})
+    backward = new_run(store, ["kb.level1.1_double"], options={"mode": "backward"})
+    older_backward = new_run(store, ["kb.level1.1_double"], options={"mode": "backward"})
+    with TestClient(create_app(store=store, run_jobs=False)) as client:
+        modes = {r["id"]: r["mode"] for r in client.get("/v1/runs").json()["items"]}
+        assert modes == {forward.id: "forward", backward.id: "backward", older_backward.id: "backward"}
+        assert client.get(f"/v1/runs/{backward.id}").json()["mode"] == "backward"
+        page = client.get(f"/runs/{backward.id}").text
+        assert "<dt>mode</dt><dd>backward (training steps" in page
+        assert f"/runs/{older_backward.id}" in page and f"/runs/{forward.id}" not in page  # compared: backward only
+        assert "<td>backward</td>" in client.get("/runs").text
+    store.close()
