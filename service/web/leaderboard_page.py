@@ -50,10 +50,14 @@ class Filters:
     level: str | None = None
     """KernelBench level (``1``): imported tasks ``<prefix>.level<N>.*`` only."""
     levels: list[str] = field(default_factory=list)
+    mode: str = "forward"
+    """``forward`` or ``backward`` (training kernels): each mode is ranked apart."""
 
     def href(self, **changes: str | None) -> str:
         """``/`` with these filters, some changed (None drops one)."""
-        return href("/", {"family": self.family, "hardware": self.hardware, "level": self.level, **changes})
+        mode = None if self.mode == "forward" else self.mode
+        params = {"family": self.family, "hardware": self.hardware, "level": self.level, "mode": mode}
+        return href("/", {**params, **changes})
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def _level(task_id: str) -> str | None:
 
 
 def leaderboard_page(
-    store: Store, *, family: str | None, hardware: str | None, level: str | None = None
+    store: Store, *, family: str | None, hardware: str | None, level: str | None = None, mode: str = "forward"
 ) -> LeaderboardPage:
     """Everything ``/`` shows, in four queries (stored tasks, hardware, generator results, best kernels).
 
@@ -123,6 +127,7 @@ def leaderboard_page(
         hardware_options=store.hardware_seen(),
         level=level,
         levels=levels,
+        mode=mode,
     )
 
     suite = [t for t in builtin if (family is None and level is None) or t.family == family]
@@ -130,10 +135,10 @@ def leaderboard_page(
     stored_suite = family is not None and family not in tasks.families()
     if stored_suite:
         suite_ids = [h.id for h in stored if h.family == family]
-    fast_p = fast_p_rows(store.generator_results(suite_ids, hardware_fingerprint=hardware), suite_ids)
+    fast_p = fast_p_rows(store.generator_results(suite_ids, hardware_fingerprint=hardware, mode=mode), suite_ids)
 
     best_by_task: dict[str, list[BestEntry]] = {}
-    for best in store.best_kernels(hardware_fingerprint=hardware):
+    for best in store.best_kernels(hardware_fingerprint=hardware, mode=mode):
         best_by_task.setdefault(best.task_id, []).append(_best_entry(best))
     for entries in best_by_task.values():  # GPU-timed first, fastest first
         entries.sort(key=lambda e: rank_key(e.speedup_eager, e.device_name))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -46,10 +47,14 @@ def leaderboard(
     family: str | None = None,
     hardware: str | None = None,
     level: str | None = None,
+    mode: Literal["forward", "backward"] = "forward",
     state: AppState = Depends(app_state),
 ) -> HTMLResponse:
-    """fast_p per generator and hardware, and the best kernel of every task; ``?family=&hardware=&level=`` filter."""
-    page = leaderboard_page(state.store, family=_filter(family), hardware=_filter(hardware), level=_filter(level))
+    """fast_p per generator and hardware, and the best kernel of every task; ``?family=&hardware=&level=`` filter,
+    ``?mode=backward``: the training kernels' ranking."""
+    page = leaderboard_page(
+        state.store, family=_filter(family), hardware=_filter(hardware), level=_filter(level), mode=mode
+    )
     status = 400 if page.unknown_family else 200
     return templates.TemplateResponse(request, "leaderboard.html", {"view": page}, status_code=status)
 
