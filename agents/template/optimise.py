@@ -8,6 +8,9 @@
    that input (or of an elementwise expression of it alone), which nothing else reads, becomes one
    fused ``norm`` node (RMSNorm's ``x / sqrt(mean(x**2) + eps)``, L1/L2 normalisation): statistics and
    output in one kernel instead of three, the input read once (twice for long rows).
+4. A reduction of an elementwise expression that nothing else reads, of inputs or parameters of the
+   reduced shape only (a loss's per-element terms, a norm's powers), evaluates it on the values it
+   loads (``attrs["pre"]``) instead of reading a buffer the expression was written to.
 """
 
 from __future__ import annotations
@@ -200,10 +203,33 @@ def _fuse_norms(nodes: list[Node]) -> None:
     nodes[:] = [n for n in nodes if n.id not in removed]
 
 
+def _fold_reduced_expressions(nodes: list[Node]) -> None:
+    uses = _uses(nodes)
+    by_id = {n.id: n for n in nodes}
+    removed: set[int] = set()
+    for r in nodes:
+        operand = r.operands.get("x")
+        if r.kind != "reduce" or "pre" in r.attrs or not isinstance(operand, NodeRef) or uses.get(operand.node) != 1:
+            continue
+        pre = by_id[operand.node]
+        if pre.kind != "ewise" or pre.epilogue is None or not pre.shape or expr_nodes(pre.epilogue):
+            continue
+        leaves = expr_leaves(pre.epilogue)
+        if not leaves or any(leaf.flip or leaf.shape != pre.shape for leaf in leaves):
+            continue
+        if len(pre.shape) != int(r.attrs.get("rank", -1)):
+            continue
+        r.operands = {"x": leaves[0]}
+        r.attrs = {**r.attrs, "pre": pre.epilogue}
+        removed.add(pre.id)
+    nodes[:] = [n for n in nodes if n.id not in removed]
+
+
 def optimise(nodes: list[Node], output: int) -> int:
     """Rewrite ``nodes`` in place; returns the id of the node holding the output."""
     _merge_dwconv_sums(nodes)
     _fuse_norms(nodes)
+    _fold_reduced_expressions(nodes)
     return _fuse_epilogues(nodes, output)
 
 

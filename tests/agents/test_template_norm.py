@@ -66,3 +66,23 @@ def test_reduction_read_elsewhere_is_not_fused() -> None:
     )
     kinds = [n.kind for n in plan_here(source).program.nodes]
     assert "norm" not in kinds and "reduce" in kinds, kinds
+
+
+FOLDED = {
+    "huber_loss": ("F.huber_loss(x, y, delta=0.5)", "torch.randn(4, 9, 7), torch.randn(4, 9, 7)"),
+    "mse_over_non_adjacent_dims": (
+        "torch.mean((x - y) ** 2, dim=(0, 2))",
+        "torch.randn(4, 9, 7), torch.randn(4, 9, 7)",
+    ),
+    "argmax_of_product_middle_dim": ("torch.argmax(x * y, dim=1)", "torch.randn(3, 40, 33), torch.randn(3, 40, 33)"),
+    "frobenius_sum_of_squares": ("torch.sum(x * x)", "torch.randn(5, 300)"),
+}
+
+folded = results_fixture(FOLDED)
+
+
+@pytest.mark.parametrize("case", sorted(FOLDED))
+def test_reduction_evaluates_its_expression_on_load(case: str, folded: dict) -> None:
+    """A reduction of an expression of same-shape inputs reads the inputs: no elementwise buffer first."""
+    got = matched(folded, case)
+    assert got["kinds"] == ["reduce"], got["describe"]

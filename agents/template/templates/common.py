@@ -132,6 +132,7 @@ class Epilogue:
             return []
         lines: list[str] = []
         counter = [0]
+        loaded: dict[int, str] = {}
 
         def load(k: int) -> str:
             if flat is not None:
@@ -148,7 +149,10 @@ class Epilogue:
                 return const_code(e.value)
             if isinstance(e, LeafE | NodeE):
                 operand = e.leaf if isinstance(e, LeafE) else NodeRef(e.node)
-                code = load(self.inputs.index(operand))
+                k = self.inputs.index(operand)
+                if k in loaded:  # an input named twice (x * x) is loaded once
+                    return loaded[k]
+                code = load(k)
             elif isinstance(e, Un):
                 x = render(e.x)
                 if e.op == "cast":
@@ -165,6 +169,8 @@ class Epilogue:
             counter[0] += 1
             name = f"v{counter[0]}"
             lines.append(f"{indent}{name} = {code}")
+            if isinstance(e, LeafE | NodeE):
+                loaded[self.inputs.index(e.leaf if isinstance(e, LeafE) else NodeRef(e.node))] = name
             return name
 
         result = render(self.expr)

@@ -18,7 +18,7 @@ import triton
 import triton.language as tl
 
 from agents.template.ir import Node
-from agents.template.templates.common import Ctx, block, warps
+from agents.template.templates.common import Ctx, Epilogue, block, warps
 
 REDUCE_OPS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin")
 SCAN_OPS = ("sum", "prod")
@@ -100,18 +100,50 @@ def _blocks(ctx: Ctx, p: str, lines: list[str]) -> None:
     ]
 
 
+def _pre_inputs(node: Node, ctx: Ctx, p: str, epi: Epilogue) -> list[str]:
+    """Launch lines viewing each input of the reduced expression as ``{p}x`` is viewed: ``(O, N, I)``."""
+    lines = []
+    rank = int(node.attrs["rank"])
+    dims = sorted(node.attrs["dims"])
+    for k, operand in enumerate(epi.inputs):
+        var = ctx.var(operand)
+        if dims == list(range(dims[0], dims[-1] + 1)):
+            lines.append(f"{p}e{k} = {var}.expand({p}src.shape).contiguous().view({p}O, {p}N, {p}I)")
+        else:
+            order = [d for d in range(rank) if d not in dims] + dims
+            lines.append(
+                f"{p}e{k} = {var}.expand({p}src.shape).permute({', '.join(map(str, order))}).reshape({p}O, {p}N, 1)"
+            )
+    return lines
+
+
 def emit_reduce(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
+    """``attrs["pre"]``: an elementwise expression of inputs of the reduced shape, evaluated on the loaded
+    values (a loss's per-element terms, a norm's powers): no buffer of it is written and read back."""
     p = f"n{node.id}_"
     op = node.attrs["op"]
+    pre = node.attrs.get("pre")
+    epi = Epilogue(pre, 3)
     lines = _view_lines(node, ctx, p)
+    lines += _pre_inputs(node, ctx, p, epi)
     lines.append(alloc.format(shape=_out_shape(node, p)))
     _blocks(ctx, p, lines)
     lines.append(
         f"{ctx.name}[(triton.cdiv({p}O * {p}I, {p}br),)]({p}x, {out}, {p}O, {p}N, {p}I, "
-        f"BLOCK_R={p}br, BLOCK_N={p}bn, {warps(ctx.params)})"
+        + epi.call_args(p)
+        + f"BLOCK_R={p}br, BLOCK_N={p}bn, {warps(ctx.params)})"
     )
     init = _INIT[op]
-    body = ["        v = tl.load(x_ptr + base[:, None] + n[None, :] * I, mask=m, other=" + init + ").to(tl.float32)"]
+    if pre is None:
+        body = [
+            "        v = tl.load(x_ptr + base[:, None] + n[None, :] * I, mask=m, other=" + init + ").to(tl.float32)"
+        ]
+    else:
+        body = [
+            "        offs = base[:, None] + n[None, :] * I",
+            *epi.body([], "m", acc="v", indent="        ", flat="offs"),
+            f"        v = tl.where(m, v, {init})",
+        ]
     if op in ("sum", "mean"):
         body.append("        acc += tl.sum(v, axis=1)")
     elif op == "prod":
@@ -134,7 +166,8 @@ def emit_reduce(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     kernel = "\n".join(
         [
             "@triton.jit",
-            f"def {ctx.name}(x_ptr, y_ptr, O, N, I, BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr):",
+            f"def {ctx.name}(x_ptr, y_ptr, O, N, I, {epi.kernel_params()}",
+            "        BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr):",
             "    r = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)",
             "    r_ok = r < O * I",
             "    base = (r // I) * N * I + r % I",
