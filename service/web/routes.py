@@ -66,15 +66,17 @@ def task(
     hardware: str | None = None,
     page: str | None = None,
     rejected_page: str | None = None,
+    mode: Literal["forward", "backward"] = "forward",
     state: AppState = Depends(app_state),
 ) -> HTMLResponse:
-    """A task's reference, ranked accepted kernels (``?page=``), rejected ones (``?rejected_page=``), plot."""
+    """A task's reference, ranked accepted kernels (``?page=``), rejected ones (``?rejected_page=``), plot;
+    ``?mode=backward``: its training kernels."""
     try:
         pages = page_number(page), page_number(rejected_page)
     except PageOutOfRange as e:
         context = {"title": "No such page", "message": str(e), "near": []}
         return templates.TemplateResponse(request, "not_found.html", context, status_code=400)
-    view = task_page(state.store, task_id, hardware=_filter(hardware), page=pages[0], rejected_page=pages[1])
+    view = task_page(state.store, task_id, hardware=_filter(hardware), page=pages[0], rejected_page=pages[1], mode=mode)
     if view is None:
         message = f"There is no task {shorten(task_id)!r}."
         context = {"title": "Unknown task", "message": message, "near": near_ids(task_id)[:5]}

@@ -125,10 +125,13 @@ class TaskPage:
     imported: list[KernelEntry] = field(default_factory=list)
     """The first verdicts imported from bundles (``IMPORTED_SHOWN``): shown apart, counted nowhere."""
     imported_total: int = 0
+    mode: str = "forward"
+    """The verdicts shown: ``forward``, or ``backward`` (training kernels), each ranked apart."""
 
     def href(self, **changes: str | None) -> str:
         """This page with these query parameters changed (None drops one); lists start on page 1."""
-        return href(f"/tasks/{quote(self.task.id, safe='')}", {"hardware": self.hardware, **changes})
+        mode = None if self.mode == "forward" else self.mode
+        return href(f"/tasks/{quote(self.task.id, safe='')}", {"hardware": self.hardware, "mode": mode, **changes})
 
 
 def _heading(task_id: str, store: Store, profile: str) -> tuple[TaskHeading, tasks.Task | None] | None:
@@ -196,20 +199,35 @@ def _by_generator(counts: list[OriginCount]) -> list[GeneratorCount]:
 
 
 def _listing(
-    store: Store, task_id: str, verdicts: Verdicts, hardware: str | None, page: int, size: int, fold: Fold
+    store: Store,
+    task_id: str,
+    verdicts: Verdicts,
+    hardware: str | None,
+    page: int,
+    size: int,
+    fold: Fold,
+    mode: str = "forward",
 ) -> Page[VerifiedCandidate]:
     """One page of a list (only the beginning of each source); a page past the end is answered with the
     last page (one more query)."""
 
     def fetch(limit: int, offset: int) -> Page[VerifiedCandidate]:
         return store.ranked_verifications(
-            task_id, verdicts, hardware_fingerprint=hardware, limit=limit, offset=offset, source_chars=fold.max_chars
+            task_id,
+            verdicts,
+            hardware_fingerprint=hardware,
+            limit=limit,
+            offset=offset,
+            source_chars=fold.max_chars,
+            mode=mode,
         )
 
     return fetch_page(fetch, lambda found: found.total, page, size)
 
 
-def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, rejected_page: int) -> TaskPage | None:
+def task_page(
+    store: Store, task_id: str, *, hardware: str | None, page: int, rejected_page: int, mode: str = "forward"
+) -> TaskPage | None:
     """Everything ``/tasks/{id}`` shows, or None when no such task exists.
 
     The shapes' floors are on the selected hardware's roofline profile when it has one (an H200's
@@ -221,16 +239,19 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
     if found is None:
         return None
     heading, task = found
-    accepted = _listing(store, task_id, "accepted", hardware, page, ACCEPTED_PAGE_SIZE, sources.ACCEPTED)
-    rejected = _listing(store, task_id, "not_accepted", hardware, rejected_page, REJECTED_PAGE_SIZE, sources.REJECTED)
-    shown = {"limit": IMPORTED_SHOWN, "source_chars": sources.REJECTED.max_chars}
+    accepted = _listing(store, task_id, "accepted", hardware, page, ACCEPTED_PAGE_SIZE, sources.ACCEPTED, mode)
+    rejected = _listing(
+        store, task_id, "not_accepted", hardware, rejected_page, REJECTED_PAGE_SIZE, sources.REJECTED, mode
+    )
+    shown = {"limit": IMPORTED_SHOWN, "source_chars": sources.REJECTED.max_chars, "mode": mode}
     imported = store.ranked_verifications(task_id, "imported", hardware_fingerprint=hardware, **shown)
-    points = store.speedup_points(task_id, hardware_fingerprint=hardware, limit=PLOT_POINTS)
+    points = store.speedup_points(task_id, hardware_fingerprint=hardware, limit=PLOT_POINTS, mode=mode)
     page = page_of(accepted.offset, ACCEPTED_PAGE_SIZE)
     rejected_page = page_of(rejected.offset, REJECTED_PAGE_SIZE)
     path = f"/tasks/{quote(task_id, safe='')}"
     params = {
         "hardware": hardware,
+        "mode": None if mode == "forward" else mode,
         "page": str(page) if page > 1 else None,
         "rejected_page": str(rejected_page) if rejected_page > 1 else None,
     }
@@ -242,7 +263,7 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
         task=heading,
         hardware=hardware,
         hardware_options=hardware_options,
-        origins=_by_generator(store.origin_counts(task_id=task_id)),
+        origins=_by_generator(store.origin_counts(task_id=task_id, mode=mode)),
         accepted=_entries(accepted, task, ranked=True, fold=sources.ACCEPTED),
         accepted_pager=list_pager(page, accepted.total, ACCEPTED_PAGE_SIZE, "page", "#accepted"),
         rejected=_entries(rejected, task, ranked=False, fold=sources.REJECTED),
@@ -253,4 +274,5 @@ def task_page(store: Store, task_id: str, *, hardware: str | None, page: int, re
         roofline_profile=profile,
         imported=_entries(imported, task, ranked=False, fold=sources.REJECTED),
         imported_total=imported.total,
+        mode=mode,
     )

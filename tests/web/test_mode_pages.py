@@ -27,3 +27,21 @@ def test_the_leaderboard_page_shows_one_mode_at_a_time(tmp_path) -> None:  # typ
     assert "3.70" in backward and "1.30" not in backward and "training kernels (forward and backward)" in backward
     assert 'href="/?mode=backward"' in forward  # the mode chip
     store.close()
+
+
+def test_the_task_page_lists_one_mode_at_a_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(f"sqlite:///{tmp_path / 'kiln.sqlite'}")
+    seeder = Seeder(store)
+    seeder.kernel("general.softmax", speedup=1.3)
+    task = seeder.task("general.softmax")
+    source = kernel_source("training")
+    cand = store.add_candidate(task.id, source, language="triton", origin="template", origin_detail="training")
+    report = fixture_report(task.source, source, env=H100, timing=gpu_timing(3.7))
+    store.record_verification(cand.candidate.id, {**report, "mode": "backward"})
+    with TestClient(create_app(store=store, run_jobs=False)) as client:
+        forward = client.get("/tasks/general.softmax").text
+        backward = client.get("/tasks/general.softmax", params={"mode": "backward"}).text
+    mine, other = "Fixture kernel training.", "Fixture kernel general_softmax_1."  # the seeder's first tag
+    assert other in forward and mine not in forward
+    assert mine in backward and other not in backward
+    store.close()
