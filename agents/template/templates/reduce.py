@@ -94,9 +94,12 @@ def _blocks(ctx: Ctx, p: str, lines: list[str]) -> None:
     cap_n = int(ctx.params.get("block_n", 1024))
     lines += [
         f"{p}bn = max(2, min({cap_n}, triton.next_power_of_2(max(1, {p}N))))",
+        f"{p}tile = {tile}",
         f"if {p}I > 1:  # neighbouring outputs are neighbours in memory: enough of them to fill whole sectors",
-        f"    {p}bn = max(2, min({p}bn, {tile} // min({COALESCE}, triton.next_power_of_2({p}I))))",
-        f"{p}br = max(2, min(triton.next_power_of_2(max(1, {p}O * {p}I)), {tile} // {p}bn))",
+        # half the tile: a sm_90 build of the full one takes 254 registers (168 with half)
+        f"    {p}tile = {tile // 2}",
+        f"    {p}bn = max(2, min({p}bn, {p}tile // min({COALESCE}, triton.next_power_of_2({p}I))))",
+        f"{p}br = max(2, min(triton.next_power_of_2(max(1, {p}O * {p}I)), {p}tile // {p}bn))",
     ]
 
 
