@@ -6,7 +6,8 @@
 
 Adds to the run object: date, machine, wall time, counts per verdict, and per task the small tier's
 status, changed constants, estimated reference time and elements, shapes tried; and the problems that
-got no valid small shape with the reason.
+got no valid small shape with the reason. A backward run (``kiln bench --mode backward``) says so
+(``mode``), and how many problems its fast_p counts (``skipped`` ones, nothing differentiable, are not).
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def main() -> int:
         "commit": args.commit,
         "command": f"kiln bench --kernelbench-dir <KernelBench>/KernelBench/{run.suite.rsplit('.', 1)[-1]} "
         f"--tier {run.tier} "
-        f"--proposer {run.proposer} --workers {run.options.get('workers', 2)}",
+        + (f"--mode {data['mode']} " if data["mode"] != "forward" else "")
+        + f"--proposer {run.proposer} --workers {run.options.get('workers', 2)}"
+        + (f" --timeout {timeout:g}" if (timeout := float(run.options.get("timeout_s", 180.0))) != 180.0 else ""),
+        "mode": data["mode"],
+        "fast_p_denominator": (run.summary or {}).get("ranked"),
         "wall_seconds": round(args.wall_seconds, 1),
         "tasks": len(rows),
         "counts": counts,
