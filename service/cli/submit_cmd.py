@@ -35,6 +35,11 @@ def submit(
         "--template-seed/--no-template-seed",
         help="LLM proposer: verify the template compiler's kernel first and offer it to the model as a start.",
     ),
+    mode: str = typer.Option(
+        "forward",
+        "--mode",
+        help="forward | backward (a training kernel: a torch.autograd.Function, gradients checked) | both",
+    ),
     out: Path | None = typer.Option(None, "--out", help="With --wait: write the kernel's source here."),
     as_json: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
 ) -> None:
@@ -60,11 +65,12 @@ def submit(
                 budget=budget,
                 model=model,
                 template_seed=None if template_seed else False,  # the server's default is on
+                mode=None if mode == "forward" else mode,  # the server's default; it checks the value
             )
         except KilnClientError as e:
             _fail(str(e))
         queued = f"job {printable(job['id'])} queued for {printable(job['task_id'])}"
-        typer.echo(f"{queued} ({proposer}, {language}, budget {budget})", err=True)
+        typer.echo(f"{queued} ({proposer}, {language}, {printable(mode)}, budget {budget})", err=True)
         if not wait:
             typer.echo(json.dumps(job, indent=2, default=str) if as_json else job["id"])
             raise typer.Exit(EXIT_OK)

@@ -75,3 +75,6 @@ def test_kiln_submit_sends_template_seed_only_when_off(monkeypatch: Any) -> None
         result = CliRunner().invoke(app, ["submit", "--task", TASK, "--proposer", "llm", "--model", "m", *flag])
         assert result.exit_code == 0, result.output
     assert "template_seed" not in sent[0] and sent[1]["template_seed"] is False
+    result = CliRunner().invoke(app, ["submit", "--task", TASK, "--mode", "backward"])
+    assert result.exit_code == 0, result.output
+    assert "mode" not in sent[0] and sent[2]["mode"] == "backward"  # forward: the server's default

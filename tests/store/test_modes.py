@@ -121,3 +121,34 @@ def test_migration_0004_gives_old_rows_their_mode_and_downgrades(empty_url: str)
         upgrade(engine)
     finally:
         engine.dispose()
+
+
+def test_a_bundle_carries_each_verdict_s_mode_and_a_job_s(store: Store, tmp_path: Path) -> None:
+    import io
+
+    from kernels_store import open_store
+    from kernels_store.bundle import export_bundle, import_bundle
+
+    cand = _task_and_candidate(store)
+    store.record_verification(cand, report(kernel(1), speedup=2.0))
+    store.record_verification(cand, {**report(kernel(1), speedup=3.0), "mode": "backward"})
+    store.create_job(kind="generate", task_id="t.mode", params={"language": "triton", "mode": "backward"})
+    out = io.StringIO()
+    export_bundle(store, out, include_jobs=True)
+    other = open_store(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    try:
+        summary = import_bundle(other, io.StringIO(out.getvalue()))
+        assert dict(summary.added) == {"task": 1, "candidate": 1, "verification": 2, "job": 1}
+        imported = {v.mode: v.speedup_eager for v in other.list_verifications().items}
+        assert imported == {"forward": 2.0, "backward": 3.0}
+        assert [j.params["mode"] for j in other.list_jobs().items] == ["backward"]
+    finally:
+        other.close()
+    bad = out.getvalue().replace('"mode":"backward"', '"mode":"sideways"', 1)
+    refused = open_store(f"sqlite:///{tmp_path / 'refused.sqlite'}")
+    try:
+        with pytest.raises(Exception, match="mode must be one of forward, backward, both"):
+            import_bundle(refused, io.StringIO(bad))
+        assert refused.stats().verifications == 0 and refused.stats().jobs == 0
+    finally:
+        refused.close()
