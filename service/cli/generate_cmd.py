@@ -10,11 +10,12 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from service.cli.common import device_option, failer, join_interruptibly, read_source, require_sandbox
+from service.cli.options import REFERENCE_OPTION, Device, Timeout
 
 EXIT_FOUND, EXIT_NONE, EXIT_BAD_INPUT = 0, 1, 2
 CANCELLING = "\ncancelling (finishing the candidate being verified)..."
@@ -85,14 +86,14 @@ class _Progress:
 
 def generate(
     task: str | None = typer.Option(None, "--task", "-t", help="Task id (see `kiln tasks list`)."),
-    reference: Path | None = typer.Option(None, "--reference", "-r", help="Reference op in KernelBench format."),
+    reference: Annotated[Path | None, REFERENCE_OPTION] = None,
     proposer: str = typer.Option("template", "--proposer", help="template | llm"),
     language: str = typer.Option("triton", "--language", help="triton | cuda"),
     budget: int = typer.Option(8, "--budget", help="Most candidates to verify."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the best kernel's source here."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-    timeout: float = typer.Option(180.0, "--timeout", help="Wall-clock limit per sandbox process (s)."),
+    device: Device = "auto",
+    timeout: Timeout = 180.0,
     trials: int = typer.Option(3, "--trials", help="Correctness trials per candidate."),
     max_seconds: float | None = typer.Option(None, "--max-seconds", help="Wall-clock budget of the job (s)."),
     max_tokens: int | None = typer.Option(200_000, "--max-tokens", help="LLM token budget."),

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from service.cli.common import failer, verify_files
+from service.cli.options import ReferenceFile, Timeout
 
 EXIT_PROFILED, EXIT_NOT_PROFILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -16,10 +17,10 @@ _fail = failer("profile", EXIT_BAD_INPUT)
 
 
 def profile(
-    reference: Path = typer.Option(..., "--reference", "-r", help="Reference op in KernelBench format."),
+    reference: ReferenceFile,
     candidate: Path = typer.Option(..., "--candidate", "-c", help="Triton candidate source defining ModelNew."),
     gpu_arch: int = typer.Option(90, "--gpu-arch", help="GPU target the kernels are built for (sm_<N>)."),
-    timeout: float = typer.Option(180.0, "--timeout", help="Wall-clock limit per sandbox process (s)."),
+    timeout: Timeout = 180.0,
     as_json: bool = typer.Option(False, "--json", help="Print the verdict and the static_profile as JSON."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | docker | bwrap | unshare | none"),
     trusted_code: bool = typer.Option(False, "--trusted-code", help="Allows --sandbox none."),

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from service.cli.common import failer, verify_files
+from service.cli.options import Device, ReferenceFile, Timeout
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -17,10 +18,10 @@ _fail = failer("verify", EXIT_BAD_INPUT)
 
 
 def verify(
-    reference: Path = typer.Option(..., "--reference", "-r", help="Reference op in KernelBench format."),
+    reference: ReferenceFile,
     candidate: Path = typer.Option(..., "--candidate", "-c", help="Candidate source defining ModelNew."),
-    timeout: float = typer.Option(180.0, "--timeout", help="Wall-clock limit per sandbox process (s)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    timeout: Timeout = 180.0,
+    device: Device = "auto",
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a summary."),
     trials: int | None = typer.Option(
         None, "--trials", help="ModelNew instances, each with fresh parameters (default: 3 on a GPU, 1 on a CPU)."
