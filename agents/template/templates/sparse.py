@@ -7,9 +7,9 @@ contiguous load (not a partial sector per short row), the rows of X they name on
 ``BLOCK_E x BLOCK_F`` (a column named twice in a chunk, as hubs are in power-law graphs, is one
 request), and the chunk is added into the block's rows with ``tl.dot`` of the edge values scattered by
 row (``w[m, e] = values[e]`` where edge ``e`` is in row ``r0 + m``, else 0) and the gathered rows, in
-float32 (``tf32x3`` for float32 operands, about float32 accuracy). ``crow`` is read once per block, as
-two vectors. int32 or int64 indices; the GCN layer is a matmul node (X W^T) feeding this one, with the
-bias in this kernel's epilogue.
+float32 (``tf32x3`` for float32 operands, about float32 accuracy). ``crow`` is read once per block, in
+one load of its ``BLOCK_M + 1`` bounds. int32 or int64 indices; the GCN layer is a matmul node (X W^T)
+feeding this one, with the bias in this kernel's epilogue.
 """
 
 from __future__ import annotations
@@ -54,8 +54,12 @@ def emit_spmm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
             "    r0 = tl.program_id(0).to(tl.int64) * BLOCK_M",
             "    r = r0 + tl.arange(0, BLOCK_M)",
             "    r_ok = r < N",
-            "    lo = tl.load(crow_ptr + r * crow_s, mask=r_ok, other=0).to(tl.int64)",
-            "    hi = tl.load(crow_ptr + (r + 1) * crow_s, mask=r_ok, other=0).to(tl.int64)",
+            # crow[r0 .. r0 + BLOCK_M] in one load; each row's start and end taken from it with tl.gather
+            "    j = tl.arange(0, 2 * BLOCK_M)",
+            "    j_ok = (j <= BLOCK_M) & (r0 + j <= N)",
+            "    bounds = tl.load(crow_ptr + (r0 + j) * crow_s, mask=j_ok, other=0).to(tl.int64)",
+            "    lo = tl.gather(bounds, tl.arange(0, BLOCK_M), axis=0)",
+            "    hi = tl.where(r_ok, tl.gather(bounds, tl.arange(0, BLOCK_M) + 1, axis=0), 0)",
             "    start = tl.sum(tl.where(r == r0, lo, 0), axis=0)  # the first row's first edge",
             "    end = tl.max(hi, axis=0)  # the last row's end (crow never decreases)",
             "    f = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)",
