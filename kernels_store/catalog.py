@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from kernels_store.records import (
 )
 
 IfChanged = Literal["update", "error"]
+T = TypeVar("T")
 
 
 def sha256_text(text: str) -> str:
@@ -49,6 +50,15 @@ def insert_for(session: Session, model: type[Any]) -> Any:
     else:  # pragma: no cover - the store supports SQLite and PostgreSQL only
         raise NotImplementedError(f"unsupported database {dialect!r}")
     return insert(model)
+
+
+def insert_new(session: Session, model: type[Any], unique: list[str], **values: Any) -> bool:
+    """INSERT a ``model`` row unless one with the same ``unique`` columns exists (that one is left as it
+    is, no error): whether the row was inserted."""
+    inserted = session.execute(
+        insert_for(session, model).values(**values).on_conflict_do_nothing(index_elements=unique).returning(model.id)
+    ).first()
+    return inserted is not None
 
 
 # -- rows to records ----------------------------------------------------------------------------
@@ -73,6 +83,21 @@ def page_of(session: Session, query: Select[Any], limit: int, offset: int) -> tu
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = list(session.scalars(query.limit(limit).offset(offset)))
     return rows, total
+
+
+def records_page(session: Session, query: Select[Any], record: Callable[[Any], T], limit: int, offset: int) -> Page[T]:
+    """One ``Page`` of ``query``'s rows (already ordered), each made a record by ``record``."""
+    rows, total = page_of(session, query, limit, offset)
+    return Page(items=[record(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def where_given(query: Select[Any], *filters: tuple[Any, Any]) -> Select[Any]:
+    """``query`` restricted to ``column == value`` for each ``(column, value)`` whose value is given
+    (not None)."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query
 
 
 # -- tasks --------------------------------------------------------------------------------------
@@ -100,25 +125,23 @@ def put_task(
     if if_changed not in ("update", "error"):
         raise ValueError(f"if_changed must be 'update' or 'error', not {if_changed!r}")
     digest = sha256_text(source)
-    inserted = session.execute(
-        insert_for(session, Task)
-        .values(
-            id=task_id,
-            family=family or "",
-            title=title or "",
-            source=source,
-            source_sha256=digest,
-            shapes=[] if shapes is None else shapes,
-            extra=dict(extra or {}),
-            revision=1,
-            created_at=created_at or now,
-            updated_at=created_at or now,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(Task.id)
-    ).first()
+    created = insert_new(
+        session,
+        Task,
+        ["id"],
+        id=task_id,
+        family=family or "",
+        title=title or "",
+        source=source,
+        source_sha256=digest,
+        shapes=[] if shapes is None else shapes,
+        extra=dict(extra or {}),
+        revision=1,
+        created_at=created_at or now,
+        updated_at=created_at or now,
+    )
     row = session.execute(select(Task).where(Task.id == task_id).with_for_update()).scalar_one()
-    if inserted is not None:
+    if created:
         _keep_source(session, task_id, source, digest, 1, created_at or now)
         return TaskPut(task=task_record(row), created=True, source_changed=False, previous_sha256=None)
 
@@ -186,9 +209,7 @@ def get_task(session: Session, task_id: str) -> TaskRecord | None:
 
 
 def list_tasks(session: Session, family: str | None = None) -> list[TaskRecord]:
-    query = select(Task).order_by(Task.id)
-    if family is not None:
-        query = query.where(Task.family == family)
+    query = where_given(select(Task).order_by(Task.id), (Task.family, family))
     return [task_record(r) for r in session.scalars(query)]
 
 
@@ -234,28 +255,26 @@ def add_candidate(
     if job_id is not None and session.get(Job, job_id) is None:
         raise NotFoundError(f"no job {job_id!r} in the store")
     digest = sha256_text(source)
-    inserted = session.execute(
-        insert_for(session, Candidate)
-        .values(
-            task_id=task_id,
-            source=source,
-            source_sha256=digest,
-            language=language,
-            origin=origin,
-            origin_detail=origin_detail,
-            parent_id=parent_id,
-            job_id=job_id,
-            name=name,
-            extra=dict(extra or {}),
-            created_at=created_at or now,
-        )
-        .on_conflict_do_nothing(index_elements=["task_id", "source_sha256"])
-        .returning(Candidate.id)
-    ).first()
+    created = insert_new(
+        session,
+        Candidate,
+        ["task_id", "source_sha256"],
+        task_id=task_id,
+        source=source,
+        source_sha256=digest,
+        language=language,
+        origin=origin,
+        origin_detail=origin_detail,
+        parent_id=parent_id,
+        job_id=job_id,
+        name=name,
+        extra=dict(extra or {}),
+        created_at=created_at or now,
+    )
     row = session.execute(
         select(Candidate).where(Candidate.task_id == task_id, Candidate.source_sha256 == digest)
     ).scalar_one()
-    return CandidateAdded(candidate=candidate_record(row), created=inserted is not None)
+    return CandidateAdded(candidate=candidate_record(row), created=created)
 
 
 def get_candidate(session: Session, candidate_id: int) -> CandidateRecord | None:
@@ -297,13 +316,12 @@ def list_candidates(
     language: str | None = None,
 ) -> Page[CandidateRecord]:
     """A task's candidates, oldest first, one page at a time."""
-    query = select(Candidate).where(Candidate.task_id == task_id)
-    if origin is not None:
-        query = query.where(Candidate.origin == origin)
-    if language is not None:
-        query = query.where(Candidate.language == language)
-    rows, total = page_of(session, query.order_by(Candidate.id), limit, offset)
-    return Page(items=[candidate_record(r) for r in rows], total=total, limit=limit, offset=offset)
+    query = where_given(
+        select(Candidate).where(Candidate.task_id == task_id),
+        (Candidate.origin, origin),
+        (Candidate.language, language),
+    )
+    return records_page(session, query.order_by(Candidate.id), candidate_record, limit, offset)
 
 
 # -- verifications ------------------------------------------------------------------------------
@@ -402,20 +420,18 @@ def record_verification(
         Verification.environment_key == columns["environment_key"],
         Verification.mode == columns["mode"],
     )
-    inserted = session.execute(
-        insert_for(session, Verification)
-        .values(
-            candidate_id=candidate_id,
-            task_id=candidate.task_id,
-            created_at=created_at or now,
-            **columns,
-            **provenance.columns(),
-        )
-        .on_conflict_do_nothing(index_elements=["candidate_id", "reference_sha256", "environment_key", "mode"])
-        .returning(Verification.id)
-    ).first()
+    created = insert_new(
+        session,
+        Verification,
+        ["candidate_id", "reference_sha256", "environment_key", "mode"],
+        candidate_id=candidate_id,
+        task_id=candidate.task_id,
+        created_at=created_at or now,
+        **columns,
+        **provenance.columns(),
+    )
     row = session.execute(select(Verification).where(*key).with_for_update()).scalar_one()
-    if inserted is not None:
+    if created:
         return VerificationRecorded(verification=verification_record(row), created=True)
     if row.provenance != provenance.kind:
         if provenance.kind != VERIFIED:  # a bundle's claim never replaces a verdict verified here
@@ -473,16 +489,12 @@ def list_verifications(
     offset: int = 0,
 ) -> Page[VerificationRecord]:
     """Verifications (oldest first), filtered, one page at a time."""
-    query = select(Verification)
-    if candidate_id is not None:
-        query = query.where(Verification.candidate_id == candidate_id)
-    if task_id is not None:
-        query = query.where(Verification.task_id == task_id)
-    if hardware_fingerprint is not None:
-        query = query.where(Verification.hardware_fingerprint == hardware_fingerprint)
-    if verdict is not None:
-        query = query.where(Verification.verdict == verdict)
-    if mode is not None:
-        query = query.where(Verification.mode == mode)
-    rows, total = page_of(session, query.order_by(Verification.id), limit, offset)
-    return Page(items=[verification_record(r) for r in rows], total=total, limit=limit, offset=offset)
+    query = where_given(
+        select(Verification),
+        (Verification.candidate_id, candidate_id),
+        (Verification.task_id, task_id),
+        (Verification.hardware_fingerprint, hardware_fingerprint),
+        (Verification.verdict, verdict),
+        (Verification.mode, mode),
+    )
+    return records_page(session, query.order_by(Verification.id), verification_record, limit, offset)

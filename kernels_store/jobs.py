@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from kernels_store.catalog import page_of
+from kernels_store.catalog import records_page, where_given
 from kernels_store.errors import ActiveJobLimitError, LeaseLostError, NotFoundError
 from kernels_store.models import FINISHED_JOB_STATUSES, JOB_STATUSES, Job, Task
 from kernels_store.records import JobRecord, Page, hash_token
@@ -257,9 +257,9 @@ def list_jobs(
         if unknown:
             raise ValueError(f"unknown job status {sorted(unknown)}; statuses: {', '.join(JOB_STATUSES)}")
         query = query.where(Job.status.in_(statuses))
-    if owner_token is not None:
-        query = query.where(Job.owner_token_hash == hash_token(owner_token))
-    if task_id is not None:
-        query = query.where(Job.task_id == task_id)
-    rows, total = page_of(session, query.order_by(Job.created_at.desc(), Job.id.desc()), limit, offset)
-    return Page(items=[job_record(r) for r in rows], total=total, limit=limit, offset=offset)
+    query = where_given(
+        query,
+        (Job.owner_token_hash, None if owner_token is None else hash_token(owner_token)),
+        (Job.task_id, task_id),
+    )
+    return records_page(session, query.order_by(Job.created_at.desc(), Job.id.desc()), job_record, limit, offset)
