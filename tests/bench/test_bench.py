@@ -374,3 +374,20 @@ def test_a_backward_run_skips_what_has_nothing_differentiable_and_verifies_the_r
     assert run_json(final, store.run_tasks(run.id))["mode"] == "backward"
     with pytest.raises(ValueError, match="--mode"):
         BenchConfig(mode="sideways")
+
+
+@pytest.mark.slow  # the template compiler's kernel verified for real, then the backward run's reference
+def test_kiln_bench_mode_both_makes_a_forward_run_then_a_backward_run(tmp_path: Path) -> None:
+    level = _level(tmp_path)
+    (level / "2_Scale_ReLU_again.py").unlink()
+    url = f"sqlite:///{tmp_path / 'kiln.sqlite'}"
+    args = ["bench", "--kernelbench-dir", str(level), "--mode", "both", "--json", "--database", url, "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{") :])
+    forward, backward = data["runs"]
+    assert (forward["mode"], backward["mode"]) == ("forward", "backward") and forward["run_id"] != backward["run_id"]
+    assert [t["verdict"] for t in forward["tasks"]] == ["accepted"]
+    (task,) = backward["tasks"]  # relu * 2: its reference is differentiable, and there is no training template
+    assert task["verdict"] == "no_kernel" and "no training template" in task["reason"] and task["reference_ok"]
+    assert forward["fast_p"]["0"] == 1.0 and backward["fast_p"]["0"] == 0.0
