@@ -86,3 +86,20 @@ def test_reduction_evaluates_its_expression_on_load(case: str, folded: dict) -> 
     """A reduction of an expression of same-shape inputs reads the inputs: no elementwise buffer first."""
     got = matched(folded, case)
     assert got["kinds"] == ["reduce"], got["describe"]
+
+
+SOFTMAX = {
+    "log_softmax_last_dim": ("torch.log_softmax(x, dim=-1)", "torch.randn(5, 33) * 4"),
+    "log_softmax_last_dim_long": ("torch.log_softmax(x, dim=1)", f"torch.randn(2, {LONG}) * 4"),
+    "softmax_middle_dim": ("torch.softmax(x, dim=1)", "torch.randn(3, 40, 33) * 4"),
+    "log_softmax_first_dim_long": ("torch.log_softmax(x, dim=0)", "torch.randn(700, 70) * 4"),
+    "cross_entropy": ("F.cross_entropy(x, y)", "torch.randn(6, 5), torch.randint(0, 5, (6,))"),
+}
+
+softmax = results_fixture(SOFTMAX, [None, "small_tiles"], ["cpu", "small_tiles"])
+
+
+@pytest.mark.parametrize("case", sorted(SOFTMAX))
+def test_softmax_over_any_dim_is_one_kernel(case: str, softmax: dict) -> None:
+    got = matched(softmax, case)
+    assert got["kinds"][0] == "norm" and "reduce" not in got["kinds"][:1], got["describe"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Namer, NodeE, NodeRef, Operand, Un
 from agents.template.lowering.common import NoTemplate, Value, arg_of, norm_dim, prod_ints, tensor_desc
 from agents.template.lowering.reductions import as_node, reduce_node
-from agents.template.templates.norm import MEAN, VAR, supported_dims
+from agents.template.templates.norm import MEAN, TOP, TOTAL, VAR, supported_dims
 
 if TYPE_CHECKING:
     from agents.template.recognise import Lowering
@@ -39,12 +39,17 @@ def _layer_norm(low: Lowering, op: dict[str, Any], index: int, out_index: int, s
 
 
 def softmax_any(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
-    """softmax / log_softmax over any dim: max, exp(x - max) once into a buffer, sum, then divide / log."""
+    """softmax / log_softmax over any dim: softmax over the last dim takes the row kernels; otherwise one
+    fused ``norm`` node (a row's max and sum of exponentials, then the output), else (a flipped
+    operand) the chain: max, exp(x - max) once into a buffer, sum, then divide / log."""
     shape = tuple(shape)
     dim = norm_dim(int(arg_of(op, 1, "dim")), len(shape))
     if op["op"] in ("aten._softmax", "aten._safe_softmax") and dim == len(shape) - 1:
         return _softmax(low, op, index, out_index, shape)
     x = low.expr(low.tensor_arg(op, 0, "self"))
+    fused = _fused_softmax(low, x, shape, dim, op["op"] != "aten._log_softmax")
+    if fused is not None:
+        return fused
     top = NodeE(reduce_node(low, x, shape, (dim,), True, "max").node)
     shifted = Bin("sub", x, top)
     if op["op"] in ("aten._softmax", "aten._safe_softmax"):
@@ -52,6 +57,18 @@ def softmax_any(low: Lowering, op: dict[str, Any], index: int, out_index: int, s
         return Bin("div", e, NodeE(reduce_node(low, e, shape, (dim,), True, "sum").node))
     total = NodeE(reduce_node(low, Un("exp", shifted), shape, (dim,), True, "sum").node)
     return Bin("sub", shifted, Un("log", total))
+
+
+def _fused_softmax(low: Lowering, x: Expr, shape: tuple[int, ...], dim: int, softmax: bool) -> NodeRef | None:
+    """Softmax / log-softmax over ``dim`` as one ``norm`` node (the row's max and sum of exponentials,
+    then the output); None for a flipped operand."""
+    operand = low.operand(x, shape)
+    if isinstance(operand, Leaf) and operand.flip:
+        return None
+    shifted = Bin("sub", Acc(), TOP)
+    out = Bin("div", Un("exp", shifted), TOTAL) if softmax else Bin("sub", shifted, Un("log", TOTAL))
+    attrs = {"stat": "logsumexp", "dims": (dim,), "rank": len(shape), "groups": None}
+    return low.add_node("norm", shape, operands={"x": operand}, attrs=attrs, epilogue=out)
 
 
 def _affine(y: Expr, weight: Leaf | None, bias: Leaf | None, trailing: int) -> Expr:

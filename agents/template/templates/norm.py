@@ -1,10 +1,12 @@
 """Fused normalisations: a row's statistics and its normalised output in one kernel.
 
 A ``norm`` node normalises its operand ``x`` over the reduced dims (``attrs["dims"]``) with statistics
-of those dims: ``moments`` (mean and biased variance: layer, group, instance and batch norm) or one
+of those dims: ``moments`` (mean and biased variance: layer, group, instance and batch norm),
+``logsumexp`` (max and sum of ``exp(x - max)``: softmax and log-softmax over any dim) or one
 reduction (``sum``/``mean``/``max``/``min``) of a per-element expression of ``x`` (``attrs["pre"]``,
 ``Acc`` standing for the element: RMSNorm's mean of squares, L1/L2 normalisation). Its ``epilogue`` is
-the output: ``Acc`` the element, ``Stat`` the row's statistics (``mean``, ``var``; ``s0``), other
+the output: ``Acc`` the element, ``Stat`` the row's statistics (``mean``, ``var``; ``top``, ``total``;
+``s0``), other
 leaves (weights, biases) read through their broadcast strides.
 
 The launcher views the contiguous operand as ``(P, O, Q, I)``: the statistics are over ``P * Q`` values
@@ -31,6 +33,8 @@ COALESCE = 64
 (256 bytes: 8 sectors, 9 when the run starts unaligned, 89%)."""
 
 MEAN, VAR, STAT = Stat("mean_b"), Stat("var_b"), Stat("s0_b")
+TOP, TOTAL = Stat("top_b"), Stat("total_b")
+"""``logsumexp`` statistics: a row's max and its sum of ``exp(x - max)`` (softmax, log-softmax)."""
 """The statistics as an epilogue reads them (a row's value broadcast over the row)."""
 STAT_OPS = ("sum", "mean", "max", "min")
 
@@ -86,6 +90,27 @@ def _stats(node: Node) -> tuple[list[str], list[str], list[str], list[str]]:
             "var = (tl.sum(m2, axis=1) + tl.sum(cnt * spread * spread, axis=1)) / M",
         ]
         names = ["mean", "var"]
+    elif stat == "logsumexp":  # a row's max and sum of exp(x - max), online over chunks (as softmax_rows_looped)
+        one = [
+            "xm = tl.where(ok, xv, -float('inf'))",
+            "top = tl.max(xm, axis=1)",
+            "total = tl.sum(tl.where(ok, tl.exp(xm - top[:, None]), 0.0), axis=1)",
+        ]
+        init = [
+            "mm = tl.full([BLOCK_R, BLOCK_N], -float('inf'), tl.float32)",
+            "ss = tl.zeros([BLOCK_R, BLOCK_N], dtype=tl.float32)",
+        ]
+        acc = [
+            "xm = tl.where(ok, xv, -float('inf'))",
+            "m_new = tl.maximum(mm, xm)",
+            "ss = tl.where(m_new > -float('inf'), ss * tl.exp(mm - m_new) + tl.exp(xm - m_new), 0.0)",
+            "mm = m_new",
+        ]
+        final = [
+            "top = tl.max(mm, axis=1)",
+            "total = tl.sum(tl.where(mm > -float('inf'), ss * tl.exp(mm - top[:, None]), 0.0), axis=1)",
+        ]
+        names = ["top", "total"]
     else:
         neutral = _NEUTRAL[stat]
         pre = Epilogue(node.attrs.get("pre"), int(node.attrs["rank"])).body([], "ok", acc="pv", indent="")
