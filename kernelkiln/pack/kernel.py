@@ -24,18 +24,17 @@ from typing import Any
 
 import torch
 
+from kernelkiln.pack.groups import GroupInput
+
 _OPS: dict[str, PackKernel] = {}
 """Op name -> the kernel it runs now (a pack loaded again takes the name over)."""
 _DEFINED: set[str] = set()
 _LOCK = threading.Lock()
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    kind: str
-    shape: tuple[int, ...]
-    dtype: str
-    role: str = ""
+InputSpec = GroupInput
+"""A kernel's input as the pack's manifest lists it: the group input (kind, shape, dtype, role) it was
+verified with."""
 
 
 @contextmanager
@@ -109,7 +108,7 @@ class PackKernel:
     key: str
     device: str
     """The device type it was verified on (``cpu``: Triton's interpreter; ``cuda``)."""
-    inputs: list[InputSpec]
+    inputs: list[GroupInput]
     kernel_file: Path
     group_file: Path
     kernel_calls: int = 0
