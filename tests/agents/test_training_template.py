@@ -123,3 +123,38 @@ def test_the_template_seed_is_the_training_candidate_in_backward_mode() -> None:
     other = _Session("both")
     assert submit_variants(other, plan_template(softmax, TRACE, softmax_shape)) == []  # type: ignore[arg-type]
     assert other.submitted == [] and "no training template" in other.notes[0]
+
+
+DEPTHWISE_NO_BIAS = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self, channels: int, kernel_size: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=0, groups=channels, bias=False)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def get_inputs():
+    return [torch.randn(2, 4, 12, 12)]
+
+
+def get_init_inputs():
+    return [4, 3]
+"""
+
+
+def test_a_depthwise_convolution_not_of_the_template_s_form_says_what_it_lacks() -> None:
+    """KernelBench's depthwise problems (no bias, no padding) get the reason, not just the op's name."""
+    from verifier import Reference
+
+    reference = Reference(source=DEPTHWISE_NO_BIAS, name="dw_no_bias")
+    with pytest.raises(NoTemplate) as refused:
+        recognise_training(plan_template(reference, TRACE).program)
+    text = str(refused.value)
+    assert "no training template for dwconv: the depthwise 2D training template needs" in text
+    assert "a bias parameter (this one has none)" in text and "'same' padding (this one: padding 0/0, 0/0)" in text

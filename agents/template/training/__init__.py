@@ -124,6 +124,41 @@ def _linear_gelu(program: Program, n: Node) -> TrainingMatch | None:
 RECOGNISERS = (_dwconv2d, _causal1d, _long_conv, _spmm, _linear_gelu)
 
 
+def _dwconv2d_mismatch(program: Program, n: Node) -> str:
+    """Why a depthwise 2D convolution is not of the training template's form ('' when it is not one)."""
+    if n.kind != "dwconv" or n.attrs.get("spatial") != 2:
+        return ""
+    if len(n.branches) != 1 or n.epilogue is not None:
+        return "the depthwise 2D training template takes one convolution with nothing after it"
+    b = n.branches[0]
+    shape = b.weight.shape or ()
+    wanted = []
+    if _input(program, n.operands.get("x")) is None or _param(b.weight) is None:
+        wanted.append("an input and a weight parameter read as they are")
+    if len(shape) != 4 or shape[1] != 1:
+        wanted.append("one filter per channel")
+    if _param(b.bias) is None:
+        wanted.append("a bias parameter" + (" (this one has none)" if b.bias is None else ""))
+    if b.stride != (1, 1) or b.dilation != (1, 1):
+        wanted.append(f"stride and dilation 1 (this one: stride {b.stride}, dilation {b.dilation})")
+    same = len(shape) == 4 and all(
+        p == ("same", (k - 1) // 2, (k - 1) // 2) and k % 2 == 1 for p, k in zip(b.padding, shape[2:], strict=True)
+    )
+    if not same:
+        wanted.append("an odd kernel with 'same' padding (this one: padding " + _padding_text(b.padding) + ")")
+    return "the depthwise 2D training template needs " + "; ".join(wanted) if wanted else ""
+
+
+def _padding_text(padding: object) -> str:
+    if isinstance(padding, tuple) and all(isinstance(p, tuple) and len(p) == 3 for p in padding):
+        return ", ".join(f"{lo}/{hi}" for _kind, lo, hi in padding)
+    return str(padding)
+
+
+MISMATCHES = (_dwconv2d_mismatch,)
+"""For a recognised op not of its training template's form: why (what the template needs)."""
+
+
 def recognise_training(program: Program) -> TrainingMatch:
     """The training template for ``program`` (one kernel node of a recognised op), or ``NoTemplate``."""
     if len(program.nodes) != 1:
@@ -133,8 +168,11 @@ def recognise_training(program: Program) -> TrainingMatch:
         match = recognise(program, node)
         if match is not None:
             return match
+    why = next((text for mismatch in MISMATCHES if (text := mismatch(program, node))), "")
     raise NoTemplate(
-        f"no training template for {program.describe()} (covered: depthwise 2D 'same' convolutions, causal "
+        f"no training template for {program.describe()}"
+        + (f": {why}" if why else "")
+        + " (covered: depthwise 2D 'same' convolutions, causal "
         "depthwise 1D convolutions, FFT long convolutions with a D skip, CSR SpMM, linear + exact GELU)"
     )
 
