@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from service.cli.common import failer
+
+_fail = failer("serve", 2)
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
@@ -38,44 +42,35 @@ def serve(
     try:
         settings = Settings.from_env()
     except ValueError as e:
-        typer.echo(f"kiln serve: error: {e}", err=True)
-        raise typer.Exit(2) from None
-    if workers is not None:
-        settings = dataclasses.replace(settings, workers=workers)
-    if database is not None:
-        settings = dataclasses.replace(settings, database_url=database)
-    if sandbox is not None:
-        if sandbox not in ("auto", "docker", "bwrap", "unshare"):
-            typer.echo(
-                f"kiln serve: error: --sandbox must be auto, docker, bwrap or unshare, not {sandbox!r}", err=True
-            )
-            raise typer.Exit(2)
-        settings = dataclasses.replace(settings, sandbox=sandbox)
-    if image is not None:
-        settings = dataclasses.replace(settings, sandbox_image=image)
-    if executor is not None:
-        if executor not in ("local", "ray"):
-            typer.echo(f"kiln serve: error: --executor must be local or ray, not {executor!r}", err=True)
-            raise typer.Exit(2)
-        settings = dataclasses.replace(settings, executor=executor)
-    if ray_address is not None:
-        settings = dataclasses.replace(settings, ray_address=ray_address)
+        _fail(str(e))
+    if sandbox is not None and sandbox not in ("auto", "docker", "bwrap", "unshare"):
+        _fail(f"--sandbox must be auto, docker, bwrap or unshare, not {sandbox!r}")
+    if executor is not None and executor not in ("local", "ray"):
+        _fail(f"--executor must be local or ray, not {executor!r}")
+    given = {
+        "workers": workers,
+        "database_url": database,
+        "sandbox": sandbox,
+        "sandbox_image": image,
+        "executor": executor,
+        "ray_address": ray_address,
+    }
+    settings = dataclasses.replace(settings, **{name: value for name, value in given.items() if value is not None})
     if settings.executor == "ray":
         from service.executors.ray_env import ray_missing
 
-        if ray_missing():
-            typer.echo(f"kiln serve: error: {ray_missing()}", err=True)
-            raise typer.Exit(2)
+        missing = ray_missing()
+        if missing:
+            _fail(missing)
     if settings.executor == "local" or settings.workers == 0:  # verifications run on this host
-        from service.cli.common import failer, require_sandbox
+        from service.cli.common import require_sandbox
         from service.devices import DeviceUnavailable, resolve_device
 
         try:
             device = resolve_device(settings.device)
         except DeviceUnavailable as e:
-            typer.echo(f"kiln serve: error: {e}", err=True)
-            raise typer.Exit(2) from None
-        require_sandbox(failer("serve", 2), settings.sandbox, image=settings.sandbox_image, device=device)
+            _fail(str(e))
+        require_sandbox(_fail, settings.sandbox, image=settings.sandbox_image, device=device)
     if not settings.api_tokens and host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"kiln serve: note: KILN_API_TOKENS is unset, so writes are refused from clients other than "
@@ -92,14 +87,9 @@ def serve(
     try:
         app = create_app(settings)
     except SchemaNotCurrentError as e:
-        typer.echo(
-            f"kiln serve: error: {e}, or set KILN_AUTO_MIGRATE=1 to let kiln serve migrate it on start",
-            err=True,
-        )
-        raise typer.Exit(2) from None
+        _fail(f"{e}, or set KILN_AUTO_MIGRATE=1 to let kiln serve migrate it on start")
     except (StoreError, OSError) as e:
-        typer.echo(f"kiln serve: error: cannot open the store: {e}", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"cannot open the store: {e}")
     except SQLAlchemyError as e:  # no such database, refused connection, bad credentials: one line
         from kernels_store import database_url
         from kernels_store.db import redacted
@@ -107,8 +97,7 @@ def serve(
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         where = redacted(make_url(database_url(settings.database_url)))
         hint = "create it (createdb) and run kiln db upgrade" if "does not exist" in reason else "check the URL"
-        typer.echo(f"kiln serve: error: cannot open the store at {where}: {reason}; {hint}", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"cannot open the store at {where}: {reason}; {hint}")
     store = app.state.kiln.store
     where = f"executor {settings.executor}" + (
         f" ({settings.ray_address or 'auto'})" if settings.executor == "ray" else ""
