@@ -54,7 +54,7 @@ def model_row(compiled: Path, packs: Path, name: str, store: Any = None) -> dict
         finish(store, data)
     coverage = data.get("coverage") or {}
     pack = _read(packs / name / "manifest.json")
-    check = (pack or {}).get("check") or _read(packs / name / "check.json")
+    check = _read(packs / name / "check.json") or (pack or {}).get("check")  # the latest: kiln pack check rewrites it
     left = sorted({f"{g['summary']} ({g.get('verdict')})" for g in data["groups"] if g.get("verdict") != "accepted"})
     # ops that are no group at all (an RNN op has no single tensor output): outside every share, so named
     left += sorted({f"{why} (no group)" for _, why in data.get("in_pytorch", []) if "a view, no kernel" not in why})
