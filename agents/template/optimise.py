@@ -9,8 +9,8 @@
    fused ``norm`` node (RMSNorm's ``x / sqrt(mean(x**2) + eps)``, L1/L2 normalisation): statistics and
    output in one kernel instead of three, the input read once (twice for long rows).
 4. A reduction of an elementwise expression that nothing else reads, of inputs or parameters of the
-   reduced shape only (a loss's per-element terms, a norm's powers), evaluates it on the values it
-   loads (``attrs["pre"]``) instead of reading a buffer the expression was written to.
+   reduced shape (or, over adjacent dims, broadcast over its leading dims: hinge loss's targets), evaluates
+   it on the values it loads (``attrs["pre"]``) instead of reading a buffer the expression was written to.
 """
 
 from __future__ import annotations
@@ -203,6 +203,16 @@ def _fuse_norms(nodes: list[Node]) -> None:
     nodes[:] = [n for n in nodes if n.id not in removed]
 
 
+def _trailing(shape: tuple[int, ...] | None, full: tuple[int, ...]) -> bool:
+    """Whether ``shape`` (leading 1s aside) is the trailing dims of ``full``: broadcast over its leading dims."""
+    if shape is None:
+        return False
+    dims = list(shape)
+    while dims and dims[0] == 1:
+        dims.pop(0)
+    return len(dims) < len(full) and tuple(dims) == full[len(full) - len(dims) :]
+
+
 def _fold_reduced_expressions(nodes: list[Node]) -> None:
     uses = _uses(nodes)
     by_id = {n.id: n for n in nodes}
@@ -215,11 +225,14 @@ def _fold_reduced_expressions(nodes: list[Node]) -> None:
         if pre.kind != "ewise" or pre.epilogue is None or not pre.shape or expr_nodes(pre.epilogue):
             continue
         leaves = expr_leaves(pre.epilogue)
-        if not leaves or any(leaf.flip or leaf.shape != pre.shape for leaf in leaves):
+        full = [leaf for leaf in leaves if leaf.shape == pre.shape]
+        dims = sorted(r.attrs.get("dims", ()))
+        adjacent = bool(dims) and dims == list(range(dims[0], dims[-1] + 1))
+        if not full or any(leaf.flip for leaf in leaves) or len(pre.shape) != int(r.attrs.get("rank", -1)):
             continue
-        if len(pre.shape) != int(r.attrs.get("rank", -1)):
+        if any(leaf.shape != pre.shape and not (adjacent and _trailing(leaf.shape, pre.shape)) for leaf in leaves):
             continue
-        r.operands = {"x": leaves[0]}
+        r.operands = {"x": full[0]}
         r.attrs = {**r.attrs, "pre": pre.epilogue}
         removed.add(pre.id)
     nodes[:] = [n for n in nodes if n.id not in removed]

@@ -76,6 +76,11 @@ FOLDED = {
     ),
     "argmax_of_product_middle_dim": ("torch.argmax(x * y, dim=1)", "torch.randn(3, 40, 33), torch.randn(3, 40, 33)"),
     "frobenius_sum_of_squares": ("torch.sum(x * x)", "torch.randn(5, 300)"),
+    "hinge_broadcast_targets": (
+        "torch.mean(torch.clamp(1 - x * y, min=0))",
+        "torch.randn(6, 50), torch.randint(0, 2, (50,)).float() * 2 - 1",
+    ),
+    "weighted_sum_rows_broadcast_weight": ("torch.sum(x * y, dim=1)", "torch.randn(6, 5, 7), torch.randn(5, 7)"),
 }
 
 folded = results_fixture(FOLDED)

@@ -124,10 +124,17 @@ class Epilogue:
         return "".join(f"{prefix}e{k}, *{prefix}e{k}.stride(), " for k in range(len(self.inputs)))
 
     def body(
-        self, index: list[str], mask: str, acc: str = "acc", indent: str = "    ", flat: str | None = None
+        self,
+        index: list[str],
+        mask: str,
+        acc: str = "acc",
+        indent: str = "    ",
+        flat: str | None = None,
+        flat_of: dict[int, str] | None = None,
     ) -> list[str]:
         """Kernel lines that replace ``acc`` with the epilogue's value. ``flat``: every input is
-        contiguous in the output's shape, so each is read at this flat offset (no per-dim index)."""
+        contiguous in the output's shape, so each is read at this flat offset (no per-dim index);
+        ``flat_of``: another offset for some inputs (by index)."""
         if self.expr is None:
             return []
         lines: list[str] = []
@@ -136,7 +143,8 @@ class Epilogue:
 
         def load(k: int) -> str:
             if flat is not None:
-                return f"tl.load(e{k}_ptr + {flat}, mask={mask}, other=0.0).to(tl.float32)"
+                at = (flat_of or {}).get(k, flat)
+                return f"tl.load(e{k}_ptr + {at}, mask={mask}, other=0.0).to(tl.float32)"
             offs = " + ".join(f"({index[d]}) * e{k}_s{d}" for d in range(self.rank))
             return f"tl.load(e{k}_ptr + {offs}, mask={mask}, other=0.0).to(tl.float32)"
 

@@ -111,7 +111,9 @@ def _pre_inputs(node: Node, ctx: Ctx, p: str, epi: Epilogue) -> list[str]:
     dims = sorted(node.attrs["dims"])
     for k, operand in enumerate(epi.inputs):
         var = ctx.var(operand)
-        if dims == list(range(dims[0], dims[-1] + 1)):
+        if k in _broadcast_inputs(node, epi):  # the trailing dims only: read at the flat index modulo its size
+            lines.append(f"{p}e{k} = {var}.contiguous().view(1, 1, -1)")
+        elif dims == list(range(dims[0], dims[-1] + 1)):
             lines.append(f"{p}e{k} = {var}.expand({p}src.shape).contiguous().view({p}O, {p}N, {p}I)")
         else:
             order = [d for d in range(rank) if d not in dims] + dims
@@ -119,6 +121,12 @@ def _pre_inputs(node: Node, ctx: Ctx, p: str, epi: Epilogue) -> list[str]:
                 f"{p}e{k} = {var}.expand({p}src.shape).permute({', '.join(map(str, order))}).reshape({p}O, {p}N, 1)"
             )
     return lines
+
+
+def _broadcast_inputs(node: Node, epi: Epilogue) -> set[int]:
+    """Inputs of a reduced expression that have fewer dims than it (broadcast over its leading dims)."""
+    full = getattr(node.operands["x"], "shape", None)
+    return {k for k, op in enumerate(epi.inputs) if full is not None and getattr(op, "shape", full) != full}
 
 
 def emit_reduce(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
@@ -145,7 +153,14 @@ def emit_reduce(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     else:
         body = [
             "        offs = base[:, None] + n[None, :] * I",
-            *epi.body([], "m", acc="v", indent="        ", flat="offs"),
+            *epi.body(
+                [],
+                "m",
+                acc="v",
+                indent="        ",
+                flat="offs",
+                flat_of={k: f"offs % e{k}_s0" for k in _broadcast_inputs(node, epi)},  # s0: its size
+            ),
             f"        v = tl.where(m, v, {init})",
         ]
     if op in ("sum", "mean"):
