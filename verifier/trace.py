@@ -35,6 +35,12 @@ class OpTrace:
     shape: str = ""
     truncated: bool = False
     environment: dict[str, Any] = field(default_factory=dict)
+    joint: dict[str, Any] | None = None
+    """With ``trace_reference(..., joint=True)``: the training call's joint forward/backward graph. Then
+    ``outputs`` are ``[*forward outputs, *gradients]`` and this says how to read them: ``outputs`` (how
+    many are the forward's), ``grad_inputs`` (the inputs whose gradients follow, in order),
+    ``parameters`` (then the parameters'), ``grad_targets`` (the outputs that get a ``grad_output``) and
+    ``grad_outputs`` (their descriptions, labelled ``grad_output{k}``)."""
 
     def op_names(self) -> list[str]:
         return [o["op"] for o in self.ops]
@@ -45,7 +51,13 @@ class OpTrace:
         names = ("ops", "inputs", "init_inputs", "parameters", "outputs", "output_labels")
         fields = {name: frame[name] for name in names}
         fields["ops"] = _floats(fields["ops"])
-        return cls(**fields, shape=shape, truncated=bool(frame.get("truncated")), environment=environment or {})
+        return cls(
+            **fields,
+            shape=shape,
+            truncated=bool(frame.get("truncated")),
+            environment=environment or {},
+            joint=frame.get("joint"),
+        )
 
 
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -63,9 +75,17 @@ def _floats(value: Any) -> Any:
 
 
 def trace_reference(
-    reference: Reference | str, shape: str | None = None, options: VerifyOptions | None = None
+    reference: Reference | str,
+    shape: str | None = None,
+    options: VerifyOptions | None = None,
+    *,
+    joint: bool = False,
 ) -> OpTrace:
-    """Trace ``reference`` on CPU at ``shape`` (a name in ``reference.shapes``; default: as written)."""
+    """Trace ``reference`` on CPU at ``shape`` (a name in ``reference.shapes``; default: as written).
+
+    ``joint=True`` traces a training call instead: the forward and its backward in one graph
+    (``OpTrace.joint`` says how to read it), the gradients taken for ``reference.grad_inputs`` (default:
+    every floating-point input) and every parameter."""
     options = options or VerifyOptions(device="cpu")
     ref = reference if isinstance(reference, Reference) else Reference(source=reference)
     check_reference_source(ref.source)
@@ -76,7 +96,14 @@ def trace_reference(
         isolation = choose(options.sandbox, options.trusted_code)
     except SandboxUnavailableError as e:
         raise VerifierInputError(str(e)) from None
-    request = {"source": ref.source, "overrides": dict(ref.shapes.get(shape, {})) if shape else {}, "seed": 0}
+    request: dict[str, Any] = {
+        "source": ref.source,
+        "overrides": dict(ref.shapes.get(shape, {})) if shape else {},
+        "seed": 0,
+    }
+    if joint:
+        request["joint"] = True
+        request["grad_inputs"] = list(ref.grad_inputs) if ref.grad_inputs is not None else None
     session = WorkerSession("trace", isolation, options.timeout_s, options.memory_limit_mb, cuda=False)
     with session:
         session.start(request)

@@ -34,6 +34,9 @@ class TemplatePlan:
     model: ModelSource
     title: str
     notes: list[str]
+    joint: Any = None
+    """Backward mode: the joint forward/backward plan (``training.joint.JointPlan``) or the ``NoTemplate``
+    saying why there is none, once :func:`agents.template.propose.joint_plan` has computed it."""
 
     def describe(self) -> str:
         return self.program.describe()

@@ -268,6 +268,18 @@ def _describe(node: Node) -> str:
     return what + (" + fused epilogue" if node.epilogue is not None and node.kind != "ewise" else "")
 
 
+def fixed_sources(nodes: list[Node]) -> str:
+    """The fixed kernel bodies and helpers ``nodes`` use, each once (emitted after ``HELPERS``)."""
+    return (
+        (reduce.COMBINE_HELPERS if any(n.attrs.get("op") == "prod" for n in nodes) else "")
+        + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in nodes) else "")
+        + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind == "matmul" for n in nodes) else "")
+        + ("\n\n" + pool.POOL_SOURCE if any(n.kind == "pool" for n in nodes) else "")
+        + ("\n\n" + reduce.PICK_SOURCE if any(n.kind == "pick" for n in nodes) else "")
+        + "".join("\n\n" + src for kind, src in rows.ROWS_SOURCES.items() if any(n.kind == kind for n in nodes))
+    )
+
+
 def emit_candidate(
     program: Program, model: ModelSource, profile: dict[str, dict[str, Any]], title: str, profile_name: str
 ) -> str:
@@ -288,12 +300,7 @@ def emit_candidate(
         + model.support
         + "\n"
         + HELPERS
-        + (reduce.COMBINE_HELPERS if any(n.attrs.get("op") == "prod" for n in program.nodes) else "")
-        + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in program.nodes) else "")
-        + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind == "matmul" for n in program.nodes) else "")
-        + ("\n\n" + pool.POOL_SOURCE if any(n.kind == "pool" for n in program.nodes) else "")
-        + ("\n\n" + reduce.PICK_SOURCE if any(n.kind == "pick" for n in program.nodes) else "")
-        + "".join("\n\n" + src for kind, src in rows.ROWS_SOURCES.items() if any(n.kind == kind for n in program.nodes))
+        + fixed_sources(program.nodes)
         + "\n\n"
         + "\n\n\n".join(fwd.kernels)
         + "\n\n\nclass ModelNew(Model):\n"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agents.session import Session
 from agents.template import NoTemplate, TemplatePlan, plan_template
 from agents.template.screen import screen_variants
 from agents.types import STOP_EXHAUSTED, STOP_NO_TEMPLATE, CandidateResult
+
+if TYPE_CHECKING:
+    from agents.template.training.joint import JointPlan
 
 ORIGIN = "template"
 
@@ -48,15 +53,43 @@ def training_source(plan: TemplatePlan) -> str | NoTemplate:
         return e
 
 
+def joint_plan(session: Session, plan: TemplatePlan) -> JointPlan | NoTemplate:
+    """The op's joint forward/backward plan (:mod:`agents.template.training.joint`: autograd's backward
+    graph lowered like a forward), or why there is none; computed once per plan."""
+    if plan.joint is None:
+        from agents.template.training.joint import trace_joint
+
+        request = session.request
+        try:
+            plan.joint = trace_joint(
+                request.reference, request.verify_options, plan.program.input_names, request.trace_shape
+            )
+        except NoTemplate as e:
+            plan.joint = e
+    return plan.joint
+
+
 def submit_training(session: Session, plan: TemplatePlan) -> list[CandidateResult]:
-    """Backward (and ``both``) mode: verify the op's training candidate; none (a note says why) when the op
-    has no training template."""
+    """Backward (and ``both``) mode: verify the op's training candidate: its hand-written training template
+    where one applies, else the lowering of autograd's joint graph (:func:`joint_plan`); none (a note says
+    why) when neither applies."""
     source = training_source(plan)
-    if isinstance(source, NoTemplate):
-        session.emit("note", message=f"no training template: {source}"[:500])
-        return []
     params = {"profile": "training", "family": plan.program.family, "kernels": plan.describe()}
-    return [session.submit(source, ORIGIN, params=params, name="template-training")]
+    name = "template-training"
+    if isinstance(source, NoTemplate):
+        joint = joint_plan(session, plan)
+        if isinstance(joint, NoTemplate):
+            session.emit("note", message=f"no training template: {source}; the joint graph: {joint}"[:500])
+            return []
+        from agents.template.training.joint import joint_candidate
+        from agents.template.tuning import profiles_for
+
+        profile_name, profile = next(iter(profiles_for(session.prepare().device).items()))
+        source = joint_candidate(joint, plan.model, profile, plan.title)
+        kernels = joint.describe()
+        params = {"profile": "joint", "tuning": profile_name, "family": plan.program.family, "kernels": kernels}
+        name = "template-joint"
+    return [session.submit(source, ORIGIN, params=params, name=name)]
 
 
 def run_template(session: Session) -> str:
@@ -68,7 +101,9 @@ def run_template(session: Session) -> str:
     if session.request.verify_options.mode != "forward":
         missing = training_source(planned)
         if isinstance(missing, NoTemplate):
-            session.error(f"no template: {missing}")
-            return STOP_NO_TEMPLATE
+            joint = joint_plan(session, planned)
+            if isinstance(joint, NoTemplate):
+                session.error(f"no template: {missing}; the joint graph: {joint}")
+                return STOP_NO_TEMPLATE
     submit_variants(session, planned)
     return STOP_EXHAUSTED

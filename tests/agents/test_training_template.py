@@ -15,7 +15,7 @@ from agents.template import NoTemplate, plan_template
 from agents.template.training import recognise_training, training_candidate
 from service.cli import app
 from tasks.backward import backward_task_ids
-from verifier import Candidate, VerifyOptions, verify
+from verifier import Candidate, Reference, VerifyOptions, verify
 
 TRACE = VerifyOptions(device="cpu")
 SEED_FAMILIES = {
@@ -97,8 +97,9 @@ class _Session:
     """What the template proposer's submission uses of a session (the LLM loop's template seed goes through
     the same ``submit_variants``)."""
 
-    def __init__(self, mode: str) -> None:
-        self.request = type("Request", (), {"verify_options": VerifyOptions(device="cpu", mode=mode)})()
+    def __init__(self, mode: str, reference: object = None, trace_shape: str | None = None) -> None:
+        fields = {"verify_options": VerifyOptions(device="cpu", mode=mode), "reference": reference}
+        self.request = type("Request", (), {**fields, "trace_shape": trace_shape})()
         self.submitted: list[tuple[str, dict]] = []
         self.notes: list[str] = []
 
@@ -108,6 +109,9 @@ class _Session:
 
     def emit(self, kind: str, message: str) -> None:
         self.notes.append(message)
+
+    def prepare(self) -> object:
+        return type("Prepared", (), {"device": "cpu"})()
 
 
 def test_the_template_seed_is_the_training_candidate_in_backward_mode() -> None:
@@ -119,10 +123,40 @@ def test_the_template_seed_is_the_training_candidate_in_backward_mode() -> None:
     assert submit_variants(session, plan) == ["template-training"]  # type: ignore[arg-type]
     ((source, params),) = session.submitted
     assert "CsrMatmul.apply(crow_indices, col_indices, values, x)" in source and params["profile"] == "training"
-    softmax, softmax_shape = _reference("general.softmax")
-    other = _Session("both")
-    assert submit_variants(other, plan_template(softmax, TRACE, softmax_shape)) == []  # type: ignore[arg-type]
-    assert other.submitted == [] and "no training template" in other.notes[0]
+    softmax, softmax_shape = _reference("general.softmax")  # no training template: autograd's joint graph
+    other = _Session("both", softmax, softmax_shape)
+    assert submit_variants(other, plan_template(softmax, TRACE, softmax_shape)) == ["template-joint"]  # type: ignore[arg-type]
+    ((source, params),) = other.submitted
+    assert "JointTraining.apply(" in source and params["profile"] == "joint"
+    unused = Reference(source=UNUSED_PARAMETER, name="unused")  # neither: both reasons are noted
+    third = _Session("backward", unused)
+    assert submit_variants(third, plan_template(unused, TRACE)) == []  # type: ignore[arg-type]
+    assert third.submitted == [] and "no training template" in third.notes[0]
+    assert "the joint graph: the gradient of p_unused is not a tensor" in third.notes[0]
+
+
+UNUSED_PARAMETER = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(8))
+        self.unused = nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return torch.relu(x) * self.scale
+
+
+def get_inputs():
+    return [torch.randn(4, 8)]
+
+
+def get_init_inputs():
+    return []
+"""
 
 
 DEPTHWISE_NO_BIAS = """

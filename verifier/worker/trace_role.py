@@ -107,9 +107,13 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
     for name, t in [*model.named_parameters(), *model.named_buffers()]:
         labels[id(t)] = f"param:{name}"
     tracer = _Tracer(labels)
+    joint: dict[str, Any] | None = None
     try:
-        with torch.no_grad(), tracer:
-            out = model(*inputs)
+        if request.get("joint"):
+            out, joint = _joint(model, inputs, request.get("grad_inputs"), tracer)
+        else:
+            with torch.no_grad(), tracer:
+                out = model(*inputs)
     except BaseException as e:
         reporter.error("trace", e)
         return
@@ -117,6 +121,7 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
     reporter.send(
         "trace",
         {
+            **({"joint": joint} if joint is not None else {}),
             "ops": tracer.ops,
             "truncated": len(tracer.ops) >= MAX_OPS,
             "inputs": tracer.describe(inputs),
@@ -129,3 +134,51 @@ def run(request: dict[str, Any], reporter: Reporter, scratch: Path) -> None:
         },
     )
     reporter.send("done")
+
+
+def _joint(
+    model: torch.nn.Module, inputs: list[Any], chosen: list[int] | None, tracer: _Tracer
+) -> tuple[list[Any], dict[str, Any]]:
+    """The joint forward/backward graph of one training call, as aten ops: ``make_fx`` traces the forward
+    and ``torch.autograd.grad`` (the backward's composite ops decomposed: ``gelu_backward``,
+    ``_softmax_backward_data``... become pointwise ops and reductions), then the graph runs under the
+    tracer. The trace's outputs are ``[*forward outputs, *gradients]``: one gradient per input of
+    ``grad_inputs`` (default: every floating-point tensor input) then per parameter that requires grad
+    (``None`` where autograd calls it unused); ``grad_output{k}`` labels the k-th output's gradient."""
+    from torch._decomp import core_aten_decompositions
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    table = {op: fn for op, fn in core_aten_decompositions().items() if "backward" in str(op)}
+    floating = [i for i, x in enumerate(inputs) if isinstance(x, torch.Tensor) and x.is_floating_point()]
+    positions = floating if chosen is None else [i for i in chosen if i in floating]
+    params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    with torch.no_grad():
+        probe = model(*inputs)
+    probe_outs = probe if isinstance(probe, (list, tuple)) else [probe]
+    targets = [j for j, o in enumerate(probe_outs) if isinstance(o, torch.Tensor) and o.is_floating_point()]
+    grad_outputs = [torch.randn(probe_outs[j].shape, dtype=probe_outs[j].dtype) for j in targets]
+    n_in, n_p = len(inputs), len(params)
+
+    def step(*args: Any) -> tuple[Any, ...]:
+        xs, ps, gs = list(args[:n_in]), args[n_in : n_in + n_p], args[n_in + n_p :]
+        out = torch.func.functional_call(model, {n: p for (n, _), p in zip(params, ps, strict=True)}, tuple(xs))
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        wrt = [xs[i] for i in positions] + list(ps)
+        grads = torch.autograd.grad([outs[j] for j in targets], wrt, list(gs), allow_unused=True)
+        return (*outs, *grads)
+
+    leaves = [x.detach().requires_grad_(True) if i in positions else x for i, x in enumerate(inputs)]
+    ps = [p.detach().requires_grad_(True) for _n, p in params]
+    graph = make_fx(step, decomposition_table=table)(*leaves, *ps, *grad_outputs)
+    for k, g in enumerate(grad_outputs):
+        tracer.labels[id(g)] = f"grad_output{k}"
+    with torch.no_grad(), tracer:
+        results = graph(*inputs, *[p for _n, p in params], *grad_outputs)
+    n_out = len(results) - len(positions) - n_p
+    return list(results), {
+        "outputs": n_out,
+        "grad_inputs": positions,
+        "parameters": [name for name, _p in params],
+        "grad_targets": targets,
+        "grad_outputs": tracer.describe(grad_outputs),
+    }

@@ -30,7 +30,7 @@ from agents.template.lowering.convolution import convolution
 from agents.template.lowering.fft import fft_slice
 from agents.template.lowering.matmul import addmm, attention, bmm, mm_op, triangle
 from agents.template.lowering.norms import batch_norm, group_norm, layer_norm_any, softmax_any
-from agents.template.lowering.pointwise import clamp, gelu, masked_fill, pow_op, unary_args, where
+from agents.template.lowering.pointwise import clamp, gelu, masked_fill, pow_op, scalar_tensor, unary_args, where
 from agents.template.lowering.pooling import pool
 from agents.template.lowering.reductions import (
     arg_reduce,
@@ -68,6 +68,7 @@ HANDLERS: dict[str, Handler] = {
     "aten.pow": pow_op,
     "aten.masked_fill": masked_fill,
     "aten.where": where,
+    "aten.scalar_tensor": scalar_tensor,
     "aten.convolution": convolution,
     "aten.split_with_sizes": split,
     "aten.cat": cat,

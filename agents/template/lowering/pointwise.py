@@ -167,3 +167,12 @@ def where(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: 
         raise NoTemplate("where without a bool condition and both branches")
     a, b = scalar_or_expr(low, arg_of(op, 1, "self")), scalar_or_expr(low, arg_of(op, 2, "other"))
     return Where(low.expr(low.value(cond["tensor"], cond)), a, b)
+
+
+def scalar_tensor(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """``torch.scalar_tensor(c)``: a 0-dim constant (autograd's decomposed ``threshold_backward``:
+    ``where(x <= 0, scalar_tensor(0), grad)``), a constant of the expression."""
+    value = arg_of(op, 0, "s")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NoTemplate(f"scalar_tensor of {value!r}")
+    return Const(float(value))
