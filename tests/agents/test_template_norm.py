@@ -98,8 +98,33 @@ SOFTMAX = {
     "log_softmax_last_dim_long": ("torch.log_softmax(x, dim=1)", f"torch.randn(2, {LONG}) * 4"),
     "softmax_middle_dim": ("torch.softmax(x, dim=1)", "torch.randn(3, 40, 33) * 4"),
     "log_softmax_first_dim_long": ("torch.log_softmax(x, dim=0)", "torch.randn(700, 70) * 4"),
-    "cross_entropy": ("F.cross_entropy(x, y)", "torch.randn(6, 5), torch.randint(0, 5, (6,))"),
 }
+
+CROSS_ENTROPY = {
+    "cross_entropy": ("F.cross_entropy(x, y)", "torch.randn(6, 5) * 4, torch.randint(0, 5, (6,))"),
+    "cross_entropy_long_rows_sum": (
+        'F.cross_entropy(x, y, reduction="sum")',
+        "torch.randn(3, 3000) * 4, torch.randint(0, 3000, (3,))",
+    ),
+    "cross_entropy_ignored_none": (
+        'F.cross_entropy(x, y, ignore_index=2, reduction="none")',
+        "torch.randn(9, 4), torch.randint(0, 4, (9,))",
+    ),
+    "log_softmax_also_returned": (
+        "F.nll_loss(torch.log_softmax(x, 1), y) + torch.log_softmax(x, 1).sum()",
+        "torch.randn(6, 5), torch.randint(0, 5, (6,))",
+    ),
+}
+
+cross_entropy = results_fixture(CROSS_ENTROPY, [None, "small_tiles"], ["cpu", "small_tiles"])
+
+
+@pytest.mark.parametrize("case", sorted(CROSS_ENTROPY))
+def test_cross_entropy_writes_no_log_softmax(case: str, cross_entropy: dict) -> None:
+    """Cross entropy is logsumexp(x_i) - x[i, t_i] a row; a log-softmax read elsewhere is still computed."""
+    got = matched(cross_entropy, case)
+    assert ("norm" in got["kinds"]) == (case == "log_softmax_also_returned"), got["describe"]
+
 
 softmax = results_fixture(SOFTMAX, [None, "small_tiles"], ["cpu", "small_tiles"])
 

@@ -160,12 +160,25 @@ def nll_loss(low: Lowering, op: dict[str, Any], index: int, out_index: int, shap
     in_shape = input_shape(op)
     if len(in_shape) != 2:
         raise NoTemplate(f"nll_loss of a rank-{len(in_shape)} input")
-    x = low.operand(low.tensor_arg(op, 0, "self"), in_shape)
-    target = low.leaf_arg(op, 1, "target")
-    if (isinstance(x, Leaf) and x.flip) or target.flip:
-        raise NoTemplate("nll_loss of a flipped tensor")
     reduction, ignore = int(arg_of(op, 3, "reduction", 1)), int(arg_of(op, 4, "ignore_index", -100))
-    picked = low.add_node("pick", (in_shape[0],), operands={"x": x, "target": target}, attrs={"ignore_index": ignore})
+    logits = _log_softmax_input(low, op)
+    if logits is not None:  # cross entropy: logsumexp(x_i) - x[i, t_i] a row, no log-softmax matrix written
+        target = low.leaf_arg(op, 1, "target")
+        x = low.operand(logits, in_shape)
+        if (isinstance(x, Leaf) and x.flip) or target.flip:
+            raise NoTemplate("nll_loss of a flipped tensor")
+        lse = reduce_node(low, x, in_shape, (1,), False, "logsumexp")
+        pick = low.add_node("pick", (in_shape[0],), operands={"x": x, "target": target}, attrs={"ignore_index": ignore})
+        kept = Bin("ne", LeafE(target), Const(float(ignore)))
+        picked: Value = low.operand(Bin("add", NodeE(pick.node), Bin("mul", NodeE(lse.node), kept)), (in_shape[0],))
+    else:
+        x = low.operand(low.tensor_arg(op, 0, "self"), in_shape)
+        target = low.leaf_arg(op, 1, "target")
+        if (isinstance(x, Leaf) and x.flip) or target.flip:
+            raise NoTemplate("nll_loss of a flipped tensor")
+        picked = low.add_node(
+            "pick", (in_shape[0],), operands={"x": x, "target": target}, attrs={"ignore_index": ignore}
+        )
     if reduction == 0:
         return picked
     total = NodeE(reduce_node(low, NodeE(picked.node), (in_shape[0],), (0,), False, "sum").node)
@@ -173,6 +186,36 @@ def nll_loss(low: Lowering, op: dict[str, Any], index: int, out_index: int, shap
         return total
     kept = Bin("ne", LeafE(target), Const(float(ignore)))
     return Bin("div", total, NodeE(reduce_node(low, kept, (in_shape[0],), (0,), False, "sum").node))
+
+
+def _log_softmax_input(low: Lowering, op: dict[str, Any]) -> Value | None:
+    """The logits when nll_loss's input is ``log_softmax(logits, dim=1)`` of a 2D tensor read by nothing
+    else (cross entropy), else None (the log-softmax is then lowered as it is)."""
+    arg = arg_of(op, 0, "self")
+    found = low.producer.get(arg["tensor"]) if tensor_desc(arg) else None
+    if found is None or arg["tensor"] in low.memo:
+        return None
+    producer = low.ops[found[0]]
+    if producer["op"] != "aten._log_softmax" or found[1] != 0 or len(arg.get("shape", ())) != 2:
+        return None
+    if norm_dim(int(arg_of(producer, 1, "dim")), 2) != 1 or _readers(low, arg["tensor"]) != 1:
+        return None
+    return low.tensor_arg(producer, 0, "self")
+
+
+def _readers(low: Lowering, label: str) -> int:
+    """How many traced ops read the tensor ``label`` (as a direct argument)."""
+
+    def reads(value: Any) -> bool:
+        if isinstance(value, dict):
+            return value.get("tensor") == label
+        if isinstance(value, list | tuple):
+            return any(reads(v) for v in value)
+        return False
+
+    outputs = [o.get("tensor") for o in low.trace.outputs if isinstance(o, dict)]
+    count = sum(1 for o in low.ops if reads(o.get("args", [])) or reads(list(o.get("kwargs", {}).values())))
+    return count + outputs.count(label)
 
 
 def scan(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any, reverse: bool = False) -> Value:

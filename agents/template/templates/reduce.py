@@ -6,8 +6,9 @@ dim sets are permuted to the end and copied, ``I = 1``). Each program reduces ``
 elements ``r = o * I + i`` over ``N`` in chunks of ``BLOCK_N``, in float32 (over a dim that is not the
 last, ``BLOCK_R`` covers at least ``COALESCE`` neighbouring outputs, so each load spans whole
 sectors), and stores them in the output's (keepdim or not) contiguous layout. Ops: sum, mean, max,
-min, prod, argmax and argmin (the first index on ties, as torch). Scans (cumsum, cumprod, optionally
-reversed) walk the same view with a running carry per row.
+min, prod, argmax and argmin (the first index on ties, as torch), logsumexp (an online max and sum:
+cross entropy's). Scans (cumsum, cumprod, optionally reversed) walk the same view with a running carry
+per row.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import triton.language as tl
 from agents.template.ir import Node
 from agents.template.templates.common import Ctx, Epilogue, block, warps
 
-REDUCE_OPS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin")
+REDUCE_OPS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin", "logsumexp")
 SCAN_OPS = ("sum", "prod")
 
 _INIT = {
@@ -31,6 +32,7 @@ _INIT = {
     "min": "float('inf')",
     "argmax": "-float('inf')",
     "argmin": "float('inf')",
+    "logsumexp": "-float('inf')",
 }
 
 COMBINE_HELPERS = """
@@ -170,6 +172,13 @@ def emit_reduce(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     elif op in ("max", "min"):
         fn = "tl.maximum" if op == "max" else "tl.minimum"
         body.append(f"        acc = {fn}(acc, tl.{op}(v, axis=1))")
+    elif op == "logsumexp":  # the running max in acc, the sum of exp(v - max) in tot, rescaled as it grows
+        body += [
+            "        m_new = tl.maximum(acc, tl.max(v, axis=1))",
+            "        grown = tl.sum(tl.exp(v - m_new[:, None]), axis=1)",
+            "        tot = tl.where(m_new > -float('inf'), tot * tl.exp(acc - m_new) + grown, 0.0)",
+            "        acc = m_new",
+        ]
     else:
         better = ">" if op == "argmax" else "<"
         body += [
@@ -182,6 +191,8 @@ def emit_reduce(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     correction = float(node.attrs.get("correction", 0.0))
     mean = f"acc / (N - {correction!r})" if correction else "acc / N"
     result = mean if op == "mean" else ("idx" if op.startswith("arg") else "acc")
+    if op == "logsumexp":
+        result = "acc + tl.log(tot)"
     kernel = "\n".join(
         [
             "@triton.jit",
@@ -192,6 +203,7 @@ def emit_reduce(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
             "    base = (r // I) * N * I + r % I",
             f"    acc = tl.full([BLOCK_R], {init}, tl.float32)",
             "    idx = tl.zeros([BLOCK_R], dtype=tl.int64)",
+            "    tot = tl.zeros([BLOCK_R], dtype=tl.float32)",
             "    for n0 in range(0, N, BLOCK_N):",
             "        n = n0 + tl.arange(0, BLOCK_N)",
             "        m = r_ok[:, None] & (n < N)[None, :]",
