@@ -9,7 +9,8 @@ whose ``ModelNew`` (the reference's module, same constructor and parameters) app
 flipped-weight form, bias), a long convolution with a filter input and a D skip (the FFT form), CSR
 SpMM, and a linear layer with an exact GELU. Anything else raises ``NoTemplate`` naming what it saw.
 
-This is a backward template per recognised op, not yet the lowering of autograd's joint graph.
+These are hand-written backward templates per recognised op; any other op goes through autograd's joint
+graph, its backward lowered like a forward (:mod:`agents.template.training.joint`).
 """
 
 from __future__ import annotations
