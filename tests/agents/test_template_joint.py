@@ -98,3 +98,34 @@ def test_generate_in_backward_mode_verifies_the_joint_candidate_when_no_training
     result = generate(request)
     assert result.best is not None and result.best.report.verdict == "accepted"
     assert result.best.params["profile"] == "joint" and "JointTraining.apply(x)" in result.best.source
+
+
+SCALED = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def forward(self, A, s):
+        return A * s
+
+
+def get_inputs():
+    return [torch.randn(6, 5), 3.5]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+@pytest.mark.slow
+def test_a_number_input_is_kept_on_ctx_and_gets_no_gradient() -> None:
+    reference = Reference(source=SCALED, name="scaled")
+    plan = plan_template(reference, TRACE)
+    joint = trace_joint(reference, TRACE, plan.program.input_names)
+    source = joint_candidate(joint, plan.model, next(iter(profiles_for("cpu").values())), "scaled")
+    assert "ctx.save_for_backward(A,)" in source and "ctx.numbers = (s,)" in source
+    assert "return g0, None," in source
+    report = verify(reference, Candidate(source, name="joint-scaled"), BACKWARD)
+    assert report.verdict == "accepted", report.reasons

@@ -51,6 +51,8 @@ class JointPlan:
     """For each gradient program, the Function argument it is the gradient of."""
     inputs: int
     """How many of ``arg_names`` are the forward's inputs."""
+    numbers: tuple[int, ...] = ()
+    """The inputs that are numbers, not tensors (kept on ``ctx``, no gradient)."""
 
     def describe(self) -> str:
         grads = "; ".join(
@@ -128,8 +130,8 @@ def plan_joint(trace: Any, input_names: list[str]) -> JointPlan:
     if trace.truncated:
         raise NoTemplate("the joint trace was truncated (too many ops)")
     n_in = len(trace.inputs)
-    if any(not tensor_desc(d) for d in trace.inputs):
-        raise NoTemplate("the joint template takes tensor inputs only")
+    if any(not tensor_desc(d) and not isinstance(d, int | float) for d in trace.inputs):
+        raise NoTemplate("the joint template takes tensor and number inputs only")
     if joint["outputs"] != 1:
         raise NoTemplate("the forward returns several values; the joint template returns one tensor")
     params = [f"param:{name}" for name in joint["parameters"]]
@@ -171,7 +173,8 @@ def plan_joint(trace: Any, input_names: list[str]) -> JointPlan:
     for program in [forward, *gradients]:
         _renumber(program, offset)
         offset = max((n.id for n in program.nodes), default=offset) + 1
-    return JointPlan(forward, gradients, arg_names, arg_code, grad_names, grad_args, n_in)
+    numbers = tuple(i for i, d in enumerate(trace.inputs) if not tensor_desc(d))
+    return JointPlan(forward, gradients, arg_names, arg_code, grad_names, grad_args, n_in, numbers)
 
 
 class _Gradient(_Forward):
@@ -212,17 +215,21 @@ def joint_candidate(plan: JointPlan, model: ModelSource, profile: dict[str, dict
         bwd_lines.append(f"g{k} = {lines[-1].removeprefix('return ')}")
         grads[position] = f"g{k}"
     args = ", ".join(plan.arg_names)
+    tensors = ", ".join(n for i, n in enumerate(plan.arg_names) if i not in plan.numbers)
+    numbers = ", ".join(plan.arg_names[i] for i in plan.numbers)
     returned = ", ".join(grads.get(i, "None") for i in range(len(plan.arg_names)))
     nodes = [n for p in [plan.forward, *plan.gradients] for n in p.nodes]
     function = (
         f"class {FUNCTION}(torch.autograd.Function):\n"
         "    @staticmethod\n"
         f"    def forward(ctx, {args}):\n"
-        f"        ctx.save_for_backward({args},)\n"
+        f"        ctx.save_for_backward({tensors},)\n"
+        + (f"        ctx.numbers = ({numbers},)\n" if numbers else "")
         + "".join(f"        {line}\n" for line in fwd_lines)
         + "\n    @staticmethod\n"
         + f"    def backward(ctx, {', '.join(plan.grad_names)}):\n"
-        + f"        {args}, = ctx.saved_tensors\n"
+        + f"        {tensors}, = ctx.saved_tensors\n"
+        + (f"        {numbers}, = ctx.numbers\n" if numbers else "")
         + "".join(f"        {line}\n" for line in bwd_lines)
         + f"        return {returned},\n"
     )
