@@ -28,7 +28,7 @@ def dw_fwd(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, KH: tl.constexpr, KW: tl.constex
     oh = tl.arange(0, BH)
     ow = tl.arange(0, BW)
     acc = tl.zeros((BH, BW), dtype=tl.float32)
-    for kh in tl.static_range(KH):
+    for kh in range(KH):  # a loop at run time: 31x31 or 51x51 taps unrolled would not compile in minutes
         ih = oh + kh - (KH - 1) // 2
         for kw in tl.static_range(KW):
             iw = ow + kw - (KW - 1) // 2
@@ -49,7 +49,7 @@ def dw_bwd_input(
     ih = tl.arange(0, BH)
     iw = tl.arange(0, BW)
     acc = tl.zeros((BH, BW), dtype=tl.float32)
-    for kh in tl.static_range(KH):
+    for kh in range(KH):  # a loop at run time, as in dw_fwd
         oh = ih - kh + (KH - 1) // 2
         for kw in tl.static_range(KW):
             ow = iw - kw + (KW - 1) // 2
