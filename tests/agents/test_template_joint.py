@@ -46,6 +46,8 @@ OPS = {
         "self.linear(x)", "torch.randn(5, 24)", "[24, 10]", "        self.linear = nn.Linear(i, o)", ", i, o"
     ),
     "sum_dim": _source("torch.sum(x, dim=1, keepdim=True)", "torch.randn(4, 10, 12)"),
+    # the gradient's grad_output has the output's rank: the forward's output dtype must not come from it
+    "mean_dim": _source("torch.mean(x, dim=1)", "torch.randn(4, 12, 10)"),
     "softmax": _source("torch.softmax(x, dim=1)", "torch.randn(6, 50)"),
     "relu_scale": _source(  # relu's backward: where(x <= 0, scalar_tensor(0), grad); the scale's: a sum
         "torch.relu(x) * self.scale", "torch.randn(4, 8)", init_body="        self.scale = nn.Parameter(torch.ones(8))"

@@ -155,16 +155,17 @@ def plan_joint(trace: Any, input_names: list[str]) -> JointPlan:
     grad_names = [f"grad_out{k}" for k in range(len(joint["grad_outputs"]))]
     names = arg_names + grad_names
 
-    def lower(output: Any, what: str) -> Program:
+    def lower(output: Any, what: str, grads: bool = True) -> Program:
         if not tensor_desc(output):
             raise NoTemplate(f"{what} is not a tensor (autograd calls it unused)")
-        view = dataclasses.replace(trace, ops=ops, inputs=inputs, parameters={}, outputs=[output], joint=None)
+        seen = inputs if grads else inputs[:n_args]  # the forward's output takes no grad_output's dtype
+        view = dataclasses.replace(trace, ops=ops, inputs=seen, parameters={}, outputs=[output], joint=None)
         try:
             return Lowering(view, names).program()
         except NoTemplate as e:
             raise NoTemplate(f"{what}: {e}") from None
 
-    forward = lower(outputs[0], "the forward")
+    forward = lower(outputs[0], "the forward", grads=False)
     grad_args = [*joint["grad_inputs"], *range(n_in, n_in + len(params))]
     gradients = []
     for position, output in zip(grad_args, outputs[1:], strict=True):
