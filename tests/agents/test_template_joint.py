@@ -49,6 +49,9 @@ OPS = {
     # the gradient's grad_output has the output's rank: the forward's output dtype must not come from it
     "mean_dim": _source("torch.mean(x, dim=1)", "torch.randn(4, 12, 10)"),
     "softmax": _source("torch.softmax(x, dim=1)", "torch.randn(6, 50)"),
+    # hardtanh's backward mask: bitwise_or of two bool comparisons; softsign's: aten.sgn
+    "hardtanh": _source("torch.nn.functional.hardtanh(x, min_val=-0.5, max_val=0.5)", "torch.randn(4, 40)"),
+    "softsign": _source("x / (1 + torch.abs(x))", "torch.randn(4, 40)"),
     "relu_scale": _source(  # relu's backward: where(x <= 0, scalar_tensor(0), grad); the scale's: a sum
         "torch.relu(x) * self.scale", "torch.randn(4, 8)", init_body="        self.scale = nn.Parameter(torch.ones(8))"
     ),

@@ -30,7 +30,16 @@ from agents.template.lowering.convolution import convolution
 from agents.template.lowering.fft import fft_slice
 from agents.template.lowering.matmul import addmm, attention, bmm, mm_op, triangle
 from agents.template.lowering.norms import batch_norm, group_norm, layer_norm_any, softmax_any
-from agents.template.lowering.pointwise import clamp, gelu, masked_fill, pow_op, scalar_tensor, unary_args, where
+from agents.template.lowering.pointwise import (
+    clamp,
+    gelu,
+    logical,
+    masked_fill,
+    pow_op,
+    scalar_tensor,
+    unary_args,
+    where,
+)
 from agents.template.lowering.pooling import pool
 from agents.template.lowering.reductions import (
     arg_reduce,
@@ -69,6 +78,8 @@ HANDLERS: dict[str, Handler] = {
     "aten.masked_fill": masked_fill,
     "aten.where": where,
     "aten.scalar_tensor": scalar_tensor,
+    "aten.bitwise_and": logical,
+    "aten.bitwise_or": logical,
     "aten.convolution": convolution,
     "aten.split_with_sizes": split,
     "aten.cat": cat,

@@ -32,6 +32,7 @@ UNARY = {
     "aten.reciprocal": "reciprocal",
     "aten.trunc": "trunc",
     "aten.sign": "sign",
+    "aten.sgn": "sign",
     "aten.hardsigmoid": "hardsigmoid",
     "aten.hardswish": "hardswish",
     "aten.mish": "mish",
@@ -176,3 +177,14 @@ def scalar_tensor(low: Lowering, op: dict[str, Any], index: int, out_index: int,
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise NoTemplate(f"scalar_tensor of {value!r}")
     return Const(float(value))
+
+
+def logical(low: Lowering, op: dict[str, Any], index: int, out_index: int, shape: Any) -> Value:
+    """``bitwise_and`` / ``bitwise_or`` of two boolean tensors (autograd's decomposed hardtanh and
+    hardsigmoid backward masks): comparisons are 1.0 / 0.0 in an expression, so ``and`` is their product
+    and ``or`` their maximum. Integer bitwise ops are not lowered."""
+    a, b = arg_of(op, 0, "self"), arg_of(op, 1, "other")
+    if not (tensor_desc(a) and tensor_desc(b) and a.get("dtype") == b.get("dtype") == "bool"):
+        raise NoTemplate(f"{op['op']} of operands that are not both bool tensors")
+    which = "mul" if op["op"] == "aten.bitwise_and" else "max"
+    return Bin(which, low.expr(low.value(a["tensor"], a)), low.expr(low.value(b["tensor"], b)))
