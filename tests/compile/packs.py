@@ -22,7 +22,7 @@ MODELS = Path(__file__).parent / "models"
 EAGER_KERNEL = "\n\nclass ModelNew(Model):\n    pass\n"
 """A "kernel" that is the group's own PyTorch ops: what the runtime runs is then easy to predict."""
 
-TRITON_RELU = '''
+TRITON_RELU = """
 
 import triton
 import triton.language as tl
@@ -41,7 +41,7 @@ class ModelNew(Model):
         out = torch.empty_like(x0)
         relu_kernel[(triton.cdiv(x0.numel(), 64),)](x0, out, x0.numel(), BLOCK=64)
         return out
-'''
+"""
 
 
 def model_and_inputs(name: str, seed: int = 0) -> tuple[torch.nn.Module, list[Any], str]:
