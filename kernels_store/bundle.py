@@ -101,7 +101,9 @@ def export_bundle(
             emit(_task_line(task))
         exported_jobs: set[str] = set()
         if include_jobs:
-            jobs = for_tasks(select(Job), Job.task_id).order_by(Job.created_at, Job.id)
+            # generation jobs only: a compile job's model source and report are not a bundle's records
+            # (its kernel groups travel as tasks, candidates and verdicts), and import takes kind 'generate'
+            jobs = for_tasks(select(Job).where(Job.kind == "generate"), Job.task_id).order_by(Job.created_at, Job.id)
             for job in s.scalars(jobs.execution_options(**stream)):
                 emit(_job_line(job))
                 exported_jobs.add(job.id)

@@ -104,6 +104,16 @@ def test_jobs_travel_only_when_asked_and_without_owner_tokens(store: Store, othe
     assert child.job_id == job.id
 
 
+def test_a_compile_job_stays_out_of_a_bundle_that_imports_whole(store: Store, other_store: Store) -> None:
+    _fill(store)
+    store.create_job(kind="compile", params={"model_source": "class Model: ...", "tier": "small"}, budget=4)
+    bundle = _export(store, include_jobs=True)
+    kinds = [json.loads(line).get("kind") for line in bundle.splitlines() if '"type":"job"' in line]
+    assert kinds == ["generate"]
+    summary = import_bundle(other_store, io.StringIO(bundle))  # before: "unknown job kind 'compile'", nothing imported
+    assert summary.added["job"] == 1 and _snapshot(other_store) == _snapshot(store)
+
+
 def test_export_of_selected_tasks(store: Store, other_store: Store) -> None:
     _fill(store)
     import_bundle(other_store, io.StringIO(_export(store, task_ids=["ew.other"], include_jobs=True)))
