@@ -280,6 +280,22 @@ def fixed_sources(nodes: list[Node]) -> str:
     )
 
 
+def module_prelude(header: str, model: ModelSource, nodes: list[Node], kernels: list[str]) -> str:
+    """A candidate file up to its own classes: docstring, imports, the reference's support code, the
+    helpers, the fixed kernels ``nodes`` need and ``kernels`` (emit_candidate's and the joint path's)."""
+    return (
+        header
+        + "\nimport torch\nimport torch.nn as nn\nimport triton\nimport triton.language as tl\n\n"
+        + model.support
+        + "\n"
+        + HELPERS
+        + fixed_sources(nodes)
+        + "\n\n"
+        + "\n\n\n".join(kernels)
+        + "\n\n\n"
+    )
+
+
 def emit_candidate(
     program: Program, model: ModelSource, profile: dict[str, dict[str, Any]], title: str, profile_name: str
 ) -> str:
@@ -295,15 +311,8 @@ def emit_candidate(
         'only allocates outputs, takes views and launches them.\n"""\n'
     )
     return (
-        header
-        + "\nimport torch\nimport torch.nn as nn\nimport triton\nimport triton.language as tl\n\n"
-        + model.support
-        + "\n"
-        + HELPERS
-        + fixed_sources(program.nodes)
-        + "\n\n"
-        + "\n\n\n".join(fwd.kernels)
-        + "\n\n\nclass ModelNew(Model):\n"
+        module_prelude(header, model, program.nodes, fwd.kernels)
+        + "class ModelNew(Model):\n"
         + '    """The reference\'s module (same constructor and parameters) with a Triton forward."""\n\n'
         + f"    def forward(self, {', '.join(args)}):\n"
         + body

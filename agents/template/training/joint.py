@@ -24,7 +24,7 @@ import dataclasses
 import re
 from typing import Any
 
-from agents.template.emit import HELPERS, _Forward, fixed_sources, param_code
+from agents.template.emit import _Forward, module_prelude, param_code
 from agents.template.ir import Expr, Leaf, Node, NodeE, NodeRef, Program
 from agents.template.lowering.common import NoTemplate, tensor_desc
 from agents.template.model_source import ModelSource
@@ -241,15 +241,7 @@ def joint_candidate(plan: JointPlan, model: ModelSource, profile: dict[str, dict
         'and launch the kernels below (the backward recomputes what it needs from the saved inputs).\n"""\n'
     )
     return (
-        header
-        + "\nimport torch\nimport torch.nn as nn\nimport triton\nimport triton.language as tl\n\n"
-        + model.support
-        + "\n"
-        + HELPERS
-        + fixed_sources(nodes)
-        + "\n\n"
-        + "\n\n\n".join(kernels)
-        + "\n\n\n"
+        module_prelude(header, model, nodes, kernels)
         + function
         + "\n\nclass ModelNew(Model):\n"
         + '    """The reference\'s module (same constructor and parameters) with Triton forward and backward."""\n\n'
