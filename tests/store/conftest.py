@@ -127,3 +127,12 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
 @pytest.fixture
 def is_postgres(db_url: str) -> bool:
     return db_url.startswith("postgresql")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no tables at all."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    create: Callable[[], str] = request.getfixturevalue("create_pg_database")
+    return create()

@@ -15,15 +15,6 @@ from kernels_store.migrate import current_revision, downgrade, head_revision, sc
 TABLES = {"tasks", "candidates", "verifications", "jobs"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    create: Callable[[], str] = request.getfixturevalue("create_pg_database")
-    return create()
-
-
 def test_migrations_from_empty_match_the_models_and_downgrade_cleanly(empty_db_url: str) -> None:
     engine = make_engine(empty_db_url)
     try:

@@ -4,7 +4,6 @@ is ranked apart, and a forward verdict never answers for a backward one (SQLite 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,18 +68,10 @@ def test_a_report_with_an_unknown_mode_is_refused(store: Store) -> None:
         store.record_verification(cand, {**report(kernel(1)), "mode": "sideways"})
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.sqlite'}"
-    create: Callable[[], str] = request.getfixturevalue("create_pg_database")
-    return create()
-
-
-def test_migration_0004_gives_old_rows_their_mode_and_downgrades(empty_url: str) -> None:
+def test_migration_0004_gives_old_rows_their_mode_and_downgrades(empty_db_url: str) -> None:
     """Rows stored at 0003 are ``forward`` unless their report says ``backward`` (the verifier had modes
     before the store did); downgrading keeps the forward rows and drops the others."""
-    engine = make_engine(empty_url)
+    engine = make_engine(empty_db_url)
     try:
         upgrade(engine, "0003")
         forward = report(kernel(1), environment=CPU)
