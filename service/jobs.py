@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import status
 
 from kernels_store import ActiveJobLimitError, JobRecord, Store
+from kernels_store.records import built_from
 from service.api.schemas import JobCreate
 from service.persistence import resolve_task
 from service.refusals import Refused
@@ -60,13 +61,7 @@ def submit_job(store: Store, settings: Settings, body: JobCreate, *, device: str
     from service.api.validation import check_reference
     from service.task_lookup import require_task
 
-    params = JobParams(
-        language=body.language,
-        proposer=body.proposer,
-        model=body.model,
-        template_seed=body.template_seed,
-        mode=body.mode,
-    )
+    params = built_from(JobParams, body)
     budget, task_id, reference_source = body.budget, body.task_id, body.reference_source
     if budget > settings.max_budget:
         raise Refused(422, f"budget {budget} exceeds this server's cap of {settings.max_budget} (KILN_MAX_BUDGET)")

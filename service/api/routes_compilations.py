@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, status
 from sse_starlette.sse import EventSourceResponse
 
 from kernels_store import JobRecord
+from kernels_store.records import built_from
 from service import compilations, jobs
 from service.api import routes_jobs
 from service.api.auth import writer_identity
@@ -31,21 +32,14 @@ def _create(body: CompilationCreate, owner: str, state: AppState) -> JobRecord:
 def _view(job: JobRecord, request: Request, state: AppState) -> CompilationView:
     params = compilations.CompileParams.of(job)
     base = f"{job_links_base(request)}/v1/compilations/{quote(job.id, safe='')}"
-    return CompilationView(
-        id=job.id,
-        status=job.status,  # type: ignore[arg-type]
+    return built_from(
+        CompilationView,
+        job,
         name=params.name,
         tier="shapes" if params.shapes else params.tier,
         shapes=params.shapes,
         proposer=params.proposer,
-        budget=job.budget,
         progress=dict(job.progress),
-        error=job.error,
-        cancel_requested=job.cancel_requested,
-        attempts=job.attempts,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
         report=job.result if isinstance(job.result, dict) else None,
         waiting=routes_jobs._waiting(job, state),
         links=CompilationLinks(self=base, events=f"{base}/events", cancel=f"{base}/cancel"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +77,32 @@ class BenchConfig:
             "language": self.language,
             "mode": self.mode,
         }
+
+    def create_run(
+        self,
+        store: Store,
+        task_ids: Sequence[str],
+        *,
+        suite: str,
+        executor: str,
+        host: Mapping[str, Any],
+        **options: Any,
+    ) -> RunRecord:
+        """A new stored run of this configuration over ``task_ids`` on ``host`` (``describe_host``'s
+        fields), its options ``self.options()`` and ``options`` (``kiln bench`` and ``kiln compile``)."""
+        return store.create_run(
+            task_ids,
+            suite=suite,
+            tier=self.tier,
+            proposer=self.proposer,
+            generator=self.generator,
+            executor=executor,
+            budget=self.budget,
+            device=self.device,
+            device_name=str(host.get("device_name", self.device)),
+            hardware_fingerprint=str(host["hardware_fingerprint"]),
+            options={**self.options(), **options},
+        )
 
 
 @dataclass

@@ -222,18 +222,8 @@ def bench(
             )
             runs = [
                 (
-                    store.create_run(
-                        [t.id for t in tasks_in_run],
-                        suite=name,
-                        tier=config.tier,
-                        proposer=config.proposer,
-                        generator=config.generator,
-                        executor=executor,
-                        budget=config.budget,
-                        device=resolved_device,
-                        device_name=str(host.get("device_name", resolved_device)),
-                        hardware_fingerprint=str(host["hardware_fingerprint"]),
-                        options={**config.options(), "workers": workers},
+                    config.create_run(
+                        store, [t.id for t in tasks_in_run], suite=name, executor=executor, host=host, workers=workers
                     ),
                     config,
                 )

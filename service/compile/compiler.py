@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kernels_store import Store
+from kernels_store.records import built_from
 from service.bench.executors import make_executor
 from service.bench.runner import BenchConfig, BenchRunner
 from service.bench.suite import SuiteTask
@@ -169,18 +170,14 @@ def compile_model(
         }
         if task_ids:
             bench = _bench_config(config)
-            run = store.create_run(
+            run = bench.create_run(
+                store,
                 task_ids,
                 suite=f"compile:{name}",
-                tier=bench.tier,
-                proposer=bench.proposer,
-                generator=bench.generator,
                 executor=config.executor,
-                budget=bench.budget,
-                device=config.device,
-                device_name=compilation["device_name"],
-                hardware_fingerprint=host["hardware_fingerprint"],
-                options={**bench.options(), "workers": config.workers, "compile": name},
+                host=host,
+                workers=config.workers,
+                compile=name,
             )
             compilation["run_id"] = run.id
         _write(path, compilation)
@@ -192,14 +189,9 @@ def compile_model(
 
 
 def _bench_config(config: CompileConfig) -> BenchConfig:
-    return BenchConfig(
-        tier="as_written",
-        proposer=config.proposer,
-        budget=config.budget,
-        device=config.device,
-        timeout_s=config.timeout_s,
-        trials=config.trials,
-    )
+    """The bench run's configuration: the compile's proposer, budget, device, timeout and trials, on the
+    groups' own shapes."""
+    return built_from(BenchConfig, config, tier="as_written")
 
 
 def _execute(
