@@ -117,8 +117,25 @@ class Epilogue:
             parts += [f"e{k}_s{d}" for d in range(self.rank)]
         return "".join(p + ", " for p in parts)
 
+    def kernel_head(self, name: str, params: list[str], constexprs: list[str]) -> list[str]:
+        """A kernel's first lines: ``@triton.jit``, ``def name(``, a line each of ``params``, the
+        epilogue's parameters (``kernel_params``), a line each of ``constexprs``, and ``):``."""
+        return [
+            "@triton.jit",
+            f"def {name}(",
+            *("    " + line for line in params),
+            "    " + self.kernel_params(),
+            *("    " + line for line in constexprs),
+            "):",
+        ]
+
     def prelude(self, ctx: Ctx, shape_var: str, prefix: str) -> list[str]:
         return [f"{prefix}e{k} = {ctx.var(op)}.expand({shape_var})" for k, op in enumerate(self.inputs)]
+
+    def output(self, ctx: Ctx, alloc: str, prefix: str) -> list[str]:
+        """The lines that allocate the output (``alloc`` at the shape ``{prefix}shape``) and expand the
+        epilogue's inputs to that shape (``prelude``)."""
+        return [alloc.format(shape=f"{prefix}shape"), *self.prelude(ctx, f"{prefix}shape", prefix)]
 
     def call_args(self, prefix: str) -> str:
         return "".join(f"{prefix}e{k}, *{prefix}e{k}.stride(), " for k in range(len(self.inputs)))

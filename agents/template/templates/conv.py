@@ -195,8 +195,7 @@ def emit_conv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
         f"{p}I = [1] * {pad3} + list({p}x.shape[2:])",
         f"{p}O = [{size_rule} for d in range(3)]",
         f"{p}shape = ({p}B, {p}CO) + tuple({p}O[{pad3}:])",
-        alloc.format(shape=f"{p}shape"),
-        *epi.prelude(ctx, f"{p}shape", p),
+        *epi.output(ctx, alloc, p),
         f"{p}P = {p}O[0] * {p}O[1] * {p}O[2]",
         f"{p}COg, {p}CIg = {p}CO // {groups}, {p}CI // {groups}",
         # few channels: fold the taps into the reduction (fewer, fuller dots)
@@ -216,17 +215,18 @@ def emit_conv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
     index = ["b", "co[:, None]"] + [f"q{d}[None, :]" for d in range(pad3, 3)]
     kernel = "\n".join(
         [
-            "@triton.jit",
-            f"def {ctx.name}(",
-            "    x_ptr, w_ptr, b_ptr, y_ptr, NBLK, CI, CO, COg, CIg, I0, I1, I2, O0, O1, O2,",
-            "    " + epi.kernel_params(),
-            "    GROUPS: tl.constexpr, K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr,",
-            "    S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr, P0: tl.constexpr, P1: tl.constexpr,",
-            "    P2: tl.constexpr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr, TRANSPOSED: tl.constexpr,",
-            "    FOLD_TAPS: tl.constexpr, PHASED: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr,",
-            "    BLOCK_P: tl.constexpr,",
-            "    BLOCK_R: tl.constexpr, DOT_PRECISION: tl.constexpr,",
-            "):",
+            *epi.kernel_head(
+                ctx.name,
+                ["x_ptr, w_ptr, b_ptr, y_ptr, NBLK, CI, CO, COg, CIg, I0, I1, I2, O0, O1, O2,"],
+                [
+                    "GROUPS: tl.constexpr, K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr,",
+                    "S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr, P0: tl.constexpr, P1: tl.constexpr,",
+                    "P2: tl.constexpr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr, TRANSPOSED: tl.constexpr,",
+                    "FOLD_TAPS: tl.constexpr, PHASED: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr,",
+                    "BLOCK_P: tl.constexpr,",
+                    "BLOCK_R: tl.constexpr, DOT_PRECISION: tl.constexpr,",
+                ],
+            ),
             "    bg = tl.program_id(0).to(tl.int64)",
             "    b = bg // GROUPS",
             "    g = bg % GROUPS",

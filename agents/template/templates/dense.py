@@ -52,8 +52,7 @@ def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
         f"{p}B, {p}CI, {p}H, {p}W = {p}x.shape",
         f"{p}CO = {p}w.shape[0]",
         f"{p}shape = ({p}B, {p}CO, {p}H, {p}W)",
-        alloc.format(shape=f"{p}shape"),
-        *epi.prelude(ctx, f"{p}shape", p),
+        *epi.output(ctx, alloc, p),
         f"{p}bo, {p}bp, {p}bc = {block(f'{p}CO', bo, 16)}, {block(f'{p}H * {p}W', bp, 16)}, {block(f'{p}CI', bc, 16)}",
         f"{p}grid = ({p}B, triton.cdiv({p}CO, {p}bo), triton.cdiv({p}H * {p}W, {p}bp))",
         f"{p}dp = {dot_precision(f'{p}x', f'{p}w', 'conv')}",
@@ -63,13 +62,14 @@ def emit_pwconv(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     ]
     kernel = "\n".join(
         [
-            "@triton.jit",
-            f"def {ctx.name}(",
-            "    x_ptr, xs0, xs1, xs2, xs3, y_ptr, ys0, ys1, ys2, ys3, w_ptr, ws0, ws1, b_ptr, CI, CO, H, W,",
-            "    " + epi.kernel_params(),
-            "    HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,",
-            "    DOT_PRECISION: tl.constexpr,",
-            "):",
+            *epi.kernel_head(
+                ctx.name,
+                ["x_ptr, xs0, xs1, xs2, xs3, y_ptr, ys0, ys1, ys2, ys3, w_ptr, ws0, ws1, b_ptr, CI, CO, H, W,"],
+                [
+                    "HAS_BIAS: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,",
+                    "DOT_PRECISION: tl.constexpr,",
+                ],
+            ),
             "    b = tl.program_id(0)",
             "    o = tl.program_id(1) * BLOCK_O + tl.arange(0, BLOCK_O)",
             "    p = tl.program_id(2) * BLOCK_P + tl.arange(0, BLOCK_P)",
@@ -148,8 +148,7 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     lines = [
         f"{p}a, {p}b = {a}, {b}",
         *shapes,
-        alloc.format(shape=f"{p}shape"),
-        *epi.prelude(ctx, f"{p}shape", p),
+        *epi.output(ctx, alloc, p),
         f"{p}bm, {p}bn, {p}bk = {block(f'{p}M', bm, 16)}, {block(f'{p}N', bn, 16)}, {block(f'{p}K', bk, 16)}",
         f"{p}grid = (triton.cdiv({p}M, {p}bm) * triton.cdiv({p}N, {p}bn), 1, {grid_batch})",
         f"{p}dp = {dot_precision(f'{p}a', f'{p}b')}",
@@ -170,13 +169,14 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
         mask_lines = [f"    acc = tl.where({keep}, acc, 0.0)"]
     kernel = "\n".join(
         [
-            "@triton.jit",
-            f"def {ctx.name}(",
-            "    a_ptr, b_ptr, y_ptr, as_b, as0, as1, bs_b, bs0, bs1, ys_b, ys0, ys1, M, N, K,",
-            "    " + epi.kernel_params(),
-            "    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,",
-            "    DOT_PRECISION: tl.constexpr,",
-            "):",
+            *epi.kernel_head(
+                ctx.name,
+                ["a_ptr, b_ptr, y_ptr, as_b, as0, as1, bs_b, bs0, bs1, ys_b, ys0, ys1, M, N, K,"],
+                [
+                    "BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,",
+                    "DOT_PRECISION: tl.constexpr,",
+                ],
+            ),
             "    bt = tl.program_id(2).to(tl.int64)",
             "    # grouped tile order: GROUP_M row tiles run one after another over the same column tiles,",
             "    # so the B tiles they share are still in L2",

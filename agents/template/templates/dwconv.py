@@ -82,8 +82,7 @@ def _emit_2d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
             constexprs.append(f"BLOCK_IW{i}: tl.constexpr, ")
         body += _strip_body(i, br) if taps == "strip" else _branch_body(i, br, vector)
     lines.append(f"{p}shape = ({p}B, {p}C, {p}OH, {p}OW)")
-    lines.append(alloc.format(shape=f"{p}shape"))
-    lines += epi.prelude(ctx, f"{p}shape", p)
+    lines += epi.output(ctx, alloc, p)
     bh, bw = int(ctx.params.get("block_h", 16)), int(ctx.params.get("block_w", 16))
     lines.append(f"{p}bh, {p}bw = {block(f'{p}OH', bh)}, {block(f'{p}OW', bw)}")
     lines.append(f"{p}grid = ({p}B * {p}C, triton.cdiv({p}OH, {p}bh), triton.cdiv({p}OW, {p}bw))")
@@ -234,8 +233,7 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
         lines.append(f"{p}wv = {p}w")
         lines.append(f"{p}ws = (0, {p}w.stride(0), {p}w.stride(-1))")
     lines.append(f"{p}shape = ({p}B, {p}C, {p}OL)")
-    lines.append(alloc.format(shape=f"{p}shape"))
-    lines += epi.prelude(ctx, f"{p}shape", p)
+    lines += epi.output(ctx, alloc, p)
     bt, bj = int(ctx.params.get("block_t", 64)), int(ctx.params.get("block_j", 64))
     bias = ctx.var(br.bias) if br.bias is not None else None
     flip = -1 in br.weight.flip
@@ -260,13 +258,14 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
     epilogue = epi.body(["b", "c", "t"], "t_ok")
     kernel = "\n".join(
         [
-            "@triton.jit",
-            f"def {ctx.name}(",
-            "    x_ptr, xs0, xs1, xs2, y_ptr, ys0, ys1, ys2, w_ptr, ws0, ws1, ws2, b_ptr, C, L, OL, K, pad,",
-            "    " + epi.kernel_params(),
-            "    STRIDE: tl.constexpr, DIL: tl.constexpr, FLIP: tl.constexpr, HAS_BIAS: tl.constexpr,",
-            "    BLOCK_T: tl.constexpr, BLOCK_J: tl.constexpr,",
-            "):",
+            *epi.kernel_head(
+                ctx.name,
+                ["x_ptr, xs0, xs1, xs2, y_ptr, ys0, ys1, ys2, w_ptr, ws0, ws1, ws2, b_ptr, C, L, OL, K, pad,"],
+                [
+                    "STRIDE: tl.constexpr, DIL: tl.constexpr, FLIP: tl.constexpr, HAS_BIAS: tl.constexpr,",
+                    "BLOCK_T: tl.constexpr, BLOCK_J: tl.constexpr,",
+                ],
+            ),
             "    plane = tl.program_id(0)",
             "    b = plane // C",
             "    c = plane % C",

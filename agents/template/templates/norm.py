@@ -26,7 +26,7 @@ import re
 
 from agents.template.ir import Node, Stat
 from agents.template.templates.common import Ctx, Epilogue, warps
-from agents.template.templates.rows import ROW_ELEMENTS
+from agents.template.templates.rows import ROW_ELEMENTS, contiguous_input
 
 COALESCE = 64
 """Neighbouring rows a program takes at least over a middle dim: a load then reads runs of 64 values
@@ -177,9 +177,7 @@ def emit_norm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
     # a weight or bias (and its index) is a second tile in registers: half the elements then
     cap = int(ctx.params.get("row_elements", ROW_ELEMENTS)) // (2 if epi.inputs else 1)
     lines = [
-        f"{p}x = {x}.contiguous()",
-        f"{p}shape = tuple({p}x.shape)",
-        alloc.format(shape=f"{p}shape"),
+        *contiguous_input(x, alloc, p),
         *_view_lines(node, p),
         *epi.prelude(ctx, f"{p}shape", p),
         f"{p}M = {p}P * {p}Q",
@@ -215,12 +213,11 @@ def emit_norm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str
 
     kernel = "\n".join(
         [
-            "@triton.jit",
-            f"def {ctx.name}(",
-            "    x_ptr, y_ptr, P, O, Q, I, " + "".join(f"S{d}, " for d in range(rank)),
-            "    " + epi.kernel_params(),
-            "    ONE_PASS: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr,",
-            "):",
+            *epi.kernel_head(
+                ctx.name,
+                ["x_ptr, y_ptr, P, O, Q, I, " + "".join(f"S{d}, " for d in range(rank))],
+                ["ONE_PASS: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr,"],
+            ),
             "    r = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)",
             "    r_ok = r < O * I",
             "    base = (r // I) * (Q * I) + r % I",

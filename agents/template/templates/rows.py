@@ -143,6 +143,12 @@ def emit_layernorm(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, lis
     return _emit_rows(node, ctx, out, alloc, "layernorm")
 
 
+def contiguous_input(x: str, alloc: str, p: str) -> list[str]:
+    """Launch lines: ``{p}x``, the input ``x`` made contiguous, its shape ``{p}shape``, and the output
+    allocated (``alloc``) at that shape (the row kernels and the fused normalisations)."""
+    return [f"{p}x = {x}.contiguous()", f"{p}shape = tuple({p}x.shape)", alloc.format(shape=f"{p}shape")]
+
+
 def _emit_rows(node: Node, ctx: Ctx, out: str, alloc: str, kind: str) -> tuple[str, list[str]]:
     """Launch lines of the row kernels; no kernel of its own (empty source). A row of at most
     ``row_elements`` values is kept in registers, with as many rows a program as fit there; a longer
@@ -151,9 +157,7 @@ def _emit_rows(node: Node, ctx: Ctx, out: str, alloc: str, kind: str) -> tuple[s
     x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
     cap = int(ctx.params.get("row_elements", ROW_ELEMENTS))
     lines = [
-        f"{p}x = {x}.contiguous()",
-        f"{p}shape = tuple({p}x.shape)",
-        alloc.format(shape=f"{p}shape"),
+        *contiguous_input(x, alloc, p),
         f"{p}N = {p}shape[-1]",
         f"{p}R = {p}x.numel() // max(1, {p}N)",
         f"{p}bn = triton.next_power_of_2(max(1, {p}N))",
@@ -212,13 +216,14 @@ def emit_ewise(node: Node, ctx: Ctx, out: str, alloc: str, shape_code: str) -> t
             decompose += [f"    i{d} = rem % S{d}", f"    rem = rem // S{d}"]
     kernel = "\n".join(
         [
-            "@triton.jit",
-            f"def {ctx.name}(",
-            "    y_ptr, " + "".join(f"ys{d}, " for d in range(rank)) + "numel, ",
-            "    " + "".join(f"S{d}, " for d in range(rank)),
-            "    " + epi.kernel_params(),
-            "    FLAT: tl.constexpr, BLOCK: tl.constexpr,",
-            "):",
+            *epi.kernel_head(
+                ctx.name,
+                [
+                    "y_ptr, " + "".join(f"ys{d}, " for d in range(rank)) + "numel, ",
+                    "".join(f"S{d}, " for d in range(rank)),
+                ],
+                ["FLAT: tl.constexpr, BLOCK: tl.constexpr,"],
+            ),
             "    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
             "    ok = offs < numel",
             "    acc = tl.zeros([BLOCK], dtype=tl.float32)",
