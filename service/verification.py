@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernels_store import Store
-from service.api.schemas import VerifyResponse
+from service.api.schemas import VerifyRequest, VerifyResponse
 from service.persistence import ResolvedTask, record_candidate, register_task, resolve_task
 from service.public_text import public_message
 from service.refusals import Refused
@@ -30,22 +30,15 @@ class Plan:
 
 
 def plan_verification(
-    store: Store,
-    settings: Settings,
-    *,
-    device: str,
-    environment: dict[str, Any],
-    candidate_source: str,
-    task_id: str | None,
-    reference_source: str | None,
-    mode: str = "forward",
+    store: Store, settings: Settings, body: VerifyRequest, *, device: str, environment: dict[str, Any]
 ) -> Plan | VerifyResponse:
-    """Static checks and the store lookup: the stored verdict of this mode, or what to verify (a forward
-    verdict never answers a backward request, nor the other way round)."""
+    """Static checks and the store lookup: the stored verdict of ``body.mode``, or what to verify (a
+    forward verdict never answers a backward request, nor the other way round)."""
     from service.api.validation import check_candidate, check_reference
     from service.task_lookup import require_task
     from verifier.spec import sha256_text
 
+    candidate_source, task_id, reference_source = body.candidate_source, body.task_id, body.reference_source
     check_candidate(candidate_source, settings.max_source_bytes)
     if reference_source is not None:
         check_reference(reference_source, settings.max_source_bytes)
@@ -56,7 +49,7 @@ def plan_verification(
     existing = store.find_candidate(resolved.task_id, candidate_sha)
     if existing is not None:
         known = store.find_verification(
-            existing.id, environment, reference_sha256=sha256_text(resolved.source), mode=mode
+            existing.id, environment, reference_sha256=sha256_text(resolved.source), mode=body.mode
         )
         if known is not None:
             return VerifyResponse(
@@ -72,31 +65,24 @@ def plan_verification(
 
 
 def verify_and_record(
-    store: Store,
-    settings: Settings,
-    plan: Plan,
-    *,
-    device: str,
-    candidate_source: str,
-    language: str,
-    executor: Any = None,
-    mode: str = "forward",
+    store: Store, settings: Settings, plan: Plan, body: VerifyRequest, *, device: str, executor: Any = None
 ) -> VerifyResponse:
-    """The verification and its record. A reference the verifier refuses stores nothing (422).
-    ``executor`` (``service.executors``): a cluster executor verifies on its workers, on their device."""
+    """The verification of ``body``'s candidate and its record. A reference the verifier refuses stores
+    nothing (422). ``executor`` (``service.executors``): a cluster executor verifies on its workers, on
+    their device."""
     from agents.session import VerifierUnavailable
     from verifier import Candidate, VerifyOptions, verify
     from verifier.errors import VerifierInputError
 
-    resolved = plan.resolved
-    candidate = Candidate(source=candidate_source, name="user", language=language)  # type: ignore[arg-type]
+    resolved, candidate_source = plan.resolved, body.candidate_source
+    candidate = Candidate(source=candidate_source, name="user", language=body.language)
     remote = executor is not None and executor.name != "local"
     options = VerifyOptions(
         device=(settings.device if remote else device),  # type: ignore[arg-type]
         timeout_s=settings.timeout_s,
         sandbox=settings.sandbox,  # type: ignore[arg-type]
         sandbox_image=settings.sandbox_image,
-        mode=mode,  # type: ignore[arg-type]
+        mode=body.mode,
     )
     try:
         if remote:

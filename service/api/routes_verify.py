@@ -40,30 +40,13 @@ def busy(state: AppState, pool_name: str) -> HTTPException:
 
 def _plan(body: VerifyRequest, state: AppState) -> Plan | VerifyResponse:
     """``service.verification.plan_verification`` (parse pool): the stored verdict, or what to verify."""
-    return plan_verification(
-        state.store,
-        state.settings,
-        device=state.device,
-        environment=state.environment,
-        candidate_source=body.candidate_source,
-        task_id=body.task_id,
-        reference_source=body.reference_source,
-        mode=body.mode,
-    )
+    return plan_verification(state.store, state.settings, body, device=state.device, environment=state.environment)
 
 
 def _verify(plan: Plan, body: VerifyRequest, state: AppState) -> VerifyResponse:
     """``service.verification.verify_and_record`` (verify pool)."""
-    return verify_and_record(
-        state.store,
-        state.settings,
-        plan,
-        device=state.device,
-        candidate_source=body.candidate_source,
-        language=body.language,
-        executor=state.runner.executor if state.runner is not None else None,
-        mode=body.mode,
-    )
+    executor = state.runner.executor if state.runner is not None else None
+    return verify_and_record(state.store, state.settings, plan, body, device=state.device, executor=executor)
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=BUSY_RESPONSES)
