@@ -43,10 +43,15 @@ class CompileParams:
     shapes: dict[str, Any] | None = None
     tier: str = "small"
     proposer: str = "template"
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"model_source": self.model_source, "name": self.name, "tier": self.tier, "proposer": self.proposer}
-        return out | ({"shapes": self.shapes} if self.shapes else {})
+        return (
+            out
+            | ({"shapes": self.shapes} if self.shapes else {})
+            | ({"fallback": self.fallback} if self.fallback else {})
+        )
 
     @classmethod
     def of(cls, job: JobRecord) -> CompileParams:
@@ -58,6 +63,7 @@ class CompileParams:
             shapes=dict(shapes) if isinstance(shapes, dict) else None,
             tier=str(raw.get("tier") or "small"),
             proposer=str(raw.get("proposer") or "template"),
+            fallback=str(raw["fallback"]) if raw.get("fallback") else None,
         )
 
 
@@ -106,8 +112,13 @@ def submit_compilation(store: Store, settings: Settings, body: CompilationCreate
 
     if body.budget > settings.max_budget:
         raise Refused(422, f"budget {body.budget} exceeds this server's cap of {settings.max_budget} (KILN_MAX_BUDGET)")
-    if body.proposer == "llm" and not settings.llm_model:
-        raise Refused(422, "the llm proposer needs a model: set KILN_LLM_MODEL on the server")
+    if (body.proposer == "llm" or body.fallback == "llm") and not settings.llm_model:
+        raise Refused(
+            422,
+            f"the llm {'fallback' if body.fallback else 'proposer'} needs a model: set KILN_LLM_MODEL on the server",
+        )
+    if body.fallback is not None and body.proposer != "template":
+        raise Refused(422, "fallback llm follows the template proposer: give proposer template")
     limit = settings.max_active_jobs_per_owner
     active = store.list_jobs(status=["queued", "running"], owner_token=owner, limit=1).total
     if active >= limit:  # the early answer, before any parsing; create_job checks again, atomically
@@ -121,6 +132,7 @@ def submit_compilation(store: Store, settings: Settings, body: CompilationCreate
         shapes=body.shapes or None,
         tier=body.tier,
         proposer=body.proposer,
+        fallback=body.fallback,
     )
     try:
         return store.create_job(
@@ -179,6 +191,8 @@ def run_compilation(
         tier=params.tier,
         overrides=dict(params.shapes or {}),
         proposer=params.proposer,
+        fallback=params.fallback,
+        model=settings.llm_model if params.proposer == "llm" or params.fallback else None,
         budget=int(job.budget or 4),
         device=device,
         timeout_s=settings.timeout_s,

@@ -103,6 +103,9 @@ class CompilationCreate(BaseModel):
     )
     tier: Literal["small", "as_written"] = "small"
     proposer: Literal["template", "llm"] = "template"
+    fallback: Literal["llm"] | None = Field(
+        None, description="llm: the groups the templates leave without a verified kernel go to the LLM proposer"
+    )
     budget: int = Field(4, ge=1, description="Most candidates verified per group (capped by KILN_MAX_BUDGET)")
 
 

@@ -52,6 +52,10 @@ class BenchConfig:
     trials: int = 3
     language: str = "triton"
     mode: str = "forward"
+    fallback: str | None = None
+    """``llm``: a task the template proposer leaves without an accepted kernel is then given to the LLM
+    proposer (``model``), which sees the reference afresh (the template's rejected candidates are in the
+    run's record, not in its prompt)."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -62,11 +66,17 @@ class BenchConfig:
             raise ValueError(f"--proposer must be template or llm, not {self.proposer!r}")
         if self.budget < 1:
             raise ValueError("--budget must be at least 1")
-        if self.proposer == "llm" and not self.model:
+        if self.fallback not in (None, "llm"):
+            raise ValueError(f"--fallback must be llm, not {self.fallback!r}")
+        if self.fallback is not None and self.proposer != "template":
+            raise ValueError("--fallback llm follows the template proposer: give --proposer template")
+        if (self.proposer == "llm" or self.fallback == "llm") and not self.model:
             raise ValueError("the LLM proposer needs a model: set KILN_LLM_MODEL or pass --model")
 
     @property
     def generator(self) -> str:
+        if self.fallback == "llm":
+            return f"template+llm:{self.model}"
         return f"llm:{self.model}" if self.proposer == "llm" else self.proposer
 
     def options(self) -> dict[str, Any]:
@@ -76,7 +86,7 @@ class BenchConfig:
             "trials": self.trials,
             "language": self.language,
             "mode": self.mode,
-        }
+        } | ({"fallback": self.fallback} if self.fallback else {})
 
     def create_run(
         self,
@@ -297,26 +307,38 @@ class BenchRunner:
             elif kind == "proposed":
                 self.emit("task_note", task_id=task.id, message=f"verifying {event.get('name')}")
 
-        request = agents.GenerationRequest(
-            reference=reference,
-            task_id=task.id,
-            language=self.config.language,  # type: ignore[arg-type]
-            proposer=self.config.proposer,  # type: ignore[arg-type]
-            budget=agents.Budget(max_candidates=self.config.budget, max_seconds=None),
-            verify_options=_options(self.config),
-            trace_shape="small" if "small" in shapes and builtin is None else None,
-            **({"model": self.config.model} if self.config.model else {}),
-        )
         remote = self._verify_executor
-        result = agents.generate(
-            request,
-            on_event=on_event,
-            on_candidate=on_candidate,
-            cancel=self.cancel,
-            verify_fn=verify,
-            prepare_fn=prepare_fn,
-            parallelism=remote.parallelism() if remote is not None else 1,
-        )
+
+        def generate(proposer: str) -> Any:
+            request = agents.GenerationRequest(
+                reference=reference,
+                task_id=task.id,
+                language=self.config.language,  # type: ignore[arg-type]
+                proposer=proposer,  # type: ignore[arg-type]
+                budget=agents.Budget(max_candidates=self.config.budget, max_seconds=None),
+                verify_options=_options(self.config),
+                trace_shape="small" if "small" in shapes and builtin is None else None,
+                seed_with_template=self.config.fallback is None,
+                **({"model": self.config.model} if self.config.model else {}),
+            )
+            return agents.generate(
+                request,
+                on_event=on_event,
+                on_candidate=on_candidate,
+                cancel=self.cancel,
+                verify_fn=verify,
+                prepare_fn=prepare_fn,
+                parallelism=remote.parallelism() if remote is not None else 1,
+            )
+
+        result = generate(self.config.proposer)
+        if (
+            self.config.fallback == "llm"
+            and result.best is None
+            and not (self.cancel.is_set() or _reference_error(result))
+        ):
+            self.emit("task_note", task_id=task.id, message=f"template: {result.stopped_because}; asking the LLM")
+            result = _after_fallback(result, generate("llm"))
         outcome.candidates = len(result.candidates)
         if result.stopped_because == "cancelled" and result.best is None:
             outcome.verdict = None  # interrupted: the task is done again (without its verified candidates)
@@ -393,6 +415,19 @@ class BenchRunner:
             return verifier.verify(prepared, candidate, _options(self.config))
 
         return verify
+
+
+def _after_fallback(template: Any, llm: Any) -> Any:
+    """One result of a task's template attempt and its LLM fallback: every candidate of both, the LLM's
+    best and stop reason, and both attempts' errors (the template's say why it gave no kernel)."""
+    from dataclasses import replace
+
+    template_errors = template.errors or [template.stopped_because]
+    return replace(
+        llm,
+        candidates=[*template.candidates, *llm.candidates],
+        errors=[*llm.errors, *(f"template: {e}" for e in template_errors)],
+    )
 
 
 def _options(config: BenchConfig) -> Any:

@@ -1,7 +1,7 @@
 """`kiln bench`: run a generator over a whole suite and report KernelBench's fast_p.
 
     kiln bench (--suite PREFIX | --kernelbench-dir DIR | --task ID ...) [--tier small|as_written]
-               [--mode forward|backward|both] [--proposer template|llm] [--budget N] [--executor local]
+               [--mode forward|backward|both] [--proposer template|llm] [--fallback llm] [--budget N] [--executor local]
                [--workers N] [--resume RUN_ID] [--out DIR] [--json]
 
 ``--mode backward`` verifies training kernels (``verifier`` backward mode: the reference made
@@ -125,6 +125,9 @@ def bench(
         "then a backward run, each with its own fast_p)",
     ),
     proposer: str = typer.Option("template", "--proposer", help="template | llm"),
+    fallback: str | None = typer.Option(
+        None, "--fallback", help="llm: the tasks the templates leave without a verified kernel go to the LLM."
+    ),
     budget: int = typer.Option(4, "--budget", help="Most candidates verified per task."),
     executor: str = typer.Option("local", "--executor", help="Where candidates are verified: local | ray."),
     ray_address: str | None = typer.Option(
@@ -190,6 +193,7 @@ def bench(
                 proposer=run.proposer,
                 budget=run.budget,
                 model=run.options.get("model"),
+                fallback=run.options.get("fallback"),
                 device=run.device,
                 timeout_s=float(run.options.get("timeout_s", timeout)),
                 trials=int(run.options.get("trials", trials)),
@@ -206,7 +210,8 @@ def bench(
                     tier=tier,
                     proposer=proposer,
                     budget=budget,
-                    model=(model or agents.types.default_model()) if proposer == "llm" else None,
+                    fallback=fallback,
+                    model=(model or agents.types.default_model()) if proposer == "llm" or fallback else None,
                     device=resolved_device,
                     timeout_s=timeout,
                     trials=trials,

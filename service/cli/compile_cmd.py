@@ -1,7 +1,7 @@
 """`kiln compile`: a whole model's kernel groups generated and verified (see ``service/compile``).
 
     kiln compile MODEL.py [--shape NAME=VALUE ...] [--tier small|as_written] [--out DIR]
-                 [--proposer template|llm] [--budget N] [--workers N] [--json]
+                 [--proposer template|llm] [--fallback llm] [--budget N] [--workers N] [--json]
 
 Progress on stderr; the per-group table (or, with --json, the compilation) on stdout; the
 compilation is also ``DIR/compilation.json`` (the input of ``kiln pack build``). Running the same
@@ -32,6 +32,10 @@ def compile_model(
     tier: str = typer.Option("small", "--tier", help="small (CPU-interpreter sizes) | as_written"),
     out: Path | None = typer.Option(None, "--out", help="Where compilation.json goes (default: compiled/<model>)."),
     proposer: str = typer.Option("template", "--proposer", help="template | llm"),
+    fallback: str | None = typer.Option(
+        None, "--fallback", help="llm: the groups the templates leave without a verified kernel go to the LLM."
+    ),
+    model: str | None = typer.Option(None, "--model", help="LLM model (default: KILN_LLM_MODEL)."),
     budget: int = typer.Option(4, "--budget", help="Most candidates verified per group."),
     workers: int = typer.Option(1, "--workers", help="Groups verified at the same time."),
     as_json: bool = typer.Option(False, "--json", help="Print the compilation as one JSON object."),
@@ -43,7 +47,9 @@ def compile_model(
     """Split a model's forward into kernel groups and generate and verify a kernel for each."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from agents.types import default_model
     from kernels_store import StoreError, open_store
+    from service.bench.runner import BenchConfig
     from service.cli.bench_cmd import _Live
     from service.compile.children import ChildError
     from service.compile.compiler import CompileConfig, compile_model, model_name
@@ -59,6 +65,11 @@ def compile_model(
         overrides = parse_shapes(list(shape or []))
     except ShapeError as e:
         _fail(str(e))
+    llm_model = model or default_model()
+    try:  # the proposer, fallback and model checked before anything runs
+        BenchConfig(proposer=proposer, fallback=fallback, model=llm_model)
+    except ValueError as e:
+        _fail(str(e))
     resolved = device_option(device, _fail)
     require_sandbox(_fail, device=resolved)
     try:
@@ -70,6 +81,8 @@ def compile_model(
         tier=tier,
         overrides=overrides,
         proposer=proposer,
+        fallback=fallback,
+        model=llm_model,
         budget=budget,
         device=resolved,
         timeout_s=timeout,

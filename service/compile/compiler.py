@@ -42,6 +42,10 @@ class CompileConfig:
     tier: str = "small"
     overrides: dict[str, Any] = field(default_factory=dict)
     proposer: str = "template"
+    fallback: str | None = None
+    """``llm``: the groups the templates leave without an accepted kernel go to the LLM proposer."""
+    model: str | None = None
+    """The LLM model (the ``llm`` proposer or fallback)."""
     budget: int = 4
     device: str = "cpu"
     timeout_s: float = 300.0
@@ -160,6 +164,7 @@ def compile_model(
             "overrides": overrides,
             "shape_note": shape_note,
             "proposer": config.proposer,
+            **({"fallback": f"{config.fallback}:{config.model}"} if config.fallback else {}),
             "device": config.device,
             "device_name": str(host.get("device_name", config.device)),
             "hardware_fingerprint": host["hardware_fingerprint"],

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from kernels_store import Store, open_store
+from kernels_store import Store
 from service.bench.executors import LocalExecutor, make_executor
 from service.bench.runner import BenchConfig, BenchRunner
 from service.bench.suite import import_kernelbench, resolve_suite
@@ -66,40 +66,6 @@ def _level(tmp_path: Path, factor: str = "2.0") -> Path:
     (level / "3_Missing.py").write_text(NO_GET_INPUTS)
     (level / "4_Broken.py").write_text("import torch\nclass Model(:\n")
     return level
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'kiln.sqlite'}")
-
-
-@pytest.fixture
-def no_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generation loop without its sandboxed steps: the reference is not run and the template plan is
-    one fixed kernel per reference (these tests are about the run's bookkeeping; the slow test below and
-    tests/agents cover the real thing)."""
-    import agents.session
-    import agents.template.propose
-
-    def prepare(reference: Any, options: Any) -> Any:
-        env = {"hardware_fingerprint": "f" * 16, "device_name": "test cpu", "torch": "t", "triton": "t"}
-        return SimpleNamespace(reference=reference, device="cpu", environment=env)
-
-    class Plan:
-        def __init__(self, reference: Any) -> None:
-            self.notes: list[str] = []
-            self.source = f"# kernel for {reference.sha256}\nclass ModelNew:\n    pass\n"
-
-        def variants(self, device: str, limit: Any = None) -> list[tuple[str, dict[str, Any]]]:
-            return [(self.source, {"profile": "cpu"})]
-
-    monkeypatch.setattr(agents.session, "prepare", prepare)
-
-    def plan_template(reference: Any, options: Any, trace_shape: str | None = None) -> Plan:
-        assert trace_shape == "small"  # an imported problem is traced at its small shape, not as written
-        return Plan(reference)
-
-    monkeypatch.setattr(agents.template.propose, "plan_template", plan_template)
 
 
 def test_import_is_idempotent_reports_bad_files_and_versions_changed_sources(tmp_path: Path, store: Store) -> None:

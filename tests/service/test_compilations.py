@@ -46,6 +46,8 @@ def test_bad_input_is_a_clear_4xx(make_server) -> None:
         refused({"model_source": MLP, "shapes": {"batch_size": {"a": 1}}}, 422, "shapes.batch_size")
         refused({"model_source": MLP, "shapes": {"batch_size": list(range(100))}}, 422, "more than 64 elements")
         refused({"model_source": MLP, "proposer": "llm"}, 422, "KILN_LLM_MODEL")
+        refused({"model_source": MLP, "fallback": "llm"}, 422, "the llm fallback needs a model: set KILN_LLM_MODEL")
+        refused({"model_source": MLP, "fallback": "gpt"}, 422, "fallback")
         refused(b'{"model_source": "x", "budget": NaN}', 422, "NaN is not a JSON number")
         assert server.store.list_jobs(limit=10).total == 0  # nothing refused was stored
 
