@@ -164,7 +164,8 @@ def say(row: dict[str, Any]) -> str:
     return f"{row.get('verdict') or 'no kernel'} ({row.get('stopped_because')}); {said}"
 
 
-def main() -> int:
+def arguments() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     parser.add_argument("--task", action="append", default=[], help="a task id (repeatable; default: all)")
@@ -185,6 +186,11 @@ def main() -> int:
     parser.add_argument("--recheck", action="store_true", help="time the best of several profiles once more")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="directory for a dated file")
     parser.add_argument("--json", type=Path, help="write exactly this file instead")
+    return parser
+
+
+def main() -> int:
+    parser = arguments()
     args = parser.parse_args()
 
     selected = args.task or [t for t in tasks.ids() if not args.family or tasks.get(t).family in args.family]

@@ -36,19 +36,9 @@ def _report(candidate_ms: float, eager_ms: float) -> Report:
 
 
 def _args(recheck: bool) -> argparse.Namespace:
-    return argparse.Namespace(
-        device="cuda",
-        shapes="first",
-        timeout=60.0,
-        trials=1,
-        calls=2,
-        sandbox="auto",
-        trusted_code=False,
-        compare_compile=True,
-        budget=4,
-        max_seconds=20.0,
-        recheck=recheck,
-    )
+    """The benchmark's command line: on cuda, the first shape, 4 profiles, 1 trial of 2 calls."""
+    line = "--shapes first --timeout 60 --trials 1 --calls 2 --budget 4 --max-seconds 20"
+    return tk.arguments().parse_args(line.split() + (["--recheck"] if recheck else []))
 
 
 @pytest.fixture
