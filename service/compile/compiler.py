@@ -194,8 +194,8 @@ def compile_model(
 
 
 def _bench_config(config: CompileConfig) -> BenchConfig:
-    """The bench run's configuration: the compile's proposer, budget, device, timeout and trials, on the
-    groups' own shapes."""
+    """The bench run's configuration: every field it shares with the compile's (proposer, fallback, model,
+    budget, device, timeout_s, trials), on the groups' own shapes (tier ``as_written``)."""
     return built_from(BenchConfig, config, tier="as_written")
 
 
