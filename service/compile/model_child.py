@@ -100,10 +100,12 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
     """Patched model vs the unpatched one on ``calls`` fresh inputs (the verifier's tolerance rules)."""
     import kernelkiln.pack
 
+    # the pack first: a model whose imports import triton (torchvision does) would otherwise have
+    # triton imported without TRITON_INTERPRET, and every CPU-verified kernel would fall back
+    pack = kernelkiln.pack.load(request["pack"])
     module = load_model_module(request["source"], request.get("overrides", {}))
     seed = int(request.get("seed", 1234))
     model, _ = build(module, seed)
-    pack = kernelkiln.pack.load(request["pack"])
     reference, _ = build(module, seed)
     pack.apply(model)
     calls = []
