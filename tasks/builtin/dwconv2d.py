@@ -9,6 +9,7 @@ multiply-add), plus bias adds; min bytes = input + output + weights + biases.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from tasks.build import define_task, dtype_bytes
@@ -28,15 +29,24 @@ def _dw(name: str, tier: Tier, note: str, b: int, c: int, h: int, w: int, kh: in
     return Shape(name, params, tier, note)
 
 
+def _square(name: str, tier: Tier, note: str, b: int, c: int, hw: int, dtype: str = "float32", **fixed: Any) -> Shape:
+    """A shape of square ``hw`` x ``hw`` images, with the task's ``fixed`` constants (kernel sizes...)."""
+    params = {"BATCH": b, "CHANNELS": c, "HEIGHT": hw, "WIDTH": hw, **fixed, "DTYPE": dtype}
+    return Shape(name, params, tier, note)
+
+
+def _elements(p: Mapping[str, Any]) -> int:
+    """Elements of the input activation (and of the output: every task here keeps its shape)."""
+    return p["BATCH"] * p["CHANNELS"] * p["HEIGHT"] * p["WIDTH"]
+
+
 def _dw_flops(p: Mapping[str, Any]) -> float:
-    outputs = p["BATCH"] * p["CHANNELS"] * p["HEIGHT"] * p["WIDTH"]
-    return outputs * (2 * p["KERNEL_H"] * p["KERNEL_W"] + 1)
+    return _elements(p) * (2 * p["KERNEL_H"] * p["KERNEL_W"] + 1)
 
 
 def _dw_bytes(p: Mapping[str, Any]) -> float:
-    act = p["BATCH"] * p["CHANNELS"] * p["HEIGHT"] * p["WIDTH"]
     weights = p["CHANNELS"] * (p["KERNEL_H"] * p["KERNEL_W"] + 1)
-    return dtype_bytes(p["DTYPE"]) * (2 * act + weights)
+    return dtype_bytes(p["DTYPE"]) * (2 * _elements(p) + weights)
 
 
 def _generic(id: str, title: str, description: str, shapes: list[Shape], references: tuple[str, ...]) -> Task:
@@ -184,18 +194,7 @@ def _inception_band(kh: int, kw: int) -> Task:
 
 
 def _inception_mixer() -> Task:
-    def shape(name: str, tier: Tier, note: str, b: int, c: int, hw: int, dtype: str = "float32") -> Shape:
-        params = {
-            "BATCH": b,
-            "CHANNELS": c,
-            "HEIGHT": hw,
-            "WIDTH": hw,
-            "SQUARE_KERNEL": 3,
-            "BAND_KERNEL": 11,
-            "BRANCH_RATIO": 0.125,
-            "DTYPE": dtype,
-        }
-        return Shape(name, params, tier, note)
+    shape = partial(_square, SQUARE_KERNEL=3, BAND_KERNEL=11, BRANCH_RATIO=0.125)
 
     def groups(p: Mapping[str, Any]) -> int:
         return int(p["CHANNELS"] * p["BRANCH_RATIO"])
@@ -206,9 +205,8 @@ def _inception_mixer() -> Task:
         return hw * (2 * taps + 3)
 
     def min_bytes(p: Mapping[str, Any]) -> float:
-        act = p["BATCH"] * p["CHANNELS"] * p["HEIGHT"] * p["WIDTH"]
         weights = groups(p) * (p["SQUARE_KERNEL"] ** 2 + 2 * p["BAND_KERNEL"] + 3)
-        return dtype_bytes(p["DTYPE"]) * (2 * act + weights)
+        return dtype_bytes(p["DTYPE"]) * (2 * _elements(p) + weights)
 
     n = "InceptionNeXt-T stage {}: {} channels at {}x{}"
     return define_task(
@@ -238,30 +236,19 @@ def _inception_mixer() -> Task:
 
 def _unireplknet() -> Task:
     def shape(name: str, tier: Tier, note: str, b: int, c: int, hw: int, dtype: str = "float32") -> Shape:
-        params = {
-            "BATCH": b,
-            "CHANNELS": c,
-            "HEIGHT": hw,
-            "WIDTH": hw,
-            "KERNEL_SIZE": 13,
-            "BRANCH_KERNELS": [5, 7, 3, 3, 3],
-            "BRANCH_DILATIONS": [1, 2, 3, 4, 5],
-            "DTYPE": dtype,
-        }
-        return Shape(name, params, tier, note)
+        branches = {"BRANCH_KERNELS": [5, 7, 3, 3, 3], "BRANCH_DILATIONS": [1, 2, 3, 4, 5]}  # a list per shape
+        return _square(name, tier, note, b, c, hw, dtype, KERNEL_SIZE=13, **branches)
 
     def taps(p: Mapping[str, Any]) -> int:
         return p["KERNEL_SIZE"] ** 2 + sum(k * k for k in p["BRANCH_KERNELS"])
 
     def flops(p: Mapping[str, Any]) -> float:
         convs = 1 + len(p["BRANCH_KERNELS"])
-        outputs = p["BATCH"] * p["CHANNELS"] * p["HEIGHT"] * p["WIDTH"]
-        return outputs * (2 * taps(p) + convs + (convs - 1))
+        return _elements(p) * (2 * taps(p) + convs + (convs - 1))
 
     def min_bytes(p: Mapping[str, Any]) -> float:
-        act = p["BATCH"] * p["CHANNELS"] * p["HEIGHT"] * p["WIDTH"]
         weights = p["CHANNELS"] * (taps(p) + 1 + len(p["BRANCH_KERNELS"]))
-        return dtype_bytes(p["DTYPE"]) * (2 * act + weights)
+        return dtype_bytes(p["DTYPE"]) * (2 * _elements(p) + weights)
 
     n = "UniRepLKNet-T (Ding et al., 2024) stage {}: {} channels at {}x{}"
     return define_task(
@@ -291,24 +278,17 @@ def _unireplknet() -> Task:
 
 
 def _van_lka() -> Task:
-    def shape(name: str, tier: Tier, note: str, b: int, c: int, hw: int, dtype: str = "float32") -> Shape:
-        params = {"BATCH": b, "CHANNELS": c, "HEIGHT": hw, "WIDTH": hw, "DTYPE": dtype}
-        return Shape(name, params, tier, note)
-
-    def outputs(p: Mapping[str, Any]) -> int:
-        return p["BATCH"] * p["CHANNELS"] * p["HEIGHT"] * p["WIDTH"]
-
     def flops(p: Mapping[str, Any]) -> float:
         # 5x5 dw + bias, 7x7 dw + bias, 1x1 (C MACs) + bias, the multiply.
-        return outputs(p) * ((2 * 25 + 1) + (2 * 49 + 1) + (2 * p["CHANNELS"] + 1) + 1)
+        return _elements(p) * ((2 * 25 + 1) + (2 * 49 + 1) + (2 * p["CHANNELS"] + 1) + 1)
 
     def tensor_flops(p: Mapping[str, Any]) -> float:
-        return outputs(p) * 2 * p["CHANNELS"]  # the 1x1 convolution is a GEMM
+        return _elements(p) * 2 * p["CHANNELS"]  # the 1x1 convolution is a GEMM
 
     def min_bytes(p: Mapping[str, Any]) -> float:
         c = p["CHANNELS"]
         weights = c * 25 + c * 49 + c * c + 3 * c
-        return dtype_bytes(p["DTYPE"]) * (2 * outputs(p) + weights)
+        return dtype_bytes(p["DTYPE"]) * (2 * _elements(p) + weights)
 
     n = "VAN-B2 (Guo et al., 2023) stage {}: {} channels at {}x{}"
     return define_task(
@@ -322,13 +302,13 @@ def _van_lka() -> Task:
         at 56/28/14/7).
         """,
         shapes=[
-            shape("tiny", "small", "as written", 2, 4, 16),
-            shape("odd", "small", "odd size", 1, 6, 13),
-            shape("stage1", "realistic", n.format(1, 64, 56, 56), 32, 64, 56),
-            shape("stage2", "realistic", n.format(2, 128, 28, 28), 32, 128, 28),
-            shape("stage3", "realistic", n.format(3, 320, 14, 14), 32, 320, 14),
-            shape("stage4", "realistic", n.format(4, 512, 7, 7), 32, 512, 7),
-            shape("stage1_bf16", "realistic", n.format(1, 64, 56, 56) + ", bf16", 64, 64, 56, "bfloat16"),
+            _square("tiny", "small", "as written", 2, 4, 16),
+            _square("odd", "small", "odd size", 1, 6, 13),
+            _square("stage1", "realistic", n.format(1, 64, 56, 56), 32, 64, 56),
+            _square("stage2", "realistic", n.format(2, 128, 28, 28), 32, 128, 28),
+            _square("stage3", "realistic", n.format(3, 320, 14, 14), 32, 320, 14),
+            _square("stage4", "realistic", n.format(4, 512, 7, 7), 32, 512, 7),
+            _square("stage1_bf16", "realistic", n.format(1, 64, 56, 56) + ", bf16", 64, 64, 56, "bfloat16"),
         ],
         flops=flops,
         min_bytes=min_bytes,
