@@ -8,7 +8,9 @@ and the pack's end-to-end check, from the compilations and packs on disk (nothin
 the last line of its compile log (``DIR/<name>.err``) as why (not attempted, timed out, failed to export).
 A compile whose log ends with the sweep's ``timed out`` line (its wall limit) is ``timed out (partial)``,
 never a result. ``--previous FILE.json`` keeps an earlier report's rows for the models this sweep did not
-run (neither a compilation nor a log here), each marked with the commit it was measured at.
+run (neither a compilation nor a log here), each marked with the commit it was measured at. ``--title``
+names the sweep in the markdown's heading (default: KernelBench level 3, small tier); ``--note`` adds a
+sentence after its first line (the shape, the torch and torchvision versions of a side venv).
 """
 
 from __future__ import annotations
@@ -79,16 +81,20 @@ def model_row(compiled: Path, packs: Path, name: str, store: Any = None) -> dict
     }
 
 
+DEFAULT_TITLE = "KernelBench level 3, small tier"
+
+
 def _pct(value: Any) -> str:
     return "-" if value is None else f"{100 * float(value):.0f}%"
 
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     head = [
-        f"# `kiln compile` on KernelBench level 3, small tier ({meta['date']}, {meta['machine']})",
+        f"# `kiln compile` on {meta.get('title') or DEFAULT_TITLE} ({meta['date']}, {meta['machine']})",
         "",
         f"commit `{meta['commit']}`; template proposer; CPU (Triton interpreter): correctness only, no speedups. "
-        f"{meta['attempted']} model(s) attempted of {meta['level_size']}; "
+        + (f"{meta['note']} " if meta.get("note") else "")
+        + f"{meta['attempted']} model(s) attempted of {meta['level_size']}; "
         f"{meta['at_least_80']} with at least 80% of their groups in verified kernels "
         "(a model with a computing op outside every group, an RNN op, never counts).",
         "",
@@ -121,6 +127,8 @@ def main() -> None:
     parser.add_argument("--md", type=Path)
     parser.add_argument("--database", help="The compiles' store: read unfinished runs as they stand")
     parser.add_argument("--previous", type=Path, help="An earlier report: its rows for models not run here")
+    parser.add_argument("--title", default=DEFAULT_TITLE, help="The sweep, in the markdown's heading")
+    parser.add_argument("--note", default="", help="A sentence after the markdown's first line")
     args = parser.parse_args()
     store = None
     if args.database:
@@ -143,6 +151,8 @@ def main() -> None:
         "commit": args.commit,
         "attempted": sum(1 for r in rows if r.get("why") != "not attempted"),
         "level_size": args.level_size,
+        "title": args.title,
+        "note": args.note,
         "at_least_80": sum(
             1
             for r in rows
