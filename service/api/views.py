@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 
-from kernels_store import BestKernel, JobRecord, Store
+from kernels_store import BestKernel, CandidateRecord, JobRecord, Store
 from kernels_store.records import built_from
 from service.api.schemas import JobLinks, JobView, KernelView
 
@@ -55,29 +55,33 @@ def best_of_job(store: Store, job: JobRecord) -> dict[str, Any] | None:
     verifications = store.list_verifications(candidate_id=candidate.id, verdict="accepted", mode=mode, limit=20).items
     mine = [v for v in verifications if v.verified_here]  # an imported claim only when nothing was verified here
     report = (mine or verifications)[0].report if verifications else None
-    return {
-        "candidate_id": candidate.id,
-        "sha256": sha,
-        "origin": candidate.origin,
-        "origin_detail": candidate.origin_detail,
-        "language": candidate.language,
-        "source": candidate.source,
-        "report": report,
-    }
+    return {**candidate_fields(candidate), "report": report}
+
+
+_CANDIDATE_FIELDS = {
+    "candidate_id": "id",
+    "sha256": "source_sha256",
+    "origin": "origin",
+    "origin_detail": "origin_detail",
+    "language": "language",
+    "source": "source",
+}
+"""What a response says of a stored candidate: its fields by the names the responses give them."""
+
+
+def candidate_fields(candidate: CandidateRecord, *, with_source: bool = True) -> dict[str, Any]:
+    """A stored candidate as the responses describe it (``_CANDIDATE_FIELDS``; no source unless ``with_source``)."""
+    fields = {key: getattr(candidate, name) for key, name in _CANDIDATE_FIELDS.items()}
+    return fields if with_source else fields | {"source": None}
 
 
 def kernel_view(best: BestKernel, *, with_source: bool) -> KernelView:
-    cand, ver = best.candidate, best.verification
+    ver = best.verification
     return built_from(
         KernelView,
         best,
+        **candidate_fields(best.candidate, with_source=with_source),
         mode=ver.mode,
-        candidate_id=cand.id,
-        origin=cand.origin,
-        origin_detail=cand.origin_detail,
-        language=cand.language,
-        sha256=cand.source_sha256,
         created_at=ver.created_at,
-        source=cand.source if with_source else None,
         report=ver.report if with_source else None,
     )
