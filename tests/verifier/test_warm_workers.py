@@ -220,10 +220,13 @@ HIDE = """
 """
 
 SEE = """
-    import ctypes
+    import ctypes, sys
     cwd = os.getcwd()
     mine = {os.path.basename(cwd)}
     ancestors = {n for n in os.listdir("/tmp") if cwd.startswith(f"/tmp/{n}/")}
+    # named on stderr, so that a failure says what was left, not only that something was
+    print("left in ..:", sorted(set(os.listdir("..")) - mine), "in /tmp:", sorted(set(os.listdir("/tmp")) - ancestors),
+          "in /dev/shm:", os.listdir("/dev/shm"), file=sys.stderr, flush=True)
     libc = ctypes.CDLL(None)
     queue = libc.mq_open(b"/kiln-left", os.O_RDONLY, 0, None)
     seen = [
@@ -254,10 +257,21 @@ def test_locked_directories_and_odd_files_a_worker_leaves_are_gone_for_the_next(
     session, hidden = _run_warm(_hostile(HIDE))
     assert hidden is not None and hidden.tolist() == [1.0] * 4, (hidden, session.exit.stderr_tail)
     server = _idle_servers()[-1]
-    _, seen = _run_warm(_hostile(SEE))
-    assert seen is not None and seen.tolist() == [0.0] * 11, "left for the next worker: " + str(seen)
+    looked, seen = _run_warm(_hostile(SEE))
+    assert seen is not None and seen.tolist() == [0.0] * 11, (
+        f"left for the next worker: {seen} {looked.exit.stderr_tail}"
+    )
     assert warm.POOL.discarded == discarded, warm.POOL.last_discard
     assert server in _idle_servers(), "the wipe left something: the server was not reused"
+
+
+def test_the_first_worker_of_a_fresh_server_finds_the_sandbox_as_every_later_one() -> None:
+    """What the server's own imports write (torch's /tmp/torchinductor_<user>) is gone before its first
+    child: before, only the first child of each server saw it, and whether a test's worker got a fresh or a
+    reused server decided whether /tmp looked empty."""
+    warm.POOL.shutdown()  # the next worker forks from a server started now
+    looked, seen = _run_warm(_hostile(SEE))
+    assert seen is not None and seen.tolist() == [0.0] * 11, f"{seen} {looked.exit.stderr_tail}"
 
 
 FILL = """

@@ -232,8 +232,14 @@ def serve(control_fd: int) -> None:
         failed += _warm_up_compiler(base)
     try:
         baseline = _sandbox_baseline(str(base), own_pid_namespace)
+        # what the imports themselves wrote (torch's /tmp/torchinductor_<user>) goes before the first child:
+        # the first child finds the sandbox as every later one does, after a wipe
+        left = clean(baseline)
     except Exception as e:  # a server that cannot check what children leave serves none
         _send(control, {"ready": False, "error": f"no baseline of the sandbox: {type(e).__name__}: {e}"})
+        return
+    if left:
+        _send(control, {"ready": False, "error": f"the sandbox could not be emptied before the first child: {left}"})
         return
     _send(control, {"ready": True, "pid": os.getpid(), "threads": _thread_count(), "preload_failed": failed})
     serial = 0
