@@ -1,7 +1,7 @@
 """The main job on embedded defaults: start the service, submit a built-in large-kernel convolution
 task, follow it, print the verified kernel and its report, stop the service.
 
-    .venv/bin/python scripts/demo.py [--task dwconv2d.convnext_7x7] [--port 8765] [--database URL]
+    .venv/bin/python scripts/demo.py [--task dwconv2d.convnext_7x7] [--port 8765] [--database URL] [--budget 4]
 
 Used by `make demo`. The service keeps its default SQLite store (see README), so the kernel is also
 on the leaderboard at http://127.0.0.1:PORT/ while a server runs.

@@ -80,7 +80,7 @@ def require_sandbox(fail: Fail, sandbox: str = "auto", *, image: str | None = No
 
     try:
         return choose(sandbox, image=image, cuda=device == "cuda").mechanism
-    except SandboxUnavailableError as e:  # these commands have no --sandbox none: only kiln verify does
+    except SandboxUnavailableError as e:  # these commands have no --sandbox none: only kiln verify and kiln profile do
         fail(f"cannot verify on this host: {str(e).replace(TRUSTED_CODE_HINT, '')}")
 
 
