@@ -20,7 +20,9 @@ _fail = failer("submit", EXIT_BAD)
 
 def submit(
     reference: Path | None = typer.Argument(None, help="Reference op in KernelBench format (or use --task)."),
-    task: str | None = typer.Option(None, "--task", help="A built-in task id (see `kiln tasks list`)."),
+    task: str | None = typer.Option(
+        None, "--task", help="A task id the server knows: built-in (`kiln tasks list`) or in its store (kb.level1.*)."
+    ),
     server: str = typer.Option(
         None, "--server", help="Server URL (default: KILN_SERVER_URL or http://127.0.0.1:8000)."
     ),

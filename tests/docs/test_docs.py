@@ -68,7 +68,8 @@ def used_variables() -> set[str]:
     names: set[str] = set()
     for folder in CODE_DIRS:
         for path in (ROOT / folder).rglob("*"):
-            if path.suffix in (".py", ".sh") and "corpus" not in path.parts:
+            shell_script = folder == "scripts" and path.is_file() and not path.suffix  # ensure-docker, ...
+            if (path.suffix in (".py", ".sh") or shell_script) and "corpus" not in path.parts:
                 names |= set(VARIABLE.findall(path.read_text(errors="replace")))
     for path in (ROOT / "Makefile", ROOT / ".ci" / "run", ROOT / "docker" / "compose.yaml"):
         if path.exists():
