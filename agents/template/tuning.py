@@ -20,7 +20,7 @@ Profile = dict[str, dict[str, Any]]
 
 CPU_PROFILES: dict[str, Profile] = {
     "cpu": {
-        "dwconv2d": {"block_h": 32, "block_w": 32, "taps": "vector", "block_kw": 64},
+        "dwconv2d": {"block_h": 128, "block_w": 128, "taps": "vector", "block_kw": 64},
         "dwconv1d": {
             "block_t": 256,
             "block_j": 128,
@@ -31,7 +31,7 @@ CPU_PROFILES: dict[str, Profile] = {
         },
         "pwconv": {"block_o": 64, "block_p": 256, "block_c": 64},
         "conv": {"block_o": 128, "block_p": 1024, "block_c": 64},
-        "matmul": {"block_m": 64, "block_n": 64, "block_k": 64},
+        "matmul": {"block_m": 128, "block_n": 128, "block_k": 64},
         "spmm": {"block_m": 32, "block_e": 128, "block_f": 128},
         "ewise": {"block": 4096},
         "pool": {"block": 4096},
