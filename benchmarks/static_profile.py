@@ -2,7 +2,7 @@
 
     python benchmarks/static_profile.py [--task ID ...] [--family F ...] [--profile small_tiles]
         [--kernelbench DIR --kernelbench-run RUN.json [--every K] [--kernelbench-task ID ...]]
-        [--label before] [--json FILE]
+        [--seed S ...] [--label before] [--json FILE]
     python benchmarks/static_profile.py --compare BEFORE.json AFTER.json
 
 For each built-in task (and, with ``--kernelbench``, every K-th KernelBench problem of the level at
@@ -39,14 +39,17 @@ from agents.template import NoTemplate, plan_template  # noqa: E402
 from verifier import Reference, VerifyOptions, verify  # noqa: E402
 
 
-def _options(timeout: float) -> VerifyOptions:
-    return VerifyOptions(device="cpu", timeout_s=timeout, trials=1, calls_per_trial=1)
+def _options(timeout: float, seed: int | None = None) -> VerifyOptions:
+    return VerifyOptions(device="cpu", timeout_s=timeout, trials=1, calls_per_trial=1, seed=seed)
 
 
-def profile_reference(reference: Reference, shape: str | None, profile: str, timeout: float) -> dict[str, Any]:
-    """Plan, emit the GPU profile ``profile`` and verify it on the CPU: the row's profile fields."""
+def profile_reference(
+    reference: Reference, shape: str | None, profile: str, timeout: float, seed: int | None = None
+) -> dict[str, Any]:
+    """Plan, emit the GPU profile ``profile`` and verify it on the CPU (inputs drawn from ``seed``, a
+    fresh random one when None): the row's profile fields."""
     start = time.monotonic()
-    options = _options(timeout)
+    options = _options(timeout, seed)
     try:
         plan = plan_template(reference, options, shape)
     except NoTemplate as e:
@@ -89,20 +92,25 @@ def _estimate(task_id: str, shape: str, call: dict[str, Any]) -> dict[str, Any] 
     }
 
 
-def builtin_rows(ids: list[str], profile: str, timeout: float) -> list[dict[str, Any]]:
+def builtin_rows(
+    ids: list[str], profile: str, timeout: float, seeds: list[int | None] | None = None
+) -> list[dict[str, Any]]:
+    """Each task's first small shape, once per seed of ``seeds`` (the inputs: a graph task's random graph)."""
     rows = []
     for task_id in ids:
         task = tasks.get(task_id)
         shape = task.shape_names("small")[0]
-        row = {
-            "task_id": task_id,
-            "shape": shape,
-            **profile_reference(task.reference(shapes=[shape]), shape, profile, timeout),
-        }
-        if row.get("call"):
-            row["roofline"] = _estimate(task_id, shape, row["call"])
-        rows.append(row)
-        print(_line(row), flush=True)
+        for seed in seeds or [None]:
+            row = {
+                "task_id": task_id,
+                "shape": shape,
+                **({"seed": seed} if seed is not None else {}),
+                **profile_reference(task.reference(shapes=[shape]), shape, profile, timeout, seed),
+            }
+            if row.get("call"):
+                row["roofline"] = _estimate(task_id, shape, row["call"])
+            rows.append(row)
+            print(_line(row), flush=True)
     return rows
 
 
@@ -131,8 +139,9 @@ def _fmt(value: Any, pattern: str = "{}") -> str:
 
 def _line(row: dict[str, Any]) -> str:
     s = row.get("summary", {})
+    seed = f" seed {row['seed']}" if row.get("seed") is not None else ""
     return (
-        f"{row['task_id']:<55} {row['verdict']:<9} spills {_fmt(s.get('spill_bytes'))} "
+        f"{row['task_id'] + seed:<55} {row['verdict']:<9} spills {_fmt(s.get('spill_bytes'))} "
         f"regs {_fmt(s.get('max_registers'))} tc {_fmt(s.get('tensor_cores'))} "
         f"ratio {_fmt(s.get('traffic_ratio'), '{:.2f}')} sectors {_fmt(s.get('sector_efficiency'), '{:.0%}')} "
         f"B/out {_fmt(s.get('bytes_per_output'), '{:.1f}')} ({row.get('seconds')} s)"
@@ -203,6 +212,13 @@ def main() -> None:
     parser.add_argument("--kernelbench-run", type=Path, help="A kiln bench run JSON with the small shapes.")
     parser.add_argument("--every", type=int, default=5, help="Every K-th KernelBench problem.")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        default=[],
+        help="The verifier's seed (the inputs: a graph task's graph); repeatable: each built-in task once a seed.",
+    )
     parser.add_argument("--label", default="", help="before / after: written into the JSON.")
     parser.add_argument("--json", type=Path, help="Where the results go.")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="Only compare two runs.")
@@ -213,7 +229,7 @@ def main() -> None:
         return
     ids = args.task or [t.id for t in tasks.all_tasks() if not args.family or t.family in args.family]
     started, commit = time.monotonic(), _commit()  # the code measured: the commit checked out at the start
-    rows = [] if args.no_builtin else builtin_rows(ids, args.profile, args.timeout)
+    rows = [] if args.no_builtin else builtin_rows(ids, args.profile, args.timeout, args.seed or None)
     if args.kernelbench is not None:
         if args.kernelbench_run is None:
             parser.error("--kernelbench needs --kernelbench-run (the small shapes)")
