@@ -1,5 +1,6 @@
 """Pooling with the GPU tuning profiles' settings (a looped first window dim, smaller blocks), against
-torch in the Triton interpreter (``template_harness``)."""
+torch in the Triton interpreter (``template_harness``), and the traffic of max pooling 1D (one span of
+the input a row of outputs, the taps gathered from it)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ CASES = {
         "torch.randn(1, 2, 9, 8, 7)",
     ),
     "max_pool2d": ("F.max_pool2d(x, 3, 2, 1)", "torch.randn(2, 3, 11, 10)"),
+    "max_pool1d_dilated_padded": ("F.max_pool1d(x, 8, 1, 4, dilation=3)", "torch.randn(2, 3, 300)"),
+    "avg_pool1d_strided_ceil": (
+        "F.avg_pool1d(x, 5, 3, 2, ceil_mode=True) + F.avg_pool1d(x, 5, 3, 2, count_include_pad=False)",
+        "torch.randn(2, 3, 61)",
+    ),
+    "avg_pool2d_window_is_stride": ("F.avg_pool2d(x, 11)", "torch.randn(1, 2, 32, 30)"),
 }
 
 
@@ -27,3 +34,27 @@ results = results_fixture(CASES, ["small_tiles", "large_tiles"])
 def test_pooling_matches_torch(case: str, results: dict) -> None:
     got = matched(results, case)
     assert "pool" in got["kinds"], got["kinds"]
+
+
+@pytest.mark.slow
+def test_max_pool1d_requests_each_input_element_once() -> None:
+    """KernelBench's 41_Max_Pooling_1D at its small shape (8 taps, dilation 3, padding 4) with the default
+    GPU profile, verified on the CPU: 4.48x the compulsory bytes when every tap was its own load, about 1.0x
+    with a span of the input a block of outputs; coalesced; no spill in the sm_90 build."""
+    from agents.template import plan_template
+    from agents.template.emit import emit_candidate
+    from agents.template.tuning import GPU_PROFILES
+    from tests.agents.template_harness import reference_source
+    from verifier import Reference, VerifyOptions, verify
+
+    options = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=600)
+    source = reference_source("F.max_pool1d(x, 8, 1, 4, dilation=3)", "torch.rand(2, 8, 2048)")
+    reference = Reference(source=source, name="max_pool1d")
+    plan = plan_template(reference, options)
+    name, profile = next(iter(GPU_PROFILES.items()))
+    report = verify(reference, emit_candidate(plan.program, plan.model, profile, plan.title, name), options)
+    assert report.verdict == "accepted", report.reasons
+    summary = report.static_profile["summary"]
+    assert summary["traffic_ratio"] <= 1.2, summary
+    assert summary["sector_efficiency"] >= 0.9, summary
+    assert summary["spill_bytes"] == 0, summary
