@@ -25,6 +25,16 @@ CASES = {
         "torch.randn(1, 4, 13, 45)",
         "        self.conv = nn.Conv2d(4, 4, (3, 5), stride=(2, 3), padding=(1, 4), dilation=(2, 3), groups=4)",
     ),
+    "dw_vertical_band_11x1": (
+        "self.conv(x)",
+        "torch.randn(1, 3, 21, 19)",
+        "        self.conv = nn.Conv2d(3, 3, (11, 1), padding=(5, 0), groups=3)",
+    ),
+    "dw_vertical_band_strided_dilated": (
+        "self.conv(x)",
+        "torch.randn(1, 2, 30, 12)",
+        "        self.conv = nn.Conv2d(2, 2, (5, 1), stride=(2, 1), padding=(3, 0), dilation=(3, 1), groups=2)",
+    ),
     "dw_two_branches_summed": (
         "self.a(x) + self.b(x)",
         "torch.randn(1, 3, 10, 33)",
@@ -70,3 +80,25 @@ def test_strip_taps_halve_the_bytes_requested_per_output() -> None:
         assert report.verdict == "accepted", report.reasons
         per_output[taps] = report.static_profile["summary"]["bytes_per_output"]
     assert per_output["strip"] * 2 <= per_output["unrolled"], per_output
+
+
+@pytest.mark.slow
+def test_vertical_band_loads_its_input_rows_once() -> None:
+    """InceptionNeXt's 11x1 band at its small shape, the default GPU profile, verified on the CPU: the
+    tile's input rows are one load (5.05x the compulsory bytes when each kernel row reloaded them)."""
+    import tasks
+    from agents.template import plan_template
+    from agents.template.emit import emit_candidate
+    from verifier import VerifyOptions, verify
+
+    task = tasks.get("dwconv2d.inceptionnext_band_11x1")
+    shape = task.shape_names("small")[0]
+    reference = task.reference(shapes=[shape])
+    options = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=600)
+    plan = plan_template(reference, options, shape)
+    name, profile = next(iter(GPU_PROFILES.items()))
+    report = verify(reference, emit_candidate(plan.program, plan.model, profile, plan.title, name), options)
+    assert report.verdict == "accepted", report.reasons
+    summary = report.static_profile["summary"]
+    assert summary["traffic_ratio"] <= 1.5 and summary["sector_efficiency"] >= 0.8, summary
+    assert summary["spill_bytes"] == 0, summary

@@ -74,12 +74,13 @@ def _emit_2d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
             const_branch.append(f"BLOCK_KW{i}={block(f'{p}kw{i}', bkw)}, ")
         if taps == "strip":
             const_branch.append(f"BLOCK_IW{i}={block(_segment(p, i, sw, dw), 1 << 16)}, ")
+            const_branch.append(f"BLOCK_IH{i}={block(f'({p}bh - 1) * {sh} + {dh} * ({p}kh{i} - 1) + 1', 1 << 16)}, ")
         params.append(f"w{i}_ptr, w{i}_s0, w{i}_sh, w{i}_sw, b{i}_ptr, ph{i}, pw{i}, ")
         constexprs.append(f"KH{i}: tl.constexpr, KW{i}: tl.constexpr, DH{i}: tl.constexpr, DW{i}: tl.constexpr, ")
         if vector:
             constexprs.append(f"BLOCK_KW{i}: tl.constexpr, ")
         if taps == "strip":
-            constexprs.append(f"BLOCK_IW{i}: tl.constexpr, ")
+            constexprs.append(f"BLOCK_IW{i}: tl.constexpr, BLOCK_IH{i}: tl.constexpr, ")
         body += _strip_body(i, br) if taps == "strip" else _branch_body(i, br, vector)
     lines.append(f"{p}shape = ({p}B, {p}C, {p}OH, {p}OW)")
     lines += epi.output(ctx, alloc, p)
@@ -136,35 +137,59 @@ def _strip_body(i: int, br: Branch) -> list[str]:
     taps once (``(BLOCK_W - 1) * SW + (KW - 1) * DW + 1`` columns, padded to BLOCK_IW, lanes past
     it masked off), and every tap takes its shifted view of that segment with ``tl.gather``: one
     global load per input element and kernel row, not one per multiply-add. Kernel rows and columns
-    whose inputs all lie outside the image for this tile are skipped, not masked.
+    whose inputs all lie outside the image for this tile are skipped, not masked. A vertical band
+    (``KW == 1``, a constexpr branch) loads the ``BLOCK_IH`` input rows the tile's outputs read through
+    all KH taps once instead, and each tap takes its rows with ``tl.gather`` along the rows.
     """
     flip = set(br.weight.flip)
     kh_idx = f"(KH{i} - 1 - kh)" if -2 in flip else "kh"
     kw_idx = f"(KW{i} - 1 - kw)" if -1 in flip else "kw"
-    return [
-        f"    lo{i} = ph{i} - oh_last * SH",
-        f"    kh_lo{i} = tl.where(lo{i} > 0, (tl.maximum(lo{i}, 0) + DH{i} - 1) // DH{i}, 0)",
-        f"    hi{i} = H - 1 + ph{i} - oh_first * SH",
-        f"    kh_hi{i} = tl.minimum(tl.where(hi{i} >= 0, tl.maximum(hi{i}, 0) // DH{i} + 1, 0), KH{i})",
-        f"    clo{i} = pw{i} - ow_last * SW",
-        f"    kw_lo{i} = tl.where(clo{i} > 0, (tl.maximum(clo{i}, 0) + DW{i} - 1) // DW{i}, 0)",
-        f"    chi{i} = W - 1 + pw{i} - ow_first * SW",
-        f"    kw_hi{i} = tl.minimum(tl.where(chi{i} >= 0, tl.maximum(chi{i}, 0) // DW{i} + 1, 0), KW{i})",
-        f"    seg{i} = tl.arange(0, BLOCK_IW{i})",
-        f"    iw{i} = ow_first * SW - pw{i} + seg{i}",
-        f"    seg_ok{i} = (seg{i} < (BLOCK_W - 1) * SW + (KW{i} - 1) * DW{i} + 1) & (iw{i} >= 0) & (iw{i} < W)",
-        f"    for kh in range(kh_lo{i}, kh_hi{i}):",
-        f"        ih = oh * SH + kh * DH{i} - ph{i}",
-        "        row_ok = (ih >= 0) & (ih < H)",
-        f"        ok = row_ok[:, None] & seg_ok{i}[None, :]",
-        f"        xs = tl.load(x_base + ih[:, None] * xs2 + iw{i}[None, :] * xs3, mask=ok, other=0.0)",
+    column = [  # a vertical band (one kernel column): the input rows of the tile once, taps gathered by row
+        f"        lo{i} = ph{i} - oh_last * SH",
+        f"        kh_lo{i} = tl.where(lo{i} > 0, (tl.maximum(lo{i}, 0) + DH{i} - 1) // DH{i}, 0)",
+        f"        hi{i} = H - 1 + ph{i} - oh_first * SH",
+        f"        kh_hi{i} = tl.minimum(tl.where(hi{i} >= 0, tl.maximum(hi{i}, 0) // DH{i} + 1, 0), KH{i})",
+        f"        rseg{i} = tl.arange(0, BLOCK_IH{i})",
+        f"        ih{i} = oh_first * SH - ph{i} + rseg{i}",
+        f"        rseg_ok{i} = (rseg{i} < (BLOCK_H - 1) * SH + (KH{i} - 1) * DH{i} + 1) & (ih{i} >= 0) & (ih{i} < H)",
+        f"        iw{i} = ow * SW - pw{i}",
+        f"        ok = rseg_ok{i}[:, None] & ((iw{i} >= 0) & (iw{i} < W) & (ow < OW))[None, :]",
+        f"        xs = tl.load(x_base + ih{i}[:, None] * xs2 + iw{i}[None, :] * xs3, mask=ok, other=0.0)",
         "        xs = xs.to(tl.float32)",
-        f"        for kw in range(kw_lo{i}, kw_hi{i}):",
-        f"            at = tl.arange(0, BLOCK_W) * SW + kw * DW{i}",
-        "            xv = tl.gather(xs, tl.broadcast_to(at[None, :], (BLOCK_H, BLOCK_W)), axis=1)",
-        f"            wv = tl.load(w{i}_ptr + c * w{i}_s0 + {kh_idx} * w{i}_sh + {kw_idx} * w{i}_sw)",
+        f"        for kh in range(kh_lo{i}, kh_hi{i}):",
+        f"            at = tl.arange(0, BLOCK_H) * SH + kh * DH{i}",
+        "            xv = tl.gather(xs, tl.broadcast_to(at[:, None], (BLOCK_H, BLOCK_W)), axis=0)",
+        f"            wv = tl.load(w{i}_ptr + c * w{i}_s0 + {kh_idx} * w{i}_sh)",
         "            acc += xv * wv.to(tl.float32)",
-    ] + ([f"    acc += tl.load(b{i}_ptr + c).to(tl.float32)"] if br.bias is not None else [])
+    ]
+    return (
+        [f"    if KW{i} == 1:", *column, "    else:"]
+        + [
+            f"        lo{i} = ph{i} - oh_last * SH",
+            f"        kh_lo{i} = tl.where(lo{i} > 0, (tl.maximum(lo{i}, 0) + DH{i} - 1) // DH{i}, 0)",
+            f"        hi{i} = H - 1 + ph{i} - oh_first * SH",
+            f"        kh_hi{i} = tl.minimum(tl.where(hi{i} >= 0, tl.maximum(hi{i}, 0) // DH{i} + 1, 0), KH{i})",
+            f"        clo{i} = pw{i} - ow_last * SW",
+            f"        kw_lo{i} = tl.where(clo{i} > 0, (tl.maximum(clo{i}, 0) + DW{i} - 1) // DW{i}, 0)",
+            f"        chi{i} = W - 1 + pw{i} - ow_first * SW",
+            f"        kw_hi{i} = tl.minimum(tl.where(chi{i} >= 0, tl.maximum(chi{i}, 0) // DW{i} + 1, 0), KW{i})",
+            f"        seg{i} = tl.arange(0, BLOCK_IW{i})",
+            f"        iw{i} = ow_first * SW - pw{i} + seg{i}",
+            f"        seg_ok{i} = (seg{i} < (BLOCK_W - 1) * SW + (KW{i} - 1) * DW{i} + 1) & (iw{i} >= 0) & (iw{i} < W)",
+            f"        for kh in range(kh_lo{i}, kh_hi{i}):",
+            f"            ih = oh * SH + kh * DH{i} - ph{i}",
+            "            row_ok = (ih >= 0) & (ih < H)",
+            f"            ok = row_ok[:, None] & seg_ok{i}[None, :]",
+            f"            xs = tl.load(x_base + ih[:, None] * xs2 + iw{i}[None, :] * xs3, mask=ok, other=0.0)",
+            "            xs = xs.to(tl.float32)",
+            f"            for kw in range(kw_lo{i}, kw_hi{i}):",
+            f"                at = tl.arange(0, BLOCK_W) * SW + kw * DW{i}",
+            "                xv = tl.gather(xs, tl.broadcast_to(at[None, :], (BLOCK_H, BLOCK_W)), axis=1)",
+            f"                wv = tl.load(w{i}_ptr + c * w{i}_s0 + {kh_idx} * w{i}_sh + {kw_idx} * w{i}_sw)",
+            "                acc += xv * wv.to(tl.float32)",
+        ]
+        + ([f"    acc += tl.load(b{i}_ptr + c).to(tl.float32)"] if br.bias is not None else [])
+    )
 
 
 def _branch_body(i: int, br: Branch, vector: bool) -> list[str]:
