@@ -169,23 +169,25 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
-    """Before -> after, one line a task both runs have: spills, tensor cores, traffic ratio, sector
+    """Before -> after, one line a task (and seed) both runs have: spills, tensor cores, traffic ratio, sector
     efficiency, bytes per output."""
-    earlier = {row["task_id"]: row.get("summary", {}) for row in before}
+    earlier = {(row["task_id"], row.get("seed")): row.get("summary", {}) for row in before}
     lines = [
         "| task | spill B | tensor cores | requested / compulsory | sector efficiency | bytes / output |",
         "|---|---|---|---|---|---|",
     ]
     for row in after:
-        if row["task_id"] not in earlier:
+        key = (row["task_id"], row.get("seed"))
+        if key not in earlier:
             continue
-        b, a = earlier[row["task_id"]], row.get("summary", {})
+        b, a = earlier[key], row.get("summary", {})
+        seed = f" (seed {key[1]})" if key[1] is not None else ""
 
         def pair(key: str, pattern: str = "{}", b: dict = b, a: dict = a) -> str:
             return f"{_fmt(b.get(key), pattern)} → {_fmt(a.get(key), pattern)}"
 
         lines.append(
-            f"| {row['task_id']} | {pair('spill_bytes')} | {pair('tensor_cores')} | "
+            f"| {row['task_id']}{seed} | {pair('spill_bytes')} | {pair('tensor_cores')} | "
             f"{pair('traffic_ratio', '{:.2f}')} | {pair('sector_efficiency', '{:.0%}')} | "
             f"{pair('bytes_per_output', '{:.1f}')} |"
         )
