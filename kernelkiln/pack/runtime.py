@@ -37,6 +37,22 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _as_exported(value: Any, node: Any) -> Any:
+    """A kernel's output in the memory layout export recorded for its group's output: the ops after it
+    were traced against eager's layout (a ``view`` after a transpose needs it: eager's pointwise ops and
+    attention keep their input's order, a kernel writes a contiguous output). Copied only where a
+    stride of a dimension longer than one differs."""
+    want = node.meta.get("val")
+    if not (isinstance(value, torch.Tensor) and isinstance(want, torch.Tensor)) or value.shape != want.shape:
+        return value
+    if all(n < 2 or a == b for n, a, b in zip(value.shape, value.stride(), want.stride(), strict=True)):
+        return value
+    if any(n > 1 and b == 0 for n, b in zip(want.shape, want.stride(), strict=True)):
+        return value  # an overlapping layout is no output's: never written to
+    out = torch.empty_strided(tuple(want.shape), tuple(want.stride()), dtype=value.dtype, device=value.device)
+    return out.copy_(value)
+
+
 @dataclass
 class _Plan:
     """The exported forward of one input signature, with the groups the pack replaces."""
@@ -70,7 +86,7 @@ class _Plan:
             elif node.op == "call_function":
                 if node in self.replaced:
                     kernel, inputs = self.replaced[node]
-                    env[node] = call(kernel.op_name, [env[i] for i in inputs])
+                    env[node] = _as_exported(call(kernel.op_name, [env[i] for i in inputs]), node)
                 elif node not in self.interior:
                     fn_args = torch.fx.node.map_arg(node.args, env.__getitem__)
                     fn_kwargs = torch.fx.node.map_arg(node.kwargs, env.__getitem__)

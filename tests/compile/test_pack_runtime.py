@@ -195,3 +195,24 @@ def test_torch_compile_treats_a_pack_op_as_opaque(tmp_path: Path) -> None:
     x = torch.randn(3, 6)
     torch.testing.assert_close(compiled(x), torch.relu(x * 2.0) + 1.0)
     assert kernel.kernel_calls == 1  # traced through its fake implementation, run once for real
+
+
+CONTIGUOUS_KERNEL = (
+    "\n\nclass ModelNew(Model):\n    def forward(self, *a):\n        return super().forward(*a).contiguous()\n"
+)
+"""A "kernel" writing a contiguous output where eager keeps its input's memory order."""
+
+
+def test_a_kernel_output_takes_the_layout_the_graph_was_traced_with(tmp_path: Path) -> None:
+    """Export records a plain ``view`` after a transpose of the ReLU's output (contiguous in eager); a
+    kernel's contiguous output is given eager's layout before that view runs (before: a RuntimeError,
+    "view size is not compatible", on KernelBench's 32_ConvolutionalVisionTransformer's pack)."""
+    groups = groups_of("transposed_relu")
+    assert [g.summary() for g in groups] == ["relu"]
+    pack = kernelkiln.pack.load(write_pack(tmp_path / "pack", groups, lambda g: CONTIGUOUS_KERNEL))
+    model, inputs, _ = model_and_inputs("transposed_relu")
+    with torch.no_grad():
+        want = model(*inputs)
+        pack.apply(model)
+        torch.testing.assert_close(model(*inputs), want)
+    assert pack.stats()["kernel_calls"] == 1 and pack.stats()["fallback_calls"] == 0
