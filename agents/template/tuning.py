@@ -24,7 +24,7 @@ Profile = dict[str, dict[str, Any]]
 
 CPU_PROFILES: dict[str, Profile] = {
     "cpu": {
-        "dwconv2d": {"block_h": 128, "block_w": 128, "taps": "vector", "block_kw": 64},
+        "dwconv2d": {"block_h": 128, "block_w": 128, "taps": "vector", "block_kw": 8},  # tile <= 128x128x8
         "dwconv1d": {
             "block_t": 256,
             "block_j": 128,
