@@ -438,13 +438,26 @@ def record_verification(
             return VerificationRecorded(verification=verification_record(row), created=False)
         replace = True  # verified here: it replaces the imported claim
     upgrade_not_run = row.verdict == "not_run" and columns["verdict"] != "not_run"
-    if replace or upgrade_not_run:
+    if replace or upgrade_not_run or _out_of_time(row):
         for attr, value in {**columns, **provenance.columns()}.items():
             setattr(row, attr, value)
         row.created_at = created_at or now
         session.flush()
         return VerificationRecorded(verification=verification_record(row), created=False, replaced=True)
     return VerificationRecorded(verification=verification_record(row), created=False)
+
+
+def _out_of_time(row: Verification) -> bool:
+    """A rejection whose every reason is a process running past its wall-clock limit (the Triton
+    interpreter under load, a time limit too short): the host's verdict, not the kernel's, so a later
+    verification replaces it, as one replaces ``not_run``. A rejection for anything else stays: a
+    candidate is not verified again and again until a run happens to accept it."""
+    reasons = (row.report or {}).get("reasons") or []
+    return (
+        row.verdict == "rejected"
+        and bool(reasons)
+        and all(str(r).startswith("process:") and " timed out" in str(r) for r in reasons)
+    )
 
 
 def find_verification(

@@ -146,6 +146,26 @@ def test_not_run_is_not_verified_and_is_replaced_by_a_real_verdict(store: Store)
     assert not later_not_run.replaced and later_not_run.verification.verdict == "rejected"
 
 
+def test_a_rejection_for_running_out_of_time_is_replaced_and_no_other_is(store: Store) -> None:
+    """A timed-out verification says the host was slow, not that the kernel is wrong: a later verdict
+    replaces it (before, the later acceptance was dropped and a compile run said accepted while the store
+    held the rejection). Any other rejection stays whatever a later run says."""
+    store.put_task("t1", REFERENCE)
+    slow = store.add_candidate("t1", kernel(1), language="triton", origin="llm").candidate
+    timed_out = "process: the kernel runner timed out: no result within 300 s (process killed) after 2 call(s)"
+    store.record_verification(slow.id, report(kernel(1), verdict="rejected", reasons=[timed_out]))
+    later = store.record_verification(slow.id, report(kernel(1)))
+    assert later.replaced and later.verification.verdict == "accepted"
+    assert store.find_verification(slow.id, H100).verdict == "accepted"
+
+    wrong = store.add_candidate("t1", kernel(2), language="triton", origin="llm").candidate
+    values = "values: max |diff| 0.5 (bounds atol=0.01)"
+    for reasons in ([values], [timed_out, values]):
+        store.record_verification(wrong.id, report(kernel(2), verdict="rejected", reasons=reasons), replace=True)
+        kept = store.record_verification(wrong.id, report(kernel(2)))
+        assert not kept.replaced and kept.verification.verdict == "rejected", reasons
+
+
 def test_record_verification_rejects_mismatched_or_invalid_reports(store: Store) -> None:
     store.put_task("t1", REFERENCE)
     cand = store.add_candidate("t1", kernel(1), language="triton", origin="llm").candidate
