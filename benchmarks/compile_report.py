@@ -48,8 +48,9 @@ def model_row(compiled: Path, packs: Path, name: str, store: Any = None) -> dict
     compile still running (or stopped) is read as its run stands now."""
     data = _read(compiled / name / "compilation.json")
     if data is None:
-        return {"model": name, "status": "timed out" if _timed_out(compiled, name) else "failed",
-                "why": _why_missing(compiled, name)}  # fmt: skip
+        why = _why_missing(compiled, name)
+        status = "timed out" if _timed_out(compiled, name) else "not attempted" if why == "not attempted" else "failed"
+        return {"model": name, "status": status, "why": why}
     if store is not None and data.get("run_id"):
         from service.compile.compiler import finish
 
