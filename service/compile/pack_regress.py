@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from service.compile.pack_build import end_to_end_check
+from service.regress.results import exit_code_for
 
 OUTCOMES = ("held", "regressed", "could_not_run")
 
@@ -44,11 +45,8 @@ class PackRegress:
 
     @property
     def exit_code(self) -> int:
-        if any(c.outcome == "regressed" for c in self.cases):
-            return 1
-        if any(c.outcome == "could_not_run" for c in self.cases):
-            return 2
-        return 0
+        """``kiln regress``'s codes: 1 a kernel regressed, 2 one could not run, else 0."""
+        return exit_code_for([c.outcome for c in self.cases])  # type: ignore[misc]
 
     def headline(self) -> str:
         counts = {o: sum(1 for c in self.cases if c.outcome == o) for o in OUTCOMES}

@@ -181,3 +181,20 @@ def _main() -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+def default_gpu_profile_summary(reference: Any, trace_shape: str | None = None) -> dict[str, Any]:
+    """The template compiler's kernel for ``reference`` at the default GPU tuning profile (the first),
+    verified on the CPU (sandboxed): asserts it is accepted and returns its static profile's summary
+    (traffic ratio, sector efficiency, spills...)."""
+    from agents.template import plan_template
+    from agents.template.emit import emit_candidate
+    from agents.template.tuning import GPU_PROFILES
+    from verifier import VerifyOptions, verify
+
+    options = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=600)
+    plan = plan_template(reference, options, trace_shape)
+    name, profile = next(iter(GPU_PROFILES.items()))
+    report = verify(reference, emit_candidate(plan.program, plan.model, profile, plan.title, name), options)
+    assert report.verdict == "accepted", report.reasons
+    return report.static_profile["summary"]
