@@ -223,7 +223,10 @@ SEE = """
     import ctypes, sys
     cwd = os.getcwd()
     mine = {os.path.basename(cwd)}
-    ancestors = {n for n in os.listdir("/tmp") if cwd.startswith(f"/tmp/{n}/")}
+    # what the sandbox binds (the scratch directory, the project and its venv where they live under /tmp,
+    # as in a CI clone at /tmp/ci) is there for every worker: not something a previous one left
+    bound = [cwd, sys.prefix, *sys.path]
+    ancestors = {n for n in os.listdir("/tmp") if any(b == f"/tmp/{n}" or b.startswith(f"/tmp/{n}/") for b in bound)}
     # named on stderr, so that a failure says what was left, not only that something was
     print("left in ..:", sorted(set(os.listdir("..")) - mine), "in /tmp:", sorted(set(os.listdir("/tmp")) - ancestors),
           "in /dev/shm:", os.listdir("/dev/shm"), file=sys.stderr, flush=True)
