@@ -56,9 +56,20 @@ class JobLinks(BaseModel):
     cancel: str
 
 
-class JobView(BaseModel):
+class _RunView(BaseModel):
+    """What a job and a compilation share: identity, state and the times of their runs."""
+
     id: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    error: str | None
+    cancel_requested: bool
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobView(_RunView):
     task_id: str | None
     language: str | None = None
     proposer: str | None = None
@@ -66,12 +77,6 @@ class JobView(BaseModel):
     budget: int | None
     progress: dict[str, Any]
     result: dict[str, Any] | None
-    error: str | None
-    cancel_requested: bool
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
     best: dict[str, Any] | None = Field(None, description="Best verified kernel so far: source and report")
     waiting: str | None = Field(
         None,
@@ -115,21 +120,13 @@ class CompilationLinks(BaseModel):
     cancel: str
 
 
-class CompilationView(BaseModel):
-    id: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+class CompilationView(_RunView):
     name: str
     tier: str
     shapes: dict[str, Any] | None
     proposer: str
     budget: int | None
     progress: dict[str, Any] = Field(description="stage, groups, tasks done of total, verdicts so far")
-    error: str | None
-    cancel_requested: bool
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
     report: dict[str, Any] | None = Field(
         None,
         description="When finished: the compilation as kiln compile --json prints it (per group its ops, key, "
