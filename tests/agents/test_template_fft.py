@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
+import inspect
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -15,14 +21,20 @@ import pytest
 import tasks
 from agents.template import TemplatePlan, plan_template
 from agents.template.emit import emit_candidate
+from agents.template.templates.common import Epilogue
 from agents.template.templates.fft import fft_passes
+from agents.template.templates.fft_fused import HELPERS, MAX_N, fused_warps, kernel
 from agents.template.tuning import CPU_PROFILES
 from verifier import Candidate, Reference, VerifyOptions, verify
+from verifier.plan.gpu_build import compile_for_gpu, jit_helpers
 
 OPTIONS = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=180)
 
 DIRECT_SUM = "acc += tl.sum(xv.to(tl.float32) * wv.to(tl.float32)[None, :], axis=1)"
 FORWARD_TWIDDLE = "wi = -tl.sin(ang)"
+FUSED_FORWARD_TWIDDLE = "_twiddles(s, LOG_N, -1.0)"
+FUSED_SCALE = "acc0 = zr * scale"  # the fused kernel's first row (the multi-pass kernel's are acc1, acc2)
+PASSES_SCALE = "acc1 = ar * scale"
 
 SAME_PADDED_GELU = """
 import torch
@@ -70,14 +82,30 @@ def _break(source: str, line: str, broken: str) -> str:
     return source.replace(line, broken)
 
 
+def _break_all(source: str, line: str, broken: str) -> str:
+    assert source.count(line) >= 1, line
+    return source.replace(line, broken)
+
+
+def _fused_only(source: str) -> str:
+    """The multi-pass FFT kernel's outputs doubled: only the fused kernel can give the right values."""
+    return _break_all(source, PASSES_SCALE, PASSES_SCALE + " * 2.0")
+
+
+def _passes_only(source: str) -> str:
+    """The fused FFT kernel's outputs doubled: only the multi-pass kernel can give the right values."""
+    return _break_all(source, FUSED_SCALE, FUSED_SCALE + " * 2.0")
+
+
 def _fft_only(source: str) -> str:
     """The direct kernel subtracts instead of adds: only the FFT path can give the right values."""
     return _break(source, DIRECT_SUM, DIRECT_SUM.replace("acc +=", "acc -="))
 
 
 def _wrong_twiddle(source: str) -> str:
-    """The forward FFT's twiddles with the inverse's sign."""
-    return _break(source, FORWARD_TWIDDLE, "wi = tl.sin(ang)")
+    """The forward FFTs' twiddles with the inverse's sign, in both FFT kernels."""
+    source = _break(source, FORWARD_TWIDDLE, "wi = tl.sin(ang)")
+    return _break(source, FUSED_FORWARD_TWIDDLE, FUSED_FORWARD_TWIDDLE.replace("-1.0", "1.0"))
 
 
 def _verify(reference: Reference, source: str) -> Any:
@@ -88,13 +116,17 @@ def _verify(reference: Reference, source: str) -> Any:
 
 @pytest.mark.parametrize("task_id", ["fftconv.long_conv", "fftconv.gated_long_conv"])
 def test_fft_path_is_accepted(task_id: str) -> None:
-    # The small tier: L = 128, L = 300 (not a power of two: N = 1024) and bfloat16 L = 256.
+    # The small tier: L = 128, L = 300 (not a power of two: N = 1024) and bfloat16 L = 256; every
+    # row fits the CPU profile's fft_block, so the fused kernel serves them (two batch rows a program
+    # at B = 2, one at B = 1).
     reference = tasks.get(task_id).reference(tier="small")
-    source = _fft_only(_source(_plan(task_id), fft_min_taps=1))
+    source = _fused_only(_fft_only(_source(_plan(task_id), fft_min_taps=1)))
     report = _verify(reference, source)
     assert report.verdict == "accepted", report.reasons
     assert set(report.shapes) == {"tiny", "odd", "tiny_bf16"}
     assert "torch.fft" not in source
+    if task_id == "fftconv.long_conv":  # the epilogue's D * u reuses the rows the kernel loaded
+        assert report.static_profile["summary"]["traffic_ratio"] < 1.05
 
 
 @pytest.mark.parametrize(
@@ -112,7 +144,7 @@ def test_multi_launch_fft_is_accepted(block: int, stages: int, passes: list[tupl
     assert fft_passes(10, block.bit_length() - 1, stages) == passes
     reference = tasks.get("fftconv.gated_long_conv").reference(shapes=["odd"])
     source = _source(_plan("fftconv.gated_long_conv"), fft_min_taps=1, fft_block=block, fft_stages=stages)
-    assert _verify(reference, _fft_only(source)).verdict == "accepted"
+    assert _verify(reference, _passes_only(_fft_only(source))).verdict == "accepted"
 
 
 def test_direct_path_still_serves_short_kernels() -> None:
@@ -122,9 +154,10 @@ def test_direct_path_still_serves_short_kernels() -> None:
     assert _verify(reference, source).verdict == "accepted"
 
 
-def test_wrong_twiddle_sign_is_rejected() -> None:
+@pytest.mark.parametrize("block", [4096, 128])  # the fused kernel (N = 256), the multi-pass one
+def test_wrong_twiddle_sign_is_rejected(block: int) -> None:
     reference = tasks.get("fftconv.long_conv").reference(shapes=["tiny"])
-    source = _fft_only(_wrong_twiddle(_source(_plan("fftconv.long_conv"), fft_min_taps=1)))
+    source = _fft_only(_wrong_twiddle(_source(_plan("fftconv.long_conv"), fft_min_taps=1, fft_block=block)))
     report = _verify(reference, source)
     assert report.verdict == "rejected"
     assert any(c.name == "values" and not c.passed for c in report.checks)
@@ -136,9 +169,10 @@ def test_fft_serves_same_padding_longer_than_the_input() -> None:
     reference = Reference(
         source=SAME_PADDED_GELU,
         name="dwconv1d_same_gelu",
-        shapes={"k129": {}, "k201": {"BATCH": 1, "SEQ_LEN": 77, "KERNEL_SIZE": 201}},
+        # an odd batch: the fused kernel's last program holds one row
+        shapes={"k129": {"BATCH": 3}, "k201": {"BATCH": 1, "SEQ_LEN": 77, "KERNEL_SIZE": 201}},
     )
-    source = _fft_only(_source(plan_template(reference, OPTIONS), fft_min_taps=1))
+    source = _fused_only(_fft_only(_source(plan_template(reference, OPTIONS), fft_min_taps=1)))
     assert _verify(reference, source).verdict == "accepted"
 
 
@@ -152,3 +186,89 @@ def test_fft_passes_cover_every_stage_once(log_block: int, max_stages: int) -> N
             assert k + g == min(log_block, log_n)  # elements a program
             spans += range(s - 1, s - k - 1, -1)
         assert spans == list(range(log_n - 1, -1, -1))  # decimation in frequency order
+
+
+FFT_CHECK = """
+import json
+import sys
+
+import torch
+import triton
+import triton.language as tl
+
+{helpers}
+
+
+@triton.jit
+def transform(xr_ptr, xi_ptr, yr_ptr, yi_ptr, LOG_N: tl.constexpr, INVERSE: tl.constexpr):
+    n = tl.arange(0, 1 << LOG_N)
+    re = tl.load(xr_ptr + n)
+    im = tl.load(xi_ptr + n)
+    for s in tl.static_range(LOG_N):
+        if INVERSE:
+            wr, wi = k_twiddles(LOG_N - 1 - s, LOG_N, 1.0)
+            re, im = k_inverse_stage(re, im, wr, wi, LOG_N)
+        else:
+            wr, wi = k_twiddles(s, LOG_N, -1.0)
+            re, im = k_forward_stage(re, im, wr, wi, LOG_N)
+    tl.store(yr_ptr + n, re)
+    tl.store(yi_ptr + n, im)
+
+
+def run(x, log_n, inverse):
+    yr, yi = torch.empty(x.shape[0]), torch.empty(x.shape[0])
+    transform[(1,)](x.real.float().contiguous(), x.imag.float().contiguous(), yr, yi, LOG_N=log_n, INVERSE=inverse)
+    return torch.complex(yr, yi).to(torch.complex128)
+
+
+errors = {{}}
+for log_n in map(int, sys.argv[1:]):
+    torch.manual_seed(log_n)
+    x = torch.randn(1 << log_n, dtype=torch.complex128)
+    rev = torch.tensor([int(format(i, f"0{{log_n}}b")[::-1], 2) for i in range(1 << log_n)])
+    spectrum = run(x, log_n, False)
+    forward = (spectrum - torch.fft.fft(x)[rev]).abs().max() / x.abs().sum()
+    back = (run(spectrum, log_n, True) / (1 << log_n) - x).abs().max() / x.abs().max()
+    errors[log_n] = [float(forward), float(back)]
+print(json.dumps(errors))
+"""
+
+
+def test_fused_fft_stages_match_torch_fft(tmp_path: Any) -> None:
+    # The forward stages give the DFT in bit-reversed order; the inverse stages undo them (times N).
+    script = tmp_path / "fft_check.py"
+    script.write_text(FFT_CHECK.format(helpers=HELPERS.replace("{kn}", "k")))
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    sizes = ["1", "2", "5", "8", "11"]
+    run = subprocess.run([sys.executable, str(script), *sizes], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    errors = json.loads(run.stdout.strip().splitlines()[-1])
+    assert sorted(errors) == sorted(sizes)
+    for log_n, (forward, back) in errors.items():
+        assert forward < 1e-6 and back < 2e-6, (log_n, forward, back)
+
+
+@pytest.mark.slow
+def test_fused_kernel_builds_for_sm90_without_spills(tmp_path: Any) -> None:
+    # Every transform length the fused kernel takes (256 .. MAX_N), at the warps it launches with.
+    path = tmp_path / "fused.py"
+    path.write_text("import triton\nimport triton.language as tl\n\n\n" + kernel("k", Epilogue(None, 3)))
+    spec = importlib.util.spec_from_file_location("fused", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    helpers = jit_helpers({n: getattr(module, n) for n in ("k_twiddles", "k_forward_stage", "k_inverse_stage")})
+    consts = {"LOG_N", "PAIR", "W_REV", "HAS_BIAS", "X_HELD"}
+    params = inspect.signature(module.k_fused.fn).parameters
+    signature = {
+        p: "constexpr" if p in consts else "*fp32" if p.endswith("_ptr") else "fp32" if p == "scale" else "i32"
+        for p in params
+    }
+    for log_n in range(8, MAX_N.bit_length()):
+        values = {"LOG_N": log_n, "PAIR": 1, "W_REV": False, "HAS_BIAS": True, "X_HELD": 0}
+        options = {"num_warps": fused_warps(1 << log_n)}
+        build = compile_for_gpu(module.k_fused, "k_fused", signature, values, options, globals_override=helpers)
+        assert build.ok, build.error
+        if build.spill_store_bytes is None:
+            pytest.skip("no cuobjdump/nvdisasm in the Triton wheel")
+        assert build.spill_store_bytes == 0 and build.spill_load_bytes == 0, (log_n, build.registers)

@@ -148,15 +148,17 @@ class Epilogue:
         indent: str = "    ",
         flat: str | None = None,
         flat_of: dict[int, str] | None = None,
+        held: dict[int, str] | None = None,
     ) -> list[str]:
         """Kernel lines that replace ``acc`` with the epilogue's value. ``flat``: every input is
         contiguous in the output's shape, so each is read at this flat offset (no per-dim index);
-        ``flat_of``: another offset for some inputs (by index)."""
+        ``flat_of``: another offset for some inputs (by index); ``held``: inputs (by index) whose
+        float32 values at the output's index the kernel already holds in the named variable."""
         if self.expr is None:
             return []
         lines: list[str] = []
         counter = [0]
-        loaded: dict[int, str] = {}
+        loaded: dict[int, str] = dict(held or {})
 
         def load(k: int) -> str:
             if flat is not None:

@@ -273,7 +273,8 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
     ]
     fft_kernel = ""
     if fft.eligible(br):
-        fft_kernel, fft_lines = fft.emit_fft(p, ctx, out, epi, bias, flip, f"{p}x.device")
+        x_input = epi.inputs.index(node.operands["x"]) if node.operands["x"] in epi.inputs else None
+        fft_kernel, fft_lines = fft.emit_fft(p, ctx, out, epi, bias, flip, f"{p}x.device", x_input)
         lines.append(f"if {fft.use_fft_code(p, ctx.params)}:")
         lines += ["    " + line for line in fft_lines]
         lines.append("else:  # a short kernel: the direct sum")

@@ -2,8 +2,13 @@
 
 A convolution of x (length L) with a K-tap filter h is the linear convolution z = x * h (length
 L + K - 1), and output t reads z[t + K - 1 - pad]. With N = the next power of two >= L + K - 1 (and
->= OL + K - 1 - pad), z is the inverse DFT of DFT(x) . DFT(h), both zero-padded to N, computed
-here by an iterative radix-2 complex FFT on separate real/imaginary float32 buffers (rows, N):
+>= OL + K - 1 - pad), z is the inverse DFT of DFT(x) . DFT(h), both zero-padded to N.
+
+Rows whose N fits a program (``N <= fft_block``, at most ``fft_fused.MAX_N``) take the fused kernel
+(``fft_fused.py``): one program a channel and pair of batch rows, packed as one complex row, with the
+forward transforms, the product and the inverse in registers; global memory sees the inputs read and
+the outputs written once. Longer rows take the multi-pass kernel below: an iterative radix-2 complex
+FFT on separate real/imaginary float32 buffers (rows, N):
 
 * forward transforms of the filter (once per distinct filter row: a filter shared over the batch
   is transformed once per channel) and of the signal, by decimation in frequency (natural order in,
@@ -32,6 +37,7 @@ from __future__ import annotations
 import inspect
 
 from agents.template.ir import Branch
+from agents.template.templates import fft_fused
 from agents.template.templates.common import Ctx, Epilogue
 
 DEFAULTS = {"fft_min_taps": 128, "fft_block": 2048, "fft_stages": 11, "fft_warps": 4}
@@ -65,13 +71,14 @@ def use_fft_code(p: str, params: dict[str, int]) -> str:
 
 
 def emit_fft(
-    p: str, ctx: Ctx, out: str, epi: Epilogue, bias: str | None, flip: bool, device: str
+    p: str, ctx: Ctx, out: str, epi: Epilogue, bias: str | None, flip: bool, device: str, x_input: int | None = None
 ) -> tuple[str, list[str]]:
     """Kernel source and forward lines of the FFT path of the 1D node with forward prefix ``p``.
 
     The lines use the 1D emitter's variables: ``{p}x, {p}B, {p}C, {p}L, {p}K, {p}pad, {p}OL,
     {p}wv, {p}ws`` and the epilogue's prelude; ``flip``: the filter is read reversed (the direct
-    kernel's FLIP), so the causal filter h[m] is w[m] when set and w[K - 1 - m] otherwise.
+    kernel's FLIP), so the causal filter h[m] is w[m] when set and w[K - 1 - m] otherwise;
+    ``x_input``: the index of the convolution's input among the epilogue's inputs, if it reads it.
     """
     kn = f"{ctx.name}_fft"
     log_block = max(1, int(ctx.params.get("fft_block", DEFAULTS["fft_block"])).bit_length() - 1)
@@ -94,9 +101,16 @@ def emit_fft(
         )
 
     f32 = f"device={device}, dtype=torch.float32"
-    lines = [
-        f"{p}off = {p}K - 1 - {p}pad",
-        f"{p}N = max(2, triton.next_power_of_2({p}L + {p}K - 1), triton.next_power_of_2({p}OL + {p}off))",
+    held = "0" if x_input is None else f"int({p}off == 0 and {p}L == {p}OL)"
+    fused = [
+        f"{p}pair = int({p}ws[0] == 0)  # a filter shared over the batch: two batch rows a program",
+        f"{kn}_fused[({p}C * triton.cdiv({p}B, 1 + {p}pair),)]({p}x, *{p}x.stride(), {p}wv, *{p}ws, "
+        f"{out}, *{out}.stride(), {bias_arg}, {p}B, {p}C, {p}L, {p}K, {p}OL, {p}off, 1.0 / {p}N, "
+        + epi.call_args(p)
+        + f"LOG_N={p}N.bit_length() - 1, PAIR={p}pair, W_REV={not flip}, HAS_BIAS={has_bias}, X_HELD={held}, "
+        f"num_warps={kn}_fused_warps({p}N))",
+    ]
+    passes = [
         f"{p}passes = {kn}_passes({p}N.bit_length() - 1, {log_block}, {stages})",
         f"{p}fb = {p}B if {p}ws[0] != 0 else 1",
         f"{p}fc = {p}C if {p}ws[1] != 0 else 1",
@@ -138,22 +152,21 @@ def emit_fft(
             False,
         ),
     ]
-    return _kernel(kn, epi), lines
+    lines = [
+        f"{p}off = {p}K - 1 - {p}pad",
+        f"{p}N = max(2, triton.next_power_of_2({p}L + {p}K - 1), triton.next_power_of_2({p}OL + {p}off))",
+        f"if {p}N <= {min(1 << log_block, fft_fused.MAX_N)}:  # whole rows a program: the fused kernel",
+        *("    " + line for line in fused),
+        "else:  # longer rows: forward and inverse FFTs in passes over global buffers",
+        *("    " + line for line in passes),
+    ]
+    return fft_fused.kernel(kn, epi, x_input) + "\n\n\n" + _kernel(kn, epi), lines
 
 
 def _kernel(kn: str, epi: Epilogue) -> str:
     outputs: list[str] = []
     for n, (idx, val) in enumerate((("i1", "ar"), ("i2", "br")), start=1):
-        t, ok, acc = f"t{n}", f"t{n}_ok", f"acc{n}"
-        outputs += [
-            f"        {t} = {idx} - off",
-            f"        {ok} = ({t} >= 0) & ({t} < OL)",
-            f"        {acc} = {val} * scale",
-            "        if HAS_BIAS:",
-            f"            {acc} += tl.load(b_ptr + c).to(tl.float32)",
-            *epi.body(["b", "c", t], ok, acc=acc, indent="        "),
-            f"        tl.store(y_ptr + b * ys0 + c * ys1 + {t} * ys2, {acc}.to(y_ptr.dtype.element_ty), mask={ok})",
-        ]
+        outputs += fft_fused.finish(epi, str(n), idx, val, "b", "OL", "        ")
     passes = inspect.getsource(fft_passes).replace("def fft_passes(", f"def {kn}_passes(", 1)
     body = [
         "@triton.jit",
