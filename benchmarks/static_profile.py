@@ -2,18 +2,20 @@
 
     python benchmarks/static_profile.py [--task ID ...] [--family F ...] [--profile small_tiles]
         [--kernelbench DIR --kernelbench-run RUN.json [--every K] [--kernelbench-task ID ...]]
-        [--seed S ...] [--label before] [--json FILE]
+        [--shape NAME ...] [--set GROUP.KEY=N ...] [--seed S ...] [--label before] [--json FILE]
     python benchmarks/static_profile.py --compare BEFORE.json AFTER.json
 
 For each built-in task (and, with ``--kernelbench``, every K-th KernelBench problem of the level at
 its small shape from a ``kiln bench`` run's ``changed_constants``), the template compiler plans the
-op on the first small shape, the GPU tuning profile named by ``--profile`` is emitted (the kernels a
-GPU would run first) and verified on the CPU (Triton interpreter, one trial, one call). The row is
-the report's ``static_profile`` summary: spills, registers, occupancy, tensor-core instructions
-(sm_90 builds), requested bytes against the compulsory ones, sector efficiency, bytes per output
-element, and for built-in tasks an estimated time on the roofline's GPU profile (``max(compute
-floor, requested bytes / bandwidth)``) against the floor (the compulsory bytes). Every figure is an
-estimate from the build and the interpreter's counts: none is a timing.
+op on the first small shape (or on each shape ``--shape`` names; a task without it is skipped), the
+GPU tuning profile named by ``--profile`` is emitted (the kernels a GPU would run first) and verified
+on the CPU (Triton interpreter, one trial, one call). The row is the report's ``static_profile``
+summary: spills, registers, occupancy, tensor-core instructions (sm_90 builds), requested bytes
+against the compulsory ones, sector efficiency, bytes per output element (the JSON also has each
+kernel's load and store bytes and sectors), and for built-in tasks an estimated time on the
+roofline's GPU profile (``max(compute floor, requested bytes / bandwidth)``) against the floor (the
+compulsory bytes). Every figure is an estimate from the build and the interpreter's counts: none is
+a timing.
 
 Imports only the verifier, the task suite and the template compiler (no service or database).
 """
@@ -36,7 +38,12 @@ if str(ROOT) not in sys.path:
 
 import tasks  # noqa: E402
 from agents.template import NoTemplate, plan_template  # noqa: E402
+from agents.template.emit import emit_candidate  # noqa: E402
+from agents.template.tuning import GPU_PROFILES  # noqa: E402
 from verifier import Reference, VerifyOptions, verify  # noqa: E402
+
+_KERNEL_KEYS = ("kernel", "programs", "load_bytes", "load_sectors", "store_bytes", "store_sectors", "atomic_bytes")
+"""What a row keeps of each kernel's counts (``per_kernel``): where the requested bytes go."""
 
 
 def _options(timeout: float, seed: int | None = None) -> VerifyOptions:
@@ -44,18 +51,28 @@ def _options(timeout: float, seed: int | None = None) -> VerifyOptions:
 
 
 def profile_reference(
-    reference: Reference, shape: str | None, profile: str, timeout: float, seed: int | None = None
+    reference: Reference,
+    shape: str | None,
+    profile: str,
+    timeout: float,
+    seed: int | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Plan, emit the GPU profile ``profile`` and verify it on the CPU (inputs drawn from ``seed``, a
-    fresh random one when None): the row's profile fields."""
+    """Plan, emit the GPU profile ``profile`` (its settings updated by ``overrides``, ``{group: {key:
+    value}}``) and verify it on the CPU (inputs drawn from ``seed``, a fresh random one when None): the
+    row's profile fields."""
     start = time.monotonic()
     options = _options(timeout, seed)
     try:
         plan = plan_template(reference, options, shape)
     except NoTemplate as e:
         return {"verdict": "no_template", "reason": str(e)[:300], "seconds": round(time.monotonic() - start, 1)}
-    variants = {params["profile"]: source for source, params in plan.variants("cuda")}
-    report = verify(reference, variants[profile], options)
+    if overrides:
+        settings = {g: {**v, **overrides.get(g, {})} for g, v in GPU_PROFILES[profile].items()}
+        source = emit_candidate(plan.program, plan.model, settings, plan.title, profile)
+    else:
+        source = {params["profile"]: source for source, params in plan.variants("cuda")}[profile]
+    report = verify(reference, source, options)
     static = report.static_profile
     row: dict[str, Any] = {
         "verdict": report.verdict,
@@ -69,6 +86,9 @@ def profile_reference(
             for b in static.get("builds", [])
         ],
         "call": {k: v for k, v in (static.get("calls") or [{}])[0].items() if k != "kernels"},
+        "per_kernel": [
+            {k: kernel.get(k) for k in _KERNEL_KEYS} for kernel in (static.get("calls") or [{}])[0].get("kernels", [])
+        ],
     }
     return row
 
@@ -93,19 +113,26 @@ def _estimate(task_id: str, shape: str, call: dict[str, Any]) -> dict[str, Any] 
 
 
 def builtin_rows(
-    ids: list[str], profile: str, timeout: float, seeds: list[int | None] | None = None
+    ids: list[str],
+    profile: str,
+    timeout: float,
+    seeds: list[int | None] | None = None,
+    shapes: list[str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Each task's first small shape, once per seed of ``seeds`` (the inputs: a graph task's random graph)."""
+    """Each task's first small shape (or each of ``shapes`` it has), once per seed of ``seeds`` (the
+    inputs: a graph task's random graph)."""
     rows = []
     for task_id in ids:
         task = tasks.get(task_id)
-        shape = task.shape_names("small")[0]
-        for seed in seeds or [None]:
+        names = [s for s in shapes if s in task.shape_names()] if shapes else task.shape_names("small")[:1]
+        for shape, seed in ((shape, seed) for shape in names for seed in seeds or [None]):
             row = {
                 "task_id": task_id,
                 "shape": shape,
                 **({"seed": seed} if seed is not None else {}),
-                **profile_reference(task.reference(shapes=[shape]), shape, profile, timeout, seed),
+                **({"overrides": overrides} if overrides else {}),
+                **profile_reference(task.reference(shapes=[shape]), shape, profile, timeout, seed, overrides),
             }
             if row.get("call"):
                 row["roofline"] = _estimate(task_id, shape, row["call"])
@@ -141,7 +168,7 @@ def _line(row: dict[str, Any]) -> str:
     s = row.get("summary", {})
     seed = f" seed {row['seed']}" if row.get("seed") is not None else ""
     return (
-        f"{row['task_id'] + seed:<55} {row['verdict']:<9} spills {_fmt(s.get('spill_bytes'))} "
+        f"{row['task_id'] + ' ' + row['shape'] + seed:<55} {row['verdict']:<9} spills {_fmt(s.get('spill_bytes'))} "
         f"regs {_fmt(s.get('max_registers'))} tc {_fmt(s.get('tensor_cores'))} "
         f"ratio {_fmt(s.get('traffic_ratio'), '{:.2f}')} sectors {_fmt(s.get('sector_efficiency'), '{:.0%}')} "
         f"B/out {_fmt(s.get('bytes_per_output'), '{:.1f}')} ({row.get('seconds')} s)"
@@ -169,19 +196,19 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
-    """Before -> after, one line a task (and seed) both runs have: spills, tensor cores, traffic ratio, sector
-    efficiency, bytes per output."""
-    earlier = {(row["task_id"], row.get("seed")): row.get("summary", {}) for row in before}
+    """Before -> after, one line a task (shape and seed) both runs have: spills, tensor cores, traffic ratio,
+    sector efficiency, bytes per output."""
+    earlier = {(row["task_id"], row.get("shape"), row.get("seed")): row.get("summary", {}) for row in before}
     lines = [
         "| task | spill B | tensor cores | requested / compulsory | sector efficiency | bytes / output |",
         "|---|---|---|---|---|---|",
     ]
     for row in after:
-        key = (row["task_id"], row.get("seed"))
+        key = (row["task_id"], row.get("shape"), row.get("seed"))
         if key not in earlier:
             continue
         b, a = earlier[key], row.get("summary", {})
-        seed = f" (seed {key[1]})" if key[1] is not None else ""
+        seed = f" ({key[1]}{f', seed {key[2]}' if key[2] is not None else ''})"
 
         def pair(key: str, pattern: str = "{}", b: dict = b, a: dict = a) -> str:
             return f"{_fmt(b.get(key), pattern)} → {_fmt(a.get(key), pattern)}"
@@ -192,6 +219,16 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
             f"{pair('bytes_per_output', '{:.1f}')} |"
         )
     return "\n".join(lines)
+
+
+def _overrides(settings: list[str]) -> dict[str, dict[str, Any]]:
+    """``["spmm.block_m=64"]`` -> ``{"spmm": {"block_m": 64}}`` (integer values)."""
+    out: dict[str, dict[str, Any]] = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        group, _, key = name.partition(".")
+        out.setdefault(group, {})[key] = int(value)
+    return out
 
 
 def _commit() -> str:
@@ -221,6 +258,19 @@ def main() -> None:
         default=[],
         help="The verifier's seed (the inputs: a graph task's graph); repeatable: each built-in task once a seed.",
     )
+    parser.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        help="A built-in task's shape by name (repeatable; default: its first small).",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="GROUP.KEY=N",
+        help="Override one setting of the profile (spmm.block_m=64; repeatable): built-in tasks only.",
+    )
     parser.add_argument("--label", default="", help="before / after: written into the JSON.")
     parser.add_argument("--json", type=Path, help="Where the results go.")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="Only compare two runs.")
@@ -231,7 +281,12 @@ def main() -> None:
         return
     ids = args.task or [t.id for t in tasks.all_tasks() if not args.family or t.family in args.family]
     started, commit = time.monotonic(), _commit()  # the code measured: the commit checked out at the start
-    rows = [] if args.no_builtin else builtin_rows(ids, args.profile, args.timeout, args.seed or None)
+    overrides = _overrides(args.set)
+    rows = (
+        []
+        if args.no_builtin
+        else builtin_rows(ids, args.profile, args.timeout, args.seed or None, args.shape or None, overrides)
+    )
     if args.kernelbench is not None:
         if args.kernelbench_run is None:
             parser.error("--kernelbench needs --kernelbench-run (the small shapes)")
