@@ -49,6 +49,8 @@ class TemplatePlan:
                 groups.add("dwconv1d" if n.attrs.get("spatial") == 1 else "dwconv2d")
             elif n.kind in ("softmax", "layernorm", "norm"):
                 groups.add("rows")
+            elif n.kind == "spmm_mm":  # its two-kernel form is a matmul and an SpMM
+                groups |= {"spmm", "matmul"}
             else:
                 groups.add(n.kind)
         return groups

@@ -23,6 +23,7 @@ _EMITTERS = {
     "pwconv": dense.emit_pwconv,
     "matmul": dense.emit_matmul,
     "spmm": sparse.emit_spmm,
+    "spmm_mm": sparse.emit_spmm_mm,
     "softmax": rows.emit_softmax,
     "layernorm": rows.emit_layernorm,
     "reduce": reduce.emit_reduce,
@@ -37,6 +38,7 @@ _PARAM_GROUP = {
     "pwconv": "pwconv",
     "matmul": "matmul",
     "spmm": "spmm",
+    "spmm_mm": "spmm",
     "ewise": "ewise",
     "reduce": "reduce",
     "scan": "reduce",
@@ -130,6 +132,8 @@ class _Forward:
 
     def ctx(self, node: Node) -> Ctx:
         params = self.profile.get(_PARAM_GROUP.get(node.kind, "rows"), {})
+        if node.kind == "spmm_mm":  # its two-kernel form's matmul takes the matmul settings
+            params = {**params, "matmul": self.profile.get("matmul", {})}
         return Ctx(var=self.var, params=params, name=f"_k{node.id}_{node.kind}")
 
     def emit_node(self, node: Node, alloc: str, shape_code: str | None = None) -> None:
@@ -252,6 +256,7 @@ def _describe(node: Node) -> str:
             "pwconv": "1x1 convolution",
             "matmul": "matmul",
             "spmm": "CSR sparse x dense",
+            "spmm_mm": "CSR sparse x dense x dense (aggregation, then projection: one kernel while F_in is narrow)",
             "softmax": "row softmax",
             "layernorm": "layer norm",
             "ewise": "elementwise",
@@ -273,7 +278,8 @@ def fixed_sources(nodes: list[Node]) -> str:
     return (
         (reduce.COMBINE_HELPERS if any(n.attrs.get("op") == "prod" for n in nodes) else "")
         + ("\n\n" + conv.TILE_SOURCE if any(n.kind == "conv" for n in nodes) else "")
-        + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind == "matmul" for n in nodes) else "")
+        + ("\n\n" + dense.MATMUL_SOURCE if any(n.kind in ("matmul", "spmm_mm") for n in nodes) else "")
+        + ("\n\n" + sparse.CSR_SOURCE if any(n.kind in ("spmm", "spmm_mm") for n in nodes) else "")
         + ("\n\n" + pool.POOL_SOURCE if any(n.kind == "pool" for n in nodes) else "")
         + ("\n\n" + reduce.PICK_SOURCE if any(n.kind == "pick" for n in nodes) else "")
         + "".join("\n\n" + src for kind, src in rows.ROWS_SOURCES.items() if any(n.kind == kind for n in nodes))

@@ -137,8 +137,8 @@ class Branch:
 @dataclass
 class Node:
     """One kernel launch. ``kind``: dwconv (1D/2D, one or more branches summed), pwconv (1x1 conv),
-    matmul, spmm, softmax, layernorm, norm (statistics and a normalised output in one kernel), cat,
-    ewise."""
+    matmul, spmm, spmm_mm (CSR A times X times W), softmax, layernorm, norm (statistics and a normalised
+    output in one kernel), cat, ewise."""
 
     id: int
     kind: str
@@ -154,7 +154,7 @@ class Node:
         return len(self.shape) if self.shape is not None else None
 
 
-EPILOGUE_KINDS = frozenset({"dwconv", "pwconv", "matmul", "spmm", "conv"})
+EPILOGUE_KINDS = frozenset({"dwconv", "pwconv", "matmul", "spmm", "spmm_mm", "conv"})
 
 
 @dataclass

@@ -11,6 +11,9 @@
 4. A reduction of an elementwise expression that nothing else reads, of inputs or parameters of the
    reduced shape (or, over adjacent dims, broadcast over its leading dims: hinge loss's targets), evaluates
    it on the values it loads (``attrs["pre"]``) instead of reading a buffer the expression was written to.
+5. A CSR sparse x dense product (``spmm``) of a plain matrix product X W that nothing else reads (the GCN
+   layer's ``A_hat @ (x @ W^T)``) becomes one ``spmm_mm`` node reading X and W: A (X W) = (A X) W, the
+   aggregation and the projection in one kernel (``templates/sparse.py``), X W never written.
 """
 
 from __future__ import annotations
@@ -238,12 +241,35 @@ def _fold_reduced_expressions(nodes: list[Node]) -> None:
     nodes[:] = [n for n in nodes if n.id not in removed]
 
 
+def _projection_read_only_by(spmm: Node, by_id: dict[int, Node], uses: dict[int, int]) -> Node | None:
+    """The plain matmul X W whose product ``spmm`` aggregates, when nothing else reads it (not batched, not
+    masked by triu/tril, without an epilogue of its own); else None."""
+    dense = spmm.operands.get("x")
+    if not isinstance(dense, NodeRef) or uses.get(dense.node) != 1:
+        return None
+    mm = by_id[dense.node]
+    plain = mm.kind == "matmul" and mm.epilogue is None and not mm.attrs
+    return mm if plain and (mm.shape is None or len(mm.shape) == 2) else None
+
+
+def _fuse_sparse_projections(nodes: list[Node]) -> None:
+    uses, by_id = _uses(nodes), {n.id: n for n in nodes}
+    for spmm in [n for n in nodes if n.kind == "spmm"]:
+        mm = _projection_read_only_by(spmm, by_id, uses)
+        if mm is not None:
+            spmm.kind = "spmm_mm"
+            spmm.operands = {**spmm.operands, "x": mm.operands["a"], "w": mm.operands["b"]}
+            nodes.remove(mm)
+
+
 def optimise(nodes: list[Node], output: int) -> int:
     """Rewrite ``nodes`` in place; returns the id of the node holding the output."""
     _merge_dwconv_sums(nodes)
     _fuse_norms(nodes)
     _fold_reduced_expressions(nodes)
-    return _fuse_epilogues(nodes, output)
+    output = _fuse_epilogues(nodes, output)
+    _fuse_sparse_projections(nodes)
+    return output
 
 
 __all__ = ["LeafE", "optimise"]

@@ -80,7 +80,7 @@ class Lowering:
         return (same_rank or found or [None])[0]
 
     def _family(self) -> str:
-        kinds = [n.kind for n in self.nodes]
+        kinds = ["spmm" if n.kind == "spmm_mm" else n.kind for n in self.nodes]
         if any(n.kind == "dwconv" and n.attrs.get("fft") for n in self.nodes):
             return "long_conv_fft"
         for kind in ("spmm", "dwconv", "pwconv", "matmul", "softmax", "layernorm"):

@@ -32,8 +32,9 @@ def _op(name: str, args: list[Any], outputs: list[dict[str, Any]], **kwargs: Any
     return {"op": name, "overload": "default", "args": args, "kwargs": kwargs, "outputs": outputs}
 
 
-def test_sparse_trace_lowers_to_spmm_with_bias_epilogue() -> None:
-    # What the trace of gcn.layer looks like once the tracer can describe CSR tensors.
+def _gcn_trace(added: dict[str, Any] | None = None) -> OpTrace:
+    """What the trace of gcn.layer looks like once the tracer can describe CSR tensors: A (X W^T) + b, or
+    A (X W^T) + ``added`` (a tensor of the trace: ``op1.out0`` is X W^T)."""
     crow, col, val, x = (
         _t("input0", [65], "int64"),
         _t("input1", [313], "int64"),
@@ -51,15 +52,26 @@ def test_sparse_trace_lowers_to_spmm_with_bias_epilogue() -> None:
             layout="torch.sparse_csr",
         ),
         _op("aten.mm", [_t("op2.out0", [64, 64]), _t("op1.out0", [64, 16])], [_t("op3.out0", [64, 16])]),
-        _op("aten.add", [_t("op3.out0", [64, 16]), b], [_t("op4.out0", [64, 16])]),
+        _op("aten.add", [_t("op3.out0", [64, 16]), added or b], [_t("op4.out0", [64, 16])]),
     ]
-    program = lower_trace(
-        _trace(ops, [crow, col, val, x], {"linear.weight": w, "linear.bias": b}, _t("op4.out0", [64, 16])),
-        ["c", "i", "v", "x"],
-    )
-    assert [n.kind for n in program.nodes] == ["matmul", "spmm"]
+    return _trace(ops, [crow, col, val, x], {"linear.weight": w, "linear.bias": b}, _t("op4.out0", [64, 16]))
+
+
+def test_sparse_trace_lowers_to_spmm_with_bias_epilogue() -> None:
+    program = lower_trace(_gcn_trace(), ["c", "i", "v", "x"])
+    # A (X W^T) + b is one node: the aggregation, the projection and the bias in one kernel
+    (node,) = program.nodes
+    assert node.kind == "spmm_mm" and node.operands["x"].root == "input:3"  # type: ignore[union-attr]
+    assert node.operands["w"].root == "param:linear.weight"  # type: ignore[union-attr]
     assert program.node(program.output).epilogue is not None  # the bias add was fused
     assert program.dtype_from is not None and program.dtype_from.root == "input:3"
+    assert program.family == "spmm"
+
+
+def test_a_projection_read_elsewhere_is_not_fused_into_the_aggregation() -> None:
+    """A (X W^T) + X W^T: the product is read twice, so it is computed once and stays a matmul node."""
+    program = lower_trace(_gcn_trace(added=_t("op1.out0", [64, 16])), ["c", "i", "v", "x"])
+    assert [n.kind for n in program.nodes] == ["matmul", "spmm", "ewise"]  # the add reads both products
 
 
 def test_unknown_op_is_no_template_naming_it() -> None:
@@ -98,7 +110,7 @@ def test_static_reading_of_the_gcn_layer_and_its_emitted_source_passes_the_scree
     source = tasks.get("gcn.layer").source
     model = extract_model(source)
     program = recognise_csr_statically(source, model.forward_args)
-    assert [n.kind for n in program.nodes] == ["matmul", "spmm"]
+    assert [n.kind for n in program.nodes] == ["spmm_mm"]
     assert program.node(program.output).epilogue is not None
     candidate = emit_candidate(program, model, CPU_PROFILES["cpu"], "gcn.layer", "cpu")
     assert screen(candidate) == []
