@@ -21,9 +21,8 @@ import pytest
 import tasks
 from agents.template import TemplatePlan, plan_template
 from agents.template.emit import emit_candidate
-from agents.template.templates.common import Epilogue
 from agents.template.templates.fft import fft_passes
-from agents.template.templates.fft_fused import HELPERS, MAX_N, fused_warps, kernel
+from agents.template.templates.fft_fused import HELPERS, MAX_N, fused_warps
 from agents.template.tuning import CPU_PROFILES
 from verifier import Candidate, Reference, VerifyOptions, verify
 from verifier.plan.gpu_build import compile_for_gpu, jit_helpers
@@ -125,8 +124,10 @@ def test_fft_path_is_accepted(task_id: str) -> None:
     assert report.verdict == "accepted", report.reasons
     assert set(report.shapes) == {"tiny", "odd", "tiny_bf16"}
     assert "torch.fft" not in source
-    if task_id == "fftconv.long_conv":  # the epilogue's D * u reuses the rows the kernel loaded
-        assert report.static_profile["summary"]["traffic_ratio"] < 1.05
+    # One kernel: the gated form's pregate * u is computed where the kernel reads its input, and the
+    # epilogue's D * u (D * pregate * u) reuses the rows the kernel loaded: each tensor read once.
+    assert "_ewise" not in source
+    assert report.static_profile["summary"]["traffic_ratio"] < 1.05
 
 
 @pytest.mark.parametrize(
@@ -147,10 +148,12 @@ def test_multi_launch_fft_is_accepted(block: int, stages: int, passes: list[tupl
     assert _verify(reference, _passes_only(_fft_only(source))).verdict == "accepted"
 
 
-def test_direct_path_still_serves_short_kernels() -> None:
-    # Above every kernel length the FFT is never taken: the broken FFT kernel must not matter.
-    reference = tasks.get("fftconv.long_conv").reference(shapes=["tiny", "odd"])
-    source = _wrong_twiddle(_source(_plan("fftconv.long_conv"), fft_min_taps=1 << 30))
+@pytest.mark.parametrize("task_id", ["fftconv.long_conv", "fftconv.gated_long_conv"])
+def test_direct_path_still_serves_short_kernels(task_id: str) -> None:
+    # Above every kernel length the FFT is never taken: the broken FFT kernels must not matter (the
+    # gated form: the direct sum evaluates pregate * u where it reads its input).
+    reference = tasks.get(task_id).reference(shapes=["tiny", "odd"])
+    source = _wrong_twiddle(_source(_plan(task_id), fft_min_taps=1 << 30))
     assert _verify(reference, source).verdict == "accepted"
 
 
@@ -250,24 +253,27 @@ def test_fused_fft_stages_match_torch_fft(tmp_path: Any) -> None:
 
 @pytest.mark.slow
 def test_fused_kernel_builds_for_sm90_without_spills(tmp_path: Any) -> None:
-    # Every transform length the fused kernel takes (256 .. MAX_N), at the warps it launches with.
-    path = tmp_path / "fused.py"
-    path.write_text("import triton\nimport triton.language as tl\n\n\n" + kernel("k", Epilogue(None, 3)))
-    spec = importlib.util.spec_from_file_location("fused", path)
+    # The gated convolution's fused kernel (its prologue, epilogue and the held rows: the most it
+    # holds) at every transform length it takes (256 .. MAX_N), at the warps it launches with.
+    path = tmp_path / "gated.py"
+    path.write_text(_source(_plan("fftconv.gated_long_conv"), fft_min_taps=1))
+    spec = importlib.util.spec_from_file_location("gated", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    helpers = jit_helpers({n: getattr(module, n) for n in ("k_twiddles", "k_forward_stage", "k_inverse_stage")})
+    (name,) = [n for n in vars(module) if n.endswith("_fft_fused")]
+    stem = name.removesuffix("fused")
+    helpers = jit_helpers({stem + n: getattr(module, stem + n) for n in ("twiddles", "forward_stage", "inverse_stage")})
     consts = {"LOG_N", "PAIR", "W_REV", "HAS_BIAS", "X_HELD"}
-    params = inspect.signature(module.k_fused.fn).parameters
+    fn = getattr(module, name)
     signature = {
         p: "constexpr" if p in consts else "*fp32" if p.endswith("_ptr") else "fp32" if p == "scale" else "i32"
-        for p in params
+        for p in inspect.signature(fn.fn).parameters
     }
     for log_n in range(8, MAX_N.bit_length()):
-        values = {"LOG_N": log_n, "PAIR": 1, "W_REV": False, "HAS_BIAS": True, "X_HELD": 0}
+        values = {"LOG_N": log_n, "PAIR": 1, "W_REV": False, "HAS_BIAS": False, "X_HELD": 1}
         options = {"num_warps": fused_warps(1 << log_n)}
-        build = compile_for_gpu(module.k_fused, "k_fused", signature, values, options, globals_override=helpers)
+        build = compile_for_gpu(fn, name, signature, values, options, globals_override=helpers)
         assert build.ok, build.error
         if build.spill_store_bytes is None:
             pytest.skip("no cuobjdump/nvdisasm in the Triton wheel")

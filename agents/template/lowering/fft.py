@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.template.ir import Branch, Leaf, LeafE
+from agents.template.ir import Bin, Branch, Leaf, LeafE, Un, Where, expr_leaves, expr_nodes
 from agents.template.lowering.common import NoTemplate, Value, arg_of, norm_dim, tensor_desc
 from agents.template.lowering.views import view
 
@@ -44,7 +44,9 @@ def fft_slice(low: Lowering, op: dict[str, Any], index: int, out_index: int, sha
         pass
     elif len(filt_shape) != 2 and tuple(filt_shape[:-1]) != tuple(sig_shape[:-1]):
         raise NoTemplate(f"FFT convolution filter of shape {list(filt_shape)}")
-    x = low.operand(low.value(sig_desc["tensor"], sig_desc), sig_shape)
+    sig = low.value(sig_desc["tensor"], sig_desc)
+    pre = _prologue(sig, sig_shape)
+    x = pre if pre is not None else low.operand(sig, sig_shape)
     fval = low.value(filt_desc["tensor"], filt_desc)
     if isinstance(fval, LeafE):
         fval = fval.leaf
@@ -55,7 +57,23 @@ def fft_slice(low: Lowering, op: dict[str, Any], index: int, out_index: int, sha
     weight = Leaf(fval.root, fval.views, fval.shape, fval.dtype, tuple(sorted(set(fval.flip) ^ {-1})))
     k = filt_shape[-1]
     branch = Branch(weight, None, (1,), (1,), (("causal", k - 1, 0),))
-    return low.add_node("dwconv", shape, operands={"x": x}, branches=[branch], attrs={"spatial": 1, "fft": True})
+    attrs: dict[str, Any] = {"spatial": 1, "fft": True}
+    if pre is not None:
+        attrs["pre"] = sig
+    return low.add_node("dwconv", shape, operands={"x": x}, branches=[branch], attrs=attrs)
+
+
+def _prologue(value: Value, shape: Any) -> Leaf | None:
+    """A signal computed elementwise from tensors of its own shape (the gated convolution's
+    ``u * pregate``): the convolution's kernels evaluate it where they read the signal (``attrs["pre"]``)
+    instead of an elementwise kernel writing it for them to read. Returns the node's ``x`` operand
+    (one of those tensors: the shape and strides the launch reads), or None."""
+    if not isinstance(value, Un | Bin | Where):
+        return None
+    leaves = expr_leaves(value)
+    if expr_nodes(value) or not leaves or any(leaf.flip or leaf.shape != tuple(shape) for leaf in leaves):
+        return None
+    return leaves[0]
 
 
 def _fft_factor(low: Lowering, desc: Any, n: int) -> tuple[dict[str, Any], list[int]]:

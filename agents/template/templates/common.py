@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agents.template.ir import Acc, Bin, Const, Expr, Leaf, LeafE, Node, NodeE, NodeRef, Operand, Stat, Un, Where
@@ -97,9 +97,11 @@ class Epilogue:
     expanded to the output's shape, so broadcasting is a zero stride), loaded at the output's index.
     """
 
-    def __init__(self, expr: Expr | None, rank: int) -> None:
+    def __init__(self, expr: Expr | None, rank: int, prefix: str = "e") -> None:
         self.expr = expr
         self.rank = rank
+        self.prefix = prefix  # of the kernel arguments (``e0_ptr``) and, but for "e", the temporaries
+        self.temp = "v" if prefix == "e" else f"{prefix}v"
         self.inputs: list[Operand] = []
         for e in expr.walk() if expr is not None else ():
             operand: Operand | None = None
@@ -113,8 +115,8 @@ class Epilogue:
     def kernel_params(self) -> str:
         parts = []
         for k in range(len(self.inputs)):
-            parts.append(f"e{k}_ptr")
-            parts += [f"e{k}_s{d}" for d in range(self.rank)]
+            parts.append(f"{self.prefix}{k}_ptr")
+            parts += [f"{self.prefix}{k}_s{d}" for d in range(self.rank)]
         return "".join(p + ", " for p in parts)
 
     def kernel_head(self, name: str, params: list[str], constexprs: list[str]) -> list[str]:
@@ -130,7 +132,7 @@ class Epilogue:
         ]
 
     def prelude(self, ctx: Ctx, shape_var: str, prefix: str) -> list[str]:
-        return [f"{prefix}e{k} = {ctx.var(op)}.expand({shape_var})" for k, op in enumerate(self.inputs)]
+        return [f"{prefix}{self.prefix}{k} = {ctx.var(op)}.expand({shape_var})" for k, op in enumerate(self.inputs)]
 
     def output(self, ctx: Ctx, alloc: str, prefix: str) -> list[str]:
         """The lines that allocate the output (``alloc`` at the shape ``{prefix}shape``) and expand the
@@ -138,7 +140,8 @@ class Epilogue:
         return [alloc.format(shape=f"{prefix}shape"), *self.prelude(ctx, f"{prefix}shape", prefix)]
 
     def call_args(self, prefix: str) -> str:
-        return "".join(f"{prefix}e{k}, *{prefix}e{k}.stride(), " for k in range(len(self.inputs)))
+        e = f"{prefix}{self.prefix}"
+        return "".join(f"{e}{k}, *{e}{k}.stride(), " for k in range(len(self.inputs)))
 
     def body(
         self,
@@ -148,26 +151,31 @@ class Epilogue:
         indent: str = "    ",
         flat: str | None = None,
         flat_of: dict[int, str] | None = None,
-        held: dict[int, str] | None = None,
+        held: list[tuple[Expr, str]] | None = None,
     ) -> list[str]:
         """Kernel lines that replace ``acc`` with the epilogue's value. ``flat``: every input is
         contiguous in the output's shape, so each is read at this flat offset (no per-dim index);
-        ``flat_of``: another offset for some inputs (by index); ``held``: inputs (by index) whose
-        float32 values at the output's index the kernel already holds in the named variable."""
+        ``flat_of``: another offset for some inputs (by index); ``held``: subexpressions (an input's
+        ``LeafE``, an expression of inputs) whose float32 values at the output's index the kernel
+        already holds in the named variable."""
         if self.expr is None:
             return []
         lines: list[str] = []
         counter = [0]
-        loaded: dict[int, str] = dict(held or {})
+        loaded: dict[int, str] = {}
+        e_ = self.prefix
 
         def load(k: int) -> str:
             if flat is not None:
                 at = (flat_of or {}).get(k, flat)
-                return f"tl.load(e{k}_ptr + {at}, mask={mask}, other=0.0).to(tl.float32)"
-            offs = " + ".join(f"({index[d]}) * e{k}_s{d}" for d in range(self.rank))
-            return f"tl.load(e{k}_ptr + {offs}, mask={mask}, other=0.0).to(tl.float32)"
+                return f"tl.load({e_}{k}_ptr + {at}, mask={mask}, other=0.0).to(tl.float32)"
+            offs = " + ".join(f"({index[d]}) * {e_}{k}_s{d}" for d in range(self.rank))
+            return f"tl.load({e_}{k}_ptr + {offs}, mask={mask}, other=0.0).to(tl.float32)"
 
         def render(e: Expr) -> str:
+            for sub, name in held or ():
+                if same_expr(e, sub):
+                    return name
             if isinstance(e, Acc):
                 return acc
             if isinstance(e, Stat):
@@ -194,7 +202,7 @@ class Epilogue:
             else:  # pragma: no cover - the IR has no other kinds
                 raise TypeError(type(e).__name__)
             counter[0] += 1
-            name = f"v{counter[0]}"
+            name = f"{self.temp}{counter[0]}"
             lines.append(f"{indent}{name} = {code}")
             if isinstance(e, LeafE | NodeE):
                 loaded[self.inputs.index(e.leaf if isinstance(e, LeafE) else NodeRef(e.node))] = name
@@ -203,6 +211,18 @@ class Epilogue:
         result = render(self.expr)
         lines.append(f"{indent}{acc} = {result}")
         return lines
+
+
+def same_expr(a: Expr, b: Expr) -> bool:
+    """Whether two expressions compute the same thing from the same inputs (``Expr`` itself compares
+    by identity, and rewrites rebuild expressions)."""
+    if type(a) is not type(b):
+        return False
+    for f in fields(a):  # type: ignore[arg-type]
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if not (same_expr(x, y) if isinstance(x, Expr) else x == y):
+            return False
+    return True
 
 
 def const_code(value: float) -> str:

@@ -18,8 +18,8 @@ paths apply the bias and the fused epilogue.
 
 from __future__ import annotations
 
-from agents.template.ir import Branch, Node
-from agents.template.templates import fft
+from agents.template.ir import Branch, Leaf, LeafE, Node, NodeE
+from agents.template.templates import fft, fft_fused
 from agents.template.templates.common import Ctx, Epilogue, block, warps
 
 
@@ -245,6 +245,9 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
     (stride,), (dil,) = br.stride, br.dilation
     x = ctx.var(node.operands["x"])  # type: ignore[arg-type]
     epi = Epilogue(node.epilogue, 3)
+    # attrs["pre"]: the input as an expression of tensors of its shape (the gated convolution's
+    # pregate * u), evaluated where the kernels read it; operands["x"] is one of them (the shape)
+    pro = Epilogue(node.attrs.get("pre"), 3, prefix="p")
     w = ctx.var(br.weight)
     lines = [f"{p}x = {x}", f"{p}B, {p}C, {p}L = {p}x.shape", f"{p}w = {w}", f"{p}K = {p}w.shape[-1]"]
     left, right = _pad_code(br.padding[0], f"{p}K", dil)
@@ -259,6 +262,7 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
         lines.append(f"{p}ws = (0, {p}w.stride(0), {p}w.stride(-1))")
     lines.append(f"{p}shape = ({p}B, {p}C, {p}OL)")
     lines += epi.output(ctx, alloc, p)
+    lines += pro.prelude(ctx, f"{p}x.shape", p)
     bt, bj = int(ctx.params.get("block_t", 64)), int(ctx.params.get("block_j", 64))
     bias = ctx.var(br.bias) if br.bias is not None else None
     flip = -1 in br.weight.flip
@@ -267,14 +271,16 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
         f"{p}grid = ({p}B * {p}C, triton.cdiv({p}OL, {p}bt))",
         f"{ctx.name}[{p}grid]({p}x, *{p}x.stride(), {out}, *{out}.stride(), {p}wv, *{p}ws, {bias or p + 'wv'}, "
         f"{p}C, {p}L, {p}OL, {p}K, {p}pad, "
+        + pro.call_args(p)
         + epi.call_args(p)
         + f"STRIDE={stride}, DIL={dil}, FLIP={flip}, HAS_BIAS={br.bias is not None}, "
         f"BLOCK_T={p}bt, BLOCK_J={p}bj, {warps(ctx.params)})",
     ]
     fft_kernel = ""
     if fft.eligible(br):
-        x_input = epi.inputs.index(node.operands["x"]) if node.operands["x"] in epi.inputs else None
-        fft_kernel, fft_lines = fft.emit_fft(p, ctx, out, epi, bias, flip, f"{p}x.device", x_input)
+        x_op = node.operands["x"]
+        x_expr = pro.expr or (LeafE(x_op) if isinstance(x_op, Leaf) else NodeE(x_op.node))  # type: ignore[union-attr]
+        fft_kernel, fft_lines = fft.emit_fft(p, ctx, out, epi, bias, flip, f"{p}x.device", pro, x_expr)
         lines.append(f"if {fft.use_fft_code(p, ctx.params)}:")
         lines += ["    " + line for line in fft_lines]
         lines.append("else:  # a short kernel: the direct sum")
@@ -286,7 +292,10 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
         [
             *epi.kernel_head(
                 ctx.name,
-                ["x_ptr, xs0, xs1, xs2, y_ptr, ys0, ys1, ys2, w_ptr, ws0, ws1, ws2, b_ptr, C, L, OL, K, pad,"],
+                [
+                    "x_ptr, xs0, xs1, xs2, y_ptr, ys0, ys1, ys2, w_ptr, ws0, ws1, ws2, b_ptr, C, L, OL, K, pad,",
+                    *([pro.kernel_params()] if pro.expr is not None else []),
+                ],
                 [
                     "STRIDE: tl.constexpr, DIL: tl.constexpr, FLIP: tl.constexpr, HAS_BIAS: tl.constexpr,",
                     "BLOCK_T: tl.constexpr, BLOCK_J: tl.constexpr,",
@@ -316,7 +325,9 @@ def _emit_1d(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]
             "            wv = tl.load(w_row + j * ws2, mask=j_ok, other=0.0)",
             "        src = t[:, None] * STRIDE + j[None, :] * DIL - pad",
             "        ok = t_ok[:, None] & j_ok[None, :] & (src >= 0) & (src < L)",
-            "        xv = tl.load(x_row + src * xs2, mask=ok, other=0.0)",
+            *fft_fused.input_lines(
+                pro, "xv", "b", "src", "ok", "tl.load(x_row + src * xs2, mask=ok, other=0.0)", "        "
+            ),
             "        acc += tl.sum(xv.to(tl.float32) * wv.to(tl.float32)[None, :], axis=1)",
             "    if HAS_BIAS:",
             "        acc += tl.load(b_ptr + c).to(tl.float32)",

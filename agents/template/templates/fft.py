@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import inspect
 
-from agents.template.ir import Branch
+from agents.template.ir import Branch, Expr
 from agents.template.templates import fft_fused
 from agents.template.templates.common import Ctx, Epilogue
 
@@ -71,14 +71,24 @@ def use_fft_code(p: str, params: dict[str, int]) -> str:
 
 
 def emit_fft(
-    p: str, ctx: Ctx, out: str, epi: Epilogue, bias: str | None, flip: bool, device: str, x_input: int | None = None
+    p: str,
+    ctx: Ctx,
+    out: str,
+    epi: Epilogue,
+    bias: str | None,
+    flip: bool,
+    device: str,
+    pro: Epilogue,
+    x_expr: Expr,
 ) -> tuple[str, list[str]]:
     """Kernel source and forward lines of the FFT path of the 1D node with forward prefix ``p``.
 
     The lines use the 1D emitter's variables: ``{p}x, {p}B, {p}C, {p}L, {p}K, {p}pad, {p}OL,
     {p}wv, {p}ws`` and the epilogue's prelude; ``flip``: the filter is read reversed (the direct
     kernel's FLIP), so the causal filter h[m] is w[m] when set and w[K - 1 - m] otherwise;
-    ``x_input``: the index of the convolution's input among the epilogue's inputs, if it reads it.
+    ``pro``: the input's prologue (``Epilogue`` of ``attrs["pre"]``, prefix ``p``; its prelude lines
+    ``{p}p<k>`` the emitter's; no expression: ``{p}x`` read as is), evaluated where the signal is read;
+    ``x_expr``: the input as the epilogue would name it (``pre``, or the operand's ``LeafE``/``NodeE``).
     """
     kn = f"{ctx.name}_fft"
     log_block = max(1, int(ctx.params.get("fft_block", DEFAULTS["fft_block"])).bit_length() - 1)
@@ -92,20 +102,24 @@ def emit_fft(
     # another's elements (a copy could be read after its owner's store within a stage).
     per_pass = [f"    {p}half = 1 << ({p}k + {p}g - 1)", f"    {p}nw = min({nw}, max(1, {p}half // 32))"]
 
-    def launch(rows: str, bufs: str, src: str, mode: str, inverse: int, out_flag: str, rev: bool) -> str:
+    def launch(
+        rows: str, bufs: str, src: str, mode: str, inverse: int, out_flag: str, rev: bool, pre_on: bool = False
+    ) -> str:
         return (
             f"    {kn}[({rows} * ({p}N >> ({p}k + {p}g)),)]({bufs}, {src}, {common}, {p}s, "
+            + pro.call_args(p)
             + epi.call_args(p)
-            + f"K_ST={p}k, LOG_G={p}g, HALF={p}half, IN_MODE={mode}, SRC_REV={rev}, "
+            + f"K_ST={p}k, LOG_G={p}g, HALF={p}half, IN_MODE={mode}, SRC_REV={rev}, PRE={int(pre_on)}, "
             f"INVERSE={inverse}, OUT={out_flag}, {tail}"
         )
 
     f32 = f"device={device}, dtype=torch.float32"
-    held = "0" if x_input is None else f"int({p}off == 0 and {p}L == {p}OL)"
+    held = f"int({p}off == 0 and {p}L == {p}OL)" if fft_fused.reads(epi, x_expr) else "0"
     fused = [
         f"{p}pair = int({p}ws[0] == 0)  # a filter shared over the batch: two batch rows a program",
         f"{kn}_fused[({p}C * triton.cdiv({p}B, 1 + {p}pair),)]({p}x, *{p}x.stride(), {p}wv, *{p}ws, "
         f"{out}, *{out}.stride(), {bias_arg}, {p}B, {p}C, {p}L, {p}K, {p}OL, {p}off, 1.0 / {p}N, "
+        + pro.call_args(p)
         + epi.call_args(p)
         + f"LOG_N={p}N.bit_length() - 1, PAIR={p}pair, W_REV={not flip}, HAS_BIAS={has_bias}, X_HELD={held}, "
         f"num_warps={kn}_fused_warps({p}N))",
@@ -138,6 +152,7 @@ def emit_fft(
             0,
             "0",
             False,
+            pro.expr is not None,
         ),
         "# pointwise product, inverse FFT (decimation in time), 1/N, bias and epilogue",
         f"for {p}i, ({p}s, {p}k, {p}g) in enumerate(reversed({p}passes)):",
@@ -160,10 +175,28 @@ def emit_fft(
         "else:  # longer rows: forward and inverse FFTs in passes over global buffers",
         *("    " + line for line in passes),
     ]
-    return fft_fused.kernel(kn, epi, x_input) + "\n\n\n" + _kernel(kn, epi), lines
+    return fft_fused.kernel(kn, epi, pro, x_expr) + "\n\n\n" + _kernel(kn, epi, pro), lines
 
 
-def _kernel(kn: str, epi: Epilogue) -> str:
+def _source_loads(pro: Epilogue) -> list[str]:
+    """The first stage's reads of a source row (``IN_MODE`` 1): the signal through its prologue (``PRE``)
+    or a row read as is (a filter, a signal without a prologue), zero past ``src_len``."""
+    plain = [
+        "ar = tl.load(src_row + s1 * ss2, mask=i1 < src_len, other=0.0).to(tl.float32)",
+        "br = tl.load(src_row + s2 * ss2, mask=i2 < src_len, other=0.0).to(tl.float32)",
+    ]
+    if pro.expr is None:
+        return ["            " + line for line in plain]
+    return [
+        "            if PRE:  # the signal as its prologue computes it",
+        *fft_fused.input_lines(pro, "ar", "b", "s1", "i1 < src_len", "", "                "),
+        *fft_fused.input_lines(pro, "br", "b", "s2", "i2 < src_len", "", "                "),
+        "            else:",
+        *("                " + line for line in plain),
+    ]
+
+
+def _kernel(kn: str, epi: Epilogue, pro: Epilogue) -> str:
     outputs: list[str] = []
     for n, (idx, val) in enumerate((("i1", "ar"), ("i2", "br")), start=1):
         outputs += fft_fused.finish(epi, str(n), idx, val, "b", "OL", "        ")
@@ -173,9 +206,10 @@ def _kernel(kn: str, epi: Epilogue) -> str:
         f"def {kn}(",
         "    re_ptr, im_ptr, fr_ptr, fi_ptr, src_ptr, ss0, ss1, ss2, src_len, src_c, f_sb, f_sc,",
         "    y_ptr, ys0, ys1, ys2, b_ptr, C, OL, off, scale, N, LOG_S,",
-        "    " + epi.kernel_params(),
+        "    " + pro.kernel_params() + epi.kernel_params(),
         "    K_ST: tl.constexpr, LOG_G: tl.constexpr, HALF: tl.constexpr, IN_MODE: tl.constexpr,",
         "    SRC_REV: tl.constexpr, INVERSE: tl.constexpr, OUT: tl.constexpr, HAS_BIAS: tl.constexpr,",
+        "    PRE: tl.constexpr,",
         "):",
         "    # IN_MODE 0: read the buffers; 1: read the real source rows (zero padded); 2: the product",
         "    # of the buffers' and the filter's spectra. OUT: the last stage writes y, not the buffers.",
@@ -214,8 +248,7 @@ def _kernel(kn: str, epi: Epilogue) -> str:
         "            else:",
         "                s1 = i1",
         "                s2 = i2",
-        "            ar = tl.load(src_row + s1 * ss2, mask=i1 < src_len, other=0.0).to(tl.float32)",
-        "            br = tl.load(src_row + s2 * ss2, mask=i2 < src_len, other=0.0).to(tl.float32)",
+        *_source_loads(pro),
         "            ai = tl.zeros([HALF], dtype=tl.float32)",
         "            bi = tl.zeros([HALF], dtype=tl.float32)",
         "        elif st == 0 and IN_MODE == 2:",

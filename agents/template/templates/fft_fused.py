@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import inspect
 
-from agents.template.templates.common import Epilogue
+from agents.template.ir import Expr
+from agents.template.templates.common import Epilogue, same_expr
 
 MAX_N = 4096  # the longest transform a program holds (16 warps); 8192 spilled at 16 and 32 warps
 
@@ -80,12 +81,19 @@ def {kn}_inverse_stage(re, im, wr, wi, LOG_N: tl.constexpr):
 
 
 def finish(
-    epi: Epilogue, tag: str, pos: str, value: str, b: str, ol: str, indent: str, held: dict[int, str] | None = None
+    epi: Epilogue,
+    tag: str,
+    pos: str,
+    value: str,
+    b: str,
+    ol: str,
+    indent: str,
+    held: list[tuple[Expr, str]] | None = None,
 ) -> list[str]:
     """Kernel lines that store the convolution ``value`` held at positions ``pos`` of batch row ``b``:
     output ``t = pos - off`` where ``0 <= t < ol``, scaled by 1/N, the bias added, the node's epilogue
-    applied (``held``: its inputs already in registers), cast to the output's dtype. ``tag`` names the
-    lines' variables."""
+    applied (``held``: values of it already in registers), cast to the output's dtype. ``tag`` names
+    the lines' variables."""
     t, ok, acc = f"t{tag}", f"t{tag}_ok", f"acc{tag}"
     return [
         f"{indent}{t} = {pos} - off",
@@ -98,31 +106,52 @@ def finish(
     ]
 
 
-def _outputs(epi: Epilogue, x_input: int | None) -> list[str]:
-    """The stores of the program's one or two rows. With ``X_HELD`` (the epilogue reads the
-    convolution's input, ``x_input`` among its inputs, at the output's index: ``off == 0`` and
-    ``OL == L``), the rows loaded before the transform serve it instead of a second read."""
+def input_lines(pro: Epilogue, var: str, b: str, pos: str, ok: str, plain: str, indent: str) -> list[str]:
+    """Kernel lines that set ``var`` to the convolution's input at ``(b, c, pos)`` where ``ok``, 0
+    elsewhere (zero padding): the load ``plain``, or the node's prologue ``pro`` (the input as an
+    expression of tensors, e.g. ``pregate * u``) evaluated on their values."""
+    if pro.expr is None:
+        return [f"{indent}{var} = {plain}"]
+    return [*pro.body([b, "c", pos], ok, acc=var, indent=indent), f"{indent}{var} = tl.where({ok}, {var}, 0.0)"]
 
-    def rows(held: tuple[dict[int, str] | None, dict[int, str] | None], indent: str) -> list[str]:
+
+def _outputs(epi: Epilogue, x_expr: Expr) -> list[str]:
+    """The stores of the program's one or two rows. With ``X_HELD`` (the epilogue reads the
+    convolution's input ``x_expr`` at the output's index: ``off == 0`` and ``OL == L``), the rows
+    the kernel loaded before the transform serve it instead of a second read."""
+
+    def rows(held: tuple[list[tuple[Expr, str]], list[tuple[Expr, str]]], indent: str) -> list[str]:
         return [
             *finish(epi, "0", "n", "zr", "b0", "OL", indent, held[0]),
             f"{indent}if PAIR:",
             *finish(epi, "1", "n", "zi", "b1", "OL1", indent + "    ", held[1]),
         ]
 
-    if x_input is None:
-        return rows((None, None), "    ")
-    held = ({x_input: "x0"}, {x_input: "x1"})
-    return ["    if X_HELD:", *rows(held, "        "), "    else:", *rows((None, None), "        ")]
+    if not reads(epi, x_expr):
+        return rows(([], []), "    ")
+    held = ([(x_expr, "x0")], [(x_expr, "x1")])
+    return ["    if X_HELD:", *rows(held, "        "), "    else:", *rows(([], []), "        ")]
 
 
-def kernel(kn: str, epi: Epilogue, x_input: int | None = None) -> str:
-    """The helpers and the fused kernel ``{kn}_fused``: one program a channel and batch-row pair;
-    ``x_input``: the index of the convolution's input among the epilogue's, if it reads it."""
+def reads(epi: Epilogue, x_expr: Expr) -> bool:
+    """Whether the epilogue computes ``x_expr`` (the convolution's input) somewhere."""
+    return epi.expr is not None and any(same_expr(e, x_expr) for e in epi.expr.walk())
+
+
+def kernel(kn: str, epi: Epilogue, pro: Epilogue, x_expr: Expr) -> str:
+    """The helpers and the fused kernel ``{kn}_fused``: one program a channel and batch-row pair.
+    ``pro``: the input's prologue (no expression: ``x`` is read as is); ``x_expr``: the input as the
+    epilogue would name it."""
+
+    def load_row(var: str, b: str, ok: str, indent: str) -> list[str]:
+        plain = f"tl.load(x_ptr + {b} * xs0 + c * xs1 + n * xs2, mask={ok}, other=0.0).to(tl.float32)"
+        return input_lines(pro, var, b, "n", ok, plain, indent)
+
+    params = "x_ptr, xs0, xs1, xs2, w_ptr, ws0, ws1, ws2, y_ptr, ys0, ys1, ys2, b_ptr, B, C, L, K, OL, off, scale,"
     body = [
         *epi.kernel_head(
             f"{kn}_fused",
-            ["x_ptr, xs0, xs1, xs2, w_ptr, ws0, ws1, ws2, y_ptr, ys0, ys1, ys2, b_ptr, B, C, L, K, OL, off, scale,"],
+            [params, pro.kernel_params()] if pro.expr is not None else [params],
             [
                 "LOG_N: tl.constexpr, PAIR: tl.constexpr, W_REV: tl.constexpr, HAS_BIAS: tl.constexpr,",
                 "X_HELD: tl.constexpr,",
@@ -133,12 +162,12 @@ def kernel(kn: str, epi: Epilogue, x_input: int | None = None) -> str:
         "    b0 = (tl.program_id(0) // C) * (1 + PAIR)",
         "    b1 = b0 + 1",
         "    n = tl.arange(0, 1 << LOG_N)",
-        "    zr = tl.load(x_ptr + b0 * xs0 + c * xs1 + n * xs2, mask=n < L, other=0.0).to(tl.float32)",
+        *load_row("zr", "b0", "n < L", "    "),
         "    if PAIR:",
         "        live = b1 < B  # an odd batch's last program has one row",
         "        L1 = tl.where(live, L, 0)",
         "        OL1 = tl.where(live, OL, 0)",
-        "        zi = tl.load(x_ptr + b1 * xs0 + c * xs1 + n * xs2, mask=n < L1, other=0.0).to(tl.float32)",
+        *load_row("zi", "b1", "n < L1", "        "),
         "    else:",
         "        zi = tl.zeros([1 << LOG_N], dtype=tl.float32)",
         "    x0 = zr",
@@ -161,7 +190,7 @@ def kernel(kn: str, epi: Epilogue, x_input: int | None = None) -> str:
         "    for s in tl.static_range(LOG_N):",
         f"        wr, wi = {kn}_twiddles(LOG_N - 1 - s, LOG_N, 1.0)",
         f"        zr, zi = {kn}_inverse_stage(zr, zi, wr, wi, LOG_N)",
-        *_outputs(epi, x_input),
+        *_outputs(epi, x_expr),
     ]
     warps = inspect.getsource(fused_warps).replace("def fused_warps(", f"def {kn}_fused_warps(", 1)
     return warps.strip() + "\n\n\n" + HELPERS.replace("{kn}", kn).strip() + "\n\n\n" + "\n".join(body)
