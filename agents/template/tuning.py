@@ -6,10 +6,13 @@ numpy per program, so large tiles (few programs) keep verification fast. Block s
 run time each is the next power of two of the extent it tiles, clamped to the cap.
 
 1D convolutions (``dwconv1d``) also carry the FFT path's settings (``templates/fft.py``): the forward
-takes the FFT path for kernels of at least ``fft_min_taps`` taps; ``fft_block`` elements a program,
-up to ``fft_stages`` butterfly stages a launch (1: a launch per stage, no in-program barrier),
-``fft_warps``. The GPU profiles differ in these too, so ranking measures where the FFT pays off:
-``wide_rows`` keeps the direct sum up to 1023 taps, ``small_tiles`` is the one-stage-a-launch FFT.
+takes the FFT path for kernels of at least ``fft_min_taps`` taps; rows whose transform fits
+``fft_block`` (at most 4,096) take the fused kernel (``templates/fft_fused.py``: whole rows a program,
+two batch rows packed a transform), longer ones passes of ``fft_block`` elements a program, up to
+``fft_stages`` butterfly stages a launch (1: a launch per stage, no in-program barrier), ``fft_warps``.
+The GPU profiles differ in these too, so ranking measures where the FFT pays off: ``wide_rows`` keeps
+the direct sum up to 1023 taps; ``small_tiles``, the default, fuses transforms up to 2,048 and runs 11
+stages a launch beyond (its sm_90 builds spill at none of them; 4,096 a program at 8 or 16 warps did).
 
 SpMM's ``block_e`` is the edges a chunk at the profile's ``block_f``: a narrower feature block takes
 proportionally more (``templates/sparse.py``), so every width gathers ``block_e x block_f`` values a chunk;
@@ -50,8 +53,8 @@ GPU_PROFILES: dict[str, Profile] = {
             "block_j": 64,
             "num_warps": 2,
             "fft_min_taps": 128,
-            "fft_block": 1024,
-            "fft_stages": 1,
+            "fft_block": 2048,
+            "fft_stages": 11,
             "fft_warps": 4,
         },
         "pwconv": {"block_o": 32, "block_p": 64, "block_c": 32, "num_warps": 4},
