@@ -20,10 +20,11 @@ block_f`` values a chunk (its registers; at 8 warps at least ``CHUNK_VALUES_A_TH
 **Aggregate, then project** (``emit_spmm_mm``, y = A (X W) = (A X) W, the GCN layer's
 ``A_hat @ (x @ W^T) + b``): one kernel a block of rows aggregates its neighbours' rows of X
 (``csr_aggregate`` over ``BLOCK_K`` input features at a time) and multiplies the ``BLOCK_M x BLOCK_K``
-sums by the matching rows of W with ``tl.dot`` (tensor cores), all output features in one tile; the
-bias and any other epilogue follow. Nothing between the two products goes through global memory: the
-two-kernel form writes X W (N x F_out) and gathers it again per edge. Aggregating first gathers rows of
-X (F_in wide) instead of rows of X W (F_out wide), so the launcher takes the fused kernel only while
+sums by the matching rows of W with ``tl.dot`` (tensor cores; ``tf32x3``, float32's precision, even for
+16-bit X and W, since the sums are float32), all output features in one tile; the bias and any other
+epilogue follow. Nothing between the two products goes through global memory: the two-kernel form
+writes X W (N x F_out) and gathers it again per edge. Aggregating first gathers rows of X (F_in wide)
+instead of rows of X W (F_out wide), so the launcher takes the fused kernel only while
 ``F_in <= FUSE_MAX_RATIO * F_out`` and ``F_out <= FUSE_MAX_OUT`` (one output tile); otherwise (Cora's
 1433 -> 16, say) it runs the matmul, then the SpMM with the epilogue.
 """
@@ -37,7 +38,7 @@ import triton.language as tl
 
 from agents.template.ir import Node, NodeRef
 from agents.template.templates.common import Ctx, Epilogue, block, warps
-from agents.template.templates.dense import dot_precision, emit_matmul
+from agents.template.templates.dense import FP32_DOT_PRECISION, emit_matmul
 
 CHUNK_VALUES_A_THREAD = 16
 """The gathered values a chunk holds a thread, at least, at 8 warps (4,096 values): the sm_90 builds take
@@ -229,7 +230,7 @@ def _emit_fused(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
         *epi.output(ctx, alloc, p),
         f"{p}bk, {p}bf = {block(f'{p}K', bf, 16)}, {block(f'{p}F', FUSE_MAX_OUT, 16)}",
         f"{p}be = {chunk_edges(f'{p}bk', f'{p}col.shape[0]', f'{p}N', bm, values)}",
-        f"{p}dp = {dot_precision(f'{p}x', f'{p}w')}",
+        f"{p}dp = {FP32_DOT_PRECISION!r}  # the aggregated sums are float32 whatever X's dtype",
         f"{ctx.name}[(triton.cdiv({p}N, {bm}),)](" + CSR_ARGS.format(p=p)
         + f"{p}x, *{p}x.stride(), {p}w, *{p}w.stride(), {out}, *{out}.stride(), {p}N, {p}K, {p}F, "
         + epi.call_args(p)
