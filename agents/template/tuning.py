@@ -12,7 +12,8 @@ two batch rows packed a transform), longer ones passes of ``fft_block`` elements
 ``fft_stages`` butterfly stages a launch (1: a launch per stage, no in-program barrier), ``fft_warps``.
 The GPU profiles differ in these too, so ranking measures where the FFT pays off: ``wide_rows`` keeps
 the direct sum up to 1023 taps; ``small_tiles``, the default, fuses transforms up to 2,048 and runs 11
-stages a launch beyond (its sm_90 builds spill at none of them; 4,096 a program at 8 or 16 warps did).
+stages a launch beyond, 2,048 values a program on 16 warps (4 a thread: the sm_90 builds of an
+8,192-long transform's launches spill at none; at 4 and 8 warps some did).
 
 SpMM's ``block_e`` is the edges a chunk at the profile's ``block_f``: a narrower feature block takes
 proportionally more (``templates/sparse.py``), so every width gathers ``block_e x block_f`` values a chunk;
@@ -55,7 +56,7 @@ GPU_PROFILES: dict[str, Profile] = {
             "fft_min_taps": 128,
             "fft_block": 2048,
             "fft_stages": 11,
-            "fft_warps": 4,
+            "fft_warps": 16,
         },
         "pwconv": {"block_o": 32, "block_p": 64, "block_c": 32, "num_warps": 4},
         "matmul": {"block_m": 64, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 3},
@@ -73,7 +74,7 @@ GPU_PROFILES: dict[str, Profile] = {
             "fft_min_taps": 128,
             "fft_block": 2048,
             "fft_stages": 11,
-            "fft_warps": 4,
+            "fft_warps": 16,
         },
         "pwconv": {"block_o": 64, "block_p": 64, "block_c": 32, "num_warps": 4},
         "matmul": {"block_m": 128, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 4},

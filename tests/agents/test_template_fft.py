@@ -23,7 +23,7 @@ from agents.template import TemplatePlan, plan_template
 from agents.template.emit import emit_candidate
 from agents.template.templates.fft import fft_passes
 from agents.template.templates.fft_fused import HELPERS, MAX_N, fused_warps
-from agents.template.tuning import CPU_PROFILES
+from agents.template.tuning import CPU_PROFILES, GPU_PROFILES
 from verifier import Candidate, Reference, VerifyOptions, verify
 from verifier.plan.gpu_build import compile_for_gpu, jit_helpers
 
@@ -32,8 +32,8 @@ OPTIONS = VerifyOptions(device="cpu", trials=1, calls_per_trial=1, timeout_s=180
 DIRECT_SUM = "acc += tl.sum(xv.to(tl.float32) * wv.to(tl.float32)[None, :], axis=1)"
 FORWARD_TWIDDLE = "wi = -tl.sin(ang)"
 FUSED_FORWARD_TWIDDLE = "_twiddles(s, LOG_N, -1.0)"
-FUSED_SCALE = "acc0 = zr * scale"  # the fused kernel's first row (the multi-pass kernel's are acc1, acc2)
-PASSES_SCALE = "acc1 = ar * scale"
+FUSED_SCALE = "acc0 = zr * scale"  # the fused kernel's first row (the multi-pass kernel's is acc1)
+PASSES_SCALE = "acc1 = xr * scale"
 
 SAME_PADDED_GELU = """
 import torch
@@ -278,3 +278,41 @@ def test_fused_kernel_builds_for_sm90_without_spills(tmp_path: Any) -> None:
         if build.spill_store_bytes is None:
             pytest.skip("no cuobjdump/nvdisasm in the Triton wheel")
         assert build.spill_store_bytes == 0 and build.spill_load_bytes == 0, (log_n, build.registers)
+
+
+@pytest.mark.slow
+def test_multi_pass_launches_build_for_sm90_without_spills(tmp_path: Any) -> None:
+    # The default GPU profile's launches for rows too long for the fused kernel (N = 8192: a 2-stage
+    # and an 11-stage launch a transform), each launch kind the gated convolution makes.
+    profile = GPU_PROFILES["small_tiles"]["dwconv1d"]
+    path = tmp_path / "gated.py"
+    plan = _plan("fftconv.gated_long_conv")
+    path.write_text(emit_candidate(plan.program, plan.model, copy.deepcopy(GPU_PROFILES["small_tiles"]), "t", "cpu"))
+    spec = importlib.util.spec_from_file_location("gated_passes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (name,) = [n for n in vars(module) if n.endswith("_fft") and not n.startswith("__")]
+    fn = getattr(module, name)
+    helpers = jit_helpers({name + "_span_stage": getattr(module, name + "_span_stage")})
+    consts = {"K_ST", "LOG_G", "IN_MODE", "SRC_REV", "INVERSE", "OUT", "HAS_BIAS", "PRE"}
+    signature = {
+        p: "constexpr" if p in consts else "*fp32" if p.endswith("_ptr") else "fp32" if p == "scale" else "i32"
+        for p in inspect.signature(fn.fn).parameters
+    }
+    passes = fft_passes(13, profile["fft_block"].bit_length() - 1, profile["fft_stages"])
+    assert len(passes) == 2
+    kinds = set()
+    for i, (_, k, g) in enumerate(passes):
+        kinds |= {(k, g, int(i == 0), 0, 0, 0), (k, g, int(i == 0), 0, 0, int(i == 0))}  # filter, signal
+    for i, (_, k, g) in enumerate(reversed(passes)):
+        kinds.add((k, g, 2 * int(i == 0), 1, int(i == len(passes) - 1), 0))  # inverse
+    for k, g, mode, inverse, out, pre in sorted(kinds):
+        values = {"K_ST": k, "LOG_G": g, "IN_MODE": mode, "SRC_REV": False, "INVERSE": inverse, "OUT": out}
+        values |= {"HAS_BIAS": False, "PRE": pre}
+        options = {"num_warps": min(profile["fft_warps"], (1 << (k + g)) // 128)}
+        build = compile_for_gpu(fn, name, signature, values, options, globals_override=helpers)
+        assert build.ok, build.error
+        if build.spill_store_bytes is None:
+            pytest.skip("no cuobjdump/nvdisasm in the Triton wheel")
+        assert build.spill_store_bytes == 0 and build.spill_load_bytes == 0, (values, build.registers)

@@ -21,10 +21,11 @@ FFT on separate real/imaginary float32 buffers (rows, N):
 
 One launch runs up to ``fft_stages`` butterfly stages: each program owns the elements those
 stages only mix among themselves (2^k rows x 2^g contiguous columns of a chunk, ``fft_block``
-elements) and runs the stages one after another with a block barrier between them (the data go
-through global memory, L1/L2 resident). ``fft_stages = 1`` is one launch per stage. Every launch
-batches all (batch, channel) rows. Twiddles are ``tl.cos``/``tl.sin`` of float32 angles; every
-value is accumulated in float32 whatever the I/O dtype.
+elements), reads them once, runs the stages on the block held as a [2^k, 2^g] register tensor (a
+stage pairs rows r and r + 2^m: a reshape/split/join) and writes it once. ``fft_stages = 1`` is one
+launch per stage. Every launch batches all (batch, channel) rows. Twiddles are ``tl.cos``/``tl.sin``
+of float32 angles, computed once for each row group a stage shares them over; every value is
+accumulated in float32 whatever the I/O dtype.
 
 When: ``dwconv.py`` emits this path next to the direct sum for every stride-1, dilation-1 1D node,
 and the forward takes it for kernels of at least ``fft_min_taps`` taps (left padding <= K - 1).
@@ -98,9 +99,8 @@ def emit_fft(
     bias_arg = bias if bias is not None else f"{p}wv"
     common = f"{out}, *{out}.stride(), {bias_arg}, {p}C, {p}OL, {p}off, 1.0 / {p}N, {p}N"
     tail = f"HAS_BIAS={has_bias}, num_warps={p}nw)"
-    # Butterflies a program and warps: at least one butterfly a thread, so no thread holds a copy of
-    # another's elements (a copy could be read after its owner's store within a stage).
-    per_pass = [f"    {p}half = 1 << ({p}k + {p}g - 1)", f"    {p}nw = min({nw}, max(1, {p}half // 32))"]
+    # Warps a launch: up to fft_warps, at least 4 elements of the block a thread.
+    per_pass = [f"    {p}nw = min({nw}, max(1, (1 << ({p}k + {p}g)) // 128))"]
 
     def launch(
         rows: str, bufs: str, src: str, mode: str, inverse: int, out_flag: str, rev: bool, pre_on: bool = False
@@ -109,7 +109,7 @@ def emit_fft(
             f"    {kn}[({rows} * ({p}N >> ({p}k + {p}g)),)]({bufs}, {src}, {common}, {p}s, "
             + pro.call_args(p)
             + epi.call_args(p)
-            + f"K_ST={p}k, LOG_G={p}g, HALF={p}half, IN_MODE={mode}, SRC_REV={rev}, PRE={int(pre_on)}, "
+            + f"K_ST={p}k, LOG_G={p}g, IN_MODE={mode}, SRC_REV={rev}, PRE={int(pre_on)}, "
             f"INVERSE={inverse}, OUT={out_flag}, {tail}"
         )
 
@@ -179,27 +179,57 @@ def emit_fft(
 
 
 def _source_loads(pro: Epilogue) -> list[str]:
-    """The first stage's reads of a source row (``IN_MODE`` 1): the signal through its prologue (``PRE``)
-    or a row read as is (a filter, a signal without a prologue), zero past ``src_len``."""
-    plain = [
-        "ar = tl.load(src_row + s1 * ss2, mask=i1 < src_len, other=0.0).to(tl.float32)",
-        "br = tl.load(src_row + s2 * ss2, mask=i2 < src_len, other=0.0).to(tl.float32)",
-    ]
+    """The first launch's read of a source row (``IN_MODE`` 1) into ``xr``: the signal through its
+    prologue (``PRE``) or a row read as is (a filter, a signal without a prologue), zero past ``src_len``."""
+    plain = "xr = tl.load(src_row + s1 * ss2, mask=pos < src_len, other=0.0).to(tl.float32)"
     if pro.expr is None:
-        return ["            " + line for line in plain]
+        return ["        " + plain]
     return [
-        "            if PRE:  # the signal as its prologue computes it",
-        *fft_fused.input_lines(pro, "ar", "b", "s1", "i1 < src_len", "", "                "),
-        *fft_fused.input_lines(pro, "br", "b", "s2", "i2 < src_len", "", "                "),
-        "            else:",
-        *("                " + line for line in plain),
+        "        if PRE:  # the signal as its prologue computes it",
+        *fft_fused.input_lines(pro, "xr", "b", "s1", "pos < src_len", "", "            "),
+        "        else:",
+        "            " + plain,
     ]
+
+
+SPAN_STAGE = """
+@triton.jit
+def {kn}_span_stage(xr, xi, low, LOG_LOW, M: tl.constexpr, K_ST: tl.constexpr, LOG_G: tl.constexpr,
+                    INVERSE: tl.constexpr):
+    \"\"\"One butterfly stage on a program's block held as [2^K_ST, 2^LOG_G] (row r, column q: element
+    chunk(q) << LOG_S + r << LOG_LOW + low(q)): rows r and r + 2^M pair up. The twiddle depends on
+    the row's bits below M and the column, so it is computed once for all 2^(K_ST-1-M) row groups.\"\"\"
+    A: tl.constexpr = 1 << (K_ST - 1 - M)
+    BM: tl.constexpr = 1 << (M + LOG_G)
+    ar, br = tl.split(tl.permute(tl.reshape(xr, [A, 2, BM]), [0, 2, 1]))
+    ai, bi = tl.split(tl.permute(tl.reshape(xi, [A, 2, BM]), [0, 2, 1]))
+    k = tl.arange(0, BM)
+    lows = tl.reshape(tl.broadcast_to(low[None, :], [1 << M, 1 << LOG_G]), [BM])
+    ang = (((k >> LOG_G) << LOG_LOW) + lows).to(tl.float32) * (3.141592653589793 / (1 << (LOG_LOW + M)))
+    wr = tl.cos(ang)[None, :]
+    if INVERSE:
+        # decimation in time: (a, b) -> (a + w b, a - w b)
+        wi = tl.sin(ang)[None, :]
+        tr = br * wr - bi * wi
+        ti = br * wi + bi * wr
+        out_a = (ar + tr, ai + ti)
+        out_b = (ar - tr, ai - ti)
+    else:
+        # decimation in frequency: (a, b) -> (a + b, (a - b) w)
+        wi = -tl.sin(ang)[None, :]
+        dr = ar - br
+        di = ai - bi
+        out_a = (ar + br, ai + bi)
+        out_b = (dr * wr - di * wi, dr * wi + di * wr)
+    shape: tl.constexpr = [1 << K_ST, 1 << LOG_G]
+    yr = tl.reshape(tl.permute(tl.join(out_a[0], out_b[0]), [0, 2, 1]), shape)
+    yi = tl.reshape(tl.permute(tl.join(out_a[1], out_b[1]), [0, 2, 1]), shape)
+    return yr, yi
+"""
 
 
 def _kernel(kn: str, epi: Epilogue, pro: Epilogue) -> str:
-    outputs: list[str] = []
-    for n, (idx, val) in enumerate((("i1", "ar"), ("i2", "br")), start=1):
-        outputs += fft_fused.finish(epi, str(n), idx, val, "b", "OL", "        ")
+    outputs = fft_fused.finish(epi, "1", "pos", "xr", "b", "OL", "        ")
     passes = inspect.getsource(fft_passes).replace("def fft_passes(", f"def {kn}_passes(", 1)
     body = [
         "@triton.jit",
@@ -207,93 +237,50 @@ def _kernel(kn: str, epi: Epilogue, pro: Epilogue) -> str:
         "    re_ptr, im_ptr, fr_ptr, fi_ptr, src_ptr, ss0, ss1, ss2, src_len, src_c, f_sb, f_sc,",
         "    y_ptr, ys0, ys1, ys2, b_ptr, C, OL, off, scale, N, LOG_S,",
         "    " + pro.kernel_params() + epi.kernel_params(),
-        "    K_ST: tl.constexpr, LOG_G: tl.constexpr, HALF: tl.constexpr, IN_MODE: tl.constexpr,",
+        "    K_ST: tl.constexpr, LOG_G: tl.constexpr, IN_MODE: tl.constexpr,",
         "    SRC_REV: tl.constexpr, INVERSE: tl.constexpr, OUT: tl.constexpr, HAS_BIAS: tl.constexpr,",
         "    PRE: tl.constexpr,",
         "):",
+        "    # The program's block, held in registers for the launch's K_ST stages: 2^K_ST rows (the",
+        "    # stages' span bits) x 2^LOG_G columns, element pos = chunk(q) << LOG_S + r << LOG_LOW + low(q).",
         "    # IN_MODE 0: read the buffers; 1: read the real source rows (zero padded); 2: the product",
-        "    # of the buffers' and the filter's spectra. OUT: the last stage writes y, not the buffers.",
+        "    # of the buffers' and the filter's spectra. OUT: the last launch writes y, not the buffers.",
         "    per_row = N >> (K_ST + LOG_G)",
         "    row = tl.program_id(0) // per_row",
         "    b = row // C",
         "    c = row % C",
         "    rbase = row.to(tl.int64) * N",
-        "    j = tl.arange(0, HALF)",
-        "    col = (tl.program_id(0) % per_row) * (1 << LOG_G) + (j & ((1 << LOG_G) - 1))",
-        "    hp = j >> LOG_G",
         "    LOG_LOW = LOG_S - K_ST",
-        "    chunk = col >> LOG_LOW",
+        "    col = (tl.program_id(0) % per_row) * (1 << LOG_G) + tl.arange(0, 1 << LOG_G)",
         "    low = col & ((1 << LOG_LOW) - 1)",
-        "    i1 = j",
-        "    i2 = j",
-        "    ar = tl.zeros([HALF], dtype=tl.float32)",
-        "    br = tl.zeros([HALF], dtype=tl.float32)",
-        "    for st in tl.static_range(K_ST):",
-        "        m = st * INVERSE + (K_ST - 1 - st) * (1 - INVERSE)",
-        "        hi = ((hp >> m) << (m + 1)) | (hp & ((1 << m) - 1))",
-        "        i1 = (chunk << LOG_S) + (hi << LOG_LOW) + low",
-        "        h = 1 << (LOG_LOW + m)",
-        "        i2 = i1 + h",
-        "        ang = (i1 & (h - 1)).to(tl.float32) * (3.141592653589793 / h)",
-        "        wr = tl.cos(ang)",
-        "        if INVERSE:",
-        "            wi = tl.sin(ang)",
+        "    pos = (((col >> LOG_LOW) << LOG_S) + low)[None, :] + (tl.arange(0, 1 << K_ST) << LOG_LOW)[:, None]",
+        "    if IN_MODE == 1:",
+        "        src_row = src_ptr + (row // src_c) * ss0 + (row % src_c) * ss1",
+        "        if SRC_REV:",
+        "            s1 = src_len - 1 - pos",
         "        else:",
-        "            wi = -tl.sin(ang)",
-        "        if st == 0 and IN_MODE == 1:",
-        "            src_row = src_ptr + (row // src_c) * ss0 + (row % src_c) * ss1",
-        "            if SRC_REV:",
-        "                s1 = src_len - 1 - i1",
-        "                s2 = src_len - 1 - i2",
-        "            else:",
-        "                s1 = i1",
-        "                s2 = i2",
+        "            s1 = pos",
         *_source_loads(pro),
-        "            ai = tl.zeros([HALF], dtype=tl.float32)",
-        "            bi = tl.zeros([HALF], dtype=tl.float32)",
-        "        elif st == 0 and IN_MODE == 2:",
-        "            fbase = (b * f_sb + c * f_sc).to(tl.int64) * N",
-        "            xr = tl.load(re_ptr + rbase + i1)",
-        "            xi = tl.load(im_ptr + rbase + i1)",
-        "            gr = tl.load(fr_ptr + fbase + i1)",
-        "            gi = tl.load(fi_ptr + fbase + i1)",
-        "            ar = xr * gr - xi * gi",
-        "            ai = xr * gi + xi * gr",
-        "            xr = tl.load(re_ptr + rbase + i2)",
-        "            xi = tl.load(im_ptr + rbase + i2)",
-        "            gr = tl.load(fr_ptr + fbase + i2)",
-        "            gi = tl.load(fi_ptr + fbase + i2)",
-        "            br = xr * gr - xi * gi",
-        "            bi = xr * gi + xi * gr",
-        "        else:",
-        "            ar = tl.load(re_ptr + rbase + i1)",
-        "            ai = tl.load(im_ptr + rbase + i1)",
-        "            br = tl.load(re_ptr + rbase + i2)",
-        "            bi = tl.load(im_ptr + rbase + i2)",
-        "        if INVERSE:",
-        "            # decimation in time: (a, b) -> (a + w b, a - w b)",
-        "            tr = br * wr - bi * wi",
-        "            ti = br * wi + bi * wr",
-        "            br = ar - tr",
-        "            bi = ai - ti",
-        "            ar = ar + tr",
-        "            ai = ai + ti",
-        "        else:",
-        "            # decimation in frequency: (a, b) -> (a + b, (a - b) w)",
-        "            dr = ar - br",
-        "            di = ai - bi",
-        "            ar = ar + br",
-        "            ai = ai + bi",
-        "            br = dr * wr - di * wi",
-        "            bi = dr * wi + di * wr",
-        "        if st < K_ST - OUT:",
-        "            tl.store(re_ptr + rbase + i1, ar)",
-        "            tl.store(im_ptr + rbase + i1, ai)",
-        "            tl.store(re_ptr + rbase + i2, br)",
-        "            tl.store(im_ptr + rbase + i2, bi)",
-        "        if st < K_ST - 1:",
-        "            tl.debug_barrier()",
+        "        xi = tl.zeros([1 << K_ST, 1 << LOG_G], dtype=tl.float32)",
+        "    elif IN_MODE == 2:",
+        "        fbase = (b * f_sb + c * f_sc).to(tl.int64) * N",
+        "        ar = tl.load(re_ptr + rbase + pos)",
+        "        ai = tl.load(im_ptr + rbase + pos)",
+        "        gr = tl.load(fr_ptr + fbase + pos)",
+        "        gi = tl.load(fi_ptr + fbase + pos)",
+        "        xr = ar * gr - ai * gi",
+        "        xi = ar * gi + ai * gr",
+        "    else:",
+        "        xr = tl.load(re_ptr + rbase + pos)",
+        "        xi = tl.load(im_ptr + rbase + pos)",
+        "    for st in tl.static_range(K_ST):",
+        "        # forward: spans from the largest; inverse: from the smallest",
+        f"        xr, xi = {kn}_span_stage(xr, xi, low, LOG_LOW, st * INVERSE + (K_ST - 1 - st) * (1 - INVERSE),",
+        "                                 K_ST, LOG_G, INVERSE)",
         "    if OUT:",
         *outputs,
+        "    else:",
+        "        tl.store(re_ptr + rbase + pos, xr)",
+        "        tl.store(im_ptr + rbase + pos, xi)",
     ]
-    return passes.strip() + "\n\n\n" + "\n".join(body)
+    return passes.strip() + "\n\n\n" + SPAN_STAGE.replace("{kn}", kn).strip() + "\n\n\n" + "\n".join(body)
