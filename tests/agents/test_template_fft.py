@@ -148,6 +148,17 @@ def test_multi_launch_fft_is_accepted(block: int, stages: int, passes: list[tupl
     assert _verify(reference, _passes_only(_fft_only(source))).verdict == "accepted"
 
 
+def test_multi_pass_packs_two_batch_rows() -> None:
+    # tiny (B = 2, N = 256) on the multi-pass kernel (128 values a program: a 1-stage and a 7-stage
+    # launch a transform): both batch rows in one buffer row, each launch's block read and written
+    # once, the gate computed on load. Counted, 5.9x the compulsory bytes (36x before).
+    reference = tasks.get("fftconv.gated_long_conv").reference(shapes=["tiny"])
+    source = _source(_plan("fftconv.gated_long_conv"), fft_min_taps=1, fft_block=128, fft_stages=11)
+    report = _verify(reference, _passes_only(_fft_only(source)))
+    assert report.verdict == "accepted", report.reasons
+    assert report.static_profile["summary"]["traffic_ratio"] < 6.5
+
+
 @pytest.mark.parametrize("task_id", ["fftconv.long_conv", "fftconv.gated_long_conv"])
 def test_direct_path_still_serves_short_kernels(task_id: str) -> None:
     # Above every kernel length the FFT is never taken: the broken FFT kernels must not matter (the
@@ -166,16 +177,18 @@ def test_wrong_twiddle_sign_is_rejected(block: int) -> None:
     assert any(c.name == "values" and not c.passed for c in report.checks)
 
 
-def test_fft_serves_same_padding_longer_than_the_input() -> None:
+@pytest.mark.parametrize("block", [4096, 64])  # the fused kernel, the multi-pass one
+def test_fft_serves_same_padding_longer_than_the_input(block: int) -> None:
     # A generic depthwise conv1d: 'same' padding (output index offset K - 1 - pad), bias, GELU
     # epilogue, kernels longer than the sequence.
     reference = Reference(
         source=SAME_PADDED_GELU,
         name="dwconv1d_same_gelu",
-        # an odd batch: the fused kernel's last program holds one row
+        # an odd batch: the last row pair (a fused program, a multi-pass buffer row) holds one row
         shapes={"k129": {"BATCH": 3}, "k201": {"BATCH": 1, "SEQ_LEN": 77, "KERNEL_SIZE": 201}},
     )
-    source = _fused_only(_fft_only(_source(plan_template(reference, OPTIONS), fft_min_taps=1)))
+    source = _fft_only(_source(plan_template(reference, OPTIONS), fft_min_taps=1, fft_block=block))
+    source = _fused_only(source) if block == 4096 else _passes_only(source)
     assert _verify(reference, source).verdict == "accepted"
 
 
@@ -295,7 +308,7 @@ def test_multi_pass_launches_build_for_sm90_without_spills(tmp_path: Any) -> Non
     (name,) = [n for n in vars(module) if n.endswith("_fft") and not n.startswith("__")]
     fn = getattr(module, name)
     helpers = jit_helpers({name + "_span_stage": getattr(module, name + "_span_stage")})
-    consts = {"K_ST", "LOG_G", "IN_MODE", "SRC_REV", "INVERSE", "OUT", "HAS_BIAS", "PRE"}
+    consts = {"K_ST", "LOG_G", "IN_MODE", "SRC_REV", "INVERSE", "OUT", "HAS_BIAS", "PRE", "PAIR"}
     signature = {
         p: "constexpr" if p in consts else "*fp32" if p.endswith("_ptr") else "fp32" if p == "scale" else "i32"
         for p in inspect.signature(fn.fn).parameters
@@ -304,12 +317,12 @@ def test_multi_pass_launches_build_for_sm90_without_spills(tmp_path: Any) -> Non
     assert len(passes) == 2
     kinds = set()
     for i, (_, k, g) in enumerate(passes):
-        kinds |= {(k, g, int(i == 0), 0, 0, 0), (k, g, int(i == 0), 0, 0, int(i == 0))}  # filter, signal
+        kinds |= {(k, g, int(i == 0), 0, 0, 0, 0), (k, g, int(i == 0), 0, 0, int(i == 0), 1)}  # filter, signal
     for i, (_, k, g) in enumerate(reversed(passes)):
-        kinds.add((k, g, 2 * int(i == 0), 1, int(i == len(passes) - 1), 0))  # inverse
-    for k, g, mode, inverse, out, pre in sorted(kinds):
+        kinds.add((k, g, 2 * int(i == 0), 1, int(i == len(passes) - 1), 0, 1))  # inverse
+    for k, g, mode, inverse, out, pre, pair in sorted(kinds):
         values = {"K_ST": k, "LOG_G": g, "IN_MODE": mode, "SRC_REV": False, "INVERSE": inverse, "OUT": out}
-        values |= {"HAS_BIAS": False, "PRE": pre}
+        values |= {"HAS_BIAS": False, "PRE": pre, "PAIR": pair}
         options = {"num_warps": min(profile["fft_warps"], (1 << (k + g)) // 128)}
         build = compile_for_gpu(fn, name, signature, values, options, globals_override=helpers)
         assert build.ok, build.error

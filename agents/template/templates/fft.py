@@ -8,7 +8,8 @@ Rows whose N fits a program (``N <= fft_block``, at most ``fft_fused.MAX_N``) ta
 (``fft_fused.py``): one program a channel and pair of batch rows, packed as one complex row, with the
 forward transforms, the product and the inverse in registers; global memory sees the inputs read and
 the outputs written once. Longer rows take the multi-pass kernel below: an iterative radix-2 complex
-FFT on separate real/imaginary float32 buffers (rows, N):
+FFT on separate real/imaginary float32 buffers (rows, N), a buffer row holding two batch rows of a
+channel (``x_b + i x_b1``, as the fused kernel packs them) when the filter is shared over the batch:
 
 * forward transforms of the filter (once per distinct filter row: a filter shared over the batch
   is transformed once per channel) and of the signal, by decimation in frequency (natural order in,
@@ -97,26 +98,26 @@ def emit_fft(
     nw = int(ctx.params.get("fft_warps", DEFAULTS["fft_warps"]))
     has_bias = bias is not None
     bias_arg = bias if bias is not None else f"{p}wv"
-    common = f"{out}, *{out}.stride(), {bias_arg}, {p}C, {p}OL, {p}off, 1.0 / {p}N, {p}N"
+    common = f"{out}, *{out}.stride(), {bias_arg}, {p}B, {p}C, {p}OL, {p}off, 1.0 / {p}N, {p}N"
     tail = f"HAS_BIAS={has_bias}, num_warps={p}nw)"
     # Warps a launch: up to fft_warps, at least 4 elements of the block a thread.
     per_pass = [f"    {p}nw = min({nw}, max(1, (1 << ({p}k + {p}g)) // 128))"]
 
     def launch(
-        rows: str, bufs: str, src: str, mode: str, inverse: int, out_flag: str, rev: bool, pre_on: bool = False
+        rows: str, bufs: str, src: str, mode: str, inverse: int, out_flag: str, rev: bool, signal: bool = False
     ) -> str:
+        pre_on = signal and pro.expr is not None
         return (
             f"    {kn}[({rows} * ({p}N >> ({p}k + {p}g)),)]({bufs}, {src}, {common}, {p}s, "
             + pro.call_args(p)
             + epi.call_args(p)
             + f"K_ST={p}k, LOG_G={p}g, IN_MODE={mode}, SRC_REV={rev}, PRE={int(pre_on)}, "
-            f"INVERSE={inverse}, OUT={out_flag}, {tail}"
+            f"PAIR={p + 'pair' if signal else 0}, INVERSE={inverse}, OUT={out_flag}, {tail}"
         )
 
     f32 = f"device={device}, dtype=torch.float32"
     held = f"int({p}off == 0 and {p}L == {p}OL)" if fft_fused.reads(epi, x_expr) else "0"
     fused = [
-        f"{p}pair = int({p}ws[0] == 0)  # a filter shared over the batch: two batch rows a program",
         f"{kn}_fused[({p}C * triton.cdiv({p}B, 1 + {p}pair),)]({p}x, *{p}x.stride(), {p}wv, *{p}ws, "
         f"{out}, *{out}.stride(), {bias_arg}, {p}B, {p}C, {p}L, {p}K, {p}OL, {p}off, 1.0 / {p}N, "
         + pro.call_args(p)
@@ -128,8 +129,9 @@ def emit_fft(
         f"{p}passes = {kn}_passes({p}N.bit_length() - 1, {log_block}, {stages})",
         f"{p}fb = {p}B if {p}ws[0] != 0 else 1",
         f"{p}fc = {p}C if {p}ws[1] != 0 else 1",
-        f"{p}re = torch.empty(({p}B * {p}C, {p}N), {f32})",
-        f"{p}im = torch.empty(({p}B * {p}C, {p}N), {f32})",
+        f"{p}rows = {p}C * triton.cdiv({p}B, 1 + {p}pair)",
+        f"{p}re = torch.empty(({p}rows, {p}N), {f32})",
+        f"{p}im = torch.empty(({p}rows, {p}N), {f32})",
         f"{p}fr = torch.empty(({p}fb * {p}fc, {p}N), {f32})",
         f"{p}fi = torch.empty(({p}fb * {p}fc, {p}N), {f32})",
         "# forward FFTs (decimation in frequency): filter rows, then signal rows",
@@ -145,31 +147,33 @@ def emit_fft(
             not flip,
         ),
         launch(
-            f"{p}B * {p}C",
+            f"{p}rows",
             f"{p}re, {p}im, {p}fr, {p}fi",
             f"{p}x, *{p}x.stride(), {p}L, {p}C, 0, 0",
             f"int({p}i == 0)",
             0,
             "0",
             False,
-            pro.expr is not None,
+            True,
         ),
         "# pointwise product, inverse FFT (decimation in time), 1/N, bias and epilogue",
         f"for {p}i, ({p}s, {p}k, {p}g) in enumerate(reversed({p}passes)):",
         *per_pass,
         launch(
-            f"{p}B * {p}C",
+            f"{p}rows",
             f"{p}re, {p}im, {p}fr, {p}fi",
             f"{p}x, *{p}x.stride(), {p}L, {p}C, {p}fc if {p}fb > 1 else 0, 1 if {p}fc > 1 else 0",
             f"2 * int({p}i == 0)",
             1,
             f"int({p}i == len({p}passes) - 1)",
             False,
+            True,
         ),
     ]
     lines = [
         f"{p}off = {p}K - 1 - {p}pad",
         f"{p}N = max(2, triton.next_power_of_2({p}L + {p}K - 1), triton.next_power_of_2({p}OL + {p}off))",
+        f"{p}pair = int({p}ws[0] == 0)  # a filter shared over the batch: two batch rows a transform",
         f"if {p}N <= {min(1 << log_block, fft_fused.MAX_N)}:  # whole rows a program: the fused kernel",
         *("    " + line for line in fused),
         "else:  # longer rows: forward and inverse FFTs in passes over global buffers",
@@ -179,16 +183,29 @@ def emit_fft(
 
 
 def _source_loads(pro: Epilogue) -> list[str]:
-    """The first launch's read of a source row (``IN_MODE`` 1) into ``xr``: the signal through its
-    prologue (``PRE``) or a row read as is (a filter, a signal without a prologue), zero past ``src_len``."""
-    plain = "xr = tl.load(src_row + s1 * ss2, mask=pos < src_len, other=0.0).to(tl.float32)"
+    """The first launch's read of a source row (``IN_MODE`` 1) into ``xr`` (and, ``PAIR``, the next
+    batch row into ``xi``): the signal through its prologue (``PRE``) or read as is (a filter, a signal
+    without a prologue), zero past ``src_len``."""
+    plain = [
+        "xr = tl.load(src_row + s1 * ss2, mask=pos < src_len, other=0.0).to(tl.float32)",
+        "if PAIR:",
+        "    len1 = tl.where(b1 < B, src_len, 0)",
+        "    xi = tl.load(src_row + ss0 + s1 * ss2, mask=pos < len1, other=0.0).to(tl.float32)",
+        "else:",
+        "    xi = tl.zeros([1 << K_ST, 1 << LOG_G], dtype=tl.float32)",
+    ]
     if pro.expr is None:
-        return ["        " + plain]
+        return ["        " + line for line in plain]
     return [
         "        if PRE:  # the signal as its prologue computes it",
         *fft_fused.input_lines(pro, "xr", "b", "s1", "pos < src_len", "", "            "),
+        "            if PAIR:",
+        "                len1 = tl.where(b1 < B, src_len, 0)",
+        *fft_fused.input_lines(pro, "xi", "b1", "s1", "pos < len1", "", "                "),
+        "            else:",
+        "                xi = tl.zeros([1 << K_ST, 1 << LOG_G], dtype=tl.float32)",
         "        else:",
-        "            " + plain,
+        *("            " + line for line in plain),
     ]
 
 
@@ -229,39 +246,48 @@ def {kn}_span_stage(xr, xi, low, LOG_LOW, M: tl.constexpr, K_ST: tl.constexpr, L
 
 
 def _kernel(kn: str, epi: Epilogue, pro: Epilogue) -> str:
-    outputs = fft_fused.finish(epi, "1", "pos", "xr", "b", "OL", "        ")
+    outputs = [
+        *fft_fused.finish(epi, "1", "pos", "xr", "b", "OL", "        "),
+        "        if PAIR:",
+        *fft_fused.finish(epi, "2", "pos", "xi", "b1", "OL1", "            "),
+    ]
     passes = inspect.getsource(fft_passes).replace("def fft_passes(", f"def {kn}_passes(", 1)
     body = [
         "@triton.jit",
         f"def {kn}(",
         "    re_ptr, im_ptr, fr_ptr, fi_ptr, src_ptr, ss0, ss1, ss2, src_len, src_c, f_sb, f_sc,",
-        "    y_ptr, ys0, ys1, ys2, b_ptr, C, OL, off, scale, N, LOG_S,",
+        "    y_ptr, ys0, ys1, ys2, b_ptr, B, C, OL, off, scale, N, LOG_S,",
         "    " + pro.kernel_params() + epi.kernel_params(),
         "    K_ST: tl.constexpr, LOG_G: tl.constexpr, IN_MODE: tl.constexpr,",
         "    SRC_REV: tl.constexpr, INVERSE: tl.constexpr, OUT: tl.constexpr, HAS_BIAS: tl.constexpr,",
-        "    PRE: tl.constexpr,",
+        "    PRE: tl.constexpr, PAIR: tl.constexpr,",
         "):",
         "    # The program's block, held in registers for the launch's K_ST stages: 2^K_ST rows (the",
         "    # stages' span bits) x 2^LOG_G columns, element pos = chunk(q) << LOG_S + r << LOG_LOW + low(q).",
         "    # IN_MODE 0: read the buffers; 1: read the real source rows (zero padded); 2: the product",
         "    # of the buffers' and the filter's spectra. OUT: the last launch writes y, not the buffers.",
+        "    # PAIR: a buffer row holds batch rows b and b1 = b + 1 of channel c as x_b + i x_b1.",
         "    per_row = N >> (K_ST + LOG_G)",
         "    row = tl.program_id(0) // per_row",
-        "    b = row // C",
+        "    b = (row // C) * (1 + PAIR)",
         "    c = row % C",
+        "    b1 = b + 1",
+        "    OL1 = tl.where(b1 < B, OL, 0)  # an odd batch's last row pair has one row",
         "    rbase = row.to(tl.int64) * N",
         "    LOG_LOW = LOG_S - K_ST",
         "    col = (tl.program_id(0) % per_row) * (1 << LOG_G) + tl.arange(0, 1 << LOG_G)",
         "    low = col & ((1 << LOG_LOW) - 1)",
         "    pos = (((col >> LOG_LOW) << LOG_S) + low)[None, :] + (tl.arange(0, 1 << K_ST) << LOG_LOW)[:, None]",
         "    if IN_MODE == 1:",
-        "        src_row = src_ptr + (row // src_c) * ss0 + (row % src_c) * ss1",
+        "        if PAIR:",
+        "            src_row = src_ptr + b * ss0 + c * ss1",
+        "        else:",
+        "            src_row = src_ptr + (row // src_c) * ss0 + (row % src_c) * ss1",
         "        if SRC_REV:",
         "            s1 = src_len - 1 - pos",
         "        else:",
         "            s1 = pos",
         *_source_loads(pro),
-        "        xi = tl.zeros([1 << K_ST, 1 << LOG_G], dtype=tl.float32)",
         "    elif IN_MODE == 2:",
         "        fbase = (b * f_sb + c * f_sc).to(tl.int64) * N",
         "        ar = tl.load(re_ptr + rbase + pos)",
