@@ -125,6 +125,18 @@ GROUP_M = 8
 """Row tiles a matmul walks together over the column tiles (grouped tile order), unless the profile says."""
 
 
+GEMV_ROWS = 8
+"""Rows a GEMV program reduces when the matrix is contiguous along K (a wide K slice a row: coalesced)."""
+GEMV_ROWS_STRIDED = 128
+"""Rows a GEMV program reduces when the matrix is contiguous along the rows (a wide row slice a K step)."""
+SPLIT_PROGRAMS = 512
+"""Split-K and GEMV launch about this many programs (an H100 has 132 SMs) when K allows."""
+SPLIT_MIN_K = 512
+"""The least K a split-K (tl.dot) program reduces; GEMV programs take at least ``8 x`` this."""
+SPLIT_RATIO = 4
+"""Split-K only when K is at least this many times the larger of M and N."""
+
+
 def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[str]]:
     """mm (rank 2) or bmm (rank 3: a batch dim first, grid axis 2), with a fused epilogue and an optional
     triangle mask (``attrs["triangle"] = ("upper" | "lower", diagonal)``: torch.triu / tril of the product)."""
@@ -136,26 +148,71 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
     bm, bn, bk = (int(ctx.params.get(k, d)) for k, d in (("block_m", 64), ("block_n", 64), ("block_k", 32)))
     if batched:
         shapes = [f"{p}BT, {p}M, {p}K = {p}a.shape", f"{p}N = {p}b.shape[2]", f"{p}shape = ({p}BT, {p}M, {p}N)"]
-        strides = f"{p}a.stride(0), {p}a.stride(1), {p}a.stride(2), {p}b.stride(0), {p}b.stride(1), {p}b.stride(2), "
-        strides += f"{out}.stride(0), {out}.stride(1), {out}.stride(2)"
+        ab_strides = f"*{p}a.stride(), *{p}b.stride()"
+        y_strides = f"*{out}.stride()"
         grid_batch = f"{p}BT"
     else:
         shapes = [f"{p}M, {p}K = {p}a.shape", f"{p}N = {p}b.shape[1]", f"{p}shape = ({p}M, {p}N)"]
-        strides = f"0, {p}a.stride(0), {p}a.stride(1), 0, {p}b.stride(0), {p}b.stride(1), 0, {out}.stride(0), "
-        strides += f"{out}.stride(1)"
+        ab_strides = f"0, *{p}a.stride(), 0, *{p}b.stride()"
+        y_strides = f"0, *{out}.stride()"
         grid_batch = "1"
+    strides = f"{ab_strides}, {y_strides}"
     triangle = node.attrs.get("triangle")
+    kn, bt_n = ctx.name, grid_batch
+    direct = [
+        f"{p}grid = (triton.cdiv({p}M, {p}bm) * triton.cdiv({p}N, {p}bn), 1, {grid_batch})",
+        f"{kn}[{p}grid]({p}a, {p}b, {out}, {strides}, {p}M, {p}N, {p}K, "
+        + epi.call_args(p)
+        + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, GROUP_M={int(ctx.params.get('group_m', GROUP_M))}, "
+        + f"DOT_PRECISION={p}dp, {warps(ctx.params)})",
+    ]
+    reduce = [
+        f"{kn}_reduce[(triton.cdiv({p}M, {p}rm) * triton.cdiv({p}N, {p}rn), 1, {bt_n})]({p}w, {out}, {y_strides}, "
+        f"{p}M, {p}N, {p}S, " + epi.call_args(p) + f"BLOCK_M={p}rm, BLOCK_N={p}rn, num_warps=4)",
+    ]
+    ws = f"{p}w = torch.empty(({bt_n}, {p}S, {p}M, {p}N), device={p}a.device, dtype=torch.float32)"
+    gemv = [
+        f"{p}col = int({p}N == 1)  # y[:, 0] = A @ b[:, 0]; else y[0, :] = a[0, :] @ B",
+        f"{p}R = {p}M if {p}col else {p}N",
+        f"{p}kc1 = ({p}a.stride(-1) if {p}col else {p}b.stride(-2)) == 1  # the matrix is contiguous along K",
+        f"{p}br = {block(f'{p}R', GEMV_ROWS, 1)} if {p}kc1 else {block(f'{p}R', GEMV_ROWS_STRIDED, 1)}",
+        f"{p}bkv = {block(f'{p}K', 512, 16)} if {p}kc1 else {block(f'{p}K', 32, 16)}",
+        f"{p}S = max(1, min(triton.cdiv({SPLIT_PROGRAMS}, triton.cdiv({p}R, {p}br) * {bt_n}), "
+        f"{p}K // {8 * SPLIT_MIN_K}))",
+        f"{p}kc = triton.cdiv(triton.cdiv({p}K, {p}S), {p}bkv) * {p}bkv",
+        f"{p}S = triton.cdiv({p}K, {p}kc)",
+        ws,
+        f"{kn}_gemv[(triton.cdiv({p}R, {p}br), {p}S, {bt_n})]({p}a, {p}b, {p}w, {ab_strides}, {p}M, {p}N, "
+        f"{p}K, {p}kc, COLUMN={p}col, BLOCK_R={p}br, BLOCK_K={p}bkv, num_warps=4)",
+        f"{p}rm, {p}rn = {block(f'{p}M', 128, 1)}, {block(f'{p}N', 128, 1)}",
+        *reduce,
+    ]
+    split = [
+        ws,
+        f"{kn}_split[(triton.cdiv({p}M, {p}bm) * triton.cdiv({p}N, {p}bn), {p}S, {bt_n})]({p}a, {p}b, {p}w, "
+        f"{ab_strides}, {p}M, {p}N, {p}K, {p}kc, BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, "
+        f"DOT_PRECISION={p}dp, {warps(ctx.params)})",
+        f"{p}rm, {p}rn = {block(f'{p}M', 32, 1)}, {block(f'{p}N', 128, 1)}",
+        *reduce,
+    ]
     lines = [
         f"{p}a, {p}b = {a}, {b}",
         *shapes,
         *epi.output(ctx, alloc, p),
         f"{p}bm, {p}bn, {p}bk = {block(f'{p}M', bm, 16)}, {block(f'{p}N', bn, 16)}, {block(f'{p}K', bk, 16)}",
-        f"{p}grid = (triton.cdiv({p}M, {p}bm) * triton.cdiv({p}N, {p}bn), 1, {grid_batch})",
         f"{p}dp = {dot_precision(f'{p}a', f'{p}b')}",
-        f"{ctx.name}[{p}grid]({p}a, {p}b, {out}, {strides}, {p}M, {p}N, {p}K, "
-        + epi.call_args(p)
-        + f"BLOCK_M={p}bm, BLOCK_N={p}bn, BLOCK_K={p}bk, GROUP_M={int(ctx.params.get('group_m', GROUP_M))}, "
-        + f"DOT_PRECISION={p}dp, {warps(ctx.params)})",
+        f"{p}S, {p}kc = 1, {p}K",
+        f"if {p}K >= {SPLIT_RATIO} * max({p}M, {p}N) and {p}K >= {2 * SPLIT_MIN_K}:  # split K across programs",
+        f"    {p}S = min(triton.cdiv({SPLIT_PROGRAMS}, triton.cdiv({p}M, {p}bm) * triton.cdiv({p}N, {p}bn) "
+        f"* {bt_n}), {p}K // {SPLIT_MIN_K})",
+        f"    {p}kc = triton.cdiv(triton.cdiv({p}K, {p}S), {p}bk) * {p}bk",
+        f"    {p}S = triton.cdiv({p}K, {p}kc)",
+        f"if {p}N == 1 or {p}M == 1:  # matrix x vector: rows reduced over K, no tl.dot",
+        *("    " + line for line in gemv),
+        f"elif {p}S > 1:  # K split across programs: float32 partial tiles, then a reduction",
+        *("    " + line for line in split),
+        "else:",
+        *("    " + line for line in direct),
     ]
     index = (["bt"] if batched else []) + ["rm[:, None]", "rn[None, :]"]
     mask_lines = []
@@ -196,4 +253,91 @@ def emit_matmul(node: Node, ctx: Ctx, out: str, alloc: str) -> tuple[str, list[s
             "    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)",
         ]
     )
-    return kernel, lines
+    return "\n\n\n".join(
+        [kernel, _gemv_kernel(kn), _split_kernel(kn), _reduce_kernel(kn, epi, index, mask_lines)]
+    ), lines
+
+
+def _gemv_kernel(kn: str) -> str:
+    """Matrix x vector: a program reduces ``BLOCK_R`` rows over its ``K_CHUNK`` of K (grid axis 1) with
+    elementwise products summed in float32 (no padded ``tl.dot``), into the float32 partials ``w``."""
+    return f"""@triton.jit
+def {kn}_gemv(
+    a_ptr, b_ptr, w_ptr, as_b, as0, as1, bs_b, bs0, bs1, M, N, K, K_CHUNK,
+    COLUMN: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    bt = tl.program_id(2).to(tl.int64)
+    s = tl.program_id(1)
+    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    if COLUMN:  # y[:, 0] = A @ b[:, 0]
+        R = M
+        m_ptr = a_ptr + bt * as_b + r.to(tl.int64)[:, None] * as0
+        ms_k = as1
+        v_ptr = b_ptr + bt * bs_b
+        vs = bs0
+    else:  # y[0, :] = a[0, :] @ B
+        R = N
+        m_ptr = b_ptr + bt * bs_b + r.to(tl.int64)[:, None] * bs1
+        ms_k = bs0
+        v_ptr = a_ptr + bt * as_b
+        vs = as1
+    r_ok = r < R
+    k_lo = s * K_CHUNK
+    k_hi = tl.minimum(k_lo + K_CHUNK, K)
+    acc = tl.full((BLOCK_R, BLOCK_K), 0.0, tl.float32)
+    for k0 in range(k_lo, k_hi, BLOCK_K):
+        rk = k0 + tl.arange(0, BLOCK_K)
+        k_ok = rk < k_hi
+        mv = tl.load(m_ptr + rk[None, :] * ms_k, mask=r_ok[:, None] & k_ok[None, :], other=0.0)
+        vv = tl.load(v_ptr + rk * vs, mask=k_ok, other=0.0)
+        acc += mv.to(tl.float32) * vv.to(tl.float32)[None, :]
+    tl.store(w_ptr + (bt * tl.num_programs(1) + s) * R + r, tl.sum(acc, axis=1), mask=r_ok)"""
+
+
+def _split_kernel(kn: str) -> str:
+    """Split-K: a program multiplies one output tile over its ``K_CHUNK`` of K (grid axis 1) with
+    ``tl.dot``, into the float32 partials ``w`` ([batch, split, M, N])."""
+    return f"""@triton.jit
+def {kn}_split(
+    a_ptr, b_ptr, w_ptr, as_b, as0, as1, bs_b, bs0, bs1, M, N, K, K_CHUNK,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):
+    bt = tl.program_id(2).to(tl.int64)
+    s = tl.program_id(1)
+    pid = tl.program_id(0)
+    n_tiles = tl.cdiv(N, BLOCK_N)
+    k_lo = s * K_CHUNK
+    acc, rm, rn = matmul_tile(
+        a_ptr + bt * as_b + k_lo * as1, as0, as1, b_ptr + bt * bs_b + k_lo * bs0, bs0, bs1, M, N,
+        tl.minimum(K_CHUNK, K - k_lo), pid // n_tiles, pid % n_tiles, BLOCK_M, BLOCK_N, BLOCK_K, DOT_PRECISION,
+    )
+    w = w_ptr + (bt * tl.num_programs(1) + s) * M * N
+    tl.store(w + rm[:, None] * N + rn[None, :], acc, mask=(rm[:, None] < M) & (rn[None, :] < N))"""
+
+
+def _reduce_kernel(kn: str, epi: Epilogue, index: list[str], mask_lines: list[str]) -> str:
+    """The partials ``w`` summed over the split in a fixed order (deterministic), then the triangle
+    mask, the epilogue and the store, as the direct kernel's."""
+    return "\n".join(
+        [
+            *epi.kernel_head(
+                f"{kn}_reduce",
+                ["w_ptr, y_ptr, ys_b, ys0, ys1, M, N, SPLIT,"],
+                ["BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,"],
+            ),
+            "    bt = tl.program_id(2).to(tl.int64)",
+            "    pid = tl.program_id(0)",
+            "    n_tiles = tl.cdiv(N, BLOCK_N)",
+            "    rm = (pid // n_tiles) * BLOCK_M + tl.arange(0, BLOCK_M)",
+            "    rn = (pid % n_tiles) * BLOCK_N + tl.arange(0, BLOCK_N)",
+            "    out_mask = (rm[:, None] < M) & (rn[None, :] < N)",
+            "    w = w_ptr + bt * SPLIT * M * N + rm[:, None] * N + rn[None, :]",
+            "    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)",
+            "    for s in range(0, SPLIT):",
+            "        acc += tl.load(w + s * M * N, mask=out_mask, other=0.0)",
+            *mask_lines,
+            *epi.body(index, "out_mask"),
+            "    y_ptrs = y_ptr + bt * ys_b + rm[:, None] * ys0 + rn[None, :] * ys1",
+            "    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)",
+        ]
+    )
