@@ -7,13 +7,13 @@ run time each is the next power of two of the extent it tiles, clamped to the ca
 
 1D convolutions (``dwconv1d``) also carry the FFT path's settings (``templates/fft.py``): the forward
 takes the FFT path for kernels of at least ``fft_min_taps`` taps; rows whose transform fits
-``fft_block`` (at most 4,096) take the fused kernel (``templates/fft_fused.py``: whole rows a program,
-two batch rows packed a transform), longer ones passes of ``fft_block`` elements a program, up to
-``fft_stages`` butterfly stages a launch (1: a launch per stage, no in-program barrier), ``fft_warps``.
-The GPU profiles differ in these too, so ranking measures where the FFT pays off: ``wide_rows`` keeps
-the direct sum up to 1023 taps; ``small_tiles``, the default, fuses transforms up to 2,048 and runs 11
-stages a launch beyond, 2,048 values a program on 16 warps (4 a thread: the sm_90 builds of an
-8,192-long transform's launches spill at none; at 4 and 8 warps some did).
+``fft_fused`` (by default ``fft_block``; at most 4,096) take the fused kernel
+(``templates/fft_fused.py``: whole rows a program, two batch rows packed a transform), longer ones
+passes of ``fft_block`` elements a program, up to ``fft_stages`` butterfly stages a launch (1: a launch
+per stage), ``fft_warps``. The GPU profiles differ in these too, so ranking measures where the FFT pays
+off: ``wide_rows`` keeps the direct sum up to 1023 taps; ``small_tiles``, the default, fuses transforms
+up to 4,096 (L up to 2,048) and runs 11 stages a launch beyond, 2,048 values a program on 16 warps (4 a
+thread: the sm_90 builds of an 8,192-long transform's launches spill at none; at 4 and 8 warps some did).
 
 SpMM's ``block_e`` is the edges a chunk at the profile's ``block_f``: a narrower feature block takes
 proportionally more (``templates/sparse.py``), so every width gathers ``block_e x block_f`` values a chunk;
@@ -57,6 +57,7 @@ GPU_PROFILES: dict[str, Profile] = {
             "fft_block": 2048,
             "fft_stages": 11,
             "fft_warps": 16,
+            "fft_fused": 4096,
         },
         "pwconv": {"block_o": 32, "block_p": 64, "block_c": 32, "num_warps": 4},
         "matmul": {"block_m": 64, "block_n": 64, "block_k": 32, "num_warps": 4, "num_stages": 3},

@@ -159,6 +159,13 @@ def test_multi_pass_packs_two_batch_rows() -> None:
     assert report.static_profile["summary"]["traffic_ratio"] < 6.5
 
 
+def test_fft_fused_sets_the_fused_kernel_apart_from_the_block() -> None:
+    # small_tiles fuses transforms up to 4,096 with passes of 2,048 values beyond: here 256 and 128.
+    reference = tasks.get("fftconv.long_conv").reference(shapes=["tiny"])
+    source = _source(_plan("fftconv.long_conv"), fft_min_taps=1, fft_block=128, fft_fused=256)
+    assert _verify(reference, _fused_only(_fft_only(source))).verdict == "accepted"
+
+
 @pytest.mark.parametrize("task_id", ["fftconv.long_conv", "fftconv.gated_long_conv"])
 def test_direct_path_still_serves_short_kernels(task_id: str) -> None:
     # Above every kernel length the FFT is never taken: the broken FFT kernels must not matter (the

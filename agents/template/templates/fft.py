@@ -4,12 +4,13 @@ A convolution of x (length L) with a K-tap filter h is the linear convolution z 
 L + K - 1), and output t reads z[t + K - 1 - pad]. With N = the next power of two >= L + K - 1 (and
 >= OL + K - 1 - pad), z is the inverse DFT of DFT(x) . DFT(h), both zero-padded to N.
 
-Rows whose N fits a program (``N <= fft_block``, at most ``fft_fused.MAX_N``) take the fused kernel
-(``fft_fused.py``): one program a channel and pair of batch rows, packed as one complex row, with the
-forward transforms, the product and the inverse in registers; global memory sees the inputs read and
-the outputs written once. Longer rows take the multi-pass kernel below: an iterative radix-2 complex
-FFT on separate real/imaginary float32 buffers (rows, N), a buffer row holding two batch rows of a
-channel (``x_b + i x_b1``, as the fused kernel packs them) when the filter is shared over the batch:
+Rows whose N fits a program (``N <= fft_fused``, by default ``fft_block``; at most
+``fft_fused.MAX_N``) take the fused kernel (``fft_fused.py``): one program a channel and pair of batch
+rows, packed as one complex row, with the forward transforms, the product and the inverse in registers;
+global memory sees the inputs read and the outputs written once. Longer rows take the multi-pass
+kernel below: an iterative radix-2 complex FFT on separate real/imaginary float32 buffers (rows, N), a
+buffer row holding two batch rows of a channel (``x_b + i x_b1``, as the fused kernel packs them) when
+the filter is shared over the batch:
 
 * forward transforms of the filter (once per distinct filter row: a filter shared over the batch
   is transformed once per channel) and of the signal, by decimation in frequency (natural order in,
@@ -96,6 +97,7 @@ def emit_fft(
     log_block = max(1, int(ctx.params.get("fft_block", DEFAULTS["fft_block"])).bit_length() - 1)
     stages = max(1, int(ctx.params.get("fft_stages", DEFAULTS["fft_stages"])))
     nw = int(ctx.params.get("fft_warps", DEFAULTS["fft_warps"]))
+    fused_max = min(int(ctx.params.get("fft_fused", 1 << log_block)), fft_fused.MAX_N)
     has_bias = bias is not None
     bias_arg = bias if bias is not None else f"{p}wv"
     common = f"{out}, *{out}.stride(), {bias_arg}, {p}B, {p}C, {p}OL, {p}off, 1.0 / {p}N, {p}N"
@@ -174,7 +176,7 @@ def emit_fft(
         f"{p}off = {p}K - 1 - {p}pad",
         f"{p}N = max(2, triton.next_power_of_2({p}L + {p}K - 1), triton.next_power_of_2({p}OL + {p}off))",
         f"{p}pair = int({p}ws[0] == 0)  # a filter shared over the batch: two batch rows a transform",
-        f"if {p}N <= {min(1 << log_block, fft_fused.MAX_N)}:  # whole rows a program: the fused kernel",
+        f"if {p}N <= {fused_max}:  # whole rows a program: the fused kernel",
         *("    " + line for line in fused),
         "else:  # longer rows: forward and inverse FFTs in passes over global buffers",
         *("    " + line for line in passes),
