@@ -320,7 +320,7 @@ class _Harness:
         if self.model is None:
             self.reporter.send("error", {"stage": "worker", "error": f"no instance {index}", "traceback": ""})
             return False
-        inputs = to_device(codec.decode(command["inputs"], blob), self.device)
+        inputs = to_device(codec.decode(command["inputs"], blob), self.device, fresh=True)
         flat_inputs = flat_tensors(inputs)
         _poison_allocator([int(n) for n in command.get("poison_nbytes", [])], self.device)
         self.lock_attempts()

@@ -44,15 +44,19 @@ def seed_everything(seed: int) -> None:
         pass
 
 
-def to_device(value: Any, device: str) -> Any:
+def to_device(value: Any, device: str, *, fresh: bool = False) -> Any:
+    """``value``'s tensors on ``device``. ``fresh``: every tensor a new allocation even where it is
+    already there, as a kernel's inputs are on a GPU (the allocator's alignment, writable memory),
+    never a view into the frame it was decoded from (on the CPU that view starts wherever the frame
+    put it, which moves the traffic counter's sectors from run to run)."""
     if isinstance(value, torch.Tensor):
-        return value.to(device)
+        return value.to(device, copy=fresh)
     if isinstance(value, tuple):
-        return tuple(to_device(v, device) for v in value)
+        return tuple(to_device(v, device, fresh=fresh) for v in value)
     if isinstance(value, list):
-        return [to_device(v, device) for v in value]
+        return [to_device(v, device, fresh=fresh) for v in value]
     if isinstance(value, dict):
-        return {k: to_device(v, device) for k, v in value.items()}
+        return {k: to_device(v, device, fresh=fresh) for k, v in value.items()}
     return value
 
 

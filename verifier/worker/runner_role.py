@@ -119,7 +119,7 @@ class _Runner:
         later calls use snapshotted, and what no later call uses freed."""
         index, call = int(command["index"]), int(command["call"])
         plan = self.plans[(index, call)]
-        inputs = to_device(codec.decode(command["inputs"], blob), self.device)
+        inputs = to_device(codec.decode(command["inputs"], blob), self.device, fresh=True)
         flat = flat_tensors(inputs)
         runs = [int(r) for r in command.get("runs", [command.get("seq", call)])]
         for number, run in enumerate(runs):
