@@ -93,7 +93,7 @@ def test_vertical_band_loads_its_input_rows_once() -> None:
     shape = task.shape_names("small")[0]
     summary = default_gpu_profile_summary(task.reference(shapes=[shape]), shape)
     assert summary["traffic_ratio"] <= 1.5, summary
-    # 79-81% of sectors over repeated runs (where the fresh inputs start, modulo a sector, moves it): the
-    # bound is the lowest seen, not the 80%, which this kernel does not reliably meet
-    assert summary["sector_efficiency"] >= 0.78, summary
+    # 81% since the runner's inputs are fresh, aligned allocations (79-81% while they were views into the
+    # received frame, starting anywhere in a sector): the 80%
+    assert summary["sector_efficiency"] >= 0.80, summary
     assert summary["spill_bytes"] == 0, summary
