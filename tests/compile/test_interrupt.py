@@ -12,7 +12,20 @@ import signal
 import threading
 import time
 
+import pytest
+
 from service.cli.common import join_interruptibly
+
+
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Ctrl-C as a command gets it: Python's own handler (KeyboardInterrupt in the main thread), whatever
+    an earlier test in this worker process left installed (a CI run failed with SIGINT never raised)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_the_first_ctrl_c_cancels_and_waits_for_the_thread() -> None:
